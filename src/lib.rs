@@ -1,0 +1,26 @@
+//! mcp-orchestrator: use many MCP (Model Context Protocol) servers as one, from synchronous Rust.
+//!
+//! (The guided tour is written in the documentation issue.)
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod jsonrpc;
+mod op;
+mod protocol;
+mod sse;
+
+pub use config::{
+    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,
+    Orchestration, ServerConfig, Transport,
+};
+pub use error::{Error, Result};
+pub use jsonrpc::RequestId;
+pub use op::{OP_ID_HEADER, OpId};
+pub use protocol::{
+    Annotations, CallToolResult, Content, ContentsBody, Implementation, InitializeResult, ListChangedCapability,
+    Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
+    Tool,
+};
