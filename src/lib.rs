@@ -5,12 +5,19 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod cache;
+mod client;
 mod config;
 mod error;
 mod jsonrpc;
 mod op;
+mod orchestrator;
+mod pool;
 mod protocol;
 mod sse;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod transport;
 
 pub use config::{
     Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,

@@ -1,0 +1,1 @@
+//! An MCP server for tests (to be written).
