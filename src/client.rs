@@ -1,1 +1,456 @@
-//! (to be written)
+//! [`Client`]: one session with one MCP server — handshake, requests with deadlines,
+//! cancellation on timeout, paging, pipelined reads, notifications, bounded close.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use crate::config::{ServerConfig, Transport as TransportConfig};
+use crate::error::{Error, Result};
+use crate::jsonrpc::{self, RequestId};
+use crate::op::OpId;
+use crate::protocol::{
+    CallToolResult, InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, SUPPORTED_PROTOCOL_VERSIONS, Tool,
+};
+use crate::sse::DEFAULT_MAX_EVENT_BYTES;
+use crate::transport::sse::{SseOptions, SseTransport};
+use crate::transport::{Notification, NotificationHandler, Reply, Router, Transport};
+
+/// The most pages one listing may take before it is an error.
+pub const DEFAULT_MAX_PAGES: usize = 10_000;
+/// How long we spend telling a server about a request we gave up on.
+const CANCEL_DEADLINE: Duration = Duration::from_secs(2);
+
+/// A session with one MCP server.
+///
+/// `Client` is `Send + Sync`: share it with `Arc` and make requests from many threads at once;
+/// each waits only for its own answer. Every request has a deadline (the server's `timeout`);
+/// a request that passes it is forgotten and the server is sent `notifications/cancelled`.
+///
+/// ```no_run
+/// use mcp_orchestrator::{Client, ServerConfig};
+///
+/// let client = Client::connect(&ServerConfig::sse("db", "http://127.0.0.1:8000/sse"))?;
+/// for resource in client.list_resources()? {
+///     println!("{} {}", resource.uri, resource.name);
+/// }
+/// client.close();
+/// # Ok::<(), mcp_orchestrator::Error>(())
+/// ```
+pub struct Client {
+    session: Session,
+    init: InitializeResult,
+    max_pages: usize,
+}
+
+/// Options for [`Client::builder`].
+pub struct ClientBuilder<'a> {
+    config: &'a ServerConfig,
+    op: Option<OpId>,
+    on_notification: Option<NotificationHandler>,
+    max_event_bytes: usize,
+    max_pages: usize,
+}
+
+impl<'a> ClientBuilder<'a> {
+    /// The operation id of the connect call (and of the session's own log records).
+    pub fn op(mut self, op: OpId) -> Self {
+        self.op = Some(op);
+        self
+    }
+
+    /// Receives every notification the server sends, with the server's name. It runs on the
+    /// session's reader thread: keep it short, and do not call this client from it.
+    pub fn on_notification(mut self, f: impl Fn(&str, &Notification) + Send + Sync + 'static) -> Self {
+        self.on_notification = Some(Arc::new(f));
+        self
+    }
+
+    /// The largest server event accepted (default 16 MiB); a larger one ends the session with
+    /// [`Error::Limit`].
+    pub fn max_event_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_bytes = bytes;
+        self
+    }
+
+    /// The most pages one listing may take (default 10 000).
+    pub fn max_pages(mut self, pages: usize) -> Self {
+        self.max_pages = pages;
+        self
+    }
+
+    /// Connects and performs the handshake, all within the server's `timeout`.
+    pub fn connect(self) -> Result<Client> {
+        let op = self.op.unwrap_or_default();
+        let config = self.config;
+        let deadline = Instant::now() + config.timeout;
+        let name: Arc<str> = config.name.as_str().into();
+        let router = Arc::new(Router::new(name.clone(), op.clone(), self.on_notification));
+        log::debug!("op={op} server={name}: connecting over {}", config.transport.kind());
+        let transport: Box<dyn Transport> = match &config.transport {
+            TransportConfig::Sse { url } => {
+                let options = SseOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
+                Box::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
+            }
+            other => {
+                return Err(Error::Connect {
+                    server: name.to_string(),
+                    op,
+                    detail: format!("transport `{}` is not supported yet", other.kind()),
+                });
+            }
+        };
+        let session = Session {
+            name,
+            router,
+            transport,
+            next_id: AtomicI64::new(1),
+            timeout: config.timeout,
+            closed: AtomicBool::new(false),
+        };
+        let init = match session.handshake(&op, deadline) {
+            Ok(init) => init,
+            Err(e) => {
+                session.close();
+                return Err(e);
+            }
+        };
+        log::info!(
+            "op={op} server={}: connected to {} {} (protocol {})",
+            session.name,
+            init.server_info.name,
+            init.server_info.version,
+            init.protocol_version
+        );
+        Ok(Client { session, init, max_pages: self.max_pages })
+    }
+}
+
+impl Client {
+    /// Connects to the server the config describes and performs the MCP handshake.
+    pub fn connect(config: &ServerConfig) -> Result<Client> {
+        Client::builder(config).connect()
+    }
+
+    /// A builder for a client with options (operation id, notification callback, limits).
+    pub fn builder(config: &ServerConfig) -> ClientBuilder<'_> {
+        ClientBuilder {
+            config,
+            op: None,
+            on_notification: None,
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_pages: DEFAULT_MAX_PAGES,
+        }
+    }
+
+    /// The server's name in the config.
+    pub fn name(&self) -> &str {
+        &self.session.name
+    }
+
+    /// What the server answered to `initialize`: its version, capabilities and identity.
+    pub fn server(&self) -> &InitializeResult {
+        &self.init
+    }
+
+    /// The protocol version agreed with the server.
+    pub fn protocol_version(&self) -> &str {
+        &self.init.protocol_version
+    }
+
+    /// Every resource the server lists, following `nextCursor` to the last page.
+    pub fn list_resources(&self) -> Result<Vec<Resource>> {
+        self.list_resources_in(&OpId::new(), self.session.deadline())
+    }
+
+    /// Every resource template, following `nextCursor`.
+    pub fn list_resource_templates(&self) -> Result<Vec<ResourceTemplate>> {
+        self.list_resource_templates_in(&OpId::new(), self.session.deadline())
+    }
+
+    /// Every tool, following `nextCursor`.
+    pub fn list_tools(&self) -> Result<Vec<Tool>> {
+        self.list_tools_in(&OpId::new(), self.session.deadline())
+    }
+
+    /// The contents of one resource.
+    pub fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
+        let op = OpId::new();
+        let deadline = self.session.deadline();
+        let call = self.session.start(&op, "resources/read", Some(&json!({ "uri": uri })), deadline)?;
+        self.session.finish::<ReadResourceResult>(call, deadline).map(|r| r.contents)
+    }
+
+    /// The contents of many resources, pipelined: every request is sent before the first answer
+    /// is awaited, so the whole costs about one round trip. Results are in the order of `uris`.
+    pub fn read_resources(&self, uris: &[&str]) -> Vec<Result<Vec<ResourceContents>>> {
+        self.read_resources_in(&OpId::new(), uris, self.session.deadline())
+    }
+
+    /// Calls a tool with JSON arguments (an object). The result is never cached.
+    pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+        self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())
+    }
+
+    /// Checks the server is alive.
+    pub fn ping(&self) -> Result<()> {
+        let op = OpId::new();
+        let deadline = self.session.deadline();
+        let call = self.session.start::<()>(&op, "ping", None, deadline)?;
+        self.session.finish::<serde_json::Value>(call, deadline).map(drop)
+    }
+
+    /// Ends the session: pending requests fail at once with a "connection closed" error, the
+    /// reader thread is stopped and joined. Idempotent; bounded in time even when the server
+    /// hangs. Later calls fail with [`Error::Closed`].
+    pub fn close(&self) {
+        self.session.close();
+    }
+
+    /// Whether the session is gone (closed, or the connection ended).
+    pub fn is_closed(&self) -> bool {
+        self.session.closed.load(Ordering::SeqCst) || self.session.router.is_dead()
+    }
+
+    pub(crate) fn list_resources_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<Resource>> {
+        self.list_all(op, "resources/list", deadline, |p: ListResourcesResult| (p.resources, p.next_cursor))
+    }
+
+    pub(crate) fn list_resource_templates_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<ResourceTemplate>> {
+        self.list_all(op, "resources/templates/list", deadline, |p: ListResourceTemplatesResult| {
+            (p.resource_templates, p.next_cursor)
+        })
+    }
+
+    pub(crate) fn list_tools_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<Tool>> {
+        self.list_all(op, "tools/list", deadline, |p: ListToolsResult| (p.tools, p.next_cursor))
+    }
+
+    pub(crate) fn read_resources_in(
+        &self,
+        op: &OpId,
+        uris: &[&str],
+        deadline: Instant,
+    ) -> Vec<Result<Vec<ResourceContents>>> {
+        let calls: Vec<Result<Call>> = uris
+            .iter()
+            .map(|uri| self.session.start(op, "resources/read", Some(&json!({ "uri": uri })), deadline))
+            .collect();
+        calls
+            .into_iter()
+            .map(|call| self.session.finish::<ReadResourceResult>(call?, deadline).map(|r| r.contents))
+            .collect()
+    }
+
+    pub(crate) fn call_tool_in(
+        &self,
+        op: &OpId,
+        name: &str,
+        arguments: serde_json::Value,
+        deadline: Instant,
+    ) -> Result<CallToolResult> {
+        let call = self.session.start(op, "tools/call", Some(&json!({ "name": name, "arguments": arguments })), deadline)?;
+        self.session.finish(call, deadline)
+    }
+
+    fn list_all<P: DeserializeOwned, T>(
+        &self,
+        op: &OpId,
+        method: &'static str,
+        deadline: Instant,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        let mut seen = HashSet::new();
+        for _ in 0..self.max_pages {
+            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
+            let call = self.session.start(op, method, params.as_ref(), deadline)?;
+            let (mut page, next) = split(self.session.finish::<P>(call, deadline)?);
+            items.append(&mut page);
+            match next {
+                None => return Ok(items),
+                Some(next) => {
+                    if !seen.insert(next.clone()) {
+                        return Err(self.session.protocol(op, method, format!("the server repeated cursor {next:?}")));
+                    }
+                    cursor = Some(next);
+                }
+            }
+        }
+        Err(Error::Limit {
+            server: self.session.name.to_string(),
+            method: method.into(),
+            op: op.clone(),
+            what: "page count",
+            limit: self.max_pages,
+        })
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.session.timeout
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.session.close();
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("name", &self.session.name)
+            .field("server", &self.init.server_info.name)
+            .field("protocol_version", &self.init.protocol_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A request sent and awaiting its answer.
+pub(crate) struct Call {
+    id: RequestId,
+    rx: Receiver<Reply>,
+    method: &'static str,
+    op: OpId,
+    sent: Instant,
+}
+
+/// The transport-independent half of a client: ids, the pending table, deadlines.
+struct Session {
+    name: Arc<str>,
+    router: Arc<Router>,
+    transport: Box<dyn Transport>,
+    next_id: AtomicI64,
+    timeout: Duration,
+    closed: AtomicBool,
+}
+
+impl Session {
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.timeout
+    }
+
+    fn handshake(&self, op: &OpId, deadline: Instant) -> Result<InitializeResult> {
+        let params = json!({
+            "protocolVersion": SUPPORTED_PROTOCOL_VERSIONS[0],
+            "capabilities": {},
+            "clientInfo": { "name": "mcp-orchestrator", "version": env!("CARGO_PKG_VERSION") },
+        });
+        let call = self.start(op, "initialize", Some(&params), deadline)?;
+        let init: InitializeResult = self.finish(call, deadline)?;
+        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&init.protocol_version.as_str()) {
+            return Err(self.protocol(
+                op,
+                "initialize",
+                format!(
+                    "the server chose protocol version {:?}; we speak {}",
+                    init.protocol_version,
+                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                ),
+            ));
+        }
+        let body = jsonrpc::encode_notification::<()>("notifications/initialized", None);
+        self.transport.send(body, "notifications/initialized", op, deadline)?;
+        Ok(init)
+    }
+
+    fn start<P: Serialize>(&self, op: &OpId, method: &'static str, params: Option<&P>, deadline: Instant) -> Result<Call> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed { what: format!("client `{}`", self.name), op: op.clone() });
+        }
+        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let rx = self.router.register(id.clone(), op).map_err(|why| self.reply_error(why, op, method))?;
+        let body = jsonrpc::encode_request(&id, method, params);
+        log::debug!("op={op} server={}: -> {method} (id {id})", self.name);
+        log::trace!("op={op} server={}: -> {}", self.name, String::from_utf8_lossy(&body));
+        if let Err(e) = self.transport.send(body, method, op, deadline) {
+            self.router.forget(&id);
+            return Err(e);
+        }
+        Ok(Call { id, rx, method, op: op.clone(), sent: Instant::now() })
+    }
+
+    fn finish<R: DeserializeOwned>(&self, call: Call, deadline: Instant) -> Result<R> {
+        let reply = match call.rx.recv_deadline(deadline) {
+            Ok(reply) => reply,
+            Err(RecvTimeoutError::Timeout) => {
+                if self.router.forget(&call.id) {
+                    self.cancel(&call);
+                    return Err(Error::Timeout {
+                        server: self.name.to_string(),
+                        method: call.method.into(),
+                        op: call.op,
+                        phase: "no response",
+                        after: call.sent.elapsed(),
+                    });
+                }
+                // The answer arrived as the deadline passed: it is in the channel. Keep it.
+                match call.rx.try_recv() {
+                    Ok(reply) => reply,
+                    Err(_) => Reply::Closed("the request was abandoned".into()),
+                }
+            }
+            Err(RecvTimeoutError::Disconnected) => Reply::Closed("the session ended".into()),
+        };
+        match reply {
+            Reply::Result(raw) => {
+                log::debug!("op={} server={}: <- {} (id {}, {:?})", call.op, self.name, call.method, call.id, call.sent.elapsed());
+                log::trace!("op={} server={}: <- {}", call.op, self.name, raw.get());
+                serde_json::from_str(raw.get()).map_err(|e| {
+                    self.protocol(&call.op, call.method, format!("the result does not have the expected shape: {e}"))
+                })
+            }
+            other => Err(self.reply_error(other, &call.op, call.method)),
+        }
+    }
+
+    fn reply_error(&self, reply: Reply, op: &OpId, method: &str) -> Error {
+        let server = self.name.to_string();
+        let (op, method) = (op.clone(), method.to_string());
+        match reply {
+            Reply::Rpc(e) => Error::Rpc {
+                server,
+                method,
+                op,
+                code: e.code,
+                message: e.message,
+                data: e.data.map(|d| d.to_string()),
+            },
+            Reply::Closed(detail) => Error::ConnectionClosed { server, method, op, detail },
+            Reply::Limit { what, limit } => Error::Limit { server, method, op, what, limit },
+            Reply::Result(_) => Error::Protocol { server, method, op, detail: "unexpected result".into() },
+        }
+    }
+
+    fn protocol(&self, op: &OpId, method: &str, detail: String) -> Error {
+        Error::Protocol { server: self.name.to_string(), method: method.into(), op: op.clone(), detail }
+    }
+
+    /// Tells the server we gave up on a request (best effort, short deadline).
+    fn cancel(&self, call: &Call) {
+        let reason = format!("timeout after {:?}", call.sent.elapsed());
+        log::debug!("op={} server={}: cancelling {} (id {}): {reason}", call.op, self.name, call.method, call.id);
+        let params = json!({ "requestId": call.id, "reason": reason });
+        let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
+        let deadline = Instant::now() + CANCEL_DEADLINE.min(self.timeout);
+        if let Err(e) = self.transport.send(body, "notifications/cancelled", &call.op, deadline) {
+            log::debug!("op={} server={}: could not send the cancellation: {e}", call.op, self.name);
+        }
+    }
+
+    fn close(&self) {
+        if !self.closed.swap(true, Ordering::SeqCst) {
+            log::debug!("server={}: closing", self.name);
+            self.transport.close();
+        }
+    }
+}

@@ -19,6 +19,7 @@ mod sse;
 pub mod testing;
 mod transport;
 
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
     Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,
     Orchestration, ServerConfig, Transport,
@@ -31,3 +32,4 @@ pub use protocol::{
     Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
     Tool,
 };
+pub use transport::Notification;

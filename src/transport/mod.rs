@@ -1,1 +1,378 @@
 //! Transports: the only code that opens sockets or processes.
+//!
+//! A transport moves JSON-RPC messages; everything it receives goes through one [`Router`],
+//! which every transport shares: it completes pending requests by id, answers the server's own
+//! requests, logs server log messages and hands notifications to the subscriber.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use serde_json::value::RawValue;
+
+use crate::error::Result;
+use crate::jsonrpc::{self, Message, RequestId, RpcError};
+use crate::op::OpId;
+
+pub(crate) mod sse;
+
+/// One session's way of moving messages to a server. Incoming messages go to the [`Router`]
+/// the transport was built with.
+pub(crate) trait Transport: Send + Sync {
+    /// Sends one JSON-RPC message; `method` and `op` name it in errors and logs. Returns when the
+    /// server accepted it, or with an error no later than `deadline`.
+    fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()>;
+
+    /// Ends the session: every pending request fails at once, the reader stops and is joined.
+    /// Idempotent; returns in bounded time whatever the server does.
+    fn close(&self);
+}
+
+/// A notification the server sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    /// The method, e.g. `notifications/resources/list_changed`.
+    pub method: String,
+    /// Its params, if any.
+    pub params: Option<serde_json::Value>,
+}
+
+/// The callback that receives a session's notifications. It runs on the session's reader
+/// thread: keep it short and never call back into the same client from it.
+pub(crate) type NotificationHandler = Arc<dyn Fn(&str, &Notification) + Send + Sync>;
+
+/// How a pending request ended, short of its deadline.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// The server's result, raw.
+    Result(Box<RawValue>),
+    /// The server's JSON-RPC error.
+    Rpc(RpcError),
+    /// The connection ended: why.
+    Closed(String),
+    /// The stream broke a limit.
+    Limit { what: &'static str, limit: usize },
+}
+
+impl Reply {
+    fn duplicate(&self) -> Reply {
+        match self {
+            Reply::Closed(d) => Reply::Closed(d.clone()),
+            Reply::Limit { what, limit } => Reply::Limit { what, limit: *limit },
+            // Only failures are ever duplicated (fail_all); results go to one waiter.
+            Reply::Result(_) | Reply::Rpc(_) => Reply::Closed("connection failed".into()),
+        }
+    }
+}
+
+struct PendingEntry {
+    tx: Sender<Reply>,
+    op: OpId,
+}
+
+#[derive(Default)]
+struct RouterState {
+    pending: HashMap<RequestId, PendingEntry>,
+    /// Set once the connection is gone; new requests fail at once with it.
+    dead: Option<Reply>,
+}
+
+/// Routes what a server sends: responses to their waiting callers, requests to their answers,
+/// notifications to the log and the subscriber.
+pub(crate) struct Router {
+    server: Arc<str>,
+    /// The op of the connect call: the context of records not tied to a request.
+    session_op: OpId,
+    state: Mutex<RouterState>,
+    on_notification: Option<NotificationHandler>,
+}
+
+impl Router {
+    pub(crate) fn new(server: Arc<str>, session_op: OpId, on_notification: Option<NotificationHandler>) -> Router {
+        Router { server, session_op, state: Mutex::new(RouterState::default()), on_notification }
+    }
+
+    pub(crate) fn server(&self) -> &str {
+        &self.server
+    }
+
+    fn lock(&self) -> MutexGuard<'_, RouterState> {
+        // A panic elsewhere while holding this lock leaves a map that is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers a request about to be sent. Fails with the reason when the connection is gone.
+    pub(crate) fn register(&self, id: RequestId, op: &OpId) -> std::result::Result<Receiver<Reply>, Reply> {
+        let (tx, rx) = bounded(1);
+        let mut state = self.lock();
+        if let Some(dead) = &state.dead {
+            return Err(dead.duplicate());
+        }
+        state.pending.insert(id, PendingEntry { tx, op: op.clone() });
+        Ok(rx)
+    }
+
+    /// Forgets a request (it timed out, or its send failed). Returns whether it was pending.
+    pub(crate) fn forget(&self, id: &RequestId) -> bool {
+        self.lock().pending.remove(id).is_some()
+    }
+
+    /// The connection is gone: fail every pending request now, and every later one at once.
+    pub(crate) fn fail_all(&self, why: Reply) {
+        let drained: Vec<PendingEntry> = {
+            let mut state = self.lock();
+            if state.dead.is_none() {
+                state.dead = Some(why.duplicate());
+            }
+            state.pending.drain().map(|(_, e)| e).collect()
+        };
+        for entry in drained {
+            log::debug!("op={} server={}: request failed: {why:?}", entry.op, self.server);
+            // The receiver may be gone (its caller timed out); that is fine.
+            let _ = entry.tx.try_send(why.duplicate());
+        }
+    }
+
+    /// Whether the connection is known to be gone.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.lock().dead.is_some()
+    }
+
+    /// Handles one JSON-RPC text from the server. `reply` sends our answer to a server request.
+    pub(crate) fn handle(&self, text: &str, reply: &dyn Fn(Vec<u8>, &str)) {
+        let messages = match jsonrpc::decode(text) {
+            Ok(m) => m,
+            Err(e) => {
+                log::warn!(
+                    "op={} server={}: ignoring a message that is not JSON-RPC: {e} (starts {:?})",
+                    self.session_op,
+                    self.server,
+                    excerpt(text, 80)
+                );
+                return;
+            }
+        };
+        for message in messages {
+            self.handle_one(message, reply);
+        }
+    }
+
+    fn handle_one(&self, message: Message, reply: &dyn Fn(Vec<u8>, &str)) {
+        match message {
+            Message::Response { id: Some(id), result } => {
+                let entry = self.lock().pending.remove(&id);
+                match entry {
+                    Some(entry) => {
+                        let r = match result {
+                            Ok(raw) => Reply::Result(raw),
+                            Err(e) => Reply::Rpc(e),
+                        };
+                        // bounded(1) and one send per entry: never blocks.
+                        let _ = entry.tx.try_send(r);
+                    }
+                    None => log::debug!(
+                        "op={} server={}: response to unknown or abandoned request {id}",
+                        self.session_op,
+                        self.server
+                    ),
+                }
+            }
+            Message::Response { id: None, result } => log::warn!(
+                "op={} server={}: the server could not parse a message of ours: {:?}",
+                self.session_op,
+                self.server,
+                result.err()
+            ),
+            Message::Request { id, method, .. } => {
+                log::debug!("op={} server={}: server request `{method}` ({id})", self.session_op, self.server);
+                let body = if method == "ping" {
+                    jsonrpc::encode_response(&id, Ok(&serde_json::json!({})))
+                } else {
+                    let err = RpcError {
+                        code: jsonrpc::METHOD_NOT_FOUND,
+                        message: format!("Method not found: {method}"),
+                        data: None,
+                    };
+                    jsonrpc::encode_response(&id, Err(&err))
+                };
+                reply(body, &method);
+            }
+            Message::Notification { method, params } => self.notification(method, params),
+        }
+    }
+
+    fn notification(&self, method: String, params: Option<Box<RawValue>>) {
+        let params: Option<serde_json::Value> = params.and_then(|p| serde_json::from_str(p.get()).ok());
+        match method.as_str() {
+            "notifications/message" => self.log_server_message(params.as_ref()),
+            _ => log::debug!("op={} server={}: notification `{method}`", self.session_op, self.server),
+        }
+        log::trace!("op={} server={}: notification `{method}` params {params:?}", self.session_op, self.server);
+        if let Some(handler) = &self.on_notification {
+            handler(&self.server, &Notification { method, params });
+        }
+    }
+
+    fn log_server_message(&self, params: Option<&serde_json::Value>) {
+        let Some(p) = params else { return };
+        let level = match p.get("level").and_then(|l| l.as_str()).unwrap_or("info") {
+            "debug" => log::Level::Debug,
+            "info" | "notice" => log::Level::Info,
+            "warning" => log::Level::Warn,
+            _ => log::Level::Error,
+        };
+        let logger = p.get("logger").and_then(|l| l.as_str()).unwrap_or("-");
+        let data = match p.get("data") {
+            Some(serde_json::Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        };
+        log::log!(
+            target: "mcp_orchestrator::server_log",
+            level,
+            "op={} server={} logger={logger}: {}",
+            self.session_op,
+            self.server,
+            excerpt(&data, 2000)
+        );
+    }
+}
+
+/// The first `max` characters of `text`, for messages and logs.
+pub(crate) fn excerpt(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The origin of an http(s) URL and the parts needed to resolve references against it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HttpUrl {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+    /// Path and query, starting with '/'.
+    pub path: String,
+}
+
+impl HttpUrl {
+    pub(crate) fn parse(url: &str) -> std::result::Result<HttpUrl, String> {
+        let uri: ureq::http::Uri = url.parse().map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+        let scheme = uri.scheme_str().map(str::to_ascii_lowercase).ok_or_else(|| format!("URL {url:?} has no scheme"))?;
+        let default_port = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            other => return Err(format!("URL {url:?} has scheme {other:?}; only http and https are supported")),
+        };
+        let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| format!("URL {url:?} has no host"))?;
+        let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
+        let path = if path.starts_with('/') { path } else { format!("/{path}") };
+        Ok(HttpUrl {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port: uri.port_u16().unwrap_or(default_port),
+            path,
+        })
+    }
+
+    /// Resolves a reference (absolute, scheme-relative, absolute-path or relative-path) against
+    /// this URL.
+    pub(crate) fn join(&self, reference: &str) -> std::result::Result<HttpUrl, String> {
+        let reference = reference.trim();
+        if reference.contains("://") {
+            return HttpUrl::parse(reference);
+        }
+        if let Some(rest) = reference.strip_prefix("//") {
+            return HttpUrl::parse(&format!("{}://{rest}", self.scheme));
+        }
+        let path = if reference.starts_with('/') {
+            reference.to_string()
+        } else {
+            let base = self.path.split(['?', '#']).next().unwrap_or("/");
+            let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
+            format!("{dir}{reference}")
+        };
+        HttpUrl::parse(&format!("{}://{}:{}{}", self.scheme, self.host_for_url(), self.port, path))
+    }
+
+    fn host_for_url(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') { format!("[{}]", self.host) } else { self.host.clone() }
+    }
+
+    pub(crate) fn same_origin(&self, other: &HttpUrl) -> bool {
+        self.scheme == other.scheme && self.host == other.host && self.port == other.port
+    }
+
+    pub(crate) fn origin(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host_for_url(), self.port)
+    }
+
+    pub(crate) fn as_string(&self) -> String {
+        format!("{}{}", self.origin(), self.path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_resolve_and_compare_origins() {
+        let base = HttpUrl::parse("http://127.0.0.1:8000/sse").unwrap();
+        assert_eq!(base.path, "/sse");
+        let a = base.join("/messages/?session_id=ab12").unwrap();
+        assert_eq!(a.as_string(), "http://127.0.0.1:8000/messages/?session_id=ab12");
+        assert!(a.same_origin(&base));
+        let b = HttpUrl::parse("http://localhost/mcp/sse").unwrap().join("message?sessionId=1").unwrap();
+        assert_eq!(b.as_string(), "http://localhost:80/mcp/message?sessionId=1");
+        let c = base.join("http://127.0.0.2:8000/messages/").unwrap();
+        assert!(!c.same_origin(&base));
+        let d = base.join("//127.0.0.1:8001/x").unwrap();
+        assert!(!d.same_origin(&base));
+        assert!(HttpUrl::parse("HTTP://Example.COM/x").unwrap().same_origin(&HttpUrl::parse("http://example.com:80/y").unwrap()));
+        assert!(HttpUrl::parse("ftp://x/y").unwrap_err().contains("only http and https"));
+        assert!(HttpUrl::parse("not a url").is_err());
+        assert_eq!(HttpUrl::parse("https://[::1]/sse").unwrap().origin(), "https://[::1]:443");
+    }
+
+    #[test]
+    fn router_completes_fails_and_answers() {
+        let router = Router::new("s".into(), OpId::new(), None);
+        let op = OpId::new();
+        let rx = router.register(RequestId::Number(1), &op).unwrap();
+        router.handle(r#"{"jsonrpc":"2.0","id":1,"result":{"ok":true}}"#, &|_, _| panic!("no reply expected"));
+        match rx.try_recv().unwrap() {
+            Reply::Result(raw) => assert_eq!(raw.get(), r#"{"ok":true}"#),
+            r => panic!("{r:?}"),
+        }
+        let answers = Mutex::new(Vec::new());
+        let reply = |body: Vec<u8>, m: &str| answers.lock().unwrap().push((String::from_utf8(body).unwrap(), m.to_string()));
+        router.handle(r#"{"jsonrpc":"2.0","id":"p1","method":"ping"}"#, &reply);
+        router.handle(r#"{"jsonrpc":"2.0","id":5,"method":"roots/list"}"#, &reply);
+        let answers = answers.into_inner().unwrap();
+        assert_eq!(answers[0].0, r#"{"jsonrpc":"2.0","id":"p1","result":{}}"#);
+        assert!(answers[1].0.contains(r#""code":-32601"#), "{}", answers[1].0);
+        let rx2 = router.register(RequestId::Number(2), &op).unwrap();
+        router.fail_all(Reply::Closed("end of stream".into()));
+        assert!(matches!(rx2.try_recv().unwrap(), Reply::Closed(d) if d == "end of stream"));
+        assert!(matches!(router.register(RequestId::Number(3), &op), Err(Reply::Closed(_))));
+    }
+
+    #[test]
+    fn notifications_reach_the_subscriber() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let handler: NotificationHandler = Arc::new(move |server, n| s2.lock().unwrap().push((server.to_string(), n.clone())));
+        let router = Router::new("db".into(), OpId::new(), Some(handler));
+        router.handle(r#"{"jsonrpc":"2.0","method":"notifications/resources/list_changed"}"#, &|_, _| {});
+        router.handle(r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#, &|_, _| {});
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].0, "db");
+        assert_eq!(seen[0].1.method, "notifications/resources/list_changed");
+        assert_eq!(seen[1].1.params.as_ref().unwrap()["data"], "x");
+    }
+}
