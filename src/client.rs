@@ -256,7 +256,8 @@ impl Client {
         arguments: serde_json::Value,
         deadline: Instant,
     ) -> Result<CallToolResult> {
-        let call = self.session.start(op, "tools/call", Some(&json!({ "name": name, "arguments": arguments })), deadline)?;
+        let call =
+            self.session.start(op, "tools/call", Some(&json!({ "name": name, "arguments": arguments })), deadline)?;
         self.session.finish(call, deadline)
     }
 
@@ -363,7 +364,13 @@ impl Session {
         Ok(init)
     }
 
-    fn start<P: Serialize>(&self, op: &OpId, method: &'static str, params: Option<&P>, deadline: Instant) -> Result<Call> {
+    fn start<P: Serialize>(
+        &self,
+        op: &OpId,
+        method: &'static str,
+        params: Option<&P>,
+        deadline: Instant,
+    ) -> Result<Call> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed { what: format!("client `{}`", self.name), op: op.clone() });
         }
@@ -403,7 +410,14 @@ impl Session {
         };
         match reply {
             Reply::Result(raw) => {
-                log::debug!("op={} server={}: <- {} (id {}, {:?})", call.op, self.name, call.method, call.id, call.sent.elapsed());
+                log::debug!(
+                    "op={} server={}: <- {} (id {}, {:?})",
+                    call.op,
+                    self.name,
+                    call.method,
+                    call.id,
+                    call.sent.elapsed()
+                );
                 log::trace!("op={} server={}: <- {}", call.op, self.name, raw.get());
                 serde_json::from_str(raw.get()).map_err(|e| {
                     self.protocol(&call.op, call.method, format!("the result does not have the expected shape: {e}"))
@@ -417,14 +431,9 @@ impl Session {
         let server = self.name.to_string();
         let (op, method) = (op.clone(), method.to_string());
         match reply {
-            Reply::Rpc(e) => Error::Rpc {
-                server,
-                method,
-                op,
-                code: e.code,
-                message: e.message,
-                data: e.data.map(|d| d.to_string()),
-            },
+            Reply::Rpc(e) => {
+                Error::Rpc { server, method, op, code: e.code, message: e.message, data: e.data.map(|d| d.to_string()) }
+            }
             Reply::Closed(detail) => Error::ConnectionClosed { server, method, op, detail },
             Reply::Limit { what, limit } => Error::Limit { server, method, op, what, limit },
             Reply::Result(_) => Error::Protocol { server, method, op, detail: "unexpected result".into() },

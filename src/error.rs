@@ -14,7 +14,7 @@ use crate::op::OpId;
 ///
 /// The accessors [`Error::server`], [`Error::method`] and [`Error::op_id`] give the context
 /// without parsing the message.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The configuration is invalid: YAML syntax, an unknown or missing key, a bad value.

@@ -19,6 +19,7 @@ mod sse;
 pub mod testing;
 mod transport;
 
+pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
     Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,
@@ -27,6 +28,7 @@ pub use config::{
 pub use error::{Error, Result};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
+pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};
 pub use protocol::{
     Annotations, CallToolResult, Content, ContentsBody, Implementation, InitializeResult, ListChangedCapability,
     Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,

@@ -1,1 +1,718 @@
-//! (to be written)
+//! [`Orchestrator`]: many servers as one — parallel connect with fail-fast, parallel gather,
+//! priority merge, cache, executor lookup, bounded close.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+use serde::Serialize;
+
+use crate::cache::{CacheStats, ResourceCache};
+use crate::client::Client;
+use crate::config::{Config, ServerConfig};
+use crate::error::{Error, Result};
+use crate::op::OpId;
+use crate::pool::Pool;
+use crate::protocol::{CallToolResult, Resource, ResourceContents, ResourceTemplate, Tool};
+
+/// The capability (in a server's config) that makes it an executor.
+pub const EXECUTE_QUERY: &str = "execute_query";
+/// Slack added to the collecting deadline on top of the servers' own timeouts.
+const COLLECT_SLACK: Duration = Duration::from_secs(5);
+
+/// What one server offers: its listings and the contents of its resources.
+///
+/// This is what the cache holds, one entry per server, shared by `Arc`.
+#[derive(Debug, Default, Serialize)]
+pub struct ServerResources {
+    /// Every resource (all pages).
+    pub resources: Vec<Resource>,
+    /// Every resource template.
+    pub templates: Vec<ResourceTemplate>,
+    /// Every tool.
+    pub tools: Vec<Tool>,
+    /// The contents of each resource, by URI (empty with `read_contents: false`).
+    pub contents: BTreeMap<String, Vec<ResourceContents>>,
+    /// Resources whose read failed, by URI, with the error message.
+    pub read_errors: BTreeMap<String, String>,
+}
+
+impl ServerResources {
+    /// The heap bytes this entry owns (the cache's accounting unit).
+    fn owned_bytes(&self) -> usize {
+        self.resources.iter().map(Resource::owned_bytes).sum::<usize>()
+            + self.templates.iter().map(ResourceTemplate::owned_bytes).sum::<usize>()
+            + self.tools.iter().map(Tool::owned_bytes).sum::<usize>()
+            + self
+                .contents
+                .iter()
+                .map(|(k, v)| k.len() + v.iter().map(ResourceContents::owned_bytes).sum::<usize>())
+                .sum::<usize>()
+            + self.read_errors.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+    }
+}
+
+/// How one server fared in a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It answered.
+    Ok,
+    /// It failed (see the outcome's error).
+    Failed,
+    /// It was not asked: disabled in the config.
+    Skipped,
+}
+
+/// One server's part of a [`Gathered`].
+#[derive(Clone, Debug)]
+pub struct ServerOutcome {
+    /// Its name in the config.
+    pub name: String,
+    /// Its priority (lower wins).
+    pub priority: u32,
+    /// Ok, failed or skipped.
+    pub status: Status,
+    /// Why it failed.
+    pub error: Option<Error>,
+    /// How long its part took (zero for a cache hit).
+    pub elapsed: Duration,
+    /// Whether its data came from the cache.
+    pub from_cache: bool,
+    /// Its data, when it answered.
+    pub data: Option<Arc<ServerResources>>,
+}
+
+/// A resource of the merged view: the winner for its URI, and who else has it.
+#[derive(Clone, Debug)]
+pub struct MergedResource {
+    /// The winning server (lowest priority number, ties by name).
+    pub server: String,
+    /// The winner's priority.
+    pub priority: u32,
+    /// The winner's description of the resource.
+    pub resource: Resource,
+    /// The servers that also list this URI and lost, in priority order.
+    pub shadowed: Vec<String>,
+}
+
+/// The result of [`Orchestrator::gather_all_resources`].
+#[derive(Debug)]
+pub struct Gathered {
+    /// The operation id of the gather that built it.
+    pub op: OpId,
+    /// Every configured server, in priority order.
+    pub servers: Vec<ServerOutcome>,
+    /// Every URI once, by URI, with the winning server.
+    pub resources: Vec<MergedResource>,
+}
+
+impl Gathered {
+    /// The merged entry for a URI.
+    pub fn resource(&self, uri: &str) -> Option<&MergedResource> {
+        self.resources.binary_search_by(|m| m.resource.uri.as_str().cmp(uri)).ok().map(|i| &self.resources[i])
+    }
+
+    /// The contents of a URI, as the winning server gave them.
+    pub fn contents(&self, uri: &str) -> Option<&[ResourceContents]> {
+        let winner = &self.resource(uri)?.server;
+        let server = self.servers.iter().find(|s| &s.name == winner)?;
+        server.data.as_ref()?.contents.get(uri).map(Vec::as_slice)
+    }
+
+    /// One server's outcome.
+    pub fn server(&self, name: &str) -> Option<&ServerOutcome> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    fn merge(op: OpId, servers: Vec<ServerOutcome>) -> Gathered {
+        // `servers` is in priority order (then name), so the first to claim a URI wins.
+        let mut by_uri: BTreeMap<&str, MergedResource> = BTreeMap::new();
+        for outcome in &servers {
+            let Some(data) = &outcome.data else { continue };
+            for r in &data.resources {
+                match by_uri.get_mut(r.uri.as_str()) {
+                    Some(m) => {
+                        if m.server != outcome.name && !m.shadowed.contains(&outcome.name) {
+                            m.shadowed.push(outcome.name.clone());
+                        }
+                    }
+                    None => {
+                        by_uri.insert(
+                            &r.uri,
+                            MergedResource {
+                                server: outcome.name.clone(),
+                                priority: outcome.priority,
+                                resource: r.clone(),
+                                shadowed: Vec::new(),
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        let resources = by_uri.into_values().collect();
+        Gathered { op, servers, resources }
+    }
+}
+
+enum Phase {
+    Idle,
+    Connecting,
+    Ready,
+}
+
+struct Connected {
+    config: ServerConfig,
+    client: Arc<Client>,
+}
+
+struct State {
+    phase: Phase,
+    pool: Option<Arc<Pool>>,
+    /// Connected servers, in priority order.
+    clients: Vec<Connected>,
+    /// Why each server that did not connect failed.
+    failures: BTreeMap<String, Error>,
+    /// The last gather, returned again while every server's cache entry is the same.
+    last: Option<Arc<Gathered>>,
+}
+
+/// Many MCP servers used as one.
+///
+/// `Send + Sync`: share it with `Arc`. Every public call gets an operation id ([`OpId`]) that
+/// its log records, its errors and its HTTP requests carry.
+pub struct Orchestrator {
+    config: Config,
+    state: Mutex<State>,
+    changed: Condvar,
+    cache: Arc<ResourceCache<Arc<ServerResources>>>,
+}
+
+impl Orchestrator {
+    /// An orchestrator for a validated config. Does no I/O.
+    pub fn new(config: Config) -> Orchestrator {
+        let o = &config.orchestration;
+        let cache = Arc::new(ResourceCache::new(o.resource_cache_ttl, o.cache_max_bytes));
+        Orchestrator {
+            config,
+            state: Mutex::new(State {
+                phase: Phase::Idle,
+                pool: None,
+                clients: Vec::new(),
+                failures: BTreeMap::new(),
+                last: None,
+            }),
+            changed: Condvar::new(),
+            cache,
+        }
+    }
+
+    /// The config it was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Connects to every enabled server in parallel, at most `max_concurrent_connections` at
+    /// once, each within its own `timeout`.
+    ///
+    /// With `fail_fast`, the first failure is returned at once (sessions already open are
+    /// closed, those still connecting close themselves). Without it, failures are recorded and
+    /// it is an error only when no server connected. Calling it again while connected does
+    /// nothing; concurrent calls connect once.
+    pub fn initialize(&self) -> Result<()> {
+        let op = OpId::new();
+        let servers: Vec<ServerConfig> = self.config.servers.iter().filter(|s| s.enabled).cloned().collect();
+        if servers.is_empty() {
+            return Err(Error::NoServer { detail: "every server in the config is disabled".into(), op });
+        }
+        let max_timeout = servers.iter().map(|s| s.timeout).max().unwrap_or_default();
+        let size = self.config.orchestration.max_concurrent_connections;
+        let rounds = servers.len().div_ceil(size.max(1)) as u32;
+        let deadline = Instant::now() + max_timeout * rounds + crate::transport::CLOSE_BOUND + COLLECT_SLACK;
+
+        // Claim the connecting phase, or wait for whoever has it.
+        let pool = {
+            let mut state = self.lock();
+            loop {
+                match state.phase {
+                    Phase::Ready => return Ok(()),
+                    Phase::Idle => break,
+                    Phase::Connecting => {
+                        let wait = deadline.saturating_duration_since(Instant::now());
+                        if wait.is_zero() {
+                            return Err(Error::Timeout {
+                                server: "*".into(),
+                                method: "initialize".into(),
+                                op,
+                                phase: "waiting for a concurrent initialize",
+                                after: max_timeout,
+                            });
+                        }
+                        state = self.changed.wait_timeout(state, wait).unwrap_or_else(|e| e.into_inner()).0;
+                    }
+                }
+            }
+            state.phase = Phase::Connecting;
+            match &state.pool {
+                Some(p) => p.clone(),
+                None => match Pool::new(size, "mcp-orchestrator") {
+                    Ok(p) => {
+                        let p = Arc::new(p);
+                        state.pool = Some(p.clone());
+                        p
+                    }
+                    Err(e) => {
+                        state.phase = Phase::Idle;
+                        self.changed.notify_all();
+                        return Err(Error::NoServer { detail: format!("cannot start the thread pool: {e}"), op });
+                    }
+                },
+            }
+        };
+
+        log::info!("op={op}: connecting to {} server(s), {} at a time", servers.len(), pool.size());
+        let result = self.connect_all(&op, &pool, servers, deadline);
+        let mut state = self.lock();
+        match result {
+            Ok((clients, failures)) => {
+                state.clients = clients;
+                state.failures = failures;
+                state.phase = Phase::Ready;
+                state.last = None;
+                self.changed.notify_all();
+                drop(state);
+                log::info!("op={op}: initialized");
+                Ok(())
+            }
+            Err(e) => {
+                state.phase = Phase::Idle;
+                self.changed.notify_all();
+                drop(state);
+                log::error!("op={op}: initialize failed: {e}");
+                Err(e)
+            }
+        }
+    }
+
+    fn connect_all(
+        &self,
+        op: &OpId,
+        pool: &Pool,
+        servers: Vec<ServerConfig>,
+        deadline: Instant,
+    ) -> Result<(Vec<Connected>, BTreeMap<String, Error>)> {
+        let fail_fast = self.config.orchestration.fail_fast;
+        let abort = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let cache: Weak<ResourceCache<Arc<ServerResources>>> = Arc::downgrade(&self.cache);
+        let parent = op.clone();
+        let abort_job = abort.clone();
+        let total = servers.len();
+        let rx = pool.fan_out(servers, move |i, server: ServerConfig| {
+            let child = parent.child(i);
+            if abort_job.load(std::sync::atomic::Ordering::SeqCst) {
+                log::debug!("op={child} server={}: not connecting: the call already failed", server.name);
+                return (server, None);
+            }
+            let cache = cache.clone();
+            let started = Instant::now();
+            let result = Client::builder(&server)
+                .op(child.clone())
+                .on_notification(move |name, n| {
+                    if matches!(
+                        n.method.as_str(),
+                        "notifications/resources/list_changed"
+                            | "notifications/resources/updated"
+                            | "notifications/tools/list_changed"
+                    ) {
+                        if let Some(cache) = cache.upgrade() {
+                            log::info!("server={name}: {}; dropping its cache entry", n.method);
+                            cache.invalidate(name);
+                        }
+                    }
+                })
+                .connect();
+            match &result {
+                Ok(_) => log::debug!("op={child} server={}: connected in {:?}", server.name, started.elapsed()),
+                Err(e) => log::warn!("op={child} server={}: {e}", server.name),
+            }
+            (server, Some(result))
+        });
+
+        let mut clients = Vec::new();
+        let mut failures = BTreeMap::new();
+        let close_all = |clients: Vec<Connected>| {
+            for c in clients {
+                c.client.close();
+            }
+        };
+        for _ in 0..total {
+            match rx.recv_deadline(deadline) {
+                Ok((_, (server, Some(Ok(client))))) => {
+                    clients.push(Connected { config: server, client: Arc::new(client) })
+                }
+                Ok((_, (server, Some(Err(e))))) => {
+                    if fail_fast {
+                        abort.store(true, std::sync::atomic::Ordering::SeqCst);
+                        // Clients that finish after this point are dropped with the channel,
+                        // and a dropped Client closes its session.
+                        drop(rx);
+                        close_all(clients);
+                        return Err(e);
+                    }
+                    failures.insert(server.name, e);
+                }
+                Ok((_, (_, None))) => {}
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        if clients.is_empty() {
+            let detail = if failures.is_empty() {
+                "no server connected".to_string()
+            } else {
+                let why: Vec<String> = failures.values().map(|e| e.to_string()).collect();
+                format!("no server connected: {}", why.join("; "))
+            };
+            return Err(Error::NoServer { detail, op: op.clone() });
+        }
+        clients.sort_by(|a, b| (a.config.priority, &a.config.name).cmp(&(b.config.priority, &b.config.name)));
+        Ok((clients, failures))
+    }
+
+    /// Gathers every connected server's resources, templates, tools and contents, in parallel,
+    /// and merges them by URI (lowest priority number wins). Within the cache TTL it sends no
+    /// request and returns the same `Arc` as the last call.
+    ///
+    /// With `fail_fast`, a server that fails fails the call; without it, the failure is in that
+    /// server's outcome.
+    pub fn gather_all_resources(&self) -> Result<Arc<Gathered>> {
+        let op = OpId::new();
+        let (pool, clients, failures, last) = {
+            let state = self.lock();
+            match state.phase {
+                Phase::Ready => {}
+                _ => return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op }),
+            }
+            let clients: Vec<(ServerConfig, Arc<Client>)> =
+                state.clients.iter().map(|c| (c.config.clone(), c.client.clone())).collect();
+            let failures: BTreeMap<String, Error> = state.failures.clone();
+            (state.pool.clone(), clients, failures, state.last.clone())
+        };
+        let Some(pool) = pool else { return Err(Error::Closed { what: "orchestrator".into(), op }) };
+
+        // Warm path: every server's entry is fresh and is the one the last gather used.
+        let cached: Vec<Option<Arc<ServerResources>>> = clients.iter().map(|(s, _)| self.cache.get(&s.name)).collect();
+        if let Some(last) = &last {
+            let same = clients.iter().zip(&cached).all(|((s, _), entry)| {
+                let prev = last.server(&s.name).and_then(|o| o.data.as_ref());
+                matches!((entry, prev), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
+            });
+            if same && failures.is_empty() {
+                log::debug!("op={op}: gather served from the cache (built by op {})", last.op);
+                return Ok(last.clone());
+            }
+        }
+
+        let started = Instant::now();
+        let fail_fast = self.config.orchestration.fail_fast;
+        let mut outcomes: BTreeMap<String, ServerOutcome> = BTreeMap::new();
+        let mut misses = Vec::new();
+        for (i, ((server, client), entry)) in clients.into_iter().zip(cached).enumerate() {
+            match entry {
+                Some(data) => {
+                    outcomes.insert(server.name.clone(), outcome(&server, Ok(data), Duration::ZERO, true));
+                }
+                None => misses.push((i, server, client)),
+            }
+        }
+        let max_timeout = misses.iter().map(|(_, s, _)| s.timeout).max().unwrap_or_default();
+        let rounds = misses.len().div_ceil(pool.size()) as u32;
+        let deadline = Instant::now() + max_timeout * rounds + COLLECT_SLACK;
+        let total = misses.len();
+        if total > 0 {
+            log::info!("op={op}: gathering from {total} server(s)");
+        }
+        let cache = self.cache.clone();
+        let parent = op.clone();
+        let rx = pool.fan_out(misses, move |_, (i, server, client): (usize, ServerConfig, Arc<Client>)| {
+            let child = parent.child(i);
+            let t0 = Instant::now();
+            let deadline = t0 + server.timeout;
+            let result = cache.get_or_fetch(
+                &server.name,
+                deadline,
+                || fetch(&client, &server, &child, deadline),
+                || Error::Timeout {
+                    server: server.name.clone(),
+                    method: "gather".into(),
+                    op: child.clone(),
+                    phase: "waiting for a concurrent gather of the same server",
+                    after: server.timeout,
+                },
+            );
+            let elapsed = t0.elapsed();
+            match &result {
+                Ok((data, hit)) => log::debug!(
+                    "op={child} server={}: {} resources, {} templates, {} tools in {elapsed:?}{}",
+                    server.name,
+                    data.resources.len(),
+                    data.templates.len(),
+                    data.tools.len(),
+                    if *hit { " (from a concurrent gather)" } else { "" }
+                ),
+                Err(e) => log::warn!("op={child} server={}: gather failed: {e}", server.name),
+            }
+            (server, result, elapsed)
+        });
+        for _ in 0..total {
+            match rx.recv_deadline(deadline) {
+                Ok((_, (server, result, elapsed))) => {
+                    if let Err(e) = &result {
+                        if fail_fast {
+                            log::error!("op={op}: gather failed (fail_fast): {e}");
+                            return Err(e.clone());
+                        }
+                    }
+                    let from_cache = matches!(result, Ok((_, true)));
+                    outcomes.insert(server.name.clone(), outcome(&server, result.map(|(d, _)| d), elapsed, from_cache));
+                }
+                Err(_) => break,
+            }
+        }
+
+        // Every configured server appears, in priority order.
+        let mut servers = Vec::with_capacity(self.config.servers.len());
+        for s in &self.config.servers {
+            let o = match outcomes.remove(&s.name) {
+                Some(o) => o,
+                None if !s.enabled => skipped(s),
+                None => {
+                    let error = failures.get(&s.name).cloned().unwrap_or_else(|| Error::Timeout {
+                        server: s.name.clone(),
+                        method: "gather".into(),
+                        op: op.clone(),
+                        phase: "no result",
+                        after: started.elapsed(),
+                    });
+                    if fail_fast {
+                        return Err(error);
+                    }
+                    ServerOutcome {
+                        name: s.name.clone(),
+                        priority: s.priority,
+                        status: Status::Failed,
+                        error: Some(error),
+                        elapsed: Duration::ZERO,
+                        from_cache: false,
+                        data: None,
+                    }
+                }
+            };
+            servers.push(o);
+        }
+        let gathered = Arc::new(Gathered::merge(op.clone(), servers));
+        log::info!(
+            "op={op}: gathered {} resources from {} server(s) in {:?}",
+            gathered.resources.len(),
+            gathered.servers.iter().filter(|s| s.status == Status::Ok).count(),
+            started.elapsed()
+        );
+        let mut state = self.lock();
+        if matches!(state.phase, Phase::Ready) {
+            state.last = Some(gathered.clone());
+        }
+        Ok(gathered)
+    }
+
+    /// The executor (doc alias `get_executor_mcp`): the connected server with the lowest
+    /// priority number whose config lists the `execute_query` capability.
+    #[doc(alias = "get_executor_mcp")]
+    pub fn executor(&self) -> Result<Arc<Client>> {
+        let op = OpId::new();
+        let state = self.lock();
+        if !matches!(state.phase, Phase::Ready) {
+            return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op });
+        }
+        match state.clients.iter().find(|c| c.config.capabilities.iter().any(|cap| cap == EXECUTE_QUERY)) {
+            Some(c) => {
+                log::debug!("op={op} server={}: chosen as executor", c.config.name);
+                Ok(c.client.clone())
+            }
+            None => {
+                let configured: Vec<&str> = self
+                    .config
+                    .servers
+                    .iter()
+                    .filter(|s| s.capabilities.iter().any(|c| c == EXECUTE_QUERY))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let detail = if configured.is_empty() {
+                    format!("no server's config lists the `{EXECUTE_QUERY}` capability")
+                } else {
+                    format!("no connected server has `{EXECUTE_QUERY}` (configured on: {})", configured.join(", "))
+                };
+                Err(Error::NoServer { detail, op })
+            }
+        }
+    }
+
+    /// The connected servers that serve a domain, in priority order.
+    pub fn servers_for_domain(&self, domain: &str) -> Vec<Arc<Client>> {
+        let state = self.lock();
+        state
+            .clients
+            .iter()
+            .filter(|c| c.config.domains.iter().any(|d| d == domain))
+            .map(|c| c.client.clone())
+            .collect()
+    }
+
+    /// A connected server by name.
+    pub fn client(&self, server: &str) -> Result<Arc<Client>> {
+        let op = OpId::new();
+        let state = self.lock();
+        if !matches!(state.phase, Phase::Ready) {
+            return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op });
+        }
+        match state.clients.iter().find(|c| c.config.name == server) {
+            Some(c) => Ok(c.client.clone()),
+            None => {
+                let detail = match state.failures.get(server) {
+                    Some(e) => format!("server `{server}` did not connect: {e}"),
+                    None if self.config.servers.iter().any(|s| s.name == server) => {
+                        format!("server `{server}` is not connected (disabled?)")
+                    }
+                    None => format!("no server named `{server}` in the config"),
+                };
+                Err(Error::NoServer { detail, op })
+            }
+        }
+    }
+
+    /// Calls a tool on a named server (or, with `None`, on the [`executor`](Self::executor)).
+    /// The result is never cached.
+    pub fn call_tool(&self, server: Option<&str>, tool: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+        let client = match server {
+            Some(name) => self.client(name)?,
+            None => self.executor()?,
+        };
+        let op = OpId::new();
+        log::info!("op={op} server={}: calling tool `{tool}`", client.name());
+        client.call_tool_in(&op, tool, arguments, Instant::now() + client.timeout())
+    }
+
+    /// The cache's counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+
+    /// Why each server that did not connect failed (with `fail_fast: false`).
+    pub fn connect_failures(&self) -> BTreeMap<String, Error> {
+        self.lock().failures.clone()
+    }
+
+    /// Closes every session and stops the threads. Idempotent and bounded in time; calls after
+    /// it fail with [`Error::Closed`] until the next [`initialize`](Self::initialize).
+    pub fn close(&self) {
+        let op = OpId::new();
+        let (clients, pool) = {
+            let mut state = self.lock();
+            // A concurrent initialize finishes against a closed state: its clients are kept
+            // until the next close, never leaked.
+            if matches!(state.phase, Phase::Ready) {
+                state.phase = Phase::Idle;
+            }
+            state.last = None;
+            state.failures.clear();
+            (std::mem::take(&mut state.clients), state.pool.take())
+        };
+        if !clients.is_empty() {
+            log::info!("op={op}: closing {} session(s)", clients.len());
+        }
+        for c in clients {
+            c.client.close();
+        }
+        // Dropping the last handle to the pool ends its threads once their jobs return.
+        drop(pool);
+        self.cache.clear();
+    }
+}
+
+impl Drop for Orchestrator {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator").field("servers", &self.config.servers.len()).finish_non_exhaustive()
+    }
+}
+
+fn outcome(
+    server: &ServerConfig,
+    result: Result<Arc<ServerResources>>,
+    elapsed: Duration,
+    from_cache: bool,
+) -> ServerOutcome {
+    let (status, error, data) = match result {
+        Ok(d) => (Status::Ok, None, Some(d)),
+        Err(e) => (Status::Failed, Some(e), None),
+    };
+    ServerOutcome { name: server.name.clone(), priority: server.priority, status, error, elapsed, from_cache, data }
+}
+
+fn skipped(server: &ServerConfig) -> ServerOutcome {
+    ServerOutcome {
+        name: server.name.clone(),
+        priority: server.priority,
+        status: Status::Skipped,
+        error: None,
+        elapsed: Duration::ZERO,
+        from_cache: false,
+        data: None,
+    }
+}
+
+/// One server's listings and contents, for the cache. Reads are pipelined on the session.
+fn fetch(
+    client: &Client,
+    server: &ServerConfig,
+    op: &OpId,
+    deadline: Instant,
+) -> Result<(Arc<ServerResources>, usize)> {
+    let caps = &client.server().capabilities;
+    let mut data = ServerResources::default();
+    if caps.resources.is_some() {
+        data.resources = client.list_resources_in(op, deadline)?;
+        data.templates = client.list_resource_templates_in(op, deadline)?;
+    }
+    if caps.tools.is_some() {
+        data.tools = client.list_tools_in(op, deadline)?;
+    }
+    if server.read_contents && !data.resources.is_empty() {
+        let uris: Vec<&str> = data.resources.iter().map(|r| r.uri.as_str()).collect();
+        let results = client.read_resources_in(op, &uris, deadline);
+        for (uri, result) in uris.iter().zip(results) {
+            match result {
+                Ok(contents) => {
+                    data.contents.insert(uri.to_string(), contents);
+                }
+                // A read error (e.g. the connection) that is not the resource's own is the
+                // server's failure; a resource the server cannot read is recorded.
+                Err(e @ Error::Rpc { .. }) => {
+                    data.read_errors.insert(uri.to_string(), e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    let bytes = data.owned_bytes();
+    Ok((Arc::new(data), bytes))
+}

@@ -88,7 +88,10 @@ mod tests {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut got: Vec<(usize, (usize, usize))> = (0..20).map(|_| rx.recv_deadline(deadline).unwrap()).collect();
         got.sort();
-        assert_eq!(got.iter().map(|(i, (j, v))| (*i, *j, *v)).collect::<Vec<_>>(), (0..20).map(|i| (i, i, i * 2)).collect::<Vec<_>>());
+        assert_eq!(
+            got.iter().map(|(i, (j, v))| (*i, *j, *v)).collect::<Vec<_>>(),
+            (0..20).map(|i| (i, i, i * 2)).collect::<Vec<_>>()
+        );
         assert!(max.load(Ordering::SeqCst) <= 3, "{}", max.load(Ordering::SeqCst));
         assert!(rx.recv_deadline(deadline).is_err(), "the channel disconnects after the last job");
     }

@@ -17,6 +17,9 @@ use crate::op::OpId;
 
 pub(crate) mod sse;
 
+/// How long closing a session may wait for its reader thread after interrupting it.
+pub(crate) const CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One session's way of moving messages to a server. Incoming messages go to the [`Router`]
 /// the transport was built with.
 pub(crate) trait Transport: Send + Sync {
@@ -261,7 +264,8 @@ pub(crate) struct HttpUrl {
 impl HttpUrl {
     pub(crate) fn parse(url: &str) -> std::result::Result<HttpUrl, String> {
         let uri: ureq::http::Uri = url.parse().map_err(|e| format!("invalid URL {url:?}: {e}"))?;
-        let scheme = uri.scheme_str().map(str::to_ascii_lowercase).ok_or_else(|| format!("URL {url:?} has no scheme"))?;
+        let scheme =
+            uri.scheme_str().map(str::to_ascii_lowercase).ok_or_else(|| format!("URL {url:?} has no scheme"))?;
         let default_port = match scheme.as_str() {
             "http" => 80,
             "https" => 443,
@@ -270,12 +274,7 @@ impl HttpUrl {
         let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| format!("URL {url:?} has no host"))?;
         let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
         let path = if path.starts_with('/') { path } else { format!("/{path}") };
-        Ok(HttpUrl {
-            scheme,
-            host: host.to_ascii_lowercase(),
-            port: uri.port_u16().unwrap_or(default_port),
-            path,
-        })
+        Ok(HttpUrl { scheme, host: host.to_ascii_lowercase(), port: uri.port_u16().unwrap_or(default_port), path })
     }
 
     /// Resolves a reference (absolute, scheme-relative, absolute-path or relative-path) against
@@ -299,7 +298,11 @@ impl HttpUrl {
     }
 
     fn host_for_url(&self) -> String {
-        if self.host.contains(':') && !self.host.starts_with('[') { format!("[{}]", self.host) } else { self.host.clone() }
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        }
     }
 
     pub(crate) fn same_origin(&self, other: &HttpUrl) -> bool {
@@ -332,7 +335,11 @@ mod tests {
         assert!(!c.same_origin(&base));
         let d = base.join("//127.0.0.1:8001/x").unwrap();
         assert!(!d.same_origin(&base));
-        assert!(HttpUrl::parse("HTTP://Example.COM/x").unwrap().same_origin(&HttpUrl::parse("http://example.com:80/y").unwrap()));
+        assert!(
+            HttpUrl::parse("HTTP://Example.COM/x")
+                .unwrap()
+                .same_origin(&HttpUrl::parse("http://example.com:80/y").unwrap())
+        );
         assert!(HttpUrl::parse("ftp://x/y").unwrap_err().contains("only http and https"));
         assert!(HttpUrl::parse("not a url").is_err());
         assert_eq!(HttpUrl::parse("https://[::1]/sse").unwrap().origin(), "https://[::1]:443");
@@ -349,7 +356,8 @@ mod tests {
             r => panic!("{r:?}"),
         }
         let answers = Mutex::new(Vec::new());
-        let reply = |body: Vec<u8>, m: &str| answers.lock().unwrap().push((String::from_utf8(body).unwrap(), m.to_string()));
+        let reply =
+            |body: Vec<u8>, m: &str| answers.lock().unwrap().push((String::from_utf8(body).unwrap(), m.to_string()));
         router.handle(r#"{"jsonrpc":"2.0","id":"p1","method":"ping"}"#, &reply);
         router.handle(r#"{"jsonrpc":"2.0","id":5,"method":"roots/list"}"#, &reply);
         let answers = answers.into_inner().unwrap();
@@ -365,10 +373,14 @@ mod tests {
     fn notifications_reach_the_subscriber() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s2 = seen.clone();
-        let handler: NotificationHandler = Arc::new(move |server, n| s2.lock().unwrap().push((server.to_string(), n.clone())));
+        let handler: NotificationHandler =
+            Arc::new(move |server, n| s2.lock().unwrap().push((server.to_string(), n.clone())));
         let router = Router::new("db".into(), OpId::new(), Some(handler));
         router.handle(r#"{"jsonrpc":"2.0","method":"notifications/resources/list_changed"}"#, &|_, _| {});
-        router.handle(r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#, &|_, _| {});
+        router.handle(
+            r#"{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"x"}}"#,
+            &|_, _| {},
+        );
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 2);
         assert_eq!(seen[0].0, "db");

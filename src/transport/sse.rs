@@ -14,14 +14,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use ureq::Agent;
 
-use super::{HttpUrl, Reply, Router, Transport, excerpt};
+use super::{CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reply, Router, Transport, excerpt};
 use crate::config::Headers;
 use crate::error::{Error, Result};
 use crate::op::{OP_ID_HEADER, OpId};
 use crate::sse::{Event, EventParser};
 
-/// How long `close()` waits for the reader thread to finish after interrupting it.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// The most bytes of an error response body we read (the rest is discarded).
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 const USER_AGENT: &str = concat!("mcp-orchestrator/", env!("CARGO_PKG_VERSION"));
@@ -75,7 +73,8 @@ impl Poster {
             Ok(mut response) => {
                 let status = response.status().as_u16();
                 // Read the body to its end so the connection goes back to the pool.
-                let text = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string().unwrap_or_default();
+                let text =
+                    response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string().unwrap_or_default();
                 if (200..300).contains(&status) {
                     Ok(())
                 } else {
@@ -194,7 +193,12 @@ impl SseTransport {
             });
         }
 
-        let poster = Arc::new(Poster { server: server.clone(), agent: post_agent, url: OnceLock::new(), headers: headers.clone() });
+        let poster = Arc::new(Poster {
+            server: server.clone(),
+            agent: post_agent,
+            url: OnceLock::new(),
+            headers: headers.clone(),
+        });
         let closing = Arc::new(AtomicBool::new(false));
         let (endpoint_tx, endpoint_rx) = bounded::<String>(1);
         let (done_tx, done_rx) = bounded::<()>(1);
@@ -318,7 +322,11 @@ impl ReaderState {
                 Ok(0) => break Reply::Closed("the server closed the event stream".into()),
                 Ok(n) => {
                     if let Err(e) = parser.feed(&buf[..n], &mut events) {
-                        log::warn!("op={} server={server}: event larger than {} bytes; dropping the session", self.op, e.limit);
+                        log::warn!(
+                            "op={} server={server}: event larger than {} bytes; dropping the session",
+                            self.op,
+                            e.limit
+                        );
                         break Reply::Limit { what: "event size", limit: e.limit };
                     }
                     for event in events.drain(..) {
