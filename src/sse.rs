@@ -614,9 +614,13 @@ mod tests {
 
     #[test]
     fn cap_counts_decoded_bytes() {
-        // 9 bytes on the wire, but four U+FFFD (12 bytes) plus '\n' once decoded.
-        let outcome = parse_pieces(10, [&b"data:\xFF\xFF\xFF\xFF\n\n"[..]]);
+        // 9 bytes on the wire, but four U+FFFD (12 bytes) plus '\n' once decoded: refused at once,
+        // by the line itself, not later.
+        let outcome = parse_pieces(10, [&b"data:\xFF\xFF\xFF\xFF\n"[..]]);
         assert_eq!(outcome.error, Some(EventTooLarge { limit: 10 }));
+        // Three U+FFFD and '\n' make exactly 10: fine.
+        let outcome = parse_pieces(10, [&b"data:\xFF\xFF\xFF\n\n"[..]]);
+        assert_eq!((outcome.events, outcome.error), (vec![msg("\u{FFFD}\u{FFFD}\u{FFFD}")], None));
     }
 
     #[test]
