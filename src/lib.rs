@@ -1,6 +1,96 @@
 //! mcp-orchestrator: use many MCP (Model Context Protocol) servers as one, from synchronous Rust.
 //!
-//! (The guided tour is written in the documentation issue.)
+//! It reads a YAML list of servers, connects to all of them in parallel over blocking HTTP,
+//! gathers their resources in parallel, merges them by priority (lower number wins), caches the
+//! resource metadata with a TTL and a byte budget, and hands out the server that executes
+//! queries. No async runtime: a bounded pool of named threads, channels and deadlines.
+//!
+//! # A tour
+//!
+//! ## One server: [`Client`]
+//!
+//! A [`Client`] holds one session. The examples start the crate's own test server
+//! ([`testing::TestServer`], feature `testing`) on `127.0.0.1:0`, so they run anywhere.
+//!
+//! ```
+//! use mcp_orchestrator::{Client, ServerConfig};
+//! use mcp_orchestrator::testing::TestServer;
+//!
+//! let server = TestServer::builder().with_sample_resources(3).start()?;
+//! let client = Client::connect(&ServerConfig::sse("sample", server.url()))?;
+//! let resources = client.list_resources()?;           // every page, following nextCursor
+//! assert_eq!(resources.len(), 3);
+//! let contents = client.read_resource(&resources[0].uri)?;
+//! assert_eq!(contents[0].text(), Some("content of resource 0"));
+//! client.close();                                     // bounded, joins the reader thread
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Many servers: [`Orchestrator`]
+//!
+//! ```
+//! use mcp_orchestrator::{Config, Orchestrator};
+//! use mcp_orchestrator::testing::TestServer;
+//!
+//! let db = TestServer::builder().name("db").text_resource("database://metadata", "metadata", "application/json", "{}").start()?;
+//! let meta = TestServer::builder().name("meta").text_resource("product-aliases://list", "aliases", "application/json", "[]").start()?;
+//! let yaml = format!(r#"
+//! mcp_servers:
+//!   database_mcp:
+//!     url: "{}"
+//!     priority: 10
+//!     capabilities: ["execute_query", "list_resources"]
+//!     transport: "sse"
+//!   product_metadata_mcp:
+//!     url: "{}"
+//!     priority: 1
+//!     transport: "sse"
+//! orchestration:
+//!   resource_cache_ttl: 300
+//!   fail_fast: true
+//! "#, db.url(), meta.url());
+//!
+//! let orchestrator = Orchestrator::new(Config::from_yaml_str(&yaml)?); // no I/O yet
+//! orchestrator.initialize()?;                          // connects in parallel
+//! let gathered = orchestrator.gather_all_resources()?; // Arc<Gathered>
+//! assert_eq!(gathered.servers[0].name, "product_metadata_mcp"); // priority order
+//! assert_eq!(gathered.resource("database://metadata").unwrap().server, "database_mcp");
+//! let again = orchestrator.gather_all_resources()?;    // within the TTL: no request at all
+//! assert!(std::sync::Arc::ptr_eq(&gathered, &again));
+//! assert_eq!(orchestrator.executor()?.name(), "database_mcp");
+//! orchestrator.close();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`], one `#[non_exhaustive]` enum. Its message is
+//! `category: detail (server …, method …, op …)`, and [`Error::server`], [`Error::method`] and
+//! [`Error::op_id`] give the context without parsing. Config errors carry the line and column.
+//! A timeout says which phase timed out; a limit says the number.
+//!
+//! # Threads and shutdown
+//!
+//! - Each SSE session has one reader thread, `mcp-sse:<server>`, which owns the event stream.
+//!   Requests are sent from the caller's thread, so many can be in flight on one session.
+//! - The orchestrator fans out on a pool of `max_concurrent_connections` threads named
+//!   `mcp-orchestrator-<n>`; the caller collects results from a channel with a deadline, which
+//!   is how fail-fast returns at the first failure.
+//! - Every wait has a deadline (the server's `timeout`). [`Client::close`] and
+//!   [`Orchestrator::close`] return in bounded time even when a server hangs, failing pending
+//!   requests at once; dropping either closes it too.
+//!
+//! # Logging
+//!
+//! The crate logs through [`log`] and never installs a logger. Every record carries
+//! `op=<id> server=<name>`. Levels: `error` — a call failed as a whole; `warn` — one server
+//! failed, a message was malformed, an entry too large to cache; `info` — one line per call
+//! (connected, gathered N resources in T); `debug` — each request and response (method, id,
+//! time), cache decisions; `trace` — payloads. Header values are never logged.
+//! The config's `log_level` is applied by the CLI; a program can read it from
+//! [`Orchestration::log_level`] and configure its own logger.
+//!
+//! Outbound HTTP requests carry the operation id in the [`OP_ID_HEADER`] header.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
