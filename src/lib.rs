@@ -125,3 +125,8 @@ pub use protocol::{
     Tool,
 };
 pub use transport::Notification;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
