@@ -756,7 +756,7 @@ fn type_word(ty: &str) -> String {
         "i8" | "i16" | "i32" | "i64" | "i128" | "u8" | "u16" | "u32" | "u64" | "u128" | "isize" | "usize" => {
             "an integer".into()
         }
-        "f32" | "f64" => "a number".into(),
+        "f32" | "f64" | "floating point" => "a number".into(),
         "bool" | "boolean" => "true or false".into(),
         other => format!("a value of type {other}"),
     }
@@ -1643,6 +1643,38 @@ mod tests {
             4,
             14,
         );
+    }
+
+    #[test]
+    fn values_of_the_wrong_type() {
+        let server = |extra: &str| format!("  a: {{url: 'http://h', priority: 1, transport: sse, {extra}}}");
+        assert_fail(&["mcp_servers:", &server("timeout: 30s")], "server `a`: invalid value: expected a number", 2, 62);
+        assert_fail(
+            &["mcp_servers:", &server("enabled: maybe")],
+            "server `a`: invalid value: expected true or false",
+            2,
+            62,
+        );
+        assert_fail(&["mcp_servers:", &server("domains: sales")], "server `a`: expected a list", 2, 62);
+        assert_fail(&["mcp_servers:", &server("headers: [a]")], "server `a`: expected a mapping", 2, 62);
+        assert_fail(&["mcp_servers:", &server(""), "orchestration: 5"], "orchestration: expected a mapping", 3, 16);
+    }
+
+    #[test]
+    fn anchors_and_merge_keys_work() {
+        let config = parse(&[
+            "mcp_servers:",
+            "  a: &base",
+            "    url: http://h",
+            "    priority: 1",
+            "    transport: sse",
+            "  b:",
+            "    <<: *base",
+            "    priority: 2",
+        ])
+        .unwrap();
+        let b = config.server("b").unwrap();
+        assert_eq!((b.priority, &b.transport), (2, &Transport::Sse { url: "http://h".into() }));
     }
 
     #[test]
