@@ -332,7 +332,7 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     }
     match &s.transport {
         Transport::Sse { url } | Transport::StreamableHttp { url } => {
-            check_url(url).map_err(|why| format!("server `{name}`: `url` `{url}` {why}"))?;
+            check_url(url).map_err(|why| format!("server `{name}`: `url` `{}` {why}", without_userinfo(url)))?;
         }
         Transport::Stdio { command, env, cwd, .. } => {
             if !s.headers.is_empty() {
@@ -413,6 +413,16 @@ fn check_url(url: &str) -> std::result::Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The URL for a message: a `user:password@` part (a secret) is shown as `***@`.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if !scheme.is_empty() => format!("{scheme}://***{}", &rest[at..]),
+        _ => url.to_owned(),
+    }
 }
 
 /// A header name must be an HTTP token; a value must not contain a line break or other
@@ -999,7 +1009,10 @@ fn build_server(
         let expanded = expand_at(url, server, "url", lookup)?;
         if let Err(why) = check_url(&expanded) {
             let note = if expanded != url.value { " (after expanding variables)" } else { "" };
-            return Err(at_loc(&url.referenced, format!("server `{server}`: `url` `{}`{note} {why}", url.value)));
+            return Err(at_loc(
+                &url.referenced,
+                format!("server `{server}`: `url` `{}`{note} {why}", without_userinfo(&url.value)),
+            ));
         }
         if kind_name == "sse" { Transport::Sse { url: expanded } } else { Transport::StreamableHttp { url: expanded } }
     } else {
@@ -1427,6 +1440,13 @@ mod tests {
                 10,
             );
         }
+        // Credentials in the URL are not echoed.
+        assert_fail(
+            &["mcp_servers:", "  db:", "    priority: 1", "    transport: sse", "    url: http://me:pw@:80/sse"],
+            "server `db`: `url` `http://***@:80/sse` has no host",
+            5,
+            10,
+        );
         // After expansion, the message shows the URL as written, not the variable's value.
         assert_fail(
             &["mcp_servers:", "  db:", "    priority: 1", "    transport: sse", "    url: ftp://${HOST}/"],
