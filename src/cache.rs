@@ -72,7 +72,6 @@ struct State<V> {
 }
 
 /// A thread-safe cache of fetched values (`V` will be `Arc<ServerResources>`), keyed by name.
-#[allow(dead_code)] // reason: the orchestrator (issue 4) owns one; it is not written yet.
 pub(crate) struct ResourceCache<V: Clone + Send> {
     ttl: Duration,
     max_bytes: usize,
@@ -97,7 +96,6 @@ struct Stored<V> {
     oversized: Option<usize>,
 }
 
-#[allow(dead_code)] // reason: called by the orchestrator (issue 4), not yet written; the tests use all of it.
 impl<V: Clone + Send> ResourceCache<V> {
     /// A cache whose entries stay fresh for `ttl` and which holds at most `max_bytes`.
     pub(crate) fn new(ttl: Duration, max_bytes: usize) -> Self {
@@ -274,6 +272,7 @@ impl<V: Clone + Send> ResourceCache<V> {
     }
 
     /// The time-to-live of an entry.
+    #[cfg_attr(not(test), allow(dead_code))] // reason: used by the tests only
     pub(crate) fn ttl(&self) -> Duration {
         self.ttl
     }

@@ -38,13 +38,16 @@ pub(crate) struct RpcError {
 
 /// Standard error codes.
 pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server sends it
 pub(crate) const INVALID_PARAMS: i64 = -32602;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server answers parse errors
 pub(crate) const PARSE_ERROR: i64 = -32700;
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server sends it
 pub(crate) const INVALID_REQUEST: i64 = -32600;
 
 /// One decoded message.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: the client ignores a request's params; the test server reads them
 pub(crate) enum Message {
     Request {
         id: RequestId,

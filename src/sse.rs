@@ -12,10 +12,6 @@
 //! Memory is bounded: the bytes held for the event in progress never exceed the `max_event_bytes`
 //! given to [`EventParser::new`]; a stream that tries is answered with [`EventTooLarge`].
 
-// reason: the legacy HTTP+SSE transport (transport/sse.rs), the only user, is not written yet;
-// until it lands only the tests below use these items.
-#![allow(dead_code)]
-
 use std::mem;
 
 /// The default cap on one event, in bytes (see [`EventParser::new`]).
@@ -130,6 +126,7 @@ impl EventParser {
     ///
     /// A value too large for a `u64` saturates to `u64::MAX`; callers should clamp it to
     /// whatever reconnection delay they are prepared to wait.
+    #[cfg_attr(not(test), allow(dead_code))] // reason: for stream resumption (streamable HTTP); tested now
     pub(crate) fn retry(&self) -> Option<u64> {
         self.retry
     }
@@ -138,6 +135,7 @@ impl EventParser {
     ///
     /// `None` until the stream sends an `id` field; an `id` field with an empty value makes it
     /// `Some("")` (the standard's way of resetting it).
+    #[cfg_attr(not(test), allow(dead_code))] // reason: for stream resumption (streamable HTTP); tested now
     pub(crate) fn last_event_id(&self) -> Option<&str> {
         self.last_id.as_deref()
     }
