@@ -271,12 +271,6 @@ impl<V: Clone + Send> ResourceCache<V> {
         self.lock().stats
     }
 
-    /// The time-to-live of an entry.
-    #[cfg_attr(not(test), allow(dead_code))] // reason: used by the tests only
-    pub(crate) fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     fn lock(&self) -> MutexGuard<'_, State<V>> {
         // A panic elsewhere while holding the lock leaves the state consistent (every update
         // is a few plain assignments), so a poisoned lock is used as it is.

@@ -324,16 +324,15 @@ impl Orchestrator {
             let result = Client::builder(&server)
                 .op(child.clone())
                 .on_notification(move |name, n| {
-                    if matches!(
+                    let drops_entry = matches!(
                         n.method.as_str(),
                         "notifications/resources/list_changed"
                             | "notifications/resources/updated"
                             | "notifications/tools/list_changed"
-                    ) {
-                        if let Some(cache) = cache.upgrade() {
-                            log::info!("server={name}: {}; dropping its cache entry", n.method);
-                            cache.invalidate(name);
-                        }
+                    );
+                    if let (true, Some(cache)) = (drops_entry, cache.upgrade()) {
+                        log::info!("server={name}: {}; dropping its cache entry", n.method);
+                        cache.invalidate(name);
                     }
                 })
                 .connect();
@@ -472,11 +471,9 @@ impl Orchestrator {
         for _ in 0..total {
             match rx.recv_deadline(deadline) {
                 Ok((_, (server, result, elapsed))) => {
-                    if let Err(e) = &result {
-                        if fail_fast {
-                            log::error!("op={op}: gather failed (fail_fast): {e}");
-                            return Err(e.clone());
-                        }
+                    if let (true, Err(e)) = (fail_fast, &result) {
+                        log::error!("op={op}: gather failed (fail_fast): {e}");
+                        return Err(e.clone());
                     }
                     let from_cache = matches!(result, Ok((_, true)));
                     outcomes.insert(server.name.clone(), outcome(&server, result.map(|(d, _)| d), elapsed, from_cache));

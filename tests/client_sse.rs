@@ -54,9 +54,7 @@ fn handshake_listing_paging_reads_and_tools() {
         .name("sample")
         .with_sample_resources(103)
         .blob_resource("test://blob", "blob", "application/octet-stream", &[0, 1, 2, 254, 255])
-        .template(
-            serde_json::from_value(json!({"uriTemplate": "test://template/{id}", "name": "template"})).unwrap(),
-        )
+        .template(serde_json::from_value(json!({"uriTemplate": "test://template/{id}", "name": "template"})).unwrap())
         .tool(add_tool(), add)
         .page_size(10)
         .start()

@@ -9,7 +9,8 @@ use std::time::Duration;
 use mcp_orchestrator::testing::TestServer;
 use mcp_orchestrator::{Config, Orchestration, Orchestrator, ServerConfig};
 
-struct Capture(Mutex<Vec<(String, String)>>);
+/// (thread, target, message) of every record.
+struct Capture(Mutex<Vec<(String, String, String)>>);
 
 impl log::Log for Capture {
     fn enabled(&self, _: &log::Metadata<'_>) -> bool {
@@ -17,7 +18,7 @@ impl log::Log for Capture {
     }
     fn log(&self, record: &log::Record<'_>) {
         let thread = std::thread::current().name().unwrap_or("?").to_string();
-        self.0.lock().unwrap().push((thread, record.args().to_string()));
+        self.0.lock().unwrap().push((thread, record.target().to_string(), record.args().to_string()));
     }
     fn flush(&self) {}
 }
@@ -40,18 +41,24 @@ fn every_record_of_a_gather_carries_its_op_id_and_headers_are_never_logged() {
 
     LOGGER.0.lock().unwrap().clear();
     let g = o.gather_all_resources().unwrap();
-    let records: Vec<(String, String)> = std::mem::take(&mut *LOGGER.0.lock().unwrap());
-    // Records of this gather: those logged by the caller and by the pool's threads. (Reader
-    // threads log in the context of the session, under the connect call's op id.)
-    let of_gather: Vec<&(String, String)> =
-        records.iter().filter(|(t, _)| !t.starts_with("mcp-sse:")).collect();
+    let records: Vec<(String, String, String)> = std::mem::take(&mut *LOGGER.0.lock().unwrap());
+    // This crate's records of this gather: those logged by the caller and by the pool's threads.
+    // (Reader threads log in the session's context, under the connect call's op id; ureq's own
+    // records are not ours.)
+    let of_gather: Vec<&(String, String, String)> = records
+        .iter()
+        .filter(|(thread, target, _)| {
+            target.starts_with("mcp_orchestrator")
+                && !target.starts_with("mcp_orchestrator::testing")
+                && !thread.starts_with("mcp-sse:")
+        })
+        .collect();
     assert!(of_gather.len() >= 4, "{records:#?}");
-    for (thread, text) in &of_gather {
+    for (thread, _, text) in &of_gather {
         assert!(text.contains(&format!("op={}", g.op)), "record on {thread} without the op id: {text}");
     }
-    let per_server: Vec<&&(String, String)> = of_gather.iter().filter(|(_, t)| t.contains("server=")).collect();
-    assert!(per_server.iter().any(|(_, t)| t.contains("server=alpha")));
-    assert!(per_server.iter().any(|(_, t)| t.contains("server=beta")));
+    assert!(of_gather.iter().any(|(_, _, t)| t.contains("server=alpha")));
+    assert!(of_gather.iter().any(|(_, _, t)| t.contains("server=beta")));
     let all = format!("{:?}", std::mem::take(&mut *LOGGER.0.lock().unwrap()));
     o.close();
     let closing = format!("{:?}", LOGGER.0.lock().unwrap());

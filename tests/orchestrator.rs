@@ -6,7 +6,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use mcp_orchestrator::testing::{Fault, Gauge, TestServer, TestServerBuilder};
-use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Tool};
+use mcp_orchestrator::{
+    CallToolResult, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Tool,
+};
 use serde_json::json;
 
 fn server_config(name: &str, server: &TestServer, priority: u32) -> ServerConfig {
@@ -140,11 +142,10 @@ fn without_fail_fast_failures_are_recorded_and_the_rest_is_gathered() {
     o.initialize().unwrap();
     assert!(o.connect_failures().contains_key("refused"));
     let g = o.gather_all_resources().unwrap();
-    assert_eq!(g.servers.iter().map(|s| (s.name.as_str(), s.status)).collect::<Vec<_>>(), [
-        ("disabled", Status::Skipped),
-        ("refused", Status::Failed),
-        ("healthy", Status::Ok)
-    ]);
+    assert_eq!(
+        g.servers.iter().map(|s| (s.name.as_str(), s.status)).collect::<Vec<_>>(),
+        [("disabled", Status::Skipped), ("refused", Status::Failed), ("healthy", Status::Ok)]
+    );
     let refused_outcome = g.server("refused").unwrap();
     assert_eq!(refused_outcome.error.as_ref().unwrap().server(), Some("refused"));
     assert_eq!(g.resources.len(), 2);
@@ -309,7 +310,8 @@ fn eight_threads_under_an_expiring_ttl_lose_nothing() {
 #[test]
 fn byte_budget_and_oversized_entries() {
     let small = sample(2).start().unwrap();
-    let big = TestServer::builder().text_resource("big://x", "x", "text/plain", &"x".repeat(64 * 1024)).start().unwrap();
+    let big =
+        TestServer::builder().text_resource("big://x", "x", "text/plain", &"x".repeat(64 * 1024)).start().unwrap();
     let mut orch = orchestration(true);
     orch.cache_max_bytes = 16 * 1024;
     let o = orchestrator(vec![server_config("small", &small, 1), server_config("big", &big, 2)], orch);
