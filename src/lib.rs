@@ -95,6 +95,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod bench_support;
 mod cache;
 mod client;
 mod config;

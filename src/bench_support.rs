@@ -1,0 +1,33 @@
+//! Entry points for the criterion benches into crate-private layers. Not part of the API:
+//! hidden from the docs, behind the `testing` feature, and free to change.
+
+use crate::jsonrpc::{Message, decode};
+use crate::protocol::ListResourcesResult;
+use crate::sse::EventParser;
+
+/// Parses an event stream fed in `chunk`-byte reads; returns the number of events.
+pub fn parse_sse(bytes: &[u8], chunk: usize) -> usize {
+    let mut parser = EventParser::new(crate::sse::DEFAULT_MAX_EVENT_BYTES);
+    let mut events = Vec::new();
+    let mut n = 0;
+    for piece in bytes.chunks(chunk.max(1)) {
+        if parser.feed(piece, &mut events).is_err() {
+            return usize::MAX;
+        }
+        n += events.len();
+        events.clear();
+    }
+    n
+}
+
+/// Decodes a JSON-RPC response carrying a `resources/list` result into typed resources, as the
+/// client does; returns the number of resources.
+pub fn decode_resources_list(text: &str) -> usize {
+    let Ok(mut messages) = decode(text) else { return usize::MAX };
+    match messages.pop() {
+        Some(Message::Response { result: Ok(raw), .. }) => {
+            serde_json::from_str::<ListResourcesResult>(raw.get()).map_or(usize::MAX, |r| r.resources.len())
+        }
+        _ => usize::MAX,
+    }
+}
