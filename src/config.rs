@@ -1,12 +1,36 @@
 //! The YAML schema, validated into a [`Config`]; defaults; `${VAR}` expansion.
 //!
-//! (Parsing and validation: see the config issue. The types below are the contract the rest of
-//! the crate is written against.)
+//! Parsing goes in two steps. serde-saphyr deserializes the document into private "raw" structs
+//! (`#[serde(deny_unknown_fields)]`, every value wrapped in [`serde_saphyr::Spanned`] where a
+//! later check may need to point at it); then the raw values are validated into a [`Config`].
+//! Every error is an [`Error::Config`] carrying a 1-based line and column:
+//!
+//! - syntax errors, unknown keys, duplicate keys and values of the wrong type come from
+//!   serde-saphyr's error location (`serde_saphyr::Error::location`), with the message rewritten
+//!   to name the key, the server and the allowed alternatives;
+//! - errors found while validating (a bad URL, a negative priority, an unset `${VAR}`, a key
+//!   that does not belong to the server's transport) point at the offending value's span. For a
+//!   block-style list or map (`headers:` followed by indented lines) the span serde-saphyr gives
+//!   is that of the first entry; we then point at the key instead, found by checking that the
+//!   nearest preceding non-blank, non-comment line is `key:`; otherwise at the first entry;
+//! - errors about a server as a whole (a missing required key) point at the server's name.
+//!
+//! `${NAME}` is replaced by the environment variable `NAME` (letters, digits and `_`, not
+//! starting with a digit) in `url`, header values, `command`, `args`, `env` values and `cwd`.
+//! `$${` stands for a literal `${`; any other `$` is kept as it is. An unset variable is an
+//! error naming the variable, the key and the line.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde_saphyr::{Location, Spanned};
+
+use crate::error::{Error, Result};
 
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -175,5 +199,1565 @@ impl ServerConfig {
     /// A server over the legacy HTTP+SSE transport, with the defaults of [`ServerConfig::new`].
     pub fn sse(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
         ServerConfig::new(name, Transport::Sse { url: url.into() })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API: building a Config
+// ---------------------------------------------------------------------------------------------
+
+/// The transports the config accepts, as spelled in `transport:`.
+const TRANSPORTS: &[&str] = &["sse", "streamable_http", "stdio"];
+/// The log levels `log_level` accepts (case-insensitively).
+const LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "OFF"];
+
+impl Config {
+    /// A configuration built in code: checks what the YAML loader checks (at least one server,
+    /// unique non-empty names, http(s) URLs, a command for stdio, header names and values,
+    /// timeouts > 0, `max_concurrent_connections` >= 1) and sorts the servers by
+    /// (priority, name).
+    ///
+    /// Errors are [`Error::Config`] without a line or column.
+    pub fn new(servers: Vec<ServerConfig>, orchestration: Orchestration) -> Result<Config> {
+        if servers.is_empty() {
+            return Err(unlocated("no servers: configure at least one server"));
+        }
+        validate_orchestration(&orchestration).map_err(unlocated)?;
+        let mut seen = std::collections::BTreeSet::new();
+        for server in &servers {
+            if !seen.insert(server.name.as_str()) {
+                return Err(unlocated(format!("duplicate server `{}`", server.name)));
+            }
+            validate_server(server).map_err(unlocated)?;
+        }
+        Ok(Config::sorted(servers, orchestration))
+    }
+
+    /// Parses and validates a YAML document; `${VAR}` is taken from the process environment.
+    ///
+    /// ```
+    /// let config = mcp_orchestrator::Config::from_yaml_str(
+    ///     "mcp_servers:\n  db:\n    url: http://localhost:8000/sse\n    priority: 1\n    transport: sse\n",
+    /// )?;
+    /// assert_eq!(config.servers[0].name, "db");
+    /// # Ok::<(), mcp_orchestrator::Error>(())
+    /// ```
+    pub fn from_yaml_str(text: &str) -> Result<Config> {
+        Config::from_yaml_str_with_env(text, |name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates a YAML document, taking `${VAR}` from `lookup` (a variable for
+    /// which it returns `None` is unset). [`Config::from_yaml_str`] uses the process
+    /// environment; this lets tests and embedders supply their own.
+    pub fn from_yaml_str_with_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        let raw = parse_raw(text)?;
+        build(text, raw, &lookup)
+    }
+
+    /// Reads, parses and validates a YAML file; `${VAR}` is taken from the process environment.
+    ///
+    /// An error (I/O or content) names the path at the start of its message.
+    pub fn from_path(path: impl AsRef<Path>) -> Result<Config> {
+        let path = path.as_ref();
+        let text =
+            std::fs::read_to_string(path).map_err(|e| unlocated(format!("cannot read `{}`: {e}", path.display())))?;
+        Config::from_yaml_str(&text).map_err(|e| match e {
+            Error::Config { message, line, column } => {
+                Error::Config { message: format!("`{}`: {message}", path.display()), line, column }
+            }
+            other => other,
+        })
+    }
+
+    /// The servers with `enabled: true`, in priority order.
+    pub fn enabled_servers(&self) -> impl Iterator<Item = &ServerConfig> + '_ {
+        self.servers.iter().filter(|s| s.enabled)
+    }
+
+    /// The server of that name, if there is one (enabled or not).
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    fn sorted(mut servers: Vec<ServerConfig>, orchestration: Orchestration) -> Config {
+        servers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        Config { servers, orchestration }
+    }
+}
+
+fn unlocated(message: impl Into<String>) -> Error {
+    Error::Config { message: message.into(), line: None, column: None }
+}
+
+/// A config error at a position (1-based; a zero line means unknown).
+fn at(line: u64, column: u64, message: impl Into<String>) -> Error {
+    let known = line > 0;
+    Error::Config {
+        message: message.into(),
+        line: known.then_some(line as usize),
+        column: (known && column > 0).then_some(column as usize),
+    }
+}
+
+fn at_loc(loc: &Location, message: impl Into<String>) -> Error {
+    at(loc.line(), loc.column(), message)
+}
+
+fn at_pos((line, column): (u64, u64), message: impl Into<String>) -> Error {
+    at(line, column, message)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks of a config built in code (the YAML loader makes the same checks on the raw values,
+// with their locations; the tests check that whatever it accepts, Config::new accepts too)
+// ---------------------------------------------------------------------------------------------
+
+fn validate_orchestration(o: &Orchestration) -> std::result::Result<(), String> {
+    if o.max_concurrent_connections == 0 {
+        return Err("orchestration: `max_concurrent_connections` must be at least 1, got 0".into());
+    }
+    if o.request_timeout.is_zero() {
+        return Err("orchestration: `request_timeout` must be greater than 0".into());
+    }
+    Ok(())
+}
+
+fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
+    let name = &s.name;
+    if name.is_empty() {
+        return Err("a server has an empty name".into());
+    }
+    if s.timeout.is_zero() {
+        return Err(format!("server `{name}`: `timeout` must be greater than 0"));
+    }
+    match &s.transport {
+        Transport::Sse { url } | Transport::StreamableHttp { url } => {
+            check_url(url).map_err(|why| format!("server `{name}`: `url` `{url}` {why}"))?;
+        }
+        Transport::Stdio { command, env, cwd, .. } => {
+            if !s.headers.is_empty() {
+                return Err(format!("server `{name}`: headers are not allowed with transport `stdio`"));
+            }
+            if command.trim().is_empty() {
+                return Err(format!("server `{name}`: `command` is empty"));
+            }
+            for key in env.keys() {
+                check_env_name(key).map_err(|why| format!("server `{name}`: `env` {why}"))?;
+            }
+            if cwd.as_ref().is_some_and(|c| c.as_os_str().is_empty()) {
+                return Err(format!("server `{name}`: `cwd` is empty"));
+            }
+        }
+    }
+    let mut names: Vec<String> = Vec::new();
+    for (header, value) in s.headers.iter() {
+        check_header(header, value).map_err(|why| format!("server `{name}`: {why}"))?;
+        let lower = header.to_ascii_lowercase();
+        if names.contains(&lower) {
+            return Err(format!("server `{name}`: duplicate header `{header}`"));
+        }
+        names.push(lower);
+    }
+    Ok(())
+}
+
+/// Checks an http(s) URL without a URL parser: the scheme, a non-empty host (a name, an IPv4
+/// address or a bracketed IPv6 address) and an optional numeric port. The reason reads after
+/// the URL: "url `x` <reason>".
+fn check_url(url: &str) -> std::result::Result<(), String> {
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("contains whitespace or a control character".into());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err("is not an http or https URL (expected `http://host[:port]/path`)".into());
+    };
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(format!("has scheme `{scheme}`: only http and https are supported"));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // Userinfo (`user:password@`) is allowed and skipped; it is not echoed in any message.
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
+        let Some((addr, after)) = v6.split_once(']') else {
+            return Err("has an unclosed `[` in its host".into());
+        };
+        if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
+            return Err("has an invalid IPv6 host".into());
+        }
+        match after {
+            "" => (addr, None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => (addr, Some(port)),
+                None => return Err("has characters after its IPv6 host".into()),
+            },
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    if !host.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%' | ':')) {
+        return Err(format!("has an invalid host `{host}`"));
+    }
+    if let Some(port) = port {
+        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("has an invalid port `{port}` (expected a number from 1 to 65535)"));
+        }
+        match port.parse::<u16>() {
+            Ok(p) if p > 0 => {}
+            _ => return Err(format!("has an invalid port `{port}` (expected a number from 1 to 65535)")),
+        }
+    }
+    Ok(())
+}
+
+/// A header name must be an HTTP token; a value must not contain a line break or other
+/// control character (it is never echoed: header values are secrets).
+fn check_header(name: &str, value: &str) -> std::result::Result<(), String> {
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(token) {
+        return Err(format!("invalid header name `{name}`"));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(format!("the value of header `{name}` contains a line break or control character"));
+    }
+    Ok(())
+}
+
+fn check_env_name(name: &str) -> std::result::Result<(), String> {
+    if name.is_empty() || name.contains('=') || name.contains('\0') {
+        return Err(format!("invalid variable name `{name}`"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// ${VAR} expansion
+// ---------------------------------------------------------------------------------------------
+
+/// Why a `${…}` could not be expanded. No variant carries the text around it: that text may
+/// be a secret.
+#[derive(Debug, PartialEq)]
+enum ExpandError {
+    /// `${NAME}` with `NAME` unset.
+    Unset(String),
+    /// `${` without a closing `}`.
+    Unterminated,
+    /// `${…}` whose content is not a variable name.
+    BadName(String),
+}
+
+/// Replaces `${NAME}` with `lookup(NAME)`; `$${` is a literal `${`; any other `$` stays.
+fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> std::result::Result<String, ExpandError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let Some(end) = tail.find('}') else {
+                return Err(ExpandError::Unterminated);
+            };
+            let name = &tail[..end];
+            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(ExpandError::BadName(name.to_owned()));
+            }
+            match lookup(name) {
+                Some(value) => out.push_str(&value),
+                None => return Err(ExpandError::Unset(name.to_owned())),
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw document, as serde-saphyr deserializes it
+// ---------------------------------------------------------------------------------------------
+
+/// One server as written. Every key is optional here: required ones are checked afterwards,
+/// so that the error can name the server and point at it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    url: Option<Spanned<String>>,
+    priority: Option<Spanned<i64>>,
+    domains: Option<Vec<String>>,
+    capabilities: Option<Vec<String>>,
+    transport: Option<Spanned<String>>,
+    timeout: Option<Spanned<f64>>,
+    headers: Option<Spanned<Entries<Spanned<String>>>>,
+    enabled: Option<bool>,
+    read_contents: Option<bool>,
+    command: Option<Spanned<String>>,
+    args: Option<Spanned<Vec<Spanned<String>>>>,
+    env: Option<Spanned<Entries<Spanned<String>>>>,
+    cwd: Option<Spanned<String>>,
+}
+
+/// The `orchestration` section as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOrchestration {
+    resource_cache_ttl: Option<Spanned<f64>>,
+    fail_fast: Option<bool>,
+    log_level: Option<Spanned<String>>,
+    max_concurrent_connections: Option<Spanned<i64>>,
+    cache_max_bytes: Option<Spanned<i64>>,
+    request_timeout: Option<Spanned<f64>>,
+}
+
+/// A string-keyed map in document order (duplicate keys are rejected by serde-saphyr).
+struct Entries<V>(Vec<(String, V)>);
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct EntriesVisitor<V>(std::marker::PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for EntriesVisitor<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(EntriesVisitor(std::marker::PhantomData))
+    }
+}
+
+/// The servers as written, in document order, with their names' spans.
+type RawServers = Vec<(Spanned<String>, Spanned<RawServer>)>;
+
+/// The document: the `mcp_servers` key's location and its entries, and the `orchestration`
+/// section.
+#[derive(Default)]
+struct RawDoc {
+    /// Where the first top-level key is (for "missing `mcp_servers`").
+    first_key: Option<Location>,
+    servers: Option<(Location, RawServers)>,
+    orchestration: Option<Spanned<RawOrchestration>>,
+}
+
+const TOP_KEYS: &[&str] = &["mcp_servers", "orchestration"];
+
+/// Where the deserializer is, so that an error from serde-saphyr can name the server it is in.
+#[derive(Clone, Default)]
+enum Section {
+    #[default]
+    Top,
+    /// Reading the names of `mcp_servers`.
+    Servers,
+    /// Inside the server of that name.
+    Server(String),
+    /// Inside `orchestration`.
+    Orchestration,
+}
+
+/// State shared by the seeds below during one parse.
+#[derive(Default)]
+struct Ctx {
+    section: RefCell<Section>,
+    /// An error raised by our own visitors, with its location (serde's error type cannot carry
+    /// ours); it takes precedence over the serde-saphyr error it caused.
+    raised: RefCell<Option<Error>>,
+}
+
+impl Ctx {
+    fn enter(&self, section: Section) {
+        *self.section.borrow_mut() = section;
+    }
+
+    fn raise<E: de::Error>(&self, error: Error) -> E {
+        let text = error.to_string();
+        *self.raised.borrow_mut() = Some(error);
+        E::custom(text)
+    }
+}
+
+struct DocSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
+    type Value = RawDoc;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<RawDoc, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_> {
+    type Value = RawDoc;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping with `mcp_servers`")
+    }
+
+    fn visit_none<E: de::Error>(self) -> std::result::Result<RawDoc, E> {
+        Ok(RawDoc::default())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<RawDoc, E> {
+        Ok(RawDoc::default())
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<RawDoc, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<RawDoc, A::Error> {
+        let ctx = self.0;
+        let mut doc = RawDoc::default();
+        while let Some(key) = map.next_key::<Spanned<String>>()? {
+            doc.first_key.get_or_insert(key.referenced);
+            match key.value.as_str() {
+                "mcp_servers" => {
+                    ctx.enter(Section::Servers);
+                    let servers = map.next_value_seed(ServersSeed(ctx))?;
+                    doc.servers = Some((key.referenced, servers));
+                }
+                "orchestration" => {
+                    ctx.enter(Section::Orchestration);
+                    doc.orchestration = map.next_value::<Option<Spanned<RawOrchestration>>>()?;
+                }
+                other => {
+                    return Err(ctx.raise(at_loc(
+                        &key.referenced,
+                        format!("unknown top-level key `{other}` (allowed: {})", TOP_KEYS.join(", ")),
+                    )));
+                }
+            }
+            ctx.enter(Section::Top);
+        }
+        Ok(doc)
+    }
+}
+
+struct ServersSeed<'c>(&'c Ctx);
+
+impl<'de> DeserializeSeed<'de> for ServersSeed<'_> {
+    type Value = RawServers;
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ServersSeed<'_> {
+    type Value = RawServers;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping of server names to servers")
+    }
+
+    fn visit_none<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+        Ok(Vec::new())
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        let ctx = self.0;
+        let mut servers = Vec::new();
+        while let Some(name) = map.next_key::<Spanned<String>>()? {
+            ctx.enter(Section::Server(name.value.clone()));
+            let server = map.next_value::<Spanned<RawServer>>()?;
+            servers.push((name, server));
+            ctx.enter(Section::Servers);
+        }
+        Ok(servers)
+    }
+}
+
+fn parse_raw(text: &str) -> Result<RawDoc> {
+    let ctx = Ctx::default();
+    let mut options = serde_saphyr::Options::default();
+    options.with_snippet = false;
+    let parsed =
+        serde_saphyr::with_deserializer_from_str_with_options(text, options, |de| DocSeed(&ctx).deserialize(de));
+    match parsed {
+        Ok(doc) => Ok(doc),
+        Err(e) => {
+            if let Some(raised) = ctx.raised.borrow_mut().take() {
+                return Err(raised);
+            }
+            let section = ctx.section.borrow().clone();
+            Err(translate(&e, &section))
+        }
+    }
+}
+
+/// Rewrites a serde-saphyr error into ours: names the server (or section), the key and the
+/// alternatives; keeps serde-saphyr's line and column.
+fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
+    use serde_saphyr::Error as E;
+    use serde_saphyr::MessageFormatter;
+
+    let mut inner = e.without_snippet();
+    while let E::AliasError { error, .. } = inner {
+        inner = error.without_snippet();
+    }
+    let prefix = match section {
+        Section::Top => String::new(),
+        Section::Servers => "mcp_servers: ".to_owned(),
+        Section::Server(name) => format!("server `{name}`: "),
+        Section::Orchestration => "orchestration: ".to_owned(),
+    };
+    let message = match inner {
+        E::SerdeUnknownField { field, expected, .. } => {
+            format!("{prefix}unknown key `{field}` (allowed: {})", expected.join(", "))
+        }
+        E::DuplicateMappingKey { key, .. } => {
+            let key = key.as_deref().unwrap_or("?");
+            match section {
+                Section::Servers => format!("duplicate server `{key}`"),
+                _ => format!("{prefix}duplicate key `{key}`"),
+            }
+        }
+        E::InvalidScalar { ty, .. } => format!("{prefix}invalid value: expected {}", type_word(ty)),
+        E::Unexpected { expected, .. } => format!("{prefix}expected {}", structure_word(expected)),
+        E::SerdeInvalidType { unexpected, expected, .. } => {
+            format!("{prefix}invalid type: expected {expected}, found {unexpected}")
+        }
+        other => {
+            let text = serde_saphyr::UserMessageFormatter.format_message(other);
+            format!("{prefix}{}", text.escape_debug())
+        }
+    };
+    match e.location() {
+        Some(loc) => at_loc(&loc, message),
+        None => unlocated(message),
+    }
+}
+
+fn type_word(ty: &str) -> String {
+    match ty {
+        "i8" | "i16" | "i32" | "i64" | "i128" | "u8" | "u16" | "u32" | "u64" | "u128" | "isize" | "usize" => {
+            "an integer".into()
+        }
+        "f32" | "f64" => "a number".into(),
+        "bool" | "boolean" => "true or false".into(),
+        other => format!("a value of type {other}"),
+    }
+}
+
+fn structure_word(expected: &str) -> String {
+    match expected {
+        "mapping start" => "a mapping".into(),
+        "sequence start" => "a list".into(),
+        "string scalar" => "a string".into(),
+        other => other.to_owned(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: raw document -> Config
+// ---------------------------------------------------------------------------------------------
+
+fn build(text: &str, raw: RawDoc, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let orchestration = match &raw.orchestration {
+        Some(o) => build_orchestration(&o.value)?,
+        None => Orchestration::default(),
+    };
+    let Some((servers_key, raw_servers)) = raw.servers else {
+        let message = "missing required top-level key `mcp_servers`";
+        return Err(match raw.first_key {
+            Some(loc) => at_loc(&loc, message),
+            None => unlocated(format!("{message} (the document is empty)")),
+        });
+    };
+    if raw_servers.is_empty() {
+        return Err(at_loc(&servers_key, "`mcp_servers` is empty: configure at least one server"));
+    }
+    let mut servers = Vec::with_capacity(raw_servers.len());
+    for (name, server) in raw_servers {
+        servers.push(build_server(text, &name, server.value, &orchestration, lookup)?);
+    }
+    Ok(Config::sorted(servers, orchestration))
+}
+
+fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
+    let mut o = Orchestration::default();
+    if let Some(ttl) = &raw.resource_cache_ttl {
+        o.resource_cache_ttl = seconds(ttl, "orchestration: `resource_cache_ttl`", true)?;
+    }
+    if let Some(fail_fast) = raw.fail_fast {
+        o.fail_fast = fail_fast;
+    }
+    if let Some(level) = &raw.log_level {
+        o.log_level = parse_log_level(&level.value).ok_or_else(|| {
+            at_loc(
+                &level.referenced,
+                format!(
+                    "orchestration: unknown `log_level` `{}` (valid, in any case: {})",
+                    level.value,
+                    LOG_LEVELS.join(", ")
+                ),
+            )
+        })?;
+    }
+    if let Some(n) = &raw.max_concurrent_connections {
+        if n.value < 1 {
+            return Err(at_loc(
+                &n.referenced,
+                format!("orchestration: `max_concurrent_connections` must be at least 1, got {}", n.value),
+            ));
+        }
+        o.max_concurrent_connections = usize::try_from(n.value).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = &raw.cache_max_bytes {
+        o.cache_max_bytes = usize::try_from(n.value).map_err(|_| {
+            at_loc(&n.referenced, format!("orchestration: `cache_max_bytes` must be 0 or more, got {}", n.value))
+        })?;
+    }
+    if let Some(t) = &raw.request_timeout {
+        o.request_timeout = seconds(t, "orchestration: `request_timeout`", false)?;
+    }
+    Ok(o)
+}
+
+/// A number of seconds (fractions allowed): > 0, or >= 0 when `zero_ok`.
+fn seconds(value: &Spanned<f64>, what: &str, zero_ok: bool) -> Result<Duration> {
+    let v = value.value;
+    let bound = if zero_ok { "0 or more" } else { "greater than 0" };
+    if v.is_nan() || v < 0.0 || (!zero_ok && v == 0.0) {
+        return Err(at_loc(&value.referenced, format!("{what} must be a number of seconds {bound}, got {v}")));
+    }
+    Duration::try_from_secs_f64(v).map_err(|_| at_loc(&value.referenced, format!("{what} is too large: {v} seconds")))
+}
+
+fn parse_log_level(text: &str) -> Option<log::LevelFilter> {
+    Some(match text.to_ascii_uppercase().as_str() {
+        "TRACE" => log::LevelFilter::Trace,
+        "DEBUG" => log::LevelFilter::Debug,
+        "INFO" => log::LevelFilter::Info,
+        "WARN" | "WARNING" => log::LevelFilter::Warn,
+        "ERROR" => log::LevelFilter::Error,
+        "OFF" => log::LevelFilter::Off,
+        _ => return None,
+    })
+}
+
+/// Expands `${VAR}` in one value; errors point at the value and name the key.
+fn expand_at(
+    value: &Spanned<String>,
+    server: &str,
+    key: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String> {
+    expand(&value.value, lookup).map_err(|e| {
+        let message = match e {
+            ExpandError::Unset(var) => {
+                format!("server `{server}`: environment variable `{var}` (used in `{key}`) is not set")
+            }
+            ExpandError::Unterminated => {
+                format!("server `{server}`: `${{` without a closing `}}` in `{key}` (write `$${{` for a literal `${{`)")
+            }
+            ExpandError::BadName(name) => {
+                format!("server `{server}`: invalid variable name `{name}` in `${{…}}` of `{key}`")
+            }
+        };
+        at_loc(&value.referenced, message)
+    })
+}
+
+/// Where to point for a key whose value is at `value`: for a block-style collection
+/// (serde-saphyr's span is then that of its first entry, on a later line) the `key:` line, when
+/// the nearest preceding non-blank, non-comment line is exactly that key; otherwise the value.
+fn key_or_value(text: &str, key: &str, value: &Location) -> (u64, u64) {
+    let here = (value.line(), value.column());
+    let line = value.line() as usize;
+    let lines: Vec<&str> = text.lines().collect();
+    if line < 2 || line > lines.len() {
+        return here;
+    }
+    // Something before the value on its own line (`key: value`, `key: [..]`): it is there.
+    let before: String = lines[line - 1].chars().take((value.column() as usize).saturating_sub(1)).collect();
+    if !before.trim().is_empty() && before.trim() != "-" {
+        return here;
+    }
+    for (idx, candidate) in lines[..line - 1].iter().enumerate().rev() {
+        let trimmed = candidate.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        let quoted_double = format!("\"{key}\"");
+        let quoted_single = format!("'{key}'");
+        let rest = trimmed
+            .strip_prefix(quoted_double.as_str())
+            .or_else(|| trimmed.strip_prefix(quoted_single.as_str()))
+            .or_else(|| trimmed.strip_prefix(key));
+        if let Some(after) = rest.and_then(|r| r.trim_start().strip_prefix(':')) {
+            let after = after.trim_start();
+            if after.is_empty() || after.starts_with('#') || after.starts_with('&') || after.starts_with('!') {
+                let column = candidate.chars().count() - trimmed.chars().count() + 1;
+                return ((idx + 1) as u64, column as u64);
+            }
+        }
+        break;
+    }
+    here
+}
+
+fn build_server(
+    text: &str,
+    name: &Spanned<String>,
+    raw: RawServer,
+    orchestration: &Orchestration,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<ServerConfig> {
+    let server = name.value.as_str();
+    if server.is_empty() {
+        return Err(at_loc(&name.referenced, "a server has an empty name"));
+    }
+    let missing = |key: &str, hint: &str| {
+        at_loc(&name.referenced, format!("server `{server}`: missing required key `{key}`{hint}"))
+    };
+
+    let transport_hint = format!(" (one of {})", TRANSPORTS.join(", "));
+    let kind = raw.transport.as_ref().ok_or_else(|| missing("transport", &transport_hint))?;
+    if !TRANSPORTS.contains(&kind.value.as_str()) {
+        return Err(at_loc(
+            &kind.referenced,
+            format!("server `{server}`: unknown transport `{}` (valid: {})", kind.value, TRANSPORTS.join(", ")),
+        ));
+    }
+    let kind_name = kind.value.as_str();
+
+    let priority =
+        raw.priority.as_ref().ok_or_else(|| missing("priority", " (an integer >= 0; lower is preferred)"))?;
+    let priority = match u32::try_from(priority.value) {
+        Ok(p) => p,
+        Err(_) if priority.value < 0 => {
+            return Err(at_loc(
+                &priority.referenced,
+                format!("server `{server}`: `priority` must be 0 or more, got {}", priority.value),
+            ));
+        }
+        Err(_) => {
+            return Err(at_loc(
+                &priority.referenced,
+                format!("server `{server}`: `priority` must be at most {}, got {}", u32::MAX, priority.value),
+            ));
+        }
+    };
+
+    // Keys that belong to the other kind of transport.
+    let http = kind_name != "stdio";
+    let not_allowed = |key: &str, at: (u64, u64)| {
+        let belongs = if http { "`stdio`" } else { "`sse` and `streamable_http`" };
+        Err(at_pos(
+            at,
+            format!("server `{server}`: key `{key}` is not allowed with transport `{kind_name}` (it is for {belongs})"),
+        ))
+    };
+    if http {
+        if let Some(v) = &raw.command {
+            return not_allowed("command", (v.referenced.line(), v.referenced.column()));
+        }
+        if let Some(v) = &raw.args {
+            return not_allowed("args", key_or_value(text, "args", &v.referenced));
+        }
+        if let Some(v) = &raw.env {
+            return not_allowed("env", key_or_value(text, "env", &v.referenced));
+        }
+        if let Some(v) = &raw.cwd {
+            return not_allowed("cwd", (v.referenced.line(), v.referenced.column()));
+        }
+    } else {
+        if let Some(v) = &raw.url {
+            return not_allowed("url", (v.referenced.line(), v.referenced.column()));
+        }
+        if let Some(v) = &raw.headers {
+            return not_allowed("headers", key_or_value(text, "headers", &v.referenced));
+        }
+    }
+
+    let transport = if http {
+        let url = raw.url.as_ref().ok_or_else(|| missing("url", &format!(" (transport `{kind_name}` needs one)")))?;
+        let expanded = expand_at(url, server, "url", lookup)?;
+        if let Err(why) = check_url(&expanded) {
+            let note = if expanded != url.value { " (after expanding variables)" } else { "" };
+            return Err(at_loc(&url.referenced, format!("server `{server}`: `url` `{}`{note} {why}", url.value)));
+        }
+        if kind_name == "sse" { Transport::Sse { url: expanded } } else { Transport::StreamableHttp { url: expanded } }
+    } else {
+        let command = raw.command.as_ref().ok_or_else(|| missing("command", " (transport `stdio` needs one)"))?;
+        let expanded = expand_at(command, server, "command", lookup)?;
+        if expanded.trim().is_empty() {
+            return Err(at_loc(&command.referenced, format!("server `{server}`: `command` is empty")));
+        }
+        let mut args = Vec::new();
+        for (i, arg) in raw.args.iter().flat_map(|a| a.value.iter()).enumerate() {
+            args.push(expand_at(arg, server, &format!("args[{i}]"), lookup)?);
+        }
+        let mut env = BTreeMap::new();
+        for (key, value) in raw.env.iter().flat_map(|e| e.value.0.iter()) {
+            if let Err(why) = check_env_name(key) {
+                return Err(at_loc(&value.referenced, format!("server `{server}`: `env` {why}")));
+            }
+            env.insert(key.clone(), expand_at(value, server, &format!("env.{key}"), lookup)?);
+        }
+        let cwd = match &raw.cwd {
+            Some(cwd) => {
+                let expanded = expand_at(cwd, server, "cwd", lookup)?;
+                if expanded.is_empty() {
+                    return Err(at_loc(&cwd.referenced, format!("server `{server}`: `cwd` is empty")));
+                }
+                Some(PathBuf::from(expanded))
+            }
+            None => None,
+        };
+        Transport::Stdio { command: expanded, args, env, cwd }
+    };
+
+    let mut headers = Headers::new();
+    let mut seen: Vec<String> = Vec::new();
+    for (header, value) in raw.headers.iter().flat_map(|h| h.value.0.iter()) {
+        let expanded = expand_at(value, server, &format!("headers.{header}"), lookup)?;
+        if let Err(why) = check_header(header, &expanded) {
+            return Err(at_loc(&value.referenced, format!("server `{server}`: {why}")));
+        }
+        let lower = header.to_ascii_lowercase();
+        if seen.contains(&lower) {
+            return Err(at_loc(&value.referenced, format!("server `{server}`: duplicate header `{header}`")));
+        }
+        seen.push(lower);
+        headers.insert(header.clone(), expanded);
+    }
+
+    let timeout = match &raw.timeout {
+        Some(t) => seconds(t, &format!("server `{server}`: `timeout`"), false)?,
+        None => orchestration.request_timeout,
+    };
+
+    Ok(ServerConfig {
+        name: server.to_owned(),
+        transport,
+        priority,
+        domains: raw.domains.unwrap_or_default(),
+        capabilities: raw.capabilities.unwrap_or_default(),
+        timeout,
+        headers,
+        enabled: raw.enabled.unwrap_or(true),
+        read_contents: raw.read_contents.unwrap_or(true),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The environment the tests see: no test touches the process environment.
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TOKEN" => Some("s3cret-token".into()),
+            "HOST" => Some("db.example.com".into()),
+            "HOME" => Some("/home/me".into()),
+            "NEWLINE" => Some("a\r\nInjected: yes".into()),
+            _ => None,
+        }
+    }
+
+    fn doc(lines: &[&str]) -> String {
+        lines.join("\n") + "\n"
+    }
+
+    fn parse(lines: &[&str]) -> Result<Config> {
+        let parsed = Config::from_yaml_str_with_env(&doc(lines), env);
+        if let Ok(config) = &parsed {
+            // The two ways of building a Config agree: what the loader accepts, `new` accepts.
+            let again = Config::new(config.servers.clone(), config.orchestration.clone());
+            assert_eq!(again.as_ref().ok(), Some(config), "{again:?}");
+        }
+        parsed
+    }
+
+    /// The error's message, line and column.
+    fn fail(lines: &[&str]) -> (String, Option<usize>, Option<usize>) {
+        match parse(lines) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(Error::Config { message, line, column }) => (message, line, column),
+            Err(other) => panic!("expected a config error, got {other:?}"),
+        }
+    }
+
+    fn assert_fail(lines: &[&str], message: &str, line: usize, column: usize) {
+        let (m, l, c) = fail(lines);
+        assert_eq!((m.as_str(), l, c), (message, Some(line), Some(column)), "document:\n{}", doc(lines));
+    }
+
+    const SERVER_KEYS: &str = "url, priority, domains, capabilities, transport, timeout, headers, enabled, \
+                               read_contents, command, args, env, cwd";
+
+    #[test]
+    fn the_shipped_config_parses() {
+        let config = Config::from_yaml_str_with_env(include_str!("../mcp_config.yaml"), env).unwrap();
+        let names: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["product_metadata_mcp", "database_mcp"]);
+        let db = config.server("database_mcp").unwrap();
+        assert_eq!(db.transport, Transport::Sse { url: "http://localhost:8000/sse".into() });
+        assert_eq!(db.priority, 10);
+        assert_eq!(db.domains, ["sales", "orders"]);
+        assert_eq!(db.capabilities, ["execute_query", "list_resources"]);
+        assert_eq!(db.timeout, DEFAULT_TIMEOUT);
+        let products = config.server("product_metadata_mcp").unwrap();
+        assert_eq!(products.transport, Transport::Sse { url: "http://localhost:8002/sse".into() });
+        assert_eq!(products.priority, 1);
+        let o = &config.orchestration;
+        assert_eq!(o.resource_cache_ttl, Duration::from_secs(300));
+        assert!(o.fail_fast);
+        assert_eq!(o.log_level, log::LevelFilter::Debug);
+        assert_eq!(o.max_concurrent_connections, DEFAULT_MAX_CONCURRENT_CONNECTIONS);
+        assert_eq!(o.cache_max_bytes, DEFAULT_CACHE_MAX_BYTES);
+        assert_eq!(o.request_timeout, DEFAULT_TIMEOUT);
+    }
+
+    #[test]
+    fn from_path_reads_a_file_and_names_it_in_errors() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("mcp_config.yaml");
+        // The shipped file uses no ${VAR}, so the process environment does not matter.
+        assert_eq!(Config::from_path(&path).unwrap().servers.len(), 2);
+
+        let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-config.yaml");
+        let e = Config::from_path(&missing).unwrap_err();
+        let Error::Config { message, line: None, column: None } = &e else { panic!("{e:?}") };
+        assert!(message.starts_with(&format!("cannot read `{}`: ", missing.display())), "{message}");
+    }
+
+    #[test]
+    fn defaults() {
+        let config = parse(&[
+            "mcp_servers:",
+            "  db:",
+            "    url: http://localhost:8000/sse",
+            "    priority: 0",
+            "    transport: sse",
+        ])
+        .unwrap();
+        let db = &config.servers[0];
+        assert_eq!(db.name, "db");
+        assert!(db.domains.is_empty() && db.capabilities.is_empty() && db.headers.is_empty());
+        assert_eq!(db.timeout, Duration::from_secs(30));
+        assert!(db.enabled && db.read_contents);
+        assert_eq!(config.orchestration, Orchestration::default());
+        assert_eq!(config.orchestration.resource_cache_ttl, Duration::from_secs(300));
+        assert!(config.orchestration.fail_fast);
+        assert_eq!(config.orchestration.log_level, log::LevelFilter::Info);
+        assert_eq!(config.orchestration.cache_max_bytes, 100 * 1024 * 1024);
+        assert_eq!(config.orchestration.max_concurrent_connections, 10);
+    }
+
+    #[test]
+    fn every_optional_key() {
+        let config = parse(&[
+            "orchestration:",
+            "  resource_cache_ttl: 2.5",
+            "  fail_fast: false",
+            "  log_level: warning",
+            "  max_concurrent_connections: 3",
+            "  cache_max_bytes: 1024",
+            "  request_timeout: 7",
+            "mcp_servers:",
+            "  a:",
+            "    url: https://[::1]:8443/mcp",
+            "    priority: 2",
+            "    transport: streamable_http",
+            "    timeout: 0.25",
+            "    headers: {X-Api-Key: k}",
+            "    enabled: false",
+            "    read_contents: false",
+            "  b:",
+            "    url: http://user@localhost/sse",
+            "    priority: 2",
+            "    transport: sse",
+        ])
+        .unwrap();
+        let o = &config.orchestration;
+        assert_eq!(o.resource_cache_ttl, Duration::from_millis(2500));
+        assert!(!o.fail_fast);
+        assert_eq!(o.log_level, log::LevelFilter::Warn);
+        assert_eq!((o.max_concurrent_connections, o.cache_max_bytes), (3, 1024));
+        assert_eq!(o.request_timeout, Duration::from_secs(7));
+        let a = config.server("a").unwrap();
+        assert_eq!(a.transport, Transport::StreamableHttp { url: "https://[::1]:8443/mcp".into() });
+        assert_eq!(a.timeout, Duration::from_millis(250));
+        assert_eq!(a.headers.iter().collect::<Vec<_>>(), [("X-Api-Key", "k")]);
+        assert!(!a.enabled && !a.read_contents);
+        // Without its own `timeout`, a server gets `request_timeout` (even when declared later).
+        assert_eq!(config.server("b").unwrap().timeout, Duration::from_secs(7));
+        assert_eq!(config.enabled_servers().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["b"]);
+    }
+
+    #[test]
+    fn log_levels_are_case_insensitive() {
+        for (text, level) in [
+            ("TRACE", log::LevelFilter::Trace),
+            ("debug", log::LevelFilter::Debug),
+            ("Info", log::LevelFilter::Info),
+            ("WARN", log::LevelFilter::Warn),
+            ("Warning", log::LevelFilter::Warn),
+            ("error", log::LevelFilter::Error),
+            ("off", log::LevelFilter::Off),
+        ] {
+            let line = format!("  log_level: {text}");
+            let config = parse(&[
+                "mcp_servers:",
+                "  a: {url: 'http://h', priority: 1, transport: sse}",
+                "orchestration:",
+                &line,
+            ])
+            .unwrap();
+            assert_eq!(config.orchestration.log_level, level, "{text}");
+        }
+    }
+
+    #[test]
+    fn stdio_servers() {
+        let config = parse(&[
+            "mcp_servers:",
+            "  files:",
+            "    transport: stdio",
+            "    priority: 5",
+            "    command: python",
+            "    args: [\"-m\", files_mcp, \"${HOME}/data\"]",
+            "    env:",
+            "      TOKEN: \"Bearer ${TOKEN}\"",
+            "      PLAIN: 1",
+            "    cwd: ${HOME}/srv",
+        ])
+        .unwrap();
+        let files = &config.servers[0];
+        let Transport::Stdio { command, args, env, cwd } = &files.transport else { panic!("{files:?}") };
+        assert_eq!(command, "python");
+        assert_eq!(args, &["-m", "files_mcp", "/home/me/data"]);
+        assert_eq!(env.get("TOKEN").map(String::as_str), Some("Bearer s3cret-token"));
+        assert_eq!(env.get("PLAIN").map(String::as_str), Some("1"));
+        assert_eq!(cwd.as_deref(), Some(Path::new("/home/me/srv")));
+        assert_eq!(files.transport.kind(), "stdio");
+    }
+
+    #[test]
+    fn env_expansion() {
+        let config = parse(&[
+            "mcp_servers:",
+            "  db:",
+            "    url: http://${HOST}:8000/sse",
+            "    priority: 1",
+            "    transport: sse",
+            "    headers:",
+            "      Authorization: \"Bearer ${TOKEN}\"",
+            "      X-Literal: \"$${TOKEN} costs $5\"",
+        ])
+        .unwrap();
+        let db = &config.servers[0];
+        assert_eq!(db.transport, Transport::Sse { url: "http://db.example.com:8000/sse".into() });
+        let headers: Vec<_> = db.headers.iter().collect();
+        assert_eq!(headers, [("Authorization", "Bearer s3cret-token"), ("X-Literal", "${TOKEN} costs $5")]);
+    }
+
+    #[test]
+    fn unset_variable_names_the_variable_the_key_and_the_line() {
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://localhost/sse",
+                "    priority: 1",
+                "    transport: sse",
+                "    headers:",
+                "      Authorization: \"Bearer ${MISSING_TOKEN}\"",
+            ],
+            "server `db`: environment variable `MISSING_TOKEN` (used in `headers.Authorization`) is not set",
+            7,
+            22,
+        );
+        assert_fail(
+            &["mcp_servers:", "  db:", "    url: http://${NOPE}/sse", "    priority: 1", "    transport: sse"],
+            "server `db`: environment variable `NOPE` (used in `url`) is not set",
+            3,
+            10,
+        );
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  p:",
+                "    transport: stdio",
+                "    priority: 1",
+                "    command: run",
+                "    args: [a, '${X']",
+            ],
+            "server `p`: `${` without a closing `}` in `args[1]` (write `$${` for a literal `${`)",
+            6,
+            15,
+        );
+        assert_fail(
+            &["mcp_servers:", "  p:", "    transport: stdio", "    priority: 1", "    command: run", "    cwd: ${1X}"],
+            "server `p`: invalid variable name `1X` in `${…}` of `cwd`",
+            6,
+            10,
+        );
+    }
+
+    #[test]
+    fn header_values_never_appear_in_debug_or_errors() {
+        let config = parse(&[
+            "mcp_servers:",
+            "  db:",
+            "    url: http://localhost/sse",
+            "    priority: 1",
+            "    transport: sse",
+            "    headers: {Authorization: \"Bearer ${TOKEN}\", X-Other: \"plain-secret\"}",
+        ])
+        .unwrap();
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("s3cret") && !debug.contains("plain-secret"), "{debug}");
+        assert!(debug.contains("\"Authorization\": \"<redacted>\""), "{debug}");
+
+        // A header value that expands to a line break: the error names the header, not the value.
+        let (message, line, column) = fail(&[
+            "mcp_servers:",
+            "  db:",
+            "    url: http://localhost/sse",
+            "    priority: 1",
+            "    transport: sse",
+            "    headers: {X-Injected: \"${NEWLINE}\", Authorization: \"Bearer ${TOKEN}\"}",
+        ]);
+        assert_eq!(message, "server `db`: the value of header `X-Injected` contains a line break or control character");
+        assert_eq!((line, column), (Some(6), Some(27)));
+        assert!(!message.contains("Injected: yes") && !message.contains("s3cret"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named_with_the_allowed_ones() {
+        assert_fail(
+            &["mcp_servers:", "  db:", "    urll: http://localhost/sse", "    priority: 1", "    transport: sse"],
+            &format!("server `db`: unknown key `urll` (allowed: {SERVER_KEYS})"),
+            3,
+            5,
+        );
+        assert_fail(
+            &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
+            "orchestration: unknown key `ttl` (allowed: resource_cache_ttl, fail_fast, log_level, \
+             max_concurrent_connections, cache_max_bytes, request_timeout)",
+            4,
+            3,
+        );
+        assert_fail(
+            &["# comment", "mcp_server:", "  a: {}"],
+            "unknown top-level key `mcp_server` (allowed: mcp_servers, orchestration)",
+            2,
+            1,
+        );
+    }
+
+    #[test]
+    fn missing_required_keys() {
+        assert_fail(
+            &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    transport: sse"],
+            "server `db`: missing required key `priority` (an integer >= 0; lower is preferred)",
+            2,
+            3,
+        );
+        assert_fail(
+            &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: 1"],
+            "server `db`: missing required key `transport` (one of sse, streamable_http, stdio)",
+            2,
+            3,
+        );
+        assert_fail(
+            &["mcp_servers:", "  db:", "    priority: 1", "    transport: streamable_http"],
+            "server `db`: missing required key `url` (transport `streamable_http` needs one)",
+            2,
+            3,
+        );
+        assert_fail(
+            &["mcp_servers:", "  p: {priority: 1, transport: stdio}"],
+            "server `p`: missing required key `command` (transport `stdio` needs one)",
+            2,
+            3,
+        );
+        assert_fail(&["orchestration:", "  fail_fast: true"], "missing required top-level key `mcp_servers`", 1, 1);
+        let (message, line, column) = fail(&["# nothing here"]);
+        assert_eq!(
+            (message.as_str(), line, column),
+            ("missing required top-level key `mcp_servers` (the document is empty)", None, None)
+        );
+    }
+
+    #[test]
+    fn bad_urls_point_at_the_url() {
+        let cases = [
+            ("ftp://localhost/x", "has scheme `ftp`: only http and https are supported"),
+            ("localhost:8000/sse", "is not an http or https URL (expected `http://host[:port]/path`)"),
+            ("http:///sse", "has no host"),
+            ("http://:8000/sse", "has no host"),
+            ("http://localhost:80a0/sse", "has an invalid port `80a0` (expected a number from 1 to 65535)"),
+            ("http://localhost:99999/sse", "has an invalid port `99999` (expected a number from 1 to 65535)"),
+            ("http://local host/sse", "contains whitespace or a control character"),
+            ("http://[::1/sse", "has an unclosed `[` in its host"),
+        ];
+        for (url, why) in cases {
+            let line = format!("    url: \"{url}\"");
+            assert_fail(
+                &["mcp_servers:", "  db:", "    priority: 1", "    transport: sse", &line],
+                &format!("server `db`: `url` `{url}` {why}"),
+                5,
+                10,
+            );
+        }
+        // After expansion, the message shows the URL as written, not the variable's value.
+        assert_fail(
+            &["mcp_servers:", "  db:", "    priority: 1", "    transport: sse", "    url: ftp://${HOST}/"],
+            "server `db`: `url` `ftp://${HOST}/` (after expanding variables) has scheme `ftp`: only http and https \
+             are supported",
+            5,
+            10,
+        );
+    }
+
+    #[test]
+    fn unknown_transport_lists_the_valid_ones() {
+        assert_fail(
+            &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: 1", "    transport: websocket"],
+            "server `db`: unknown transport `websocket` (valid: sse, streamable_http, stdio)",
+            5,
+            16,
+        );
+    }
+
+    #[test]
+    fn bad_priorities() {
+        assert_fail(
+            &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: -1", "    transport: sse"],
+            "server `db`: `priority` must be 0 or more, got -1",
+            4,
+            15,
+        );
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://localhost/sse",
+                "    priority: 5000000000",
+                "    transport: sse",
+            ],
+            "server `db`: `priority` must be at most 4294967295, got 5000000000",
+            4,
+            15,
+        );
+        assert_fail(
+            &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: high", "    transport: sse"],
+            "server `db`: invalid value: expected an integer",
+            4,
+            15,
+        );
+    }
+
+    #[test]
+    fn duplicates_are_errors_not_last_wins() {
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db: {url: 'http://a', priority: 1, transport: sse}",
+                "  other: {url: 'http://b', priority: 1, transport: sse}",
+                "  db: {url: 'http://c', priority: 2, transport: sse}",
+            ],
+            "duplicate server `db`",
+            4,
+            3,
+        );
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://a",
+                "    priority: 1",
+                "    url: http://b",
+                "    transport: sse",
+            ],
+            "server `db`: duplicate key `url`",
+            5,
+            5,
+        );
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  a: {url: 'http://h', priority: 1, transport: sse}",
+                "orchestration: {fail_fast: true}",
+                "mcp_servers: {}",
+            ],
+            "duplicate key `mcp_servers`",
+            4,
+            1,
+        );
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://a",
+                "    priority: 1",
+                "    transport: sse",
+                "    headers: {X-A: 1, x-a: 2}",
+            ],
+            "server `db`: duplicate header `x-a`",
+            6,
+            28,
+        );
+    }
+
+    #[test]
+    fn empty_server_lists() {
+        assert_fail(&["mcp_servers: {}"], "`mcp_servers` is empty: configure at least one server", 1, 1);
+        assert_fail(
+            &["orchestration:", "  fail_fast: false", "mcp_servers:"],
+            "`mcp_servers` is empty: configure at least one server",
+            3,
+            1,
+        );
+    }
+
+    #[test]
+    fn keys_of_the_other_transport() {
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  p:",
+                "    transport: stdio",
+                "    priority: 1",
+                "    command: run",
+                "    url: http://h",
+            ],
+            "server `p`: key `url` is not allowed with transport `stdio` (it is for `sse` and `streamable_http`)",
+            6,
+            10,
+        );
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://h",
+                "    priority: 1",
+                "    transport: sse",
+                "    command: run",
+            ],
+            "server `db`: key `command` is not allowed with transport `sse` (it is for `stdio`)",
+            6,
+            14,
+        );
+        // Block-style collections: the error points at the key, not at the first entry.
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  p:",
+                "    transport: stdio",
+                "    priority: 1",
+                "    command: run",
+                "    headers:",
+                "      # a comment between the key and its entries",
+                "      Authorization: x",
+            ],
+            "server `p`: key `headers` is not allowed with transport `stdio` (it is for `sse` and `streamable_http`)",
+            6,
+            5,
+        );
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://h",
+                "    priority: 1",
+                "    transport: sse",
+                "    args:",
+                "    - x",
+            ],
+            "server `db`: key `args` is not allowed with transport `sse` (it is for `stdio`)",
+            6,
+            5,
+        );
+        assert_fail(
+            &["mcp_servers:", "  db:", "    url: http://h", "    priority: 1", "    transport: sse", "    env: {A: b}"],
+            "server `db`: key `env` is not allowed with transport `sse` (it is for `stdio`)",
+            6,
+            10,
+        );
+    }
+
+    #[test]
+    fn orchestration_values() {
+        let server = "  a: {url: 'http://h', priority: 1, transport: sse}";
+        assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  log_level: LOUD"],
+            "orchestration: unknown `log_level` `LOUD` (valid, in any case: TRACE, DEBUG, INFO, WARN, WARNING, ERROR, OFF)",
+            4,
+            14,
+        );
+        assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  max_concurrent_connections: 0"],
+            "orchestration: `max_concurrent_connections` must be at least 1, got 0",
+            4,
+            31,
+        );
+        assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  request_timeout: 0"],
+            "orchestration: `request_timeout` must be a number of seconds greater than 0, got 0",
+            4,
+            20,
+        );
+        assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  resource_cache_ttl: -5"],
+            "orchestration: `resource_cache_ttl` must be a number of seconds 0 or more, got -5",
+            4,
+            23,
+        );
+        assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  cache_max_bytes: -1"],
+            "orchestration: `cache_max_bytes` must be 0 or more, got -1",
+            4,
+            20,
+        );
+        assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  fail_fast: perhaps"],
+            "orchestration: invalid value: expected true or false",
+            4,
+            14,
+        );
+    }
+
+    #[test]
+    fn non_positive_server_timeouts() {
+        for (value, shown) in [("0", "0"), ("-2.5", "-2.5"), (".nan", "NaN")] {
+            let line = format!("    timeout: {value}");
+            assert_fail(
+                &["mcp_servers:", "  db:", "    url: http://h", "    priority: 1", "    transport: sse", &line],
+                &format!("server `db`: `timeout` must be a number of seconds greater than 0, got {shown}"),
+                6,
+                14,
+            );
+        }
+    }
+
+    #[test]
+    fn syntax_and_shape_errors_have_locations() {
+        let (message, line, column) = fail(&["mcp_servers:", "  db:", "    url: \"http://h", "    priority: 1"]);
+        assert!(message.contains("quote"), "{message}");
+        assert_eq!(line, Some(3));
+        assert!(column.is_some());
+        assert_fail(&["mcp_servers:", "  db:", "  other: 1"], "server `db`: expected a mapping", 2, 5);
+        assert_fail(&["- a", "- b"], "expected a mapping", 1, 1);
+        assert_fail(&["mcp_servers: [a, b]"], "mcp_servers: expected a mapping", 1, 14);
+    }
+
+    #[test]
+    fn servers_are_sorted_by_priority_then_name() {
+        let config = parse(&[
+            "mcp_servers:",
+            "  zeta: {url: 'http://z', priority: 1, transport: sse}",
+            "  beta: {url: 'http://b', priority: 2, transport: sse}",
+            "  alpha: {url: 'http://a', priority: 2, transport: sse}",
+            "  omega: {url: 'http://o', priority: 0, transport: sse}",
+        ])
+        .unwrap();
+        let order: Vec<_> = config.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(order, ["omega", "zeta", "alpha", "beta"]);
+    }
+
+    #[test]
+    fn fifty_servers() {
+        let mut text = String::from("mcp_servers:\n");
+        for i in 0..50 {
+            text.push_str(&format!(
+                "  server_{i:02}:\n    url: \"http://localhost:{}/sse\"\n    priority: {}\n    transport: sse\n",
+                9000 + i,
+                49 - i
+            ));
+        }
+        let config = Config::from_yaml_str_with_env(&text, env).unwrap();
+        assert_eq!(config.servers.len(), 50);
+        assert_eq!(config.servers[0].name, "server_49");
+        assert_eq!(config.servers[49].name, "server_00");
+    }
+
+    #[test]
+    fn config_new_validates_and_sorts() {
+        let b = ServerConfig { priority: 2, ..ServerConfig::sse("b", "http://localhost:1/sse") };
+        let a = ServerConfig { priority: 2, ..ServerConfig::sse("a", "http://localhost:2/sse") };
+        let c = ServerConfig { priority: 1, ..ServerConfig::sse("c", "http://localhost:3/sse") };
+        let config = Config::new(vec![b.clone(), a.clone(), c], Orchestration::default()).unwrap();
+        assert_eq!(config.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["c", "a", "b"]);
+
+        let message = |r: Result<Config>| match r {
+            Err(Error::Config { message, line: None, column: None }) => message,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(message(Config::new(vec![], Orchestration::default())), "no servers: configure at least one server");
+        assert_eq!(message(Config::new(vec![a.clone(), a.clone()], Orchestration::default())), "duplicate server `a`");
+        assert_eq!(
+            message(Config::new(vec![ServerConfig::sse("x", "ws://h")], Orchestration::default())),
+            "server `x`: `url` `ws://h` has scheme `ws`: only http and https are supported"
+        );
+        let zero = Orchestration { max_concurrent_connections: 0, ..Orchestration::default() };
+        assert_eq!(
+            message(Config::new(vec![a.clone()], zero)),
+            "orchestration: `max_concurrent_connections` must be at least 1, got 0"
+        );
+        let no_timeout = ServerConfig { timeout: Duration::ZERO, ..a.clone() };
+        assert_eq!(
+            message(Config::new(vec![no_timeout], Orchestration::default())),
+            "server `a`: `timeout` must be greater than 0"
+        );
+        let stdio = ServerConfig::new(
+            "p",
+            Transport::Stdio { command: " ".into(), args: vec![], env: BTreeMap::new(), cwd: None },
+        );
+        assert_eq!(message(Config::new(vec![stdio], Orchestration::default())), "server `p`: `command` is empty");
+        let mut bad_header = a;
+        bad_header.headers.insert("X-Token", "secret\nvalue");
+        let text = message(Config::new(vec![bad_header], Orchestration::default()));
+        assert!(!text.contains("secret"), "{text}");
+    }
+
+    #[test]
+    fn expansion_rules() {
+        let lookup = |n: &str| (n == "A").then(|| "1".to_owned());
+        assert_eq!(expand("x${A}y${A}", &lookup), Ok("x1y1".into()));
+        assert_eq!(expand("$A $ $$ $${A} ${A}$", &lookup), Ok("$A $ $$ ${A} 1$".into()));
+        assert_eq!(expand("${B}", &lookup), Err(ExpandError::Unset("B".into())));
+        assert_eq!(expand("${A", &lookup), Err(ExpandError::Unterminated));
+        assert_eq!(expand("${}", &lookup), Err(ExpandError::BadName(String::new())));
+        assert_eq!(expand("${A-B}", &lookup), Err(ExpandError::BadName("A-B".into())));
+        assert_eq!(expand("über ${A}", &lookup), Ok("über 1".into()));
+    }
+
+    #[test]
+    fn url_rules() {
+        for ok in ["http://localhost", "HTTPS://h:1/p?q#f", "http://u:p@h:65535", "http://[::1]", "http://10.0.0.1:80/"]
+        {
+            assert_eq!(check_url(ok), Ok(()), "{ok}");
+        }
+        for bad in ["http://h:0", "http://h:", "http://[::1]x", "http://h^/", "mailto:x", ""] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
     }
 }
