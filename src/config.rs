@@ -332,7 +332,7 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     }
     match &s.transport {
         Transport::Sse { url } | Transport::StreamableHttp { url } => {
-            check_url(url).map_err(|why| format!("server `{name}`: `url` `{url}` {why}"))?;
+            check_url(url).map_err(|why| format!("server `{name}`: `url` `{}` {why}", without_userinfo(url)))?;
         }
         Transport::Stdio { command, env, cwd, .. } => {
             if !s.headers.is_empty() {
@@ -413,6 +413,16 @@ fn check_url(url: &str) -> std::result::Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The URL for a message: a `user:password@` part (a secret) is shown as `***@`.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if !scheme.is_empty() => format!("{scheme}://***{}", &rest[at..]),
+        _ => url.to_owned(),
+    }
 }
 
 /// A header name must be an HTTP token; a value must not contain a line break or other
@@ -756,7 +766,7 @@ fn type_word(ty: &str) -> String {
         "i8" | "i16" | "i32" | "i64" | "i128" | "u8" | "u16" | "u32" | "u64" | "u128" | "isize" | "usize" => {
             "an integer".into()
         }
-        "f32" | "f64" => "a number".into(),
+        "f32" | "f64" | "floating point" => "a number".into(),
         "bool" | "boolean" => "true or false".into(),
         other => format!("a value of type {other}"),
     }
@@ -999,7 +1009,10 @@ fn build_server(
         let expanded = expand_at(url, server, "url", lookup)?;
         if let Err(why) = check_url(&expanded) {
             let note = if expanded != url.value { " (after expanding variables)" } else { "" };
-            return Err(at_loc(&url.referenced, format!("server `{server}`: `url` `{}`{note} {why}", url.value)));
+            return Err(at_loc(
+                &url.referenced,
+                format!("server `{server}`: `url` `{}`{note} {why}", without_userinfo(&url.value)),
+            ));
         }
         if kind_name == "sse" { Transport::Sse { url: expanded } } else { Transport::StreamableHttp { url: expanded } }
     } else {
@@ -1427,6 +1440,13 @@ mod tests {
                 10,
             );
         }
+        // Credentials in the URL are not echoed.
+        assert_fail(
+            &["mcp_servers:", "  db:", "    priority: 1", "    transport: sse", "    url: http://me:pw@:80/sse"],
+            "server `db`: `url` `http://***@:80/sse` has no host",
+            5,
+            10,
+        );
         // After expansion, the message shows the URL as written, not the variable's value.
         assert_fail(
             &["mcp_servers:", "  db:", "    priority: 1", "    transport: sse", "    url: ftp://${HOST}/"],
@@ -1643,6 +1663,38 @@ mod tests {
             4,
             14,
         );
+    }
+
+    #[test]
+    fn values_of_the_wrong_type() {
+        let server = |extra: &str| format!("  a: {{url: 'http://h', priority: 1, transport: sse, {extra}}}");
+        assert_fail(&["mcp_servers:", &server("timeout: 30s")], "server `a`: invalid value: expected a number", 2, 62);
+        assert_fail(
+            &["mcp_servers:", &server("enabled: maybe")],
+            "server `a`: invalid value: expected true or false",
+            2,
+            62,
+        );
+        assert_fail(&["mcp_servers:", &server("domains: sales")], "server `a`: expected a list", 2, 62);
+        assert_fail(&["mcp_servers:", &server("headers: [a]")], "server `a`: expected a mapping", 2, 62);
+        assert_fail(&["mcp_servers:", &server(""), "orchestration: 5"], "orchestration: expected a mapping", 3, 16);
+    }
+
+    #[test]
+    fn anchors_and_merge_keys_work() {
+        let config = parse(&[
+            "mcp_servers:",
+            "  a: &base",
+            "    url: http://h",
+            "    priority: 1",
+            "    transport: sse",
+            "  b:",
+            "    <<: *base",
+            "    priority: 2",
+        ])
+        .unwrap();
+        let b = config.server("b").unwrap();
+        assert_eq!((b.priority, &b.transport), (2, &Transport::Sse { url: "http://h".into() }));
     }
 
     #[test]
