@@ -1,0 +1,236 @@
+//! The MCP methods the test server answers: pure functions from a request to a result.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use serde::Serialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use super::{Fault, Spec};
+use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
+use crate::protocol::{
+    CallToolResult, Content, Implementation, InitializeResult, ListChangedCapability, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, ReadResourceResult, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS,
+    ServerCapabilities,
+};
+
+/// The error MCP recommends for an unknown resource.
+pub(crate) const RESOURCE_NOT_FOUND: i64 = -32002;
+/// JSON-RPC's internal error.
+const INTERNAL_ERROR: i64 = -32603;
+
+fn error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
+    RpcError { code, message: message.into(), data }
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(|e| error(INTERNAL_ERROR, format!("cannot encode result: {e}"), None))
+}
+
+/// The params as a JSON value (`{}` when absent), or an invalid-params error.
+fn params_value(params: Option<&RawValue>) -> Result<Value, RpcError> {
+    match params {
+        None => Ok(json!({})),
+        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+            Ok(v @ Value::Object(_)) => Ok(v),
+            Ok(Value::Null) => Ok(json!({})),
+            Ok(_) => Err(error(INVALID_PARAMS, "Invalid params: expected an object", None)),
+            Err(e) => Err(error(INVALID_PARAMS, format!("Invalid params: {e}"), None)),
+        },
+    }
+}
+
+/// Answers one request.
+pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Result<Value, RpcError> {
+    let params = params_value(params)?;
+    match method {
+        "initialize" => initialize(spec, &params),
+        "ping" => Ok(json!({})),
+        "resources/list" => {
+            let (resources, next_cursor) = page(spec, "resources", &spec.resources, &params)?;
+            to_value(&ListResourcesResult { resources, next_cursor })
+        }
+        "resources/templates/list" => {
+            let (resource_templates, next_cursor) = page(spec, "templates", &spec.templates, &params)?;
+            to_value(&ListResourceTemplatesResult { resource_templates, next_cursor })
+        }
+        "tools/list" => {
+            let (tools, next_cursor) = page(spec, "tools", &spec.tools, &params)?;
+            to_value(&ListToolsResult { tools, next_cursor })
+        }
+        "resources/read" => read(spec, &params),
+        "tools/call" => call(spec, &params),
+        _ => Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method})))),
+    }
+}
+
+fn initialize(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
+    let asked = params.get("protocolVersion").and_then(Value::as_str);
+    let version = match asked {
+        Some(v) if SUPPORTED_PROTOCOL_VERSIONS.contains(&v) => v,
+        _ => SUPPORTED_PROTOCOL_VERSIONS[0],
+    };
+    to_value(&InitializeResult {
+        protocol_version: version.to_string(),
+        capabilities: ServerCapabilities {
+            resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
+            tools: Some(ListChangedCapability { list_changed: Some(false) }),
+            ..ServerCapabilities::default()
+        },
+        server_info: Implementation { name: spec.name.clone(), version: spec.version.clone(), title: None },
+        instructions: spec.instructions.clone(),
+    })
+}
+
+/// An opaque cursor: the list it belongs to and an offset.
+fn cursor(kind: &str, offset: usize) -> String {
+    format!("{kind}-page-{offset}")
+}
+
+fn page<T: Clone>(spec: &Spec, kind: &str, items: &[T], params: &Value) -> Result<(Vec<T>, Option<String>), RpcError> {
+    let start = match params.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(Value::String(c)) => c
+            .strip_prefix(kind)
+            .and_then(|rest| rest.strip_prefix("-page-"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|n| *n <= items.len())
+            .ok_or_else(|| error(INVALID_PARAMS, "Invalid cursor", Some(json!({"cursor": c}))))?,
+        Some(_) => return Err(error(INVALID_PARAMS, "Invalid cursor: expected a string", None)),
+    };
+    let size = spec.page_size.unwrap_or(usize::MAX);
+    if spec.has(&Fault::RepeatCursor) {
+        let end = size.min(items.len());
+        return Ok((items[..end].to_vec(), Some(cursor(kind, 0))));
+    }
+    let end = start.saturating_add(size).min(items.len());
+    let next = (end < items.len()).then(|| cursor(kind, end));
+    Ok((items[start..end].to_vec(), next))
+}
+
+fn read(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
+    let Some(uri) = params.get("uri").and_then(Value::as_str) else {
+        return Err(error(INVALID_PARAMS, "Invalid params: uri is required", None));
+    };
+    match spec.contents.get(uri) {
+        Some(contents) => to_value(&ReadResourceResult { contents: contents.clone() }),
+        None => Err(error(RESOURCE_NOT_FOUND, "Resource not found", Some(json!({"uri": uri})))),
+    }
+}
+
+fn call(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
+    let Some(name) = params.get("name").and_then(Value::as_str) else {
+        return Err(error(INVALID_PARAMS, "Invalid params: name is required", None));
+    };
+    let Some(handler) = spec.handlers.get(name) else {
+        return Err(error(INVALID_PARAMS, format!("Unknown tool: {name}"), None));
+    };
+    let arguments = match params.get("arguments") {
+        None | Some(Value::Null) => json!({}),
+        Some(a) => a.clone(),
+    };
+    // The handler is the user's code: a panic becomes a tool error, not a dead connection.
+    let outcome = catch_unwind(AssertUnwindSafe(|| handler(&arguments))).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(format!("tool `{name}` panicked: {message}"))
+    });
+    let result = match outcome {
+        Ok(result) => result,
+        Err(message) => CallToolResult {
+            content: vec![Content::Text { text: message, annotations: None }],
+            structured_content: None,
+            is_error: true,
+            meta: None,
+        },
+    };
+    to_value(&result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{TestServer, text_result};
+
+    fn raw(v: Value) -> Box<RawValue> {
+        RawValue::from_string(v.to_string()).unwrap()
+    }
+
+    fn spec(b: crate::testing::TestServerBuilder) -> Spec {
+        b.spec
+    }
+
+    #[test]
+    fn negotiates_the_version() {
+        let s = spec(TestServer::builder().name("db").version("9"));
+        let r = answer(&s, "initialize", Some(&raw(json!({"protocolVersion": "2024-11-05"})))).unwrap();
+        assert_eq!(r["protocolVersion"], "2024-11-05");
+        assert_eq!(r["serverInfo"], json!({"name": "db", "version": "9"}));
+        assert_eq!(r["capabilities"]["resources"], json!({"subscribe": false, "listChanged": true}));
+        assert_eq!(r["capabilities"]["tools"], json!({"listChanged": false}));
+        let r = answer(&s, "initialize", Some(&raw(json!({"protocolVersion": "1999-01-01"})))).unwrap();
+        assert_eq!(r["protocolVersion"], SUPPORTED_PROTOCOL_VERSIONS[0]);
+    }
+
+    #[test]
+    fn pages_with_cursors_and_rejects_bad_ones() {
+        let s = spec(TestServer::builder().with_sample_resources(5).page_size(2));
+        let mut cursor: Option<String> = None;
+        let mut seen = Vec::new();
+        let mut pages = 0;
+        loop {
+            let params = match &cursor {
+                Some(c) => json!({"cursor": c}),
+                None => json!({}),
+            };
+            let r = answer(&s, "resources/list", Some(&raw(params))).unwrap();
+            pages += 1;
+            for item in r["resources"].as_array().unwrap() {
+                seen.push(item["uri"].as_str().unwrap().to_string());
+            }
+            match r.get("nextCursor") {
+                Some(Value::String(c)) => cursor = Some(c.clone()),
+                None => break,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(pages, 3);
+        assert_eq!(seen, (0..5).map(|i| format!("test://resource/{i}")).collect::<Vec<_>>());
+        for bad in [json!({"cursor": "tools-page-2"}), json!({"cursor": "resources-page-99"}), json!({"cursor": 3})] {
+            let e = answer(&s, "resources/list", Some(&raw(bad))).unwrap_err();
+            assert_eq!(e.code, INVALID_PARAMS);
+        }
+    }
+
+    #[test]
+    fn reads_calls_and_refuses() {
+        let s = spec(
+            TestServer::builder()
+                .blob_resource("test://blob", "blob", "application/octet-stream", &[0, 1, 2])
+                .simple_tool("echo", "echoes", |args| Ok(text_result(args.to_string())))
+                .simple_tool("fail", "fails", |_| Err("no such table".into()))
+                .simple_tool("boom", "panics", |_| panic!("kaboom")),
+        );
+        let r = answer(&s, "resources/read", Some(&raw(json!({"uri": "test://blob"})))).unwrap();
+        assert_eq!(r["contents"][0]["blob"], "AAEC");
+        let e = answer(&s, "resources/read", Some(&raw(json!({"uri": "test://nope"})))).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (RESOURCE_NOT_FOUND, "Resource not found"));
+        let r = answer(&s, "tools/call", Some(&raw(json!({"name": "echo", "arguments": {"a": 1}})))).unwrap();
+        assert_eq!(r["content"][0]["text"], r#"{"a":1}"#);
+        assert_eq!(r["isError"], false);
+        let r = answer(&s, "tools/call", Some(&raw(json!({"name": "echo"})))).unwrap();
+        assert_eq!(r["content"][0]["text"], "{}");
+        let r = answer(&s, "tools/call", Some(&raw(json!({"name": "fail"})))).unwrap();
+        assert_eq!((r["isError"].clone(), r["content"][0]["text"].clone()), (json!(true), json!("no such table")));
+        let r = answer(&s, "tools/call", Some(&raw(json!({"name": "boom"})))).unwrap();
+        assert!(r["content"][0]["text"].as_str().unwrap().contains("kaboom"), "{r}");
+        let e = answer(&s, "tools/call", Some(&raw(json!({"name": "nope"})))).unwrap_err();
+        assert_eq!(e.code, INVALID_PARAMS);
+        assert_eq!(answer(&s, "roots/list", None).unwrap_err().code, METHOD_NOT_FOUND);
+        assert_eq!(answer(&s, "ping", Some(&raw(json!([1])))).unwrap_err().code, INVALID_PARAMS);
+        assert_eq!(answer(&s, "ping", None).unwrap(), json!({}));
+    }
+}
