@@ -186,6 +186,7 @@ fn demo_shows_the_seed_resources_and_a_query_through_the_executor() {
         "Ada Lovelace",
         "Alan Turing",
         "(3 rows)",
+        "served from the cache",
         "close",
     ] {
         assert!(r.stdout.contains(needle), "{needle:?} missing from:\n{}", r.stdout);

@@ -109,7 +109,7 @@ fn walk(o: &Orchestrator) -> Result<Vec<(&'static str, Duration)>, Failure> {
             human(d)
         );
     }
-    say!("   {}", cache_line(&o.cache_stats()));
+    say!("  {}", cache_line(&o.cache_stats()));
 
     let t = Instant::now();
     let executor = o.executor()?;
