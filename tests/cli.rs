@@ -1,0 +1,426 @@
+//! The `mcp-orchestrator` command, run as a user runs it: a child process with arguments,
+//! against config files in the temp directory and test servers started here.
+//!
+//! Every child runs under a deadline: it is killed, and the test fails, if it has not exited
+//! in time.
+
+#![cfg(feature = "cli")]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mcp_orchestrator::testing::{TestServer, text_result};
+use serde_json::{Value, json};
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// What a finished child left.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the command with `args` (and `RUST_LOG` unset), in `dir` if given.
+fn run_in(dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-orchestrator"));
+    command.args(args).env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    if let Some(dir) = dir {
+        command.current_dir(dir);
+    }
+    let mut child = command.spawn().expect("spawn mcp-orchestrator");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait().expect("try_wait") {
+            Some(status) => break Some(status),
+            None if started.elapsed() < DEADLINE => std::thread::sleep(Duration::from_millis(10)),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let stdout = stdout.join().expect("stdout reader");
+    let stderr = stderr.join().expect("stderr reader");
+    let Some(status) = status else {
+        panic!("mcp-orchestrator {args:?} did not exit within {DEADLINE:?}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    };
+    Run { code: status.code().unwrap_or(-1), stdout, stderr }
+}
+
+fn run(args: &[&str]) -> Run {
+    run_in(None, args, &[])
+}
+
+/// A file in the temp directory, removed on drop.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> TempFile {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("mcp-orchestrator-cli-{}-{n}-{name}", std::process::id()));
+        std::fs::write(&path, text).expect("write temp file");
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[track_caller]
+fn assert_exit(r: &Run, code: i32) {
+    assert_eq!(r.code, code, "exit status\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn check_lists_the_servers_of_a_valid_config() {
+    let config = TempFile::new(
+        "good.yaml",
+        "mcp_servers:\n\
+         \x20 database_mcp:\n\
+         \x20   url: \"http://localhost:8000/sse\"\n\
+         \x20   priority: 10\n\
+         \x20   domains: [\"sales\", \"orders\"]\n\
+         \x20   capabilities: [\"execute_query\", \"list_resources\"]\n\
+         \x20   transport: \"sse\"\n\
+         \x20 files:\n\
+         \x20   transport: stdio\n\
+         \x20   command: python\n\
+         \x20   args: [\"-m\", \"files_mcp\"]\n\
+         \x20   priority: 3\n\
+         \x20   enabled: false\n\
+         orchestration:\n\
+         \x20 resource_cache_ttl: 300\n\
+         \x20 fail_fast: true\n",
+    );
+    let r = run(&["check", "--config", config.path()]);
+    assert_exit(&r, 0);
+    for needle in [
+        "database_mcp",
+        "http://localhost:8000/sse",
+        "sales, orders",
+        "execute_query, list_resources",
+        "python -m files_mcp",
+        "stdio",
+        "2 server(s), 1 enabled",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle:?} missing from:\n{}", r.stdout);
+    }
+    // Priority order: files (3) before database_mcp (10).
+    assert!(r.stdout.find("files").unwrap() < r.stdout.find("database_mcp").unwrap(), "{}", r.stdout);
+    let line = r.stdout.lines().find(|l| l.starts_with("files")).unwrap();
+    assert!(line.contains(" no "), "enabled column: {line}");
+}
+
+#[test]
+fn check_rejects_a_bad_config_with_the_key_and_the_line() {
+    let config = TempFile::new(
+        "bad.yaml",
+        "mcp_servers:\n  db:\n    url: \"http://localhost:8000/sse\"\n    priority: 1\n    transport: sse\n    urll: 3\n",
+    );
+    let r = run(&["check", "--config", config.path()]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.starts_with("error: config:"), "{}", r.stderr);
+    assert!(r.stderr.contains("`urll`") && r.stderr.contains("line 6"), "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+
+    let r = run(&["check", "--config", "/nonexistent/mcp_config.yaml"]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.contains("/nonexistent/mcp_config.yaml"), "{}", r.stderr);
+}
+
+#[test]
+fn config_defaults_to_mcp_config_yaml_in_the_current_directory() {
+    let dir = std::env::temp_dir().join(format!("mcp-orchestrator-cli-{}-cwd", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = run_in(Some(&dir), &["check"], &[]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.contains("mcp_config.yaml"), "{}", r.stderr);
+    std::fs::write(
+        dir.join("mcp_config.yaml"),
+        "mcp_servers:\n  only:\n    url: http://127.0.0.1:9/sse\n    transport: sse\n    priority: 1\n",
+    )
+    .unwrap();
+    let r = run_in(Some(&dir), &["check"], &[]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_exit(&r, 0);
+    assert!(r.stdout.contains("only"), "{}", r.stdout);
+}
+
+#[test]
+fn demo_shows_the_seed_resources_and_a_query_through_the_executor() {
+    let r = run(&["demo"]);
+    assert_exit(&r, 0);
+    for needle in [
+        "database://metadata",
+        "product-aliases://list",
+        "column-mappings://list",
+        "metadata-summary://info",
+        "executor: database_mcp",
+        "SELECT * FROM customers LIMIT 3",
+        "Ada Lovelace",
+        "Alan Turing",
+        "(3 rows)",
+        "served from the cache",
+        "close",
+    ] {
+        assert!(r.stdout.contains(needle), "{needle:?} missing from:\n{}", r.stdout);
+    }
+    // Only three rows: the fourth customer is not there.
+    assert!(!r.stdout.contains("Edsger"), "{}", r.stdout);
+}
+
+/// Two servers sharing a URI (a has priority 1, b priority 5) and a disabled third one.
+fn two_servers() -> (TestServer, TestServer) {
+    let template = serde_json::from_value(json!({"uriTemplate": "a://items/{id}", "name": "item"})).unwrap();
+    let a = TestServer::builder()
+        .name("server-a")
+        .text_resource("shared://x", "x-from-a", "text/plain", "hello from a")
+        .blob_resource("a://blob", "blob", "application/octet-stream", &[0, 1, 2, 255])
+        .template(template)
+        .simple_tool("echo", "echoes its arguments", |args| Ok(text_result(args.to_string())))
+        .simple_tool("fail", "always fails", |_| Err("it went wrong".to_string()))
+        .start()
+        .expect("start a");
+    let b = TestServer::builder()
+        .name("server-b")
+        .text_resource("shared://x", "x-from-b", "text/plain", "hello from b")
+        .text_resource("b://only", "only-b", "application/json", "{}")
+        .start()
+        .expect("start b");
+    (a, b)
+}
+
+fn config_for(a: &TestServer, b: &TestServer, extra: &str) -> TempFile {
+    TempFile::new(
+        "servers.yaml",
+        &format!(
+            "mcp_servers:\n\
+             \x20 a:\n    url: \"{}\"\n    transport: sse\n    priority: 1\n    capabilities: [execute_query]\n    timeout: 10\n\
+             \x20 b:\n    url: \"{}\"\n    transport: sse\n    priority: 5\n    domains: [\"sales\"]\n    timeout: 10\n\
+             \x20 c:\n    url: \"http://127.0.0.1:9/sse\"\n    transport: sse\n    priority: 7\n    enabled: false\n\
+             orchestration:\n  fail_fast: true\n{extra}",
+            a.url(),
+            b.url()
+        ),
+    )
+}
+
+#[test]
+fn gather_json_is_one_document_with_servers_contents_merged_resources_and_cache() {
+    let (a, b) = two_servers();
+    let config = config_for(&a, &b, "");
+    let r = run(&["gather", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+
+    assert!(doc["op_id"].as_str().is_some_and(|s| !s.is_empty()), "{doc}");
+    let servers = doc["servers"].as_array().unwrap();
+    let names: Vec<&str> = servers.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "b", "c"], "priority order");
+
+    let sa = &servers[0];
+    assert_eq!(sa["priority"], 1);
+    assert_eq!(sa["status"], "ok");
+    assert!(sa["error"].is_null());
+    assert!(sa["elapsed_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{sa}");
+    assert_eq!(sa["from_cache"], false);
+    let resources = sa["resources"].as_array().unwrap();
+    let shared = resources.iter().find(|r| r["uri"] == "shared://x").unwrap();
+    assert_eq!(shared["name"], "x-from-a");
+    assert_eq!(shared["mimeType"], "text/plain");
+    assert_eq!(shared["contents"], json!([{"uri": "shared://x", "mimeType": "text/plain", "text": "hello from a"}]));
+    let blob = resources.iter().find(|r| r["uri"] == "a://blob").unwrap();
+    assert_eq!(blob["contents"][0]["blob"], "AAEC/w==");
+    assert!(blob["contents"][0].get("text").is_none());
+    assert_eq!(sa["templates"][0]["uriTemplate"], "a://items/{id}");
+    let tools: Vec<&str> = sa["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(tools, ["echo", "fail"]);
+    assert_eq!(sa["tools"][0]["inputSchema"], json!({"type": "object"}));
+
+    let sb = &servers[1];
+    assert_eq!((sb["status"].as_str(), sb["priority"].as_u64()), (Some("ok"), Some(5)));
+    assert_eq!(sb["resources"].as_array().unwrap().len(), 2);
+    assert_eq!(sb["tools"], json!([]));
+
+    let sc = &servers[2];
+    assert_eq!(sc["status"], "skipped");
+    assert!(sc["error"].is_null());
+    assert_eq!(sc["resources"], json!([]));
+
+    let merged = doc["resources"].as_array().unwrap();
+    let uris: Vec<&str> = merged.iter().map(|m| m["uri"].as_str().unwrap()).collect();
+    assert_eq!(uris, ["a://blob", "b://only", "shared://x"]);
+    let x = &merged[2];
+    assert_eq!((x["server"].as_str(), x["priority"].as_u64()), (Some("a"), Some(1)));
+    assert_eq!(x["name"], "x-from-a");
+    assert_eq!(x["mimeType"], "text/plain");
+    assert_eq!(x["shadowed"], json!(["b"]));
+    assert_eq!(merged[1]["server"], "b");
+    assert_eq!(merged[1]["shadowed"], json!([]));
+
+    for key in ["hits", "misses"] {
+        assert!(doc["cache"][key].is_u64(), "cache.{key}: {doc}");
+    }
+}
+
+#[test]
+fn gather_table_shows_status_counts_and_shadowing() {
+    let (a, b) = two_servers();
+    let config = config_for(&a, &b, "");
+    let r = run(&["gather", "--config", config.path()]);
+    assert_exit(&r, 0);
+    let line = |start: &str| r.stdout.lines().find(|l| l.trim_start().starts_with(start)).map(str::to_owned);
+    let a_line = line("a ").unwrap_or_else(|| panic!("{}", r.stdout));
+    let words: Vec<&str> = a_line.split_whitespace().collect();
+    // a  1  ok  <time> ms  2 resources  1 template  2 tools
+    assert_eq!(words[..3], ["a", "1", "ok"], "{a_line}");
+    assert_eq!(words[words.len() - 3..], ["2", "1", "2"], "{a_line}");
+    assert!(line("c ").unwrap().contains("skipped"), "{}", r.stdout);
+    let x = line("shared://x").unwrap();
+    assert!(x.split_whitespace().take(3).eq(["shared://x", "a", "b"]), "{x}");
+    assert!(r.stdout.contains("cache:"), "{}", r.stdout);
+}
+
+#[test]
+fn gather_fails_fast_with_exit_1_naming_the_server_and_the_op() {
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = TempFile::new(
+        "down.yaml",
+        &format!(
+            "mcp_servers:\n  down_mcp:\n    url: \"{}\"\n    transport: sse\n    priority: 1\n    timeout: 5\n",
+            down.url()
+        ),
+    );
+    let r = run(&["-q", "gather", "--config", config.path()]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("server `down_mcp`") && r.stderr.contains(", op "), "{}", r.stderr);
+    // -q: errors only (the library logs the failure at error level too, then the command
+    // prints it last).
+    assert!(r.stderr.lines().last().is_some_and(|l| l.starts_with("error: connect:")), "{}", r.stderr);
+    assert!(!r.stderr.contains(" WARN ") && !r.stderr.contains(" INFO "), "-q: errors only\n{}", r.stderr);
+}
+
+#[test]
+fn log_flags_win_over_rust_log_which_wins_over_the_config_which_wins_over_warn() {
+    let (a, b) = two_servers();
+    let quiet = config_for(&a, &b, "");
+    let r = run(&["gather", "--config", quiet.path()]);
+    assert_exit(&r, 0);
+    assert!(r.stderr.is_empty(), "no log_level: warnings and errors only:\n{}", r.stderr);
+    let config = config_for(&a, &b, "  log_level: DEBUG\n");
+    let r = run(&["gather", "--config", config.path()]);
+    assert_exit(&r, 0);
+    assert!(r.stderr.contains("DEBUG"), "the config's log_level applies:\n{}", r.stderr);
+    let r = run_in(None, &["gather", "--config", config.path()], &[("RUST_LOG", "error")]);
+    assert_exit(&r, 0);
+    assert!(r.stderr.is_empty(), "RUST_LOG wins over the config:\n{}", r.stderr);
+    let r = run_in(None, &["-vv", "gather", "--config", config.path()], &[("RUST_LOG", "error")]);
+    assert_exit(&r, 0);
+    assert!(r.stderr.contains("TRACE"), "-vv wins over RUST_LOG:\n{}", r.stderr);
+    let r = run(&["gather", "-q", "--config", config.path()]);
+    assert_exit(&r, 0);
+    assert!(r.stderr.is_empty(), "-q wins over the config:\n{}", r.stderr);
+}
+
+#[test]
+fn call_runs_a_tool_on_the_executor_or_a_named_server() {
+    let (a, b) = two_servers();
+    let config = config_for(&a, &b, "");
+    let r = run(&["call", "--config", config.path(), "echo", r#"{"q": 1}"#]);
+    assert_exit(&r, 0);
+    assert_eq!(r.stdout.trim(), r#"{"q":1}"#);
+
+    let r = run(&["call", "--config", config.path(), "--format", "json", "echo", "{}"]);
+    assert_exit(&r, 0);
+    let result: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(result["content"], json!([{"type": "text", "text": "{}"}]));
+    assert_eq!(result["isError"], false);
+
+    // b has no `echo`: the server's error names it.
+    let r = run(&["call", "--config", config.path(), "--server", "b", "echo", "{}"]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("server `b`") && r.stderr.contains("op "), "{}", r.stderr);
+
+    let r = run(&["call", "--config", config.path(), "fail", "{}"]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("tool `fail` on server `a` reported an error: it went wrong"), "{}", r.stderr);
+
+    let r = run(&["call", "--config", config.path(), "--server", "nope", "echo", "{}"]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("no server named `nope`"), "{}", r.stderr);
+}
+
+#[test]
+fn call_with_bad_json_is_a_usage_error() {
+    let r = run(&["call", "execute_query", "{query: SELECT"]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.contains("ARGS_JSON is not valid JSON"), "{}", r.stderr);
+    let r = run(&["call", "execute_query", r#"["not", "an", "object"]"#]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.contains("must be a JSON object"), "{}", r.stderr);
+    let r = run(&["call", "execute_query"]);
+    assert_exit(&r, 2);
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    for args in [
+        &["frobnicate"][..],
+        &[],
+        &["gather", "--format", "xml"],
+        &["gather", "--bogus"],
+        &["check", "--config"],
+        &["demo", "extra"],
+    ] {
+        let r = run(args);
+        assert_exit(&r, 2);
+        assert!(r.stderr.starts_with("error: ") && r.stderr.contains("--help"), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn every_help_exits_0() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["help"],
+        &["check", "--help"],
+        &["gather", "--help"],
+        &["call", "--help"],
+        &["demo", "-h"],
+        &["help", "gather"],
+    ] {
+        let r = run(args);
+        assert_exit(&r, 0);
+        assert!(r.stdout.contains("Usage: mcp-orchestrator"), "{args:?}: {}", r.stdout);
+    }
+    let r = run(&["--version"]);
+    assert_exit(&r, 0);
+    assert_eq!(r.stdout.trim(), format!("mcp-orchestrator {}", env!("CARGO_PKG_VERSION")));
+}
