@@ -155,9 +155,10 @@ pub struct Orchestration {
     pub resource_cache_ttl: Duration,
     /// Fail the whole call at the first server failure (default true).
     pub fail_fast: bool,
-    /// The log level the config asks for (default info). Applied by the CLI, or by a program
-    /// that calls [`Orchestration::log_level`]; the library never installs a logger.
-    pub log_level: log::LevelFilter,
+    /// The log level the config asks for, if it names one (`None` when the key is absent, so
+    /// a program can apply its own default). The CLI applies it; a program may read it to
+    /// configure its own logger. The library never installs a logger.
+    pub log_level: Option<log::LevelFilter>,
     /// The most servers connected or fetched at once (default 10).
     pub max_concurrent_connections: usize,
     /// The cache's byte budget (default 100 MiB).
@@ -171,7 +172,7 @@ impl Default for Orchestration {
         Orchestration {
             resource_cache_ttl: DEFAULT_CACHE_TTL,
             fail_fast: true,
-            log_level: log::LevelFilter::Info,
+            log_level: None,
             max_concurrent_connections: DEFAULT_MAX_CONCURRENT_CONNECTIONS,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             request_timeout: DEFAULT_TIMEOUT,
@@ -816,7 +817,7 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
         o.fail_fast = fail_fast;
     }
     if let Some(level) = &raw.log_level {
-        o.log_level = parse_log_level(&level.value).ok_or_else(|| {
+        o.log_level = Some(parse_log_level(&level.value).ok_or_else(|| {
             at_loc(
                 &level.referenced,
                 format!(
@@ -825,7 +826,7 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
                     LOG_LEVELS.join(", ")
                 ),
             )
-        })?;
+        })?);
     }
     if let Some(n) = &raw.max_concurrent_connections {
         if n.value < 1 {
@@ -1141,7 +1142,7 @@ mod tests {
         let o = &config.orchestration;
         assert_eq!(o.resource_cache_ttl, Duration::from_secs(300));
         assert!(o.fail_fast);
-        assert_eq!(o.log_level, log::LevelFilter::Debug);
+        assert_eq!(o.log_level, Some(log::LevelFilter::Debug));
         assert_eq!(o.max_concurrent_connections, DEFAULT_MAX_CONCURRENT_CONNECTIONS);
         assert_eq!(o.cache_max_bytes, DEFAULT_CACHE_MAX_BYTES);
         assert_eq!(o.request_timeout, DEFAULT_TIMEOUT);
@@ -1177,7 +1178,7 @@ mod tests {
         assert_eq!(config.orchestration, Orchestration::default());
         assert_eq!(config.orchestration.resource_cache_ttl, Duration::from_secs(300));
         assert!(config.orchestration.fail_fast);
-        assert_eq!(config.orchestration.log_level, log::LevelFilter::Info);
+        assert_eq!(config.orchestration.log_level, None);
         assert_eq!(config.orchestration.cache_max_bytes, 100 * 1024 * 1024);
         assert_eq!(config.orchestration.max_concurrent_connections, 10);
     }
@@ -1210,7 +1211,7 @@ mod tests {
         let o = &config.orchestration;
         assert_eq!(o.resource_cache_ttl, Duration::from_millis(2500));
         assert!(!o.fail_fast);
-        assert_eq!(o.log_level, log::LevelFilter::Warn);
+        assert_eq!(o.log_level, Some(log::LevelFilter::Warn));
         assert_eq!((o.max_concurrent_connections, o.cache_max_bytes), (3, 1024));
         assert_eq!(o.request_timeout, Duration::from_secs(7));
         let a = config.server("a").unwrap();
@@ -1242,7 +1243,7 @@ mod tests {
                 &line,
             ])
             .unwrap();
-            assert_eq!(config.orchestration.log_level, level, "{text}");
+            assert_eq!(config.orchestration.log_level, Some(level), "{text}");
         }
     }
 

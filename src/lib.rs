@@ -83,12 +83,13 @@
 //! # Logging
 //!
 //! The crate logs through [`log`] and never installs a logger. Every record carries
-//! `op=<id> server=<name>`. Levels: `error` — a call failed as a whole; `warn` — one server
-//! failed, a message was malformed, an entry too large to cache; `info` — one line per call
+//! `op=<id> server=<name>`. Levels: an error the library returns to you is not also logged above
+//! `debug` (you decide what to report); `warn` — one server failed inside a call that went on
+//! (or whose error names another server), a message was malformed, an entry too large to cache; `info` — one line per call
 //! (connected, gathered N resources in T); `debug` — each request and response (method, id,
 //! time), cache decisions; `trace` — payloads. Header values are never logged.
 //! The config's `log_level` is applied by the CLI; a program can read it from
-//! [`Orchestration::log_level`] and configure its own logger.
+//! [`Orchestration::log_level`] (`None` when the config names none) and configure its own logger.
 //!
 //! Outbound HTTP requests carry the operation id in the [`OP_ID_HEADER`] header.
 

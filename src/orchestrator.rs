@@ -294,7 +294,7 @@ impl Orchestrator {
                 state.phase = Phase::Idle;
                 self.changed.notify_all();
                 drop(state);
-                log::error!("op={op}: initialize failed: {e}");
+                log::debug!("op={op}: initialize failed: {e}");
                 Err(e)
             }
         }
@@ -472,7 +472,7 @@ impl Orchestrator {
             match rx.recv_deadline(deadline) {
                 Ok((_, (server, result, elapsed))) => {
                     if let (true, Err(e)) = (fail_fast, &result) {
-                        log::error!("op={op}: gather failed (fail_fast): {e}");
+                        log::debug!("op={op}: gather failed (fail_fast): {e}");
                         return Err(e.clone());
                     }
                     let from_cache = matches!(result, Ok((_, true)));

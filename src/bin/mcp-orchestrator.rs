@@ -124,27 +124,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 /// Loads the config, then sets up logging with its `log_level` if it sets one.
 fn load(cli: &Cli, path: &Path) -> Result<Config, Failure> {
     let config = Config::from_path(path).map_err(Failure::Config)?;
-    let level = sets_log_level(path).then_some(config.orchestration.log_level);
-    init_logging(cli.level_from_flags(), level);
+    init_logging(cli.level_from_flags(), config.orchestration.log_level);
     Ok(config)
-}
-
-/// Whether the (valid) config file sets `orchestration.log_level`. `Orchestration::log_level`
-/// holds the library's default (info) when the key is absent, and the command's default is
-/// warnings, so the command has to look at the file itself.
-fn sets_log_level(path: &Path) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        #[serde(default)]
-        orchestration: Option<Section>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Section {
-        #[serde(default)]
-        log_level: Option<serde::de::IgnoredAny>,
-    }
-    let Ok(text) = std::fs::read_to_string(path) else { return false };
-    serde_saphyr::from_str::<Doc>(&text).ok().and_then(|d| d.orchestration).is_some_and(|o| o.log_level.is_some())
 }
 
 /// Logs go to stderr. `-v`/`-q` win over `RUST_LOG`, which wins over the config's

@@ -610,7 +610,8 @@ fn delayed_answers_do_not_hold_up_others_and_gauges_track_in_flight() {
     assert!(eventually(|| gauge.current() == 1));
     drop(sse);
     assert!(server.wait_until(WAIT, |s| s.closed_sessions == 1));
-    assert_eq!(gauge.current(), 0);
+    // The session's held requests are released as its stream ends, not before the count moves.
+    assert!(eventually(|| gauge.current() == 0), "{}", gauge.current());
 }
 
 #[test]

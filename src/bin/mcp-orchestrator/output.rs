@@ -130,7 +130,7 @@ pub fn config_table(config: &Config) -> String {
          cache_max_bytes {}, request_timeout {}s",
         o.resource_cache_ttl.as_secs_f64(),
         o.fail_fast,
-        o.log_level,
+        o.log_level.map_or("unset".to_string(), |l| l.to_string()),
         o.max_concurrent_connections,
         o.cache_max_bytes,
         o.request_timeout.as_secs_f64(),
