@@ -142,6 +142,29 @@ impl<V: Clone + Send> ResourceCache<V> {
         found
     }
 
+    /// [`get`](Self::get) for many keys under one lock and one clock reading: the warm path of a
+    /// gather. Each fresh entry counts a hit.
+    pub(crate) fn get_many<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Vec<Option<V>> {
+        let now = (self.clock)();
+        let mut expired = Vec::new();
+        let found = {
+            let mut state = self.lock();
+            let found: Vec<Option<V>> = keys
+                .into_iter()
+                .map(|key| {
+                    let mut gone = None;
+                    let v = self.fresh(&mut state, key, now, &mut gone);
+                    expired.extend(gone);
+                    v
+                })
+                .collect();
+            state.stats.hits += found.iter().filter(|v| v.is_some()).count() as u64;
+            found
+        };
+        drop(expired); // outside the lock
+        found
+    }
+
     /// Single-flight get-or-fetch.
     ///
     /// A fresh entry is returned at once (`hit = true`). Otherwise, if no fetch for `key` is in
@@ -458,6 +481,23 @@ mod tests {
             assert!(Instant::now() < end, "timed out waiting until {what}");
             thread::yield_now();
         }
+    }
+
+    #[test]
+    fn get_many_is_get_for_each_key() {
+        let now = Arc::new(Mutex::new(Instant::now()));
+        let clock = now.clone();
+        let cache =
+            ResourceCache::<String>::new_with_clock(Duration::from_secs(10), 1000, move || *clock.lock().unwrap());
+        put(&cache, "a", "A", 10);
+        *now.lock().unwrap() += Duration::from_secs(6);
+        put(&cache, "b", "B", 10);
+        assert_eq!(cache.get_many(["a", "x", "b"]), [Some("A".to_owned()), None, Some("B".to_owned())]);
+        assert_eq!(cache.stats().hits, 2);
+        *now.lock().unwrap() += Duration::from_secs(5); // a is 11 s old, b 5 s
+        assert_eq!(cache.get_many(["a", "b"]), [None, Some("B".to_owned())]);
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.entries, stats.bytes), (3, 1, 10), "{stats:?}");
     }
 
     #[test]

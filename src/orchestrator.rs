@@ -164,7 +164,7 @@ enum Phase {
 }
 
 struct Connected {
-    config: ServerConfig,
+    config: Arc<ServerConfig>,
     client: Arc<Client>,
 }
 
@@ -353,7 +353,7 @@ impl Orchestrator {
         for _ in 0..total {
             match rx.recv_deadline(deadline) {
                 Ok((_, (server, Some(Ok(client))))) => {
-                    clients.push(Connected { config: server, client: Arc::new(client) })
+                    clients.push(Connected { config: Arc::new(server), client: Arc::new(client) })
                 }
                 Ok((_, (server, Some(Err(e))))) => {
                     if fail_fast {
@@ -397,21 +397,26 @@ impl Orchestrator {
                 Phase::Ready => {}
                 _ => return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op }),
             }
-            let clients: Vec<(ServerConfig, Arc<Client>)> =
+            let clients: Vec<(Arc<ServerConfig>, Arc<Client>)> =
                 state.clients.iter().map(|c| (c.config.clone(), c.client.clone())).collect();
             let failures: BTreeMap<String, Error> = state.failures.clone();
             (state.pool.clone(), clients, failures, state.last.clone())
         };
         let Some(pool) = pool else { return Err(Error::Closed { what: "orchestrator".into(), op }) };
 
-        // Warm path: every server's entry is fresh and is the one the last gather used.
-        let cached: Vec<Option<Arc<ServerResources>>> = clients.iter().map(|(s, _)| self.cache.get(&s.name)).collect();
+        // Warm path: every server's entry is fresh and is the one the last gather used. One
+        // lock and one clock reading for all servers; `last.servers` holds every configured
+        // server in the same priority order as `clients`, so the comparison walks both once.
+        let cached = self.cache.get_many(clients.iter().map(|(s, _)| s.name.as_str()));
         if let Some(last) = &last {
-            let same = clients.iter().zip(&cached).all(|((s, _), entry)| {
-                let prev = last.server(&s.name).and_then(|o| o.data.as_ref());
-                matches!((entry, prev), (Some(a), Some(b)) if Arc::ptr_eq(a, b))
-            });
-            if same && failures.is_empty() {
+            let mut previous = last.servers.iter().filter_map(|o| o.data.as_ref().map(|d| (&o.name, d)));
+            let same = failures.is_empty()
+                && clients.iter().zip(&cached).all(|((s, _), entry)| match (entry, previous.next()) {
+                    (Some(a), Some((name, b))) => *name == s.name && Arc::ptr_eq(a, b),
+                    _ => false,
+                })
+                && previous.next().is_none();
+            if same {
                 log::debug!("op={op}: gather served from the cache (built by op {})", last.op);
                 return Ok(last.clone());
             }
@@ -438,7 +443,7 @@ impl Orchestrator {
         }
         let cache = self.cache.clone();
         let parent = op.clone();
-        let rx = pool.fan_out(misses, move |_, (i, server, client): (usize, ServerConfig, Arc<Client>)| {
+        let rx = pool.fan_out(misses, move |_, (i, server, client): (usize, Arc<ServerConfig>, Arc<Client>)| {
             let child = parent.child(i);
             let t0 = Instant::now();
             let deadline = t0 + server.timeout;
