@@ -70,7 +70,7 @@ impl Shared {
 
 /// What a session's writer is asked to do.
 enum Out {
-    /// Write an event; then drop the in-flight guard it carries.
+    /// Write an event, dropping the in-flight guard it carries just before.
     Event { name: &'static str, data: Vec<u8>, _guard: Option<InFlight> },
     /// End the stream (a fault, or [`TestServer::close_streams`]).
     Close,
@@ -653,6 +653,10 @@ fn run_session(
         select! {
             recv(rx) -> out => match out {
                 Ok(Out::Event { name, data, _guard }) => {
+                    // The request stops counting as in flight before its answer goes out: once
+                    // the client has read it, it may send its next request at once, and that
+                    // one must never be counted beside this one.
+                    drop(_guard);
                     if writer.event(name, &data).is_err() {
                         return End::WriteFailed;
                     }
