@@ -1,0 +1,335 @@
+//! Streamable HTTP and stdio against real servers: the official Python SDK's server (over
+//! streamable HTTP stateful, stateless and with JSON replies, and over stdio), small Python
+//! scripts for the stdio failure modes, and one config mixing all three transports.
+//!
+//! The SDK tests need the interop venv (`$MCP_INTEROP_PYTHON`, else `.venv-interop`; see
+//! tests/interop/README.md) and the server script (`$MCP_INTEROP_SERVER`, else
+//! `tests/interop/server.py`); without them they are skipped with a message, unless `CI` is set,
+//! in which case they fail. The stdio failure tests need only `python3`.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mcp_orchestrator::{Client, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Transport};
+use serde_json::json;
+
+const BLOB_BASE64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==";
+
+/// The interop venv's python and the SDK server script, or `None` (skip) when absent.
+fn interop() -> Option<(PathBuf, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var_os("MCP_INTEROP_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join(".venv-interop/bin/python"));
+    let script = std::env::var_os("MCP_INTEROP_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("tests/interop/server.py"));
+    if python.exists() && script.exists() {
+        return Some((python, script));
+    }
+    let why = format!("no {} or no {}", python.display(), script.display());
+    assert!(std::env::var_os("CI").is_none(), "interop tests need the venv and the server script: {why}");
+    eprintln!("skipping: {why}");
+    None
+}
+
+/// The SDK server over HTTP, killed and reaped on drop.
+struct PySdkServer {
+    child: Child,
+    port: u16,
+}
+
+impl PySdkServer {
+    fn start(args: &[&str]) -> Option<PySdkServer> {
+        let (python, script) = interop()?;
+        let mut child = Command::new(python)
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the SDK server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("LISTENING within 30 s");
+        let port = line.trim().strip_prefix("LISTENING ").and_then(|p| p.parse().ok()).expect(&line);
+        Some(PySdkServer { child, port })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for PySdkServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(name: &str, transport: Transport) -> ServerConfig {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let mut c = ServerConfig::new(name, transport);
+    c.timeout = Duration::from_secs(30);
+    c
+}
+
+fn http(name: &str, url: String) -> ServerConfig {
+    config(name, Transport::StreamableHttp { url })
+}
+
+fn stdio(name: &str, command: impl Into<String>, args: &[&str]) -> ServerConfig {
+    config(
+        name,
+        Transport::Stdio {
+            command: command.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: BTreeMap::new(),
+            cwd: None,
+        },
+    )
+}
+
+/// Everything the interop server serves, checked value by value.
+fn check_everything(client: &Client) {
+    assert_eq!(client.server().server_info.name, "interop-test-server");
+    assert_eq!(client.protocol_version(), mcp_orchestrator::SUPPORTED_PROTOCOL_VERSIONS[0]);
+
+    let resources = client.list_resources().unwrap();
+    assert_eq!(resources.len(), 121, "120 text resources and the blob");
+    for i in 0..120 {
+        let r = resources.iter().find(|r| r.uri == format!("test://resource/{i}")).expect("every text resource");
+        assert_eq!(r.name, format!("resource-{i}"));
+        assert_eq!(r.title.as_deref(), Some(format!("Resource {i}").as_str()));
+        assert_eq!(r.description.as_deref(), Some(format!("Test resource number {i}").as_str()));
+        assert_eq!(r.mime_type.as_deref(), Some("text/plain"));
+    }
+    let blob = resources.iter().find(|r| r.uri == "test://blob").unwrap();
+    assert_eq!(blob.mime_type.as_deref(), Some("application/octet-stream"));
+
+    let text = client.read_resource("test://resource/42").unwrap();
+    assert_eq!(text.len(), 1);
+    assert_eq!(text[0].text(), Some("content of resource 42"));
+    let blob = client.read_resource("test://blob").unwrap();
+    assert_eq!(blob[0].blob(), Some(BLOB_BASE64));
+    assert_eq!(blob[0].mime_type.as_deref(), Some("application/octet-stream"));
+
+    let templates = client.list_resource_templates().unwrap();
+    assert_eq!(templates.len(), 1);
+    assert_eq!(templates[0].uri_template, "test://template/{id}");
+
+    let tools = client.list_tools().unwrap();
+    let mut names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["add", "echo"]);
+    let sum = client.call_tool("add", json!({"a": 20, "b": 22})).unwrap();
+    assert!(!sum.is_error);
+    assert!(matches!(&sum.content[..], [Content::Text { text, .. }] if text == "42"), "{:?}", sum.content);
+    assert_eq!(sum.structured_content, Some(json!({"result": 42})));
+
+    // Many requests in flight at once from several threads on one session.
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            s.spawn(move || {
+                let uris: Vec<String> = (0..30).map(|i| format!("test://resource/{}", t * 30 + i)).collect();
+                let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
+                for (uri, contents) in uris.iter().zip(client.read_resources(&uris)) {
+                    let i = uri.rsplit('/').next().unwrap();
+                    assert_eq!(contents.unwrap()[0].text(), Some(format!("content of resource {i}").as_str()));
+                }
+            });
+        }
+    });
+    client.ping().unwrap();
+}
+
+fn check_http(args: &[&str]) {
+    let Some(server) = PySdkServer::start(args) else { return };
+    let client = Client::connect(&http("sdk", server.url("/mcp"))).unwrap();
+    check_everything(&client);
+    let started = Instant::now();
+    client.close();
+    assert!(started.elapsed() < Duration::from_secs(5), "close took {:?}", started.elapsed());
+    assert!(matches!(client.list_tools(), Err(Error::Closed { .. })));
+}
+
+#[test]
+fn streamable_http_stateful_sse_replies() {
+    check_http(&["--transport", "streamable_http"]);
+}
+
+#[test]
+fn streamable_http_stateless() {
+    check_http(&["--transport", "streamable_http", "--stateless"]);
+}
+
+#[test]
+fn streamable_http_json_replies() {
+    check_http(&["--transport", "streamable_http", "--json-response"]);
+}
+
+#[test]
+fn streamable_http_stateless_json_replies() {
+    check_http(&["--transport", "streamable_http", "--stateless", "--json-response"]);
+}
+
+#[test]
+fn stdio_sdk_server() {
+    let Some((python, script)) = interop() else { return };
+    let script = script.to_string_lossy().into_owned();
+    let client =
+        Client::connect(&stdio("sdk-stdio", python.to_string_lossy(), &[&script, "--transport", "stdio"])).unwrap();
+    check_everything(&client);
+    let started = Instant::now();
+    client.close();
+    assert!(started.elapsed() < Duration::from_secs(5), "close took {:?}", started.elapsed());
+}
+
+/// A minimal stdio MCP server in Python (no SDK): `garbage` prints non-JSON-RPC lines before and
+/// between its answers; `stubborn` writes its pid to a file, ignores SIGTERM, and keeps running
+/// after its input ends.
+const STUB: &str = r#"
+import json, os, signal, sys, time
+mode = sys.argv[1]
+if mode == "garbage":
+    print("starting up... not JSON")
+    print("{broken")
+    print('{"jsonrpc": "1.0", "id": 1}')
+    print('[1, 2, 3]')
+    sys.stdout.flush()
+if mode == "stubborn":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    with open(sys.argv[2], "w") as f:
+        f.write(str(os.getpid()))
+for line in sys.stdin:
+    msg = json.loads(line)
+    if "id" not in msg:
+        continue
+    method = msg["method"]
+    if method == "initialize":
+        result = {"protocolVersion": msg["params"]["protocolVersion"], "capabilities": {"resources": {}},
+                  "serverInfo": {"name": "stub", "version": "0.1"}}
+    elif method == "resources/list":
+        result = {"resources": [{"uri": "stub://a", "name": "a", "mimeType": "text/plain"}]}
+    else:
+        result = {}
+    if mode == "garbage":
+        print("log line between messages")
+    print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}), flush=True)
+if mode == "stubborn":
+    while True:
+        time.sleep(1)
+"#;
+
+fn python3() -> Option<&'static str> {
+    let ok = Command::new("python3").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    if ok.is_ok_and(|s| s.success()) {
+        return Some("python3");
+    }
+    assert!(std::env::var_os("CI").is_none(), "the stdio tests need python3");
+    eprintln!("skipping: no python3");
+    None
+}
+
+#[test]
+fn stdio_missing_command_is_a_connect_error_naming_it() {
+    let err = Client::connect(&stdio("nope", "/definitely/not/a/command-xyz", &[])).unwrap_err();
+    match &err {
+        Error::Connect { server, detail, .. } => {
+            assert_eq!(server, "nope");
+            assert!(detail.contains("/definitely/not/a/command-xyz"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn stdio_child_that_exits_at_once_fails_quickly_naming_its_status() {
+    let Some(python) = python3() else { return };
+    let started = Instant::now();
+    let err = Client::connect(&stdio("quitter", python, &["-c", "import sys; sys.exit(3)"])).unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    match &err {
+        Error::ConnectionClosed { server, detail, .. } => {
+            assert_eq!(server, "quitter");
+            assert!(detail.contains("exit status: 3"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn stdio_garbage_lines_are_skipped() {
+    let Some(python) = python3() else { return };
+    let client = Client::connect(&stdio("noisy", python, &["-c", STUB, "garbage"])).unwrap();
+    assert_eq!(client.server().server_info.name, "stub");
+    let resources = client.list_resources().unwrap();
+    assert_eq!(resources.len(), 1);
+    assert_eq!(resources[0].uri, "stub://a");
+    client.ping().unwrap();
+    client.close();
+}
+
+#[test]
+fn stdio_close_kills_a_child_that_ignores_end_of_input() {
+    let Some(python) = python3() else { return };
+    let dir = std::env::temp_dir().join(format!("mcp-orch-stdio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pid_file = dir.join("stubborn.pid");
+    let pid_arg = pid_file.to_string_lossy().into_owned();
+    let client = Client::connect(&stdio("stubborn", python, &["-c", STUB, "stubborn", &pid_arg])).unwrap();
+    assert_eq!(client.list_resources().unwrap().len(), 1);
+    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let started = Instant::now();
+    client.close();
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(5), "close took {took:?}");
+    // Killed and reaped: no process (not even a zombie) is left with its pid.
+    #[cfg(target_os = "linux")]
+    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} is still there after close");
+    let _ = pid;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn one_config_mixing_three_transports_gathers_everything_in_one_call() {
+    let Some((python, script)) = interop() else { return };
+    let Some(sse) = PySdkServer::start(&["--transport", "sse"]) else { return };
+    let Some(http_server) = PySdkServer::start(&["--transport", "streamable_http"]) else { return };
+    let script = script.to_string_lossy().into_owned();
+    let mut a = config("over-sse", Transport::Sse { url: sse.url("/sse") });
+    a.priority = 1;
+    let mut b = http("over-http", http_server.url("/mcp"));
+    b.priority = 2;
+    let mut c = stdio("over-stdio", python.to_string_lossy(), &[&script, "--transport", "stdio"]);
+    c.priority = 3;
+    let orchestrator = Orchestrator::new(Config::new(vec![c, b, a], Orchestration::default()).unwrap());
+    orchestrator.initialize().unwrap();
+    let gathered = orchestrator.gather_all_resources().unwrap();
+    let names: Vec<&str> = gathered.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["over-sse", "over-http", "over-stdio"]);
+    for outcome in &gathered.servers {
+        assert_eq!(outcome.status, Status::Ok, "{}: {:?}", outcome.name, outcome.error);
+        let data = outcome.data.as_ref().unwrap();
+        assert_eq!(data.resources.len(), 121, "{}", outcome.name);
+        assert_eq!(data.templates.len(), 1, "{}", outcome.name);
+        assert_eq!(data.contents.len(), 121, "{}: {:?}", outcome.name, data.read_errors);
+        assert_eq!(data.contents["test://resource/7"][0].text(), Some("content of resource 7"));
+        assert_eq!(data.contents["test://blob"][0].blob(), Some(BLOB_BASE64));
+    }
+    assert_eq!(gathered.resources.len(), 121);
+    let merged = gathered.resource("test://resource/0").unwrap();
+    assert_eq!(merged.server, "over-sse");
+    assert_eq!(merged.shadowed, ["over-http", "over-stdio"]);
+    orchestrator.close();
+}
