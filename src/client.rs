@@ -383,11 +383,12 @@ impl Session {
         let body = jsonrpc::encode_request(&id, method, params);
         log::debug!("op={op} server={}: -> {method} (id {id})", self.name);
         log::trace!("op={op} server={}: -> {}", self.name, String::from_utf8_lossy(&body));
+        let sent = Instant::now();
         if let Err(e) = self.transport.send(body, method, op, deadline) {
             self.router.forget(&id);
             return Err(e);
         }
-        Ok(Call { id, rx, method, op: op.clone(), sent: Instant::now() })
+        Ok(Call { id, rx, method, op: op.clone(), sent })
     }
 
     fn finish<R: DeserializeOwned>(&self, call: Call, deadline: Instant) -> Result<R> {

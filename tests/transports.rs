@@ -225,6 +225,8 @@ for line in sys.stdin:
         result = {}
     if mode == "garbage":
         print("log line between messages")
+    if mode == "huge" and method == "resources/list":
+        result = {"resources": [{"uri": "stub://" + "x" * 100000, "name": "big"}]}
     print(json.dumps({"jsonrpc": "2.0", "id": msg["id"], "result": result}), flush=True)
 if mode == "stubborn":
     while True:
@@ -281,6 +283,24 @@ fn stdio_garbage_lines_are_skipped() {
 }
 
 #[test]
+fn stdio_over_long_line_is_a_limit_error() {
+    let Some(python) = python3() else { return };
+    let config = stdio("huge", python, &["-c", STUB, "huge"]);
+    let client = Client::builder(&config).max_event_bytes(4096).connect().unwrap();
+    match client.list_resources().unwrap_err() {
+        Error::Limit { server, what, limit, .. } => {
+            assert_eq!(server, "huge");
+            assert_eq!(what, "message size");
+            assert_eq!(limit, 4096);
+        }
+        other => panic!("{other:?}"),
+    }
+    let started = Instant::now();
+    client.close();
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
 fn stdio_close_kills_a_child_that_ignores_end_of_input() {
     let Some(python) = python3() else { return };
     let dir = std::env::temp_dir().join(format!("mcp-orch-stdio-{}", std::process::id()));
@@ -332,4 +352,301 @@ fn one_config_mixing_three_transports_gathers_everything_in_one_call() {
     assert_eq!(merged.server, "over-sse");
     assert_eq!(merged.shadowed, ["over-http", "over-stdio"]);
     orchestrator.close();
+}
+
+/// A scripted Streamable HTTP server on a raw socket, for what the SDK server does not do:
+/// priming events with `retry`, a reply stream closed before its response (resumed with
+/// `Last-Event-ID`), a server request inside a reply stream, an expired session (404).
+mod scripted {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::{Arc, Mutex};
+
+    /// One request as the server saw it.
+    #[derive(Clone, Debug)]
+    pub struct Seen {
+        pub method: String,
+        pub headers: Vec<(String, String)>,
+        pub body: String,
+    }
+
+    impl Seen {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        }
+
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+        }
+    }
+
+    pub struct Server {
+        pub port: u16,
+        pub seen: Arc<Mutex<Vec<Seen>>>,
+    }
+
+    #[derive(Default)]
+    struct State {
+        sessions: u32,
+        tools_calls: u32,
+    }
+
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(Mutex::new(State::default()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let (log, state) = (log.clone(), state.clone());
+                std::thread::spawn(move || {
+                    let _ = handle(stream, &log, &state);
+                });
+            }
+        });
+        Server { port, seen }
+    }
+
+    fn read_request(stream: &TcpStream) -> std::io::Result<Seen> {
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        reader.read_line(&mut line)?;
+        let method = line.split(' ').next().unwrap_or("").to_string();
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h)?;
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = h.split_once(':') {
+                headers.push((n.trim().to_string(), v.trim().to_string()));
+            }
+        }
+        let len: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body)?;
+        Ok(Seen { method, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    }
+
+    fn respond(mut stream: &TcpStream, status: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<()> {
+        let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+        for (n, v) in headers {
+            head.push_str(&format!("{n}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body.as_bytes())?;
+        stream.flush()
+    }
+
+    fn sse(stream: &TcpStream, session: &str, events: &str) -> std::io::Result<()> {
+        respond(stream, "200 OK", &[("Content-Type", "text/event-stream"), ("Mcp-Session-Id", session)], events)
+    }
+
+    fn result(id: &serde_json::Value, result: serde_json::Value) -> String {
+        serde_json::json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string()
+    }
+
+    fn handle(stream: TcpStream, log: &Mutex<Vec<Seen>>, state: &Mutex<State>) -> std::io::Result<()> {
+        let request = read_request(&stream)?;
+        log.lock().unwrap().push(request.clone());
+        let session = format!("s{}", state.lock().unwrap().sessions);
+        let known = request.header("mcp-session-id") == Some(session.as_str());
+        match request.method.as_str() {
+            "GET" if request.header("last-event-id") == Some("list-1") => {
+                // The resumed reply stream of resources/list: the response, then the end.
+                let body =
+                    result(&serde_json::json!(2), serde_json::json!({"resources": [{"uri": "s://r", "name": "r"}]}));
+                sse(&stream, &session, &format!("id: list-2\ndata: {body}\n\n"))
+            }
+            "GET" if request.header("last-event-id").is_none() => {
+                // The stream for server-initiated messages: one notification, then the server
+                // closes it; the client comes back with Last-Event-ID after `retry`.
+                let note = r#"{"jsonrpc":"2.0","method":"notifications/resources/list_changed"}"#;
+                sse(&stream, &session, &format!("id: get-0\nretry: 20\ndata:\n\nid: get-1\ndata: {note}\n\n"))
+            }
+            "GET" => respond(&stream, "405 Method Not Allowed", &[], ""),
+            "DELETE" => respond(&stream, "200 OK", &[], ""),
+            _ => {
+                let msg = request.json();
+                let id = msg["id"].clone();
+                match msg["method"].as_str() {
+                    Some("initialize") => {
+                        let n = {
+                            let mut s = state.lock().unwrap();
+                            s.sessions += 1;
+                            s.sessions
+                        };
+                        let body = result(
+                            &id,
+                            serde_json::json!({"protocolVersion": msg["params"]["protocolVersion"],
+                                "capabilities": {"resources": {}, "tools": {}},
+                                "serverInfo": {"name": "scripted", "version": "1"}}),
+                        );
+                        // A priming event (an id and empty data) with a retry, then the answer.
+                        sse(
+                            &stream,
+                            &format!("s{n}"),
+                            &format!("id: init-0\nretry: 20\ndata:\n\nid: init-1\ndata: {body}\n\n"),
+                        )
+                    }
+                    _ if !known => respond(&stream, "404 Not Found", &[], "unknown session"),
+                    Some("resources/list") => {
+                        // A server request first, then the stream closes before the response.
+                        let ping = r#"{"jsonrpc":"2.0","id":"srv-1","method":"ping"}"#;
+                        sse(&stream, &session, &format!("id: list-0\nretry: 30\ndata:\n\nid: list-1\ndata: {ping}\n\n"))
+                    }
+                    Some("tools/call") => {
+                        // Slower than the client's deadline.
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        respond(
+                            &stream,
+                            "200 OK",
+                            &[("Content-Type", "application/json")],
+                            &result(&id, serde_json::json!({})),
+                        )
+                    }
+                    Some("tools/list") => {
+                        let first = {
+                            let mut s = state.lock().unwrap();
+                            s.tools_calls += 1;
+                            s.tools_calls == 1
+                        };
+                        if first {
+                            // The session expired between two requests.
+                            return respond(&stream, "404 Not Found", &[], "session expired");
+                        }
+                        let body = result(
+                            &id,
+                            serde_json::json!({"tools": [{"name": "t", "inputSchema": {"type": "object"}}]}),
+                        );
+                        respond(&stream, "200 OK", &[("Content-Type", "application/json")], &body)
+                    }
+                    _ if msg.get("method").is_none() || id.is_null() => respond(&stream, "202 Accepted", &[], ""),
+                    _ => {
+                        let body = result(&id, serde_json::json!({}));
+                        respond(&stream, "200 OK", &[("Content-Type", "application/json")], &body)
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn streamable_http_priming_resumption_server_requests_and_session_expiry() {
+    let server = scripted::start();
+    let config = http("scripted", format!("http://127.0.0.1:{}/mcp", server.port));
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = notes.clone();
+    let client = Client::builder(&config)
+        .on_notification(move |server, n| sink.lock().unwrap().push((server.to_string(), n.method.clone())))
+        .connect()
+        .unwrap();
+    assert_eq!(client.server().server_info.name, "scripted");
+
+    // The reply stream carries a ping and closes before the response: the client answers the
+    // ping, waits `retry` and resumes with Last-Event-ID.
+    let started = Instant::now();
+    let resources = client.list_resources().unwrap();
+    assert_eq!(resources.len(), 1);
+    assert_eq!(resources[0].uri, "s://r");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // The first tools/list finds the session expired: a new session, then the retry.
+    let tools = client.list_tools().unwrap();
+    assert_eq!(tools[0].name, "t");
+    // The GET stream's reconnection runs on its own thread: let it happen before closing.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.seen.lock().unwrap().iter().any(|s| s.header("last-event-id") == Some("get-1")) {
+        assert!(Instant::now() < deadline, "no reconnection of the GET stream within 5 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    client.close();
+
+    let seen = server.seen.lock().unwrap().clone();
+    let version = mcp_orchestrator::SUPPORTED_PROTOCOL_VERSIONS[0];
+    let posts: Vec<&scripted::Seen> = seen.iter().filter(|s| s.method == "POST").collect();
+    let methods: Vec<String> =
+        posts.iter().map(|s| s.json()["method"].as_str().unwrap_or("(response)").to_string()).collect();
+    assert_eq!(
+        methods,
+        [
+            "initialize",
+            "notifications/initialized",
+            "resources/list",
+            "(response)",
+            "tools/list",
+            "initialize",
+            "notifications/initialized",
+            "tools/list"
+        ]
+    );
+    // No session id or version on initialize; both on everything after it.
+    assert_eq!(posts[0].header("mcp-session-id"), None);
+    assert_eq!(posts[0].header("mcp-protocol-version"), None);
+    assert_eq!(posts[1].header("mcp-session-id"), Some("s1"));
+    assert_eq!(posts[1].header("mcp-protocol-version"), Some(version));
+    assert_eq!(posts[0].header("accept"), Some("application/json, text/event-stream"));
+    // The answer to the server's ping.
+    assert_eq!(posts[3].json(), json!({"jsonrpc": "2.0", "id": "srv-1", "result": {}}));
+    // The re-initialization: same client info, no session id; then the new id.
+    assert_eq!(posts[5].header("mcp-session-id"), None);
+    assert_eq!(posts[5].json()["params"], posts[0].json()["params"]);
+    assert_eq!(posts[7].header("mcp-session-id"), Some("s2"));
+    assert_eq!(posts[7].json()["id"], posts[4].json()["id"], "the same request, retried");
+    // The resumption GET, and the DELETE of the current session at close.
+    let resumed = seen.iter().find(|s| s.method == "GET" && s.header("last-event-id") == Some("list-1")).unwrap();
+    assert_eq!(resumed.header("mcp-session-id"), Some("s1"));
+    let delete = seen.iter().find(|s| s.method == "DELETE").unwrap();
+    assert_eq!(delete.header("mcp-session-id"), Some("s2"));
+    // The GET stream: opened after the handshake, its notification delivered, reopened after
+    // the server closed it, with the last event id.
+    let gets: Vec<&scripted::Seen> = seen.iter().filter(|s| s.method == "GET").collect();
+    assert_eq!(gets[0].header("accept"), Some("text/event-stream"));
+    assert_eq!(gets[0].header("mcp-protocol-version"), Some(version));
+    assert!(gets.iter().any(|g| g.header("last-event-id") == Some("get-1")), "{gets:?}");
+    let notes = notes.lock().unwrap();
+    assert!(notes.contains(&("scripted".to_string(), "notifications/resources/list_changed".to_string())), "{notes:?}");
+}
+
+#[test]
+fn streamable_http_request_past_its_deadline_is_cancelled() {
+    let server = scripted::start();
+    let mut config = http("slow", format!("http://127.0.0.1:{}/mcp", server.port));
+    config.timeout = Duration::from_secs(1);
+    let client = Client::connect(&config).unwrap();
+    let started = Instant::now();
+    let err = client.call_tool("slow", json!({})).unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "took {took:?}");
+    client.close();
+    let seen = server.seen.lock().unwrap().clone();
+    let call = seen.iter().find(|s| s.json()["method"] == "tools/call").unwrap();
+    let cancel = seen.iter().find(|s| s.json()["method"] == "notifications/cancelled").expect("a cancellation");
+    assert_eq!(cancel.json()["params"]["requestId"], call.json()["id"]);
+}
+
+#[test]
+fn streamable_http_session_lost_in_a_server_restart_is_renewed_transparently() {
+    let Some(first) = PySdkServer::start(&["--transport", "streamable_http"]) else { return };
+    let port = first.port.to_string();
+    let client = Client::connect(&http("restarted", first.url("/mcp"))).unwrap();
+    assert_eq!(client.list_resources().unwrap().len(), 121);
+    drop(first);
+    // The same port, a new process: the old session id is unknown there (404).
+    let Some(second) = PySdkServer::start(&["--transport", "streamable_http", "--port", &port]) else { return };
+    assert_eq!(second.port.to_string(), port);
+    assert_eq!(client.list_resources().unwrap().len(), 121);
+    let sum = client.call_tool("add", json!({"a": 1, "b": 2})).unwrap();
+    assert_eq!(sum.structured_content, Some(json!({"result": 3})));
+    client.close();
 }

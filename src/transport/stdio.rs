@@ -341,11 +341,17 @@ fn read_loop(
             Err(Some(e)) => break Reply::Closed(format!("reading the server's output failed: {e}")),
         }
     };
+    let drain = matches!(why, Reply::Limit { .. });
     if closing.load(Ordering::SeqCst) {
         router.fail_all(Reply::Closed("the client closed the session".into()));
     } else {
         log::debug!("op={op} server={server}: output ended: {why:?}");
         router.fail_all(why);
+    }
+    if drain {
+        // Keep the child from blocking on a full pipe, so that it can see the end of its input
+        // and exit at close; the bytes are discarded (bounded memory) until its output ends.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
     }
 }
 

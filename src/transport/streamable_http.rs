@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded};
 use serde::Deserialize;
 use ureq::Agent;
 use ureq::http::Response;
@@ -49,6 +49,8 @@ const DEFAULT_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(30);
 /// How many times in a row a stream is reopened without receiving anything before we give up.
 const MAX_RECONNECTS: u32 = 5;
+/// The bound on telling the server about a request that timed out.
+const CANCEL_BOUND: Duration = Duration::from_secs(2);
 /// The bound on the `DELETE` of the session at close.
 const DELETE_BOUND: Duration = Duration::from_secs(2);
 
@@ -623,10 +625,21 @@ impl StreamableHttpTransport {
         })
     }
 
-    /// Starts the GET stream reader, once, after the handshake.
+    /// Starts the GET stream reader after the handshake; after a new session, starts it again if
+    /// it has ended (the old session's stream went with the old session).
     fn start_reader(&self) {
         if self.reader_started.swap(true, Ordering::SeqCst) {
-            return;
+            let old = {
+                let mut slot = lock(&self.reader);
+                let ended = slot.as_ref().is_some_and(|r| r.done.try_recv() == Err(TryRecvError::Disconnected));
+                if !ended || self.inner.closing.load(Ordering::SeqCst) {
+                    return;
+                }
+                slot.take()
+            };
+            if let Some(old) = old {
+                let _ = old.handle.join(); // it has ended: this does not block
+            }
         }
         let (stop_tx, stop_rx) = bounded::<()>(1);
         let (done_tx, done_rx) = bounded::<()>(1);
@@ -663,19 +676,34 @@ impl Transport for StreamableHttpTransport {
         let deliver = |t: &str| inner.route(t, op);
         let wanted = || expect.as_ref().is_some_and(|id| inner.router.is_pending(id));
         let sink = Sink { deliver: &deliver, wanted: &wanted };
-        match inner.post(&message, method, op, deadline, &sink)? {
-            Posted::Done => {}
-            Posted::Expired => {
-                inner.reinitialize(op, deadline)?;
-                if let Posted::Expired = inner.post(&message, method, op, deadline, &sink)? {
-                    return Err(inner.closed(method, op, "the new session expired at once".into()));
+        let started = Instant::now();
+        let result = match inner.post(&message, method, op, deadline, &sink) {
+            Ok(Posted::Done) => Ok(()),
+            Ok(Posted::Expired) => inner.reinitialize(op, deadline).and_then(|()| {
+                self.start_reader();
+                match inner.post(&message, method, op, deadline, &sink)? {
+                    Posted::Done => Ok(()),
+                    Posted::Expired => Err(inner.closed(method, op, "the new session expired at once".into())),
+                }
+            }),
+            Err(e) => Err(e),
+        };
+        match (&result, &expect) {
+            (Ok(()), _) if method == "notifications/initialized" => self.start_reader(),
+            (Err(Error::Timeout { .. }), Some(id)) if !inner.closing.load(Ordering::SeqCst) => {
+                // The request may have reached the server: tell it we gave up (best effort).
+                let reason = format!("timeout after {:?}", started.elapsed());
+                let params = serde_json::json!({ "requestId": id, "reason": reason });
+                let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
+                let none = Sink { deliver: &deliver, wanted: &|| false };
+                let bound = Instant::now() + CANCEL_BOUND.min(inner.options.request_timeout);
+                if let Err(e) = inner.post(&body, "notifications/cancelled", op, bound, &none) {
+                    log::debug!("op={op} server={}: could not send the cancellation: {e}", inner.server);
                 }
             }
+            _ => {}
         }
-        if method == "notifications/initialized" {
-            self.start_reader();
-        }
-        Ok(())
+        result
     }
 
     fn set_protocol_version(&self, version: &str) {
