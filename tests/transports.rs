@@ -503,6 +503,17 @@ mod scripted {
                         let ping = r#"{"jsonrpc":"2.0","id":"srv-1","method":"ping"}"#;
                         sse(&stream, &session, &format!("id: list-0\nretry: 30\ndata:\n\nid: list-1\ndata: {ping}\n\n"))
                     }
+                    Some("resources/templates/list") => {
+                        // The reply stream starts, then stalls past the client's deadline.
+                        let mut out = &stream;
+                        out.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n",
+                        )?;
+                        out.write_all(b"id: t-0\ndata:\n\n")?;
+                        out.flush()?;
+                        std::thread::sleep(std::time::Duration::from_secs(3));
+                        Ok(())
+                    }
                     Some("tools/call") => {
                         // Slower than the client's deadline.
                         std::thread::sleep(std::time::Duration::from_secs(3));
@@ -615,6 +626,27 @@ fn streamable_http_priming_resumption_server_requests_and_session_expiry() {
     assert!(gets.iter().any(|g| g.header("last-event-id") == Some("get-1")), "{gets:?}");
     let notes = notes.lock().unwrap();
     assert!(notes.contains(&("scripted".to_string(), "notifications/resources/list_changed".to_string())), "{notes:?}");
+}
+
+#[test]
+fn streamable_http_stalled_reply_stream_times_out_at_the_deadline() {
+    let server = scripted::start();
+    let mut config = http("stalled", format!("http://127.0.0.1:{}/mcp", server.port));
+    config.timeout = Duration::from_secs(1);
+    let client = Client::connect(&config).unwrap();
+    let started = Instant::now();
+    let err = client.list_resource_templates().unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, Error::Timeout { ref method, .. } if method == "resources/templates/list"), "{err}");
+    assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "took {took:?}");
+    client.close();
+}
+
+#[test]
+fn streamable_http_nothing_listening_is_a_connect_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let err = Client::connect(&http("absent", format!("http://127.0.0.1:{port}/mcp"))).unwrap_err();
+    assert!(matches!(&err, Error::Connect { server, .. } if server == "absent"), "{err:?}");
 }
 
 #[test]
