@@ -3,79 +3,22 @@
 //! scripts for the stdio failure modes, and one config mixing all three transports.
 //!
 //! The SDK tests need the interop venv (`$MCP_INTEROP_PYTHON`, else `.venv-interop`; see
-//! tests/interop/README.md) and the server script (`$MCP_INTEROP_SERVER`, else
-//! `tests/interop/server.py`); without them they are skipped with a message, unless `CI` is set,
-//! in which case they fail. The stdio failure tests need only `python3`.
+//! tests/interop/README.md); without it they are skipped with a message, unless `CI` is set, in
+//! which case they fail. The stdio failure tests need only `python3`.
+
+#[path = "support/python.rs"]
+mod python;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mcp_orchestrator::{Client, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Transport};
+use python::PythonServer;
 use serde_json::json;
 
 const BLOB_BASE64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==";
-
-/// The interop venv's python and the SDK server script, or `None` (skip) when absent.
-fn interop() -> Option<(PathBuf, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("MCP_INTEROP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join(".venv-interop/bin/python"));
-    let script = std::env::var_os("MCP_INTEROP_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("tests/interop/server.py"));
-    if python.exists() && script.exists() {
-        return Some((python, script));
-    }
-    let why = format!("no {} or no {}", python.display(), script.display());
-    assert!(std::env::var_os("CI").is_none(), "interop tests need the venv and the server script: {why}");
-    eprintln!("skipping: {why}");
-    None
-}
-
-/// The SDK server over HTTP, killed and reaped on drop.
-struct PySdkServer {
-    child: Child,
-    port: u16,
-}
-
-impl PySdkServer {
-    fn start(args: &[&str]) -> Option<PySdkServer> {
-        let (python, script) = interop()?;
-        let mut child = Command::new(python)
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the SDK server");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("LISTENING within 30 s");
-        let port = line.trim().strip_prefix("LISTENING ").and_then(|p| p.parse().ok()).expect(&line);
-        Some(PySdkServer { child, port })
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for PySdkServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn config(name: &str, transport: Transport) -> ServerConfig {
     let _ = env_logger::builder().is_test(true).try_init();
@@ -98,6 +41,13 @@ fn stdio(name: &str, command: impl Into<String>, args: &[&str]) -> ServerConfig 
             cwd: None,
         },
     )
+}
+
+/// The SDK server over stdio.
+fn sdk_stdio(name: &str, python: &Path) -> ServerConfig {
+    let args = python::stdio_args(&[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    stdio(name, python.to_string_lossy(), &args)
 }
 
 /// Everything the interop server serves, checked value by value.
@@ -154,8 +104,8 @@ fn check_everything(client: &Client) {
 }
 
 fn check_http(args: &[&str]) {
-    let Some(server) = PySdkServer::start(args) else { return };
-    let client = Client::connect(&http("sdk", server.url("/mcp"))).unwrap();
+    let Some(server) = PythonServer::start(args) else { return };
+    let client = Client::connect(&http("sdk", server.mcp_url())).unwrap();
     check_everything(&client);
     let started = Instant::now();
     client.close();
@@ -185,10 +135,8 @@ fn streamable_http_stateless_json_replies() {
 
 #[test]
 fn stdio_sdk_server() {
-    let Some((python, script)) = interop() else { return };
-    let script = script.to_string_lossy().into_owned();
-    let client =
-        Client::connect(&stdio("sdk-stdio", python.to_string_lossy(), &[&script, "--transport", "stdio"])).unwrap();
+    let Some(python) = python::python() else { return };
+    let client = Client::connect(&sdk_stdio("sdk-stdio", &python)).unwrap();
     check_everything(&client);
     let started = Instant::now();
     client.close();
@@ -323,15 +271,14 @@ fn stdio_close_kills_a_child_that_ignores_end_of_input() {
 
 #[test]
 fn one_config_mixing_three_transports_gathers_everything_in_one_call() {
-    let Some((python, script)) = interop() else { return };
-    let Some(sse) = PySdkServer::start(&["--transport", "sse"]) else { return };
-    let Some(http_server) = PySdkServer::start(&["--transport", "streamable_http"]) else { return };
-    let script = script.to_string_lossy().into_owned();
-    let mut a = config("over-sse", Transport::Sse { url: sse.url("/sse") });
+    let Some(python) = python::python() else { return };
+    let Some(sse) = PythonServer::start(&["--transport", "sse"]) else { return };
+    let Some(http_server) = PythonServer::start(&["--transport", "streamable_http"]) else { return };
+    let mut a = config("over-sse", Transport::Sse { url: sse.sse_url() });
     a.priority = 1;
-    let mut b = http("over-http", http_server.url("/mcp"));
+    let mut b = http("over-http", http_server.mcp_url());
     b.priority = 2;
-    let mut c = stdio("over-stdio", python.to_string_lossy(), &[&script, "--transport", "stdio"]);
+    let mut c = sdk_stdio("over-stdio", &python);
     c.priority = 3;
     let orchestrator = Orchestrator::new(Config::new(vec![c, b, a], Orchestration::default()).unwrap());
     orchestrator.initialize().unwrap();
@@ -669,14 +616,14 @@ fn streamable_http_request_past_its_deadline_is_cancelled() {
 
 #[test]
 fn streamable_http_session_lost_in_a_server_restart_is_renewed_transparently() {
-    let Some(first) = PySdkServer::start(&["--transport", "streamable_http"]) else { return };
-    let port = first.port.to_string();
-    let client = Client::connect(&http("restarted", first.url("/mcp"))).unwrap();
+    let Some(first) = PythonServer::start(&["--transport", "streamable_http"]) else { return };
+    let port = first.port().to_string();
+    let client = Client::connect(&http("restarted", first.mcp_url())).unwrap();
     assert_eq!(client.list_resources().unwrap().len(), 121);
     drop(first);
     // The same port, a new process: the old session id is unknown there (404).
-    let Some(second) = PySdkServer::start(&["--transport", "streamable_http", "--port", &port]) else { return };
-    assert_eq!(second.port.to_string(), port);
+    let Some(second) = PythonServer::start(&["--transport", "streamable_http", "--port", &port]) else { return };
+    assert_eq!(second.port().to_string(), port);
     assert_eq!(client.list_resources().unwrap().len(), 121);
     let sum = client.call_tool("add", json!({"a": 1, "b": 2})).unwrap();
     assert_eq!(sum.structured_content, Some(json!({"result": 3})));
