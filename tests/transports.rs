@@ -156,9 +156,12 @@ if mode == "garbage":
     print('[1, 2, 3]')
     sys.stdout.flush()
 if mode == "stubborn":
+    import subprocess
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A grandchild that inherits stdout, as a launcher's server would.
+    grandchild = subprocess.Popen(["sleep", "1000"])
     with open(sys.argv[2], "w") as f:
-        f.write(str(os.getpid()))
+        f.write(f"{os.getpid()} {grandchild.pid}")
 for line in sys.stdin:
     msg = json.loads(line)
     if "id" not in msg:
@@ -257,15 +260,30 @@ fn stdio_close_kills_a_child_that_ignores_end_of_input() {
     let pid_arg = pid_file.to_string_lossy().into_owned();
     let client = Client::connect(&stdio("stubborn", python, &["-c", STUB, "stubborn", &pid_arg])).unwrap();
     assert_eq!(client.list_resources().unwrap().len(), 1);
-    let pid: u32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    let pids = std::fs::read_to_string(&pid_file).unwrap();
+    let (pid, grandchild) = pids.trim().split_once(' ').unwrap();
     let started = Instant::now();
     client.close();
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "close took {took:?}");
-    // Killed and reaped: no process (not even a zombie) is left with its pid.
     #[cfg(target_os = "linux")]
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} is still there after close");
-    let _ = pid;
+    {
+        // Killed and reaped: no process (not even a zombie) is left with the child's pid.
+        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} is still there after close");
+        // Its grandchild was killed with its process group (init reaps it, or it lingers as a
+        // zombie where init does not reap: either way it no longer runs).
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let state = std::fs::read_to_string(format!("/proc/{grandchild}/stat")).unwrap_or_default();
+            let running = state.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with(['Z', 'X']));
+            if !running {
+                break;
+            }
+            assert!(Instant::now() < deadline, "grandchild {grandchild} still runs: {state}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = (pid, grandchild);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -10,7 +10,11 @@
 //!   blocks only this thread, never a caller past its deadline and never close().
 //!
 //! Close: stdin is closed (the writer drops it), the child gets [`EXIT_GRACE`] to exit, then it
-//! is killed and reaped; no zombie is left behind.
+//! is killed and reaped; no zombie is left behind. On Unix the child leads its own process
+//! group, and the kill goes to the whole group, so that processes it started (a launcher's
+//! server) go too. A child that exits by itself but leaves a process holding its pipes open is
+//! not chased: its reader threads are waited for [`CLOSE_BOUND`], then left to end with the
+//! pipe (a warning says so).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -101,6 +105,10 @@ impl StdioTransport {
         if let Some(cwd) = spec.cwd {
             command.current_dir(cwd);
         }
+        // Its own process group, so that close() can kill what it started too (a launcher such
+        // as `npx` or `uv run` and the server under it), not only the direct child.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
         log::debug!("op={op} server={server}: spawning `{}` with {} argument(s)", spec.command, spec.args.len());
         let mut child = command.spawn().map_err(|e| connect_err(format!("cannot start `{}`: {e}", spec.command)))?;
         let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
@@ -211,6 +219,8 @@ impl Transport for StdioTransport {
                     self.server
                 );
                 if let Some(child) = lock(&self.child).as_mut() {
+                    // Not yet reaped, so its id (the group's id) cannot have been reused.
+                    kill_group(child.id());
                     let _ = child.kill();
                 }
                 wait_exit(&self.child, CLOSE_BOUND)
@@ -221,8 +231,10 @@ impl Transport for StdioTransport {
             None => log::warn!("server={}: the process did not exit even after being killed", self.server),
         }
         let workers = std::mem::take(&mut *lock(&self.workers));
+        // One bound for all three threads, not one each.
+        let deadline = Instant::now() + CLOSE_BOUND;
         for worker in workers {
-            match worker.done.recv_timeout(CLOSE_BOUND) {
+            match worker.done.recv_deadline(deadline) {
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = worker.handle.join();
                 }
@@ -241,6 +253,30 @@ impl Drop for StdioTransport {
         self.close();
     }
 }
+
+/// Sends SIGKILL to the process group `pgid` (the child's, see `spawn`), through the `kill`
+/// utility: the crate forbids `unsafe`, and the standard library kills single processes only.
+/// Best effort and bounded; the caller kills the direct child in any case.
+#[cfg(unix)]
+fn kill_group(pgid: u32) {
+    let spawned = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(kill) = spawned else { return };
+    let kill = Mutex::new(Some(kill));
+    if wait_exit(&kill, Duration::from_secs(1)).is_none()
+        && let Some(k) = lock(&kill).as_mut()
+    {
+        let _ = k.kill();
+        let _ = k.wait();
+    }
+}
+
+#[cfg(not(unix))]
+fn kill_group(_pgid: u32) {}
 
 /// The writer thread: writes queued lines until the queue closes or a write fails.
 fn write_loop(mut stdin: ChildStdin, queue: Receiver<Queued>) {
