@@ -354,6 +354,8 @@ mod scripted {
     struct State {
         sessions: u32,
         tools_calls: u32,
+        /// The id of the `resources/read` whose reply stream broke.
+        read_id: Option<serde_json::Value>,
     }
 
     pub fn start() -> Server {
@@ -431,6 +433,11 @@ mod scripted {
                     result(&serde_json::json!(2), serde_json::json!({"resources": [{"uri": "s://r", "name": "r"}]}));
                 sse(&stream, &session, &format!("id: list-2\ndata: {body}\n\n"))
             }
+            "GET" if request.header("last-event-id") == Some("read-1") => {
+                let id = state.lock().unwrap().read_id.clone().unwrap_or_default();
+                let contents = serde_json::json!({"contents": [{"uri": "s://drop", "text": "resumed"}]});
+                sse(&stream, &session, &format!("id: read-2\ndata: {}\n\n", result(&id, contents)))
+            }
             "GET" if request.header("last-event-id").is_none() => {
                 // The stream for server-initiated messages: one notification, then the server
                 // closes it; the client comes back with Last-Event-ID after `retry`.
@@ -467,6 +474,19 @@ mod scripted {
                         // A server request first, then the stream closes before the response.
                         let ping = r#"{"jsonrpc":"2.0","id":"srv-1","method":"ping"}"#;
                         sse(&stream, &session, &format!("id: list-0\nretry: 30\ndata:\n\nid: list-1\ndata: {ping}\n\n"))
+                    }
+                    Some("resources/read") => {
+                        // A chunked reply stream whose connection drops without its last chunk.
+                        state.lock().unwrap().read_id = Some(id.clone());
+                        let event = "id: read-1\nretry: 10\ndata:\n\n";
+                        let mut out = &stream;
+                        out.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+                        )?;
+                        out.write_all(format!("{:x}\r\n{event}\r\n", event.len()).as_bytes())?;
+                        out.flush()?;
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                        stream.shutdown(std::net::Shutdown::Both)
                     }
                     Some("resources/templates/list") => {
                         // The reply stream starts, then stalls past the client's deadline.
@@ -591,6 +611,17 @@ fn streamable_http_priming_resumption_server_requests_and_session_expiry() {
     assert!(gets.iter().any(|g| g.header("last-event-id") == Some("get-1")), "{gets:?}");
     let notes = notes.lock().unwrap();
     assert!(notes.contains(&("scripted".to_string(), "notifications/resources/list_changed".to_string())), "{notes:?}");
+}
+
+#[test]
+fn streamable_http_reply_stream_whose_connection_drops_is_resumed() {
+    let server = scripted::start();
+    let client = Client::connect(&http("dropped", format!("http://127.0.0.1:{}/mcp", server.port))).unwrap();
+    let contents = client.read_resource("s://drop").unwrap();
+    assert_eq!(contents[0].text(), Some("resumed"));
+    client.close();
+    let seen = server.seen.lock().unwrap().clone();
+    assert!(seen.iter().any(|s| s.method == "GET" && s.header("last-event-id") == Some("read-1")), "{seen:?}");
 }
 
 #[test]

@@ -222,14 +222,17 @@ impl Inner {
         let kind = content_type(&response);
         if kind.starts_with("text/event-stream") {
             let reader = response.into_body().into_reader();
-            let end = self.read_stream(reader, method, op, remaining, sink);
-            if let Some(e) = end.error {
+            let mut end = self.read_stream(reader, method, op, remaining, sink);
+            if let Some(e) = end.error.take() {
                 if !(sink.wanted)() {
                     // The response arrived before the stream broke: nothing is lost.
                     log::debug!("op={op} server={}: reply stream of `{method}` ended: {e}", self.server);
                     return Ok(Posted::Done);
                 }
-                return Err(e);
+                if !self.resumable(&e, &end) {
+                    return Err(e);
+                }
+                log::debug!("op={op} server={}: reply stream of `{method}` broke: {e}", self.server);
             }
             if (sink.wanted)() {
                 self.resume(end, method, op, deadline, sink)?;
@@ -327,6 +330,14 @@ impl Inner {
         }
     }
 
+    /// Whether a broken reply stream can be resumed: the connection dropped (not a deadline or
+    /// a limit, not our close) and the server gave event ids.
+    fn resumable(&self, error: &Error, end: &StreamEnd) -> bool {
+        matches!(error, Error::ConnectionClosed { .. })
+            && end.last_event_id.is_some()
+            && !self.closing.load(Ordering::SeqCst)
+    }
+
     /// A reply stream ended before the response: reopen it with `Last-Event-ID` (after the
     /// server's `retry` delay), a bounded number of times, within the deadline.
     fn resume(&self, mut end: StreamEnd, method: &str, op: &OpId, deadline: Instant, sink: &Sink<'_>) -> Result<()> {
@@ -366,14 +377,17 @@ impl Inner {
             };
             let previous = (end.last_event_id, end.retry);
             end = self.read_stream(response.into_body().into_reader(), method, op, remaining, sink);
-            if let Some(e) = end.error.take() {
-                return if (sink.wanted)() { Err(e) } else { Ok(()) };
-            }
+            end.last_event_id = end.last_event_id.or(previous.0);
+            end.retry = end.retry.or(previous.1);
             if !(sink.wanted)() {
                 return Ok(());
             }
-            end.last_event_id = end.last_event_id.or(previous.0);
-            end.retry = end.retry.or(previous.1);
+            if let Some(e) = end.error.take() {
+                if !self.resumable(&e, &end) {
+                    return Err(e);
+                }
+                log::debug!("op={op} server={}: resumed stream of `{method}` broke: {e}", self.server);
+            }
         }
     }
 
