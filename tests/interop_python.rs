@@ -4,7 +4,6 @@
 //! Skipped (with a message) when the interop venv is missing, except under CI, where it fails.
 
 #[path = "support/python.rs"]
-#[allow(dead_code)] // reason: each test binary uses a different part of the shared helper
 mod python;
 
 use std::time::Duration;
