@@ -673,6 +673,13 @@ fn streamable_http_session_lost_in_a_server_restart_is_renewed_transparently() {
     // The same port, a new process: the old session id is unknown there (404).
     let Some(second) = PythonServer::start(&["--transport", "streamable_http", "--port", &port]) else { return };
     assert_eq!(second.port().to_string(), port);
+    // Several requests find the session gone at once: each gets its answer.
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4).map(|_| s.spawn(|| client.list_resources().map(|r| r.len()))).collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap().unwrap(), 121);
+        }
+    });
     assert_eq!(client.list_resources().unwrap().len(), 121);
     let sum = client.call_tool("add", json!({"a": 1, "b": 2})).unwrap();
     assert_eq!(sum.structured_content, Some(json!({"result": 3})));

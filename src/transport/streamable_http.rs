@@ -78,8 +78,8 @@ struct Head {
 enum Posted {
     /// 2xx: accepted, and whatever the body carried has been handed to the sink.
     Done,
-    /// 404 to a request that carried a session id: the session is gone.
-    Expired,
+    /// 404 to a request that carried a session id (this one): the session is gone.
+    Expired(String),
 }
 
 /// How a stream ended.
@@ -201,9 +201,11 @@ impl Inner {
             Err(e) => return Err(self.closed(method, op, format!("POST failed: {e}"))),
         };
         let status = response.status().as_u16();
-        if status == 404 && session.is_some() {
+        if status == 404
+            && let Some(expired) = session
+        {
             let _ = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string();
-            return Ok(Posted::Expired);
+            return Ok(Posted::Expired(expired));
         }
         if !(200..300).contains(&status) {
             let text = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string().unwrap_or_default();
@@ -215,9 +217,11 @@ impl Inner {
                 body: excerpt(text.trim(), 200),
             });
         }
-        if initialize && let Some(id) = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-            log::debug!("op={op} server={}: session id {id}", self.server);
-            *lock(&self.session_id) = Some(id.to_string());
+        if initialize {
+            // The new session's id, or none (a stateless server).
+            let id = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
+            log::debug!("op={op} server={}: session id {id:?}", self.server);
+            *lock(&self.session_id) = id;
         }
         let kind = content_type(&response);
         if kind.starts_with("text/event-stream") {
@@ -445,13 +449,22 @@ impl Inner {
         Ok(None)
     }
 
+    /// Session `expired` is gone: initialize a new one, unless another request already has.
+    fn renew(&self, expired: &str, op: &OpId, deadline: Instant) -> Result<()> {
+        let current = lock(&self.session_id).clone();
+        if current.is_some_and(|c| c != expired) {
+            log::debug!("op={op} server={}: the session was already renewed; retrying", self.server);
+            return Ok(());
+        }
+        self.reinitialize(op, deadline)
+    }
+
     /// The session expired: initialize a new one (same params), then `notifications/initialized`.
     fn reinitialize(&self, op: &OpId, deadline: Instant) -> Result<()> {
         let Some(params) = lock(&self.init_params).clone() else {
             return Err(self.closed("initialize", op, "the session expired before it was initialized".into()));
         };
         log::info!("op={op} server={}: the session expired (404); initializing a new one", self.server);
-        *lock(&self.session_id) = None;
         let n = self.reinit_seq.fetch_add(1, Ordering::Relaxed);
         let id = RequestId::String(format!("mcp-orchestrator-reinitialize-{n}"));
         let body = jsonrpc::encode_request(&id, "initialize", Some(&params));
@@ -472,7 +485,7 @@ impl Inner {
         let wanted = || lock(&answer).is_none();
         match self.post(&body, "initialize", op, deadline, &Sink { deliver: &deliver, wanted: &wanted })? {
             Posted::Done => {}
-            Posted::Expired => return Err(self.closed("initialize", op, "re-initializing answered 404".into())),
+            Posted::Expired(_) => return Err(self.closed("initialize", op, "re-initializing answered 404".into())),
         }
         let result = lock(&answer).take();
         let raw = match result {
@@ -504,7 +517,7 @@ impl Inner {
         let none = Sink { deliver: &|t| self.route(t, op), wanted: &|| false };
         match self.post(&body, "notifications/initialized", op, deadline, &none)? {
             Posted::Done => Ok(()),
-            Posted::Expired => {
+            Posted::Expired(_) => {
                 Err(self.closed("notifications/initialized", op, "the new session expired at once".into()))
             }
         }
@@ -693,11 +706,11 @@ impl Transport for StreamableHttpTransport {
         let started = Instant::now();
         let result = match inner.post(&message, method, op, deadline, &sink) {
             Ok(Posted::Done) => Ok(()),
-            Ok(Posted::Expired) => inner.reinitialize(op, deadline).and_then(|()| {
+            Ok(Posted::Expired(expired)) => inner.renew(&expired, op, deadline).and_then(|()| {
                 self.start_reader();
                 match inner.post(&message, method, op, deadline, &sink)? {
                     Posted::Done => Ok(()),
-                    Posted::Expired => Err(inner.closed(method, op, "the new session expired at once".into())),
+                    Posted::Expired(_) => Err(inner.closed(method, op, "the new session expired at once".into())),
                 }
             }),
             Err(e) => Err(e),
