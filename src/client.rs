@@ -21,6 +21,8 @@ use crate::protocol::{
 };
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
 use crate::transport::sse::{SseOptions, SseTransport};
+use crate::transport::stdio::{StdioSpec, StdioTransport};
+use crate::transport::streamable_http::{HttpOptions, StreamableHttpTransport};
 use crate::transport::{Notification, NotificationHandler, Reply, Router, Transport};
 
 /// The most pages one listing may take before it is an error.
@@ -99,12 +101,13 @@ impl<'a> ClientBuilder<'a> {
                 let options = SseOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
                 Box::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
             }
-            other => {
-                return Err(Error::Connect {
-                    server: name.to_string(),
-                    op,
-                    detail: format!("transport `{}` is not supported yet", other.kind()),
-                });
+            TransportConfig::StreamableHttp { url } => {
+                let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
+                Box::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
+            }
+            TransportConfig::Stdio { command, args, env, cwd } => {
+                let spec = StdioSpec { command, args, env, cwd: cwd.as_deref(), max_line_bytes: self.max_event_bytes };
+                Box::new(StdioTransport::spawn(&spec, router.clone(), &op)?)
             }
         };
         let session = Session {
@@ -359,6 +362,7 @@ impl Session {
                 ),
             ));
         }
+        self.transport.set_protocol_version(&init.protocol_version);
         let body = jsonrpc::encode_notification::<()>("notifications/initialized", None);
         self.transport.send(body, "notifications/initialized", op, deadline)?;
         Ok(init)
@@ -379,11 +383,12 @@ impl Session {
         let body = jsonrpc::encode_request(&id, method, params);
         log::debug!("op={op} server={}: -> {method} (id {id})", self.name);
         log::trace!("op={op} server={}: -> {}", self.name, String::from_utf8_lossy(&body));
+        let sent = Instant::now();
         if let Err(e) = self.transport.send(body, method, op, deadline) {
             self.router.forget(&id);
             return Err(e);
         }
-        Ok(Call { id, rx, method, op: op.clone(), sent: Instant::now() })
+        Ok(Call { id, rx, method, op: op.clone(), sent })
     }
 
     fn finish<R: DeserializeOwned>(&self, call: Call, deadline: Instant) -> Result<R> {

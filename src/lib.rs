@@ -73,6 +73,13 @@
 //!
 //! - Each SSE session has one reader thread, `mcp-sse:<server>`, which owns the event stream.
 //!   Requests are sent from the caller's thread, so many can be in flight on one session.
+//! - A Streamable HTTP session POSTs each request from the caller's thread and reads its reply
+//!   there, within the request's deadline; the optional GET stream for server-initiated
+//!   messages has its own reader, `mcp-http:<server>`.
+//! - A stdio session has three threads: `mcp-stdio:<server>` reads the child's stdout,
+//!   `mcp-stdio-err:<server>` logs its stderr at debug, `mcp-stdio-in:<server>` writes its
+//!   stdin (a caller waits for its write until its deadline at most). Close closes stdin,
+//!   waits 2 s for the child to exit, then kills its process group and reaps it.
 //! - The orchestrator fans out on a pool of `max_concurrent_connections` threads named
 //!   `mcp-orchestrator-<n>`; the caller collects results from a channel with a deadline, which
 //!   is how fail-fast returns at the first failure.

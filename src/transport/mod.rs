@@ -16,6 +16,8 @@ use crate::jsonrpc::{self, Message, RequestId, RpcError};
 use crate::op::OpId;
 
 pub(crate) mod sse;
+pub(crate) mod stdio;
+pub(crate) mod streamable_http;
 
 /// How long closing a session may wait for its reader thread after interrupting it.
 pub(crate) const CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
@@ -26,6 +28,10 @@ pub(crate) trait Transport: Send + Sync {
     /// Sends one JSON-RPC message; `method` and `op` name it in errors and logs. Returns when the
     /// server accepted it, or with an error no later than `deadline`.
     fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()>;
+
+    /// Learns the protocol version agreed in the handshake (Streamable HTTP sends it as a header
+    /// on every later request). The default does nothing.
+    fn set_protocol_version(&self, _version: &str) {}
 
     /// Ends the session: every pending request fails at once, the reader stops and is joined.
     /// Idempotent; returns in bounded time whatever the server does.
@@ -114,6 +120,11 @@ impl Router {
         }
         state.pending.insert(id, PendingEntry { tx, op: op.clone() });
         Ok(rx)
+    }
+
+    /// Whether a request still waits for its response.
+    pub(crate) fn is_pending(&self, id: &RequestId) -> bool {
+        self.lock().pending.contains_key(id)
     }
 
     /// Forgets a request (it timed out, or its send failed). Returns whether it was pending.
