@@ -25,7 +25,7 @@ pub fn parse_sse(bytes: &[u8], chunk: usize) -> usize {
 pub fn decode_resources_list(text: &str) -> usize {
     let Ok(mut messages) = decode(text) else { return usize::MAX };
     match messages.pop() {
-        Some(Message::Response { result: Ok(raw), .. }) => {
+        Some(Ok(Message::Response { result: Ok(raw), .. })) => {
             serde_json::from_str::<ListResourcesResult>(raw.get()).map_or(usize::MAX, |r| r.resources.len())
         }
         _ => usize::MAX,

@@ -23,7 +23,7 @@ use crate::sse::DEFAULT_MAX_EVENT_BYTES;
 use crate::transport::sse::{SseOptions, SseTransport};
 use crate::transport::stdio::{StdioSpec, StdioTransport};
 use crate::transport::streamable_http::{HttpOptions, StreamableHttpTransport};
-use crate::transport::{Notification, NotificationHandler, Reply, Router, Transport};
+use crate::transport::{Notification, NotificationHandler, Reply, Router, Transport, deadline_in};
 
 /// The most pages one listing may take before it is an error.
 pub const DEFAULT_MAX_PAGES: usize = 10_000;
@@ -92,7 +92,7 @@ impl<'a> ClientBuilder<'a> {
     pub fn connect(self) -> Result<Client> {
         let op = self.op.unwrap_or_default();
         let config = self.config;
-        let deadline = Instant::now() + config.timeout;
+        let deadline = deadline_in(config.timeout);
         let name: Arc<str> = config.name.as_str().into();
         let router = Arc::new(Router::new(name.clone(), op.clone(), self.on_notification));
         log::debug!("op={op} server={name}: connecting over {}", config.transport.kind());
@@ -340,7 +340,7 @@ struct Session {
 
 impl Session {
     fn deadline(&self) -> Instant {
-        Instant::now() + self.timeout
+        deadline_in(self.timeout)
     }
 
     fn handshake(&self, op: &OpId, deadline: Instant) -> Result<InitializeResult> {

@@ -81,8 +81,15 @@ struct Wire<'a> {
     id: Option<Option<RequestId>>,
     method: Option<String>,
     params: Option<Box<RawValue>>,
+    /// Present, even as `null` (a valid result), or absent.
+    #[serde(default, deserialize_with = "present_raw")]
     result: Option<Box<RawValue>>,
     error: Option<RpcError>,
+}
+
+/// Keeps a present `"result": null` as the raw `null` instead of reading it as absent.
+fn present_raw<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(d).map(Some)
 }
 
 /// Tells a present `"id": null` (Some(None)) from an absent id (None).
@@ -91,7 +98,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Reque
 }
 
 /// Decodes one message, or a batch (a JSON array of messages, allowed by protocol 2025-03-26).
-pub(crate) fn decode(text: &str) -> Result<Vec<Message>, DecodeError> {
+/// A bad item of a batch is reported by itself and does not cost the others.
+pub(crate) fn decode(text: &str) -> Result<Vec<Result<Message, DecodeError>>, DecodeError> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
         let items: Vec<Box<RawValue>> =
@@ -99,9 +107,9 @@ pub(crate) fn decode(text: &str) -> Result<Vec<Message>, DecodeError> {
         if items.is_empty() {
             return Err(DecodeError("empty batch".into()));
         }
-        return items.iter().map(|raw| decode_one(raw.get())).collect();
+        return Ok(items.iter().map(|raw| decode_one(raw.get())).collect());
     }
-    decode_one(text).map(|m| vec![m])
+    decode_one(text).map(|m| vec![Ok(m)])
 }
 
 fn decode_one(text: &str) -> Result<Message, DecodeError> {
@@ -192,7 +200,7 @@ mod tests {
     fn one(text: &str) -> Message {
         let mut v = decode(text).expect(text);
         assert_eq!(v.len(), 1);
-        v.remove(0)
+        v.remove(0).expect(text)
     }
 
     #[test]
@@ -236,13 +244,19 @@ mod tests {
 
     #[test]
     fn decodes_a_batch() {
-        let v = decode(r#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","method":"x"}]"#).unwrap();
-        assert_eq!(v.len(), 2);
-        assert!(matches!(v[1], Message::Notification { .. }));
+        let v = decode(r#"[{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","method":"x"},{"id":3}]"#).unwrap();
+        assert_eq!(v.len(), 3);
+        assert!(matches!(v[0], Ok(Message::Response { .. })));
+        assert!(matches!(v[1], Ok(Message::Notification { .. })));
+        assert!(v[2].as_ref().unwrap_err().0.contains("missing \"jsonrpc\""));
     }
 
     #[test]
     fn rejects_what_is_not_json_rpc_2() {
+        match one(r#"{"jsonrpc":"2.0","id":4,"result":null}"#) {
+            Message::Response { result: Ok(raw), .. } => assert_eq!(raw.get(), "null"),
+            m => panic!("a null result is a result: {m:?}"),
+        }
         for (text, why) in [
             ("not json", "invalid JSON-RPC"),
             (r#"{"id":1,"result":{}}"#, "missing \"jsonrpc\""),
@@ -256,7 +270,10 @@ mod tests {
             ("[]", "empty batch"),
             (r#"{"jsonrpc":"2.0","id":1,"method":"m","result":{}}"#, "cannot carry result"),
         ] {
-            let err = decode(text).expect_err(text);
+            let err = match decode(text) {
+                Err(e) => e,
+                Ok(mut v) => v.remove(0).expect_err(text),
+            };
             assert!(err.0.contains(why), "{text}: {err}");
         }
     }

@@ -2,6 +2,7 @@
 //! priority merge, cache, executor lookup, bounded close.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::pool::Pool;
 use crate::protocol::{CallToolResult, Resource, ResourceContents, ResourceTemplate, Tool};
+use crate::transport::{CLOSE_BOUND, deadline_in};
 
 /// The capability (in a server's config) that makes it an executor.
 pub const EXECUTE_QUERY: &str = "execute_query";
@@ -177,6 +179,11 @@ struct State {
     failures: BTreeMap<String, Error>,
     /// The last gather, returned again while every server's cache entry is the same.
     last: Option<Arc<Gathered>>,
+    /// Bumped by every `close()`: work started before it must not install its results after.
+    generation: u64,
+    /// Tells the connect jobs of the initialize in progress to give up (set by fail-fast and
+    /// by `close()`).
+    abort: Arc<AtomicBool>,
 }
 
 /// Many MCP servers used as one.
@@ -192,7 +199,18 @@ pub struct Orchestrator {
 
 impl Orchestrator {
     /// An orchestrator for a validated config. Does no I/O.
-    pub fn new(config: Config) -> Orchestrator {
+    pub fn new(mut config: Config) -> Orchestrator {
+        // `Config`'s fields are public: restore the order and uniqueness the merge relies on,
+        // whatever a caller did to them after validation.
+        config.servers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        let mut seen = std::collections::BTreeSet::new();
+        config.servers.retain(|s| {
+            let first = seen.insert(s.name.clone());
+            if !first {
+                log::warn!("server `{}` is configured twice; the first (by priority) is used", s.name);
+            }
+            first
+        });
         let o = &config.orchestration;
         let cache = Arc::new(ResourceCache::new(o.resource_cache_ttl, o.cache_max_bytes));
         Orchestrator {
@@ -203,6 +221,8 @@ impl Orchestrator {
                 clients: Vec::new(),
                 failures: BTreeMap::new(),
                 last: None,
+                generation: 0,
+                abort: Arc::new(AtomicBool::new(false)),
             }),
             changed: Condvar::new(),
             cache,
@@ -232,12 +252,13 @@ impl Orchestrator {
             return Err(Error::NoServer { detail: "every server in the config is disabled".into(), op });
         }
         let max_timeout = servers.iter().map(|s| s.timeout).max().unwrap_or_default();
-        let size = self.config.orchestration.max_concurrent_connections;
+        // No more threads than servers: a pool of 1000 for 3 servers would be waste.
+        let size = self.config.orchestration.max_concurrent_connections.clamp(1, servers.len());
         let rounds = servers.len().div_ceil(size.max(1)) as u32;
-        let deadline = Instant::now() + max_timeout * rounds + crate::transport::CLOSE_BOUND + COLLECT_SLACK;
+        let deadline = deadline_in(max_timeout.saturating_mul(rounds).saturating_add(CLOSE_BOUND + COLLECT_SLACK));
 
         // Claim the connecting phase, or wait for whoever has it.
-        let pool = {
+        let (pool, generation, abort) = {
             let mut state = self.lock();
             loop {
                 match state.phase {
@@ -259,13 +280,14 @@ impl Orchestrator {
                 }
             }
             state.phase = Phase::Connecting;
+            state.abort = Arc::new(AtomicBool::new(false));
             match &state.pool {
-                Some(p) => p.clone(),
+                Some(p) => (p.clone(), state.generation, state.abort.clone()),
                 None => match Pool::new(size, "mcp-orchestrator") {
                     Ok(p) => {
                         let p = Arc::new(p);
                         state.pool = Some(p.clone());
-                        p
+                        (p, state.generation, state.abort.clone())
                     }
                     Err(e) => {
                         state.phase = Phase::Idle;
@@ -277,8 +299,18 @@ impl Orchestrator {
         };
 
         log::info!("op={op}: connecting to {} server(s), {} at a time", servers.len(), pool.size());
-        let result = self.connect_all(&op, &pool, servers, deadline);
+        let result = self.connect_all(&op, &pool, servers, deadline, abort);
         let mut state = self.lock();
+        if state.generation != generation {
+            // close() ran while we connected: what we opened is closed, not installed.
+            state.phase = Phase::Idle;
+            self.changed.notify_all();
+            drop(state);
+            if let Ok((clients, _)) = result {
+                close_all(clients.into_iter().map(|c| c.client).collect());
+            }
+            return Err(Error::Closed { what: "orchestrator (closed during initialize)".into(), op });
+        }
         match result {
             Ok((clients, failures)) => {
                 state.clients = clients;
@@ -306,16 +338,17 @@ impl Orchestrator {
         pool: &Pool,
         servers: Vec<ServerConfig>,
         deadline: Instant,
+        abort: Arc<AtomicBool>,
     ) -> Result<(Vec<Connected>, BTreeMap<String, Error>)> {
         let fail_fast = self.config.orchestration.fail_fast;
-        let abort = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut unreported: BTreeMap<String, u32> = servers.iter().map(|s| (s.name.clone(), s.priority)).collect();
         let cache: Weak<ResourceCache<Arc<ServerResources>>> = Arc::downgrade(&self.cache);
         let parent = op.clone();
         let abort_job = abort.clone();
         let total = servers.len();
         let rx = pool.fan_out(servers, move |i, server: ServerConfig| {
             let child = parent.child(i);
-            if abort_job.load(std::sync::atomic::Ordering::SeqCst) {
+            if abort_job.load(Ordering::SeqCst) {
                 log::debug!("op={child} server={}: not connecting: the call already failed", server.name);
                 return (server, None);
             }
@@ -343,32 +376,49 @@ impl Orchestrator {
             (server, Some(result))
         });
 
-        let mut clients = Vec::new();
+        let mut clients: Vec<Connected> = Vec::new();
         let mut failures = BTreeMap::new();
-        let close_all = |clients: Vec<Connected>| {
-            for c in clients {
-                c.client.close();
-            }
+        let fail = |e: Error, clients: Vec<Connected>, abort: &AtomicBool| {
+            abort.store(true, Ordering::SeqCst);
+            close_all(clients.into_iter().map(|c| c.client).collect());
+            Err(e)
         };
         for _ in 0..total {
-            match rx.recv_deadline(deadline) {
+            let received = rx.recv_deadline(deadline);
+            if let Ok((_, (server, _))) = &received {
+                unreported.remove(&server.name);
+            }
+            match received {
                 Ok((_, (server, Some(Ok(client))))) => {
                     clients.push(Connected { config: Arc::new(server), client: Arc::new(client) })
                 }
                 Ok((_, (server, Some(Err(e))))) => {
                     if fail_fast {
-                        abort.store(true, std::sync::atomic::Ordering::SeqCst);
                         // Clients that finish after this point are dropped with the channel,
                         // and a dropped Client closes its session.
                         drop(rx);
-                        close_all(clients);
-                        return Err(e);
+                        return fail(e, clients, &abort);
                     }
                     failures.insert(server.name, e);
                 }
                 Ok((_, (_, None))) => {}
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => break,
             }
+        }
+        // A server whose job never reported (it panicked, or the deadline passed) is a failure,
+        // never a silent omission.
+        for (name, _) in unreported {
+            let e = Error::Timeout {
+                server: name.clone(),
+                method: "connect".into(),
+                op: op.clone(),
+                phase: "no result from the connect job",
+                after: deadline.saturating_duration_since(Instant::now()),
+            };
+            if fail_fast {
+                return fail(e, clients, &abort);
+            }
+            failures.insert(name, e);
         }
         if clients.is_empty() {
             let detail = if failures.is_empty() {
@@ -391,7 +441,7 @@ impl Orchestrator {
     /// server's outcome.
     pub fn gather_all_resources(&self) -> Result<Arc<Gathered>> {
         let op = OpId::new();
-        let (pool, clients, failures, last) = {
+        let (pool, clients, failures, last, generation) = {
             let state = self.lock();
             match state.phase {
                 Phase::Ready => {}
@@ -400,7 +450,7 @@ impl Orchestrator {
             let clients: Vec<(Arc<ServerConfig>, Arc<Client>)> =
                 state.clients.iter().map(|c| (c.config.clone(), c.client.clone())).collect();
             let failures: BTreeMap<String, Error> = state.failures.clone();
-            (state.pool.clone(), clients, failures, state.last.clone())
+            (state.pool.clone(), clients, failures, state.last.clone(), state.generation)
         };
         let Some(pool) = pool else { return Err(Error::Closed { what: "orchestrator".into(), op }) };
 
@@ -436,7 +486,7 @@ impl Orchestrator {
         }
         let max_timeout = misses.iter().map(|(_, s, _)| s.timeout).max().unwrap_or_default();
         let rounds = misses.len().div_ceil(pool.size()) as u32;
-        let deadline = Instant::now() + max_timeout * rounds + COLLECT_SLACK;
+        let deadline = deadline_in(max_timeout.saturating_mul(rounds).saturating_add(COLLECT_SLACK));
         let total = misses.len();
         if total > 0 {
             log::info!("op={op}: gathering from {total} server(s)");
@@ -446,7 +496,7 @@ impl Orchestrator {
         let rx = pool.fan_out(misses, move |_, (i, server, client): (usize, Arc<ServerConfig>, Arc<Client>)| {
             let child = parent.child(i);
             let t0 = Instant::now();
-            let deadline = t0 + server.timeout;
+            let deadline = deadline_in(server.timeout);
             let result = cache.get_or_fetch(
                 &server.name,
                 deadline,
@@ -525,7 +575,7 @@ impl Orchestrator {
             started.elapsed()
         );
         let mut state = self.lock();
-        if matches!(state.phase, Phase::Ready) {
+        if matches!(state.phase, Phase::Ready) && state.generation == generation {
             state.last = Some(gathered.clone());
         }
         Ok(gathered)
@@ -540,7 +590,11 @@ impl Orchestrator {
         if !matches!(state.phase, Phase::Ready) {
             return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op });
         }
-        match state.clients.iter().find(|c| c.config.capabilities.iter().any(|cap| cap == EXECUTE_QUERY)) {
+        match state
+            .clients
+            .iter()
+            .find(|c| !c.client.is_closed() && c.config.capabilities.iter().any(|cap| cap == EXECUTE_QUERY))
+        {
             Some(c) => {
                 log::debug!("op={op} server={}: chosen as executor", c.config.name);
                 Ok(c.client.clone())
@@ -605,7 +659,7 @@ impl Orchestrator {
         };
         let op = OpId::new();
         log::info!("op={op} server={}: calling tool `{tool}`", client.name());
-        client.call_tool_in(&op, tool, arguments, Instant::now() + client.timeout())
+        client.call_tool_in(&op, tool, arguments, deadline_in(client.timeout()))
     }
 
     /// The cache's counters.
@@ -624,8 +678,10 @@ impl Orchestrator {
         let op = OpId::new();
         let (clients, pool) = {
             let mut state = self.lock();
-            // A concurrent initialize finishes against a closed state: its clients are kept
-            // until the next close, never leaked.
+            // An initialize in progress sees the new generation when it finishes, closes what it
+            // opened and resets the phase itself; its queued connect jobs give up now.
+            state.generation += 1;
+            state.abort.store(true, Ordering::SeqCst);
             if matches!(state.phase, Phase::Ready) {
                 state.phase = Phase::Idle;
             }
@@ -636,9 +692,7 @@ impl Orchestrator {
         if !clients.is_empty() {
             log::info!("op={op}: closing {} session(s)", clients.len());
         }
-        for c in clients {
-            c.client.close();
-        }
+        close_all(clients.into_iter().map(|c| c.client).collect());
         // Dropping the last handle to the pool ends its threads once their jobs return.
         drop(pool);
         self.cache.clear();
@@ -655,6 +709,24 @@ impl std::fmt::Debug for Orchestrator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Orchestrator").field("servers", &self.config.servers.len()).finish_non_exhaustive()
     }
+}
+
+/// Closes sessions in parallel (each close is bounded, so all of them take about one bound).
+fn close_all(clients: Vec<Arc<Client>>) {
+    if clients.len() <= 1 {
+        clients.iter().for_each(|c| c.close());
+        return;
+    }
+    std::thread::scope(|scope| {
+        for client in &clients {
+            let spawned = std::thread::Builder::new()
+                .name(format!("mcp-close:{}", client.name()))
+                .spawn_scoped(scope, move || client.close());
+            if spawned.is_err() {
+                client.close(); // no thread to be had: close it here
+            }
+        }
+    });
 }
 
 fn outcome(
@@ -706,9 +778,9 @@ fn fetch(
                 Ok(contents) => {
                     data.contents.insert(uri.to_string(), contents);
                 }
-                // A read error (e.g. the connection) that is not the resource's own is the
-                // server's failure; a resource the server cannot read is recorded.
-                Err(e @ Error::Rpc { .. }) => {
+                // A resource the server cannot read, or answers malformed, is recorded; a
+                // failure of the session itself (closed, timed out) is the server's failure.
+                Err(e @ (Error::Rpc { .. } | Error::Protocol { .. })) => {
                     data.read_errors.insert(uri.to_string(), e.to_string());
                 }
                 Err(e) => return Err(e),

@@ -281,6 +281,7 @@ fn empty_object_schema() -> Value {
 /// One item of a tool's result content.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Content {
     /// Text.
     Text {
@@ -313,6 +314,10 @@ pub enum Content {
         /// Its contents.
         resource: ResourceContents,
     },
+    /// A content type this crate does not know (a newer protocol's): kept as a marker so that
+    /// the rest of the result is not lost.
+    #[serde(other)]
+    Unknown,
 }
 
 /// The result of `tools/call`.
@@ -485,13 +490,15 @@ mod tests {
                 {"type": "image", "data": "AA==", "mimeType": "image/png"},
                 {"type": "resource_link", "uri": "a://x", "name": "x"},
                 {"type": "resource", "resource": {"uri": "a://y", "text": "y"}},
-                {"type": "text", "text": "two"}
+                {"type": "text", "text": "two"},
+                {"type": "hologram", "data": "?"}
             ],
             "structuredContent": {"rows": 2},
             "isError": false
         }))
         .unwrap();
-        assert_eq!(r.content.len(), 5);
+        assert_eq!(r.content.len(), 6);
+        assert_eq!(r.content[5], Content::Unknown);
         assert_eq!(r.text(), "one\ntwo");
         assert_eq!(r.structured_content, Some(json!({"rows": 2})));
         assert!(!r.is_error);

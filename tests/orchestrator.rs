@@ -378,3 +378,47 @@ fn a_failing_server_fails_a_fail_fast_gather_and_is_reported_otherwise() {
         }
     }
 }
+
+#[test]
+fn close_during_initialize_closes_what_it_opened_and_initialize_works_again() {
+    let s = sample(2).fault(Fault::Delay("initialize".into(), Duration::from_millis(400))).start().unwrap();
+    let o = Arc::new(orchestrator(vec![server_config("a", &s, 1)], orchestration(true)));
+    let connecting = {
+        let o = o.clone();
+        std::thread::spawn(move || o.initialize())
+    };
+    eventually("the handshake reaches the server", || s.stats().count("initialize") == 1);
+    o.close();
+    let err = connecting.join().unwrap().unwrap_err();
+    assert!(matches!(err, Error::Closed { .. }), "{err}");
+    assert!(err.to_string().contains("closed during initialize"), "{err}");
+    eventually("the session opened during close is closed", || s.stats().open_sessions == 0);
+    assert!(matches!(o.executor().unwrap_err(), Error::Closed { .. }));
+    o.initialize().unwrap();
+    assert_eq!(o.gather_all_resources().unwrap().resources.len(), 2);
+}
+
+#[test]
+fn huge_timeouts_do_not_overflow() {
+    let s = sample(2).start().unwrap();
+    let mut c = server_config("a", &s, 1);
+    c.timeout = Duration::MAX;
+    let o = orchestrator(vec![c], orchestration(true));
+    o.initialize().unwrap();
+    assert_eq!(o.gather_all_resources().unwrap().resources.len(), 2);
+    o.call_tool(Some("a"), "nope", json!({})).unwrap_err();
+}
+
+#[test]
+fn servers_reordered_after_validation_are_merged_by_priority() {
+    let a = TestServer::builder().text_resource("x://1", "x", "text/plain", "from a").start().unwrap();
+    let b = TestServer::builder().text_resource("x://1", "x", "text/plain", "from b").start().unwrap();
+    let mut config =
+        Config::new(vec![server_config("a", &a, 5), server_config("b", &b, 1)], orchestration(true)).unwrap();
+    config.servers.reverse(); // the fields are public: the orchestrator must not trust their order
+    let o = Orchestrator::new(config);
+    o.initialize().unwrap();
+    let g = o.gather_all_resources().unwrap();
+    assert_eq!(g.resource("x://1").unwrap().server, "b");
+    assert_eq!(g.servers[0].name, "b");
+}

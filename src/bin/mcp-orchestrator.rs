@@ -240,6 +240,7 @@ fn call_text(result: &CallToolResult) -> String {
                 Some(text) => format!("[resource {}]\n{text}", resource.uri),
                 None => format!("[resource {} (binary)]", resource.uri),
             },
+            _ => "[content of a type this version does not know]".to_string(),
         };
         out.push_str(&line);
         out.push('\n');

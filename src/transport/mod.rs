@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 use serde_json::value::RawValue;
@@ -20,7 +20,18 @@ pub(crate) mod stdio;
 pub(crate) mod streamable_http;
 
 /// How long closing a session may wait for its reader thread after interrupting it.
-pub(crate) const CLOSE_BOUND: std::time::Duration = std::time::Duration::from_secs(2);
+pub(crate) const CLOSE_BOUND: Duration = Duration::from_secs(2);
+
+/// `now + d`, saturating: a timeout from a config (or built in code) may be as large as
+/// `Duration::MAX`, and `Instant + Duration` panics on overflow.
+pub(crate) fn deadline_in(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
+
+/// The deadline of our answer to a server request (a `ping`): the reader thread sends it, and
+/// routes nothing else meanwhile, so it must be short whatever the request timeout is.
+pub(crate) const ANSWER_BOUND: Duration = Duration::from_secs(2);
 
 /// One session's way of moving messages to a server. Incoming messages go to the [`Router`]
 /// the transport was built with.
@@ -157,18 +168,22 @@ impl Router {
     pub(crate) fn handle(&self, text: &str, reply: &dyn Fn(Vec<u8>, &str)) {
         let messages = match jsonrpc::decode(text) {
             Ok(m) => m,
-            Err(e) => {
-                log::warn!(
-                    "op={} server={}: ignoring a message that is not JSON-RPC: {e} (starts {:?})",
-                    self.session_op,
-                    self.server,
-                    excerpt(text, 80)
-                );
-                return;
-            }
+            Err(e) => vec![Err(e)],
         };
         for message in messages {
-            self.handle_one(message, reply);
+            match message {
+                Ok(m) => self.handle_one(m, reply),
+                Err(e) => {
+                    // The payload itself only at trace: it may hold data.
+                    log::warn!(
+                        "op={} server={}: ignoring a message that is not JSON-RPC ({} bytes): {e}",
+                        self.session_op,
+                        self.server,
+                        text.len()
+                    );
+                    log::trace!("op={} server={}: the ignored message: {text}", self.session_op, self.server);
+                }
+            }
         }
     }
 

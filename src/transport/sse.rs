@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use ureq::Agent;
 
-use super::{CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reply, Router, Transport, excerpt};
+use super::{ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reply, Router, Transport, deadline_in, excerpt};
 use crate::config::Headers;
 use crate::error::{Error, Result};
 use crate::op::{OP_ID_HEADER, OpId};
@@ -360,7 +360,7 @@ impl ReaderState {
                 let op = &self.op;
                 let timeout = self.request_timeout;
                 self.router.handle(&event.data, &|body, method| {
-                    if let Err(e) = poster.post(body, method, op, Instant::now() + timeout) {
+                    if let Err(e) = poster.post(body, method, op, deadline_in(timeout.min(ANSWER_BOUND))) {
                         log::warn!("op={op} server={}: could not answer the server's `{method}`: {e}", poster.server);
                     }
                 });

@@ -29,7 +29,7 @@ use serde::Deserialize;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::{CLOSE_BOUND, HttpUrl, Router, Transport, excerpt};
+use super::{ANSWER_BOUND, CLOSE_BOUND, HttpUrl, Router, Transport, deadline_in, excerpt};
 use crate::config::Headers;
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, Message, RequestId};
@@ -153,7 +153,7 @@ impl Inner {
 
     /// POSTs our answer to a server request.
     fn answer(&self, body: Vec<u8>, method: &str, op: &OpId) {
-        let deadline = Instant::now() + self.options.request_timeout;
+        let deadline = deadline_in(self.options.request_timeout.min(ANSWER_BOUND));
         let sink = Sink { deliver: &|t| self.route(t, op), wanted: &|| false };
         if let Err(e) = self.post(&body, method, op, deadline, &sink) {
             log::warn!("op={op} server={}: could not answer the server's `{method}`: {e}", self.server);
@@ -477,7 +477,7 @@ impl Inner {
             };
             for message in messages {
                 match message {
-                    Message::Response { id: Some(got), result } if got == id => *lock(&answer) = Some(result),
+                    Ok(Message::Response { id: Some(got), result }) if got == id => *lock(&answer) = Some(result),
                     _ => self.route(text, op),
                 }
             }
