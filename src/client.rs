@@ -246,9 +246,14 @@ impl Client {
             .iter()
             .map(|uri| self.session.start(op, "resources/read", Some(&json!({ "uri": uri })), deadline))
             .collect();
+        let cancel_until = deadline.checked_add(CANCEL_DEADLINE.min(self.session.timeout)).unwrap_or(deadline);
         calls
             .into_iter()
-            .map(|call| self.session.finish::<ReadResourceResult>(call?, deadline).map(|r| r.contents))
+            .map(|call| {
+                self.session
+                    .finish_within::<ReadResourceResult>(call?, deadline, Some(cancel_until))
+                    .map(|r| r.contents)
+            })
             .collect()
     }
 
@@ -392,11 +397,23 @@ impl Session {
     }
 
     fn finish<R: DeserializeOwned>(&self, call: Call, deadline: Instant) -> Result<R> {
+        self.finish_within(call, deadline, None)
+    }
+
+    /// [`finish`](Self::finish), sending the cancellation of a timed-out request only before
+    /// `cancel_until` (a batch shares one budget, so N timed-out reads cost at most one bound).
+    fn finish_within<R: DeserializeOwned>(
+        &self,
+        call: Call,
+        deadline: Instant,
+        cancel_until: Option<Instant>,
+    ) -> Result<R> {
         let reply = match call.rx.recv_deadline(deadline) {
             Ok(reply) => reply,
             Err(RecvTimeoutError::Timeout) => {
                 if self.router.forget(&call.id) {
-                    self.cancel(&call);
+                    let until = cancel_until.unwrap_or_else(|| deadline_in(CANCEL_DEADLINE.min(self.timeout)));
+                    self.cancel(&call, until);
                     return Err(Error::Timeout {
                         server: self.name.to_string(),
                         method: call.method.into(),
@@ -449,14 +466,23 @@ impl Session {
         Error::Protocol { server: self.name.to_string(), method: method.into(), op: op.clone(), detail }
     }
 
-    /// Tells the server we gave up on a request (best effort, short deadline).
-    fn cancel(&self, call: &Call) {
+    /// Tells the server we gave up on a request (best effort, by `until`).
+    fn cancel(&self, call: &Call, until: Instant) {
+        if Instant::now() >= until {
+            log::debug!(
+                "op={} server={}: not cancelling {} (id {}): no time left",
+                call.op,
+                self.name,
+                call.method,
+                call.id
+            );
+            return;
+        }
         let reason = format!("timeout after {:?}", call.sent.elapsed());
         log::debug!("op={} server={}: cancelling {} (id {}): {reason}", call.op, self.name, call.method, call.id);
         let params = json!({ "requestId": call.id, "reason": reason });
         let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
-        let deadline = Instant::now() + CANCEL_DEADLINE.min(self.timeout);
-        if let Err(e) = self.transport.send(body, "notifications/cancelled", &call.op, deadline) {
+        if let Err(e) = self.transport.send(body, "notifications/cancelled", &call.op, until) {
             log::debug!("op={} server={}: could not send the cancellation: {e}", call.op, self.name);
         }
     }

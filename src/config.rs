@@ -65,7 +65,8 @@ pub struct ServerConfig {
     pub domains: Vec<String>,
     /// What it may be used for (`execute_query`, `list_resources`, …).
     pub capabilities: Vec<String>,
-    /// Deadline for connecting and for each request (`timeout`, default 30 s).
+    /// Deadline for connecting, for each request, for a whole paged listing, and for this
+    /// server's part of a gather (`timeout`, default 30 s).
     pub timeout: Duration,
     /// Extra HTTP headers (values may come from `${VAR}`); redacted in Debug output and logs.
     pub headers: Headers,

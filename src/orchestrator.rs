@@ -371,6 +371,8 @@ impl Orchestrator {
                 .connect();
             match &result {
                 Ok(_) => log::debug!("op={child} server={}: connected in {:?}", server.name, started.elapsed()),
+                // Under fail-fast the error is returned to the caller: no need to log it twice.
+                Err(e) if fail_fast => log::debug!("op={child} server={}: {e}", server.name),
                 Err(e) => log::warn!("op={child} server={}: {e}", server.name),
             }
             (server, Some(result))
@@ -434,8 +436,14 @@ impl Orchestrator {
     }
 
     /// Gathers every connected server's resources, templates, tools and contents, in parallel,
-    /// and merges them by URI (lowest priority number wins). Within the cache TTL it sends no
-    /// request and returns the same `Arc` as the last call.
+    /// and merges them by URI (lowest priority number wins). Within the cache TTL a server
+    /// that answered is not asked again; when every server answered last time, the call sends
+    /// no request and returns the same `Arc` as the last call. (A server that failed is asked
+    /// again each time.) Each server's part — listings, all pages, and its reads — must finish
+    /// within that server's `timeout`.
+    ///
+    /// A session that died (its server went away) stays dead until [`close`](Self::close) and
+    /// [`initialize`](Self::initialize); its server's outcome says why.
     ///
     /// With `fail_fast`, a server that fails fails the call; without it, the failure is in that
     /// server's outcome.
@@ -519,6 +527,7 @@ impl Orchestrator {
                     data.tools.len(),
                     if *hit { " (from a concurrent gather)" } else { "" }
                 ),
+                Err(e) if fail_fast => log::debug!("op={child} server={}: gather failed: {e}", server.name),
                 Err(e) => log::warn!("op={child} server={}: gather failed: {e}", server.name),
             }
             (server, result, elapsed)

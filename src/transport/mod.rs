@@ -268,6 +268,19 @@ impl Router {
     }
 }
 
+/// A URL as logs and errors may show it: origin and path, without user info or query (either
+/// may hold a secret that came from `${VAR}`).
+pub(crate) fn redacted(url: &str) -> String {
+    match HttpUrl::parse(url) {
+        Ok(u) => {
+            let path = u.path.split(['?', '#']).next().unwrap_or("/");
+            let query = if u.path.contains('?') { "?…" } else { "" };
+            format!("{}{path}{query}", u.origin())
+        }
+        Err(_) => "<an invalid URL>".to_string(),
+    }
+}
+
 /// The first `max` characters of `text`, for messages and logs.
 pub(crate) fn excerpt(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max).collect();
@@ -369,6 +382,8 @@ mod tests {
         assert!(HttpUrl::parse("ftp://x/y").unwrap_err().contains("only http and https"));
         assert!(HttpUrl::parse("not a url").is_err());
         assert_eq!(HttpUrl::parse("https://[::1]/sse").unwrap().origin(), "https://[::1]:443");
+        assert_eq!(redacted("http://user:pw@host:8/sse?token=s3cret"), "http://host:8/sse?…");
+        assert_eq!(redacted("http://host/mcp"), "http://host:80/mcp");
     }
 
     #[test]

@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 use ureq::Agent;
 
-use super::{ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reply, Router, Transport, deadline_in, excerpt};
+use super::{
+    ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reply, Router, Transport, deadline_in, excerpt, redacted,
+};
 use crate::config::Headers;
 use crate::error::{Error, Result};
 use crate::op::{OP_ID_HEADER, OpId};
@@ -150,7 +152,7 @@ impl SseTransport {
             .build()
             .new_agent();
 
-        log::debug!("op={op} server={server}: GET {url}");
+        log::debug!("op={op} server={server}: GET {}", redacted(url));
         let mut request = stream_agent
             .get(url)
             .header("Accept", "text/event-stream")
@@ -170,7 +172,7 @@ impl SseTransport {
                     after: remaining,
                 });
             }
-            Err(e) => return Err(connect_err(format!("GET {url}: {e}"))),
+            Err(e) => return Err(connect_err(format!("GET {}: {e}", redacted(url)))),
         };
         let status = response.status().as_u16();
         if status != 200 {
@@ -189,7 +191,7 @@ impl SseTransport {
                 server: server.to_string(),
                 method: "connect".into(),
                 op: op.clone(),
-                detail: format!("GET {url} answered content-type {content_type:?}, not text/event-stream"),
+                detail: format!("GET {} answered content-type {content_type:?}, not text/event-stream", redacted(url)),
             });
         }
 

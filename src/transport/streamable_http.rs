@@ -29,7 +29,7 @@ use serde::Deserialize;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::{ANSWER_BOUND, CLOSE_BOUND, HttpUrl, Router, Transport, deadline_in, excerpt};
+use super::{ANSWER_BOUND, CLOSE_BOUND, HttpUrl, Router, Transport, deadline_in, excerpt, redacted};
 use crate::config::Headers;
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, Message, RequestId};
@@ -195,7 +195,7 @@ impl Inner {
                 return Err(Error::Connect {
                     server: self.server.to_string(),
                     op: op.clone(),
-                    detail: format!("POST {}: {e}", self.url),
+                    detail: format!("POST {}: {e}", redacted(&self.url)),
                 });
             }
             Err(e) => return Err(self.closed(method, op, format!("POST failed: {e}"))),
