@@ -8,10 +8,13 @@ use mcp_orchestrator::{
 };
 use serde::Serialize;
 
-/// A duration for a person: µs below a millisecond, ms with one decimal below ten seconds.
+/// A duration for a person: ns below a microsecond, µs below a millisecond, ms with one
+/// decimal below ten seconds.
 pub fn human(d: Duration) -> String {
     let us = d.as_micros();
-    if us < 1_000 {
+    if us == 0 {
+        format!("{} ns", d.as_nanos())
+    } else if us < 1_000 {
         format!("{us} µs")
     } else if us < 10_000_000 {
         format!("{:.1} ms", us as f64 / 1_000.0)
@@ -330,6 +333,7 @@ mod tests {
     #[test]
     fn durations_for_people() {
         assert_eq!(human(Duration::from_micros(12)), "12 µs");
+        assert_eq!(human(Duration::from_nanos(310)), "310 ns");
         assert_eq!(human(Duration::from_micros(4_250)), "4.2 ms");
         assert_eq!(human(Duration::from_secs(12)), "12.0 s");
         assert_eq!(millis(Duration::from_micros(1_234)), 1.234);
