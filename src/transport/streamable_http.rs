@@ -20,7 +20,7 @@
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -112,6 +112,9 @@ struct Inner {
     init_params: Mutex<Option<serde_json::Value>>,
     closing: AtomicBool,
     reinit_seq: AtomicU64,
+    /// Whether a request is re-initializing an expired session now (the others wait for it).
+    renewing: Mutex<bool>,
+    renewed: Condvar,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -450,13 +453,31 @@ impl Inner {
     }
 
     /// Session `expired` is gone: initialize a new one, unless another request already has.
+    /// One request renews at a time: the others wait for it (never past their deadline), then
+    /// retry with the new session, or renew themselves if it failed.
     fn renew(&self, expired: &str, op: &OpId, deadline: Instant) -> Result<()> {
-        let current = lock(&self.session_id).clone();
-        if current.is_some_and(|c| c != expired) {
-            log::debug!("op={op} server={}: the session was already renewed; retrying", self.server);
-            return Ok(());
+        let mut renewing = lock(&self.renewing);
+        loop {
+            let current = lock(&self.session_id).clone();
+            if current.is_some_and(|c| c != expired) {
+                log::debug!("op={op} server={}: the session was already renewed; retrying", self.server);
+                return Ok(());
+            }
+            if !*renewing {
+                *renewing = true;
+                break;
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                return Err(self.timeout("initialize", op, "waiting for the session to be renewed", wait));
+            }
+            renewing = self.renewed.wait_timeout(renewing, wait).unwrap_or_else(|e| e.into_inner()).0;
         }
-        self.reinitialize(op, deadline)
+        drop(renewing);
+        let result = self.reinitialize(op, deadline);
+        *lock(&self.renewing) = false;
+        self.renewed.notify_all();
+        result
     }
 
     /// The session expired: initialize a new one (same params), then `notifications/initialized`.
@@ -641,6 +662,8 @@ impl StreamableHttpTransport {
             init_params: Mutex::new(None),
             closing: AtomicBool::new(false),
             reinit_seq: AtomicU64::new(1),
+            renewing: Mutex::new(false),
+            renewed: Condvar::new(),
         });
         Ok(StreamableHttpTransport {
             inner,
