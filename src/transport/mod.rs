@@ -33,6 +33,28 @@ pub(crate) fn deadline_in(d: Duration) -> Instant {
 /// routes nothing else meanwhile, so it must be short whatever the request timeout is.
 pub(crate) const ANSWER_BOUND: Duration = Duration::from_secs(2);
 
+/// A transport's reader thread: its handle, and a channel that disconnects when it ends.
+pub(crate) struct Reader {
+    pub handle: std::thread::JoinHandle<()>,
+    pub done: Receiver<()>,
+}
+
+impl Reader {
+    /// Joins the thread once it has ended, waiting at most `bound` (its blocking read must have
+    /// been interrupted first). A thread still busy then — in a user's notification callback —
+    /// is left to exit when that call returns.
+    pub(crate) fn join_within(self, bound: Duration, server: &str) {
+        match self.done.recv_timeout(bound) {
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                let _ = self.handle.join();
+            }
+            _ => log::warn!(
+                "server={server}: reader thread still busy {bound:?} after close; it exits when its call returns"
+            ),
+        }
+    }
+}
+
 /// One session's way of moving messages to a server. Incoming messages go to the [`Router`]
 /// the transport was built with.
 pub(crate) trait Transport: Send + Sync {

@@ -8,14 +8,13 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
+use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 use ureq::Agent;
 
 use super::{
-    ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reply, Router, Transport, deadline_in, excerpt, redacted,
+    ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reader, Reply, Router, Transport, deadline_in, excerpt, redacted,
 };
 use crate::config::Headers;
 use crate::error::{Error, Result};
@@ -107,11 +106,6 @@ fn timeout_phase(t: ureq::Timeout, default: &'static str) -> &'static str {
         ureq::Timeout::SendBody | ureq::Timeout::SendRequest => "sending the request",
         _ => default,
     }
-}
-
-struct Reader {
-    handle: JoinHandle<()>,
-    done: Receiver<()>,
 }
 
 /// One session over the legacy HTTP+SSE transport.
@@ -284,15 +278,7 @@ impl Transport for SseTransport {
         self.poster.agent.clone().shutdown();
         let reader = self.reader.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(reader) = reader {
-            match reader.done.recv_timeout(CLOSE_GRACE) {
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = reader.handle.join();
-                }
-                _ => log::warn!(
-                    "server={}: reader thread still busy {CLOSE_GRACE:?} after close; it exits when its call returns",
-                    self.router.server()
-                ),
-            }
+            reader.join_within(CLOSE_GRACE, self.router.server());
         }
     }
 }

@@ -21,7 +21,6 @@
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError, bounded};
@@ -29,7 +28,7 @@ use serde::Deserialize;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::{ANSWER_BOUND, CLOSE_BOUND, HttpUrl, Router, Transport, deadline_in, excerpt, redacted};
+use super::{ANSWER_BOUND, CLOSE_BOUND, HttpUrl, Reader, Router, Transport, deadline_in, excerpt, redacted};
 use crate::config::Headers;
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, Message, RequestId};
@@ -610,11 +609,6 @@ impl Inner {
     }
 }
 
-struct Reader {
-    handle: JoinHandle<()>,
-    done: Receiver<()>,
-}
-
 /// One session over Streamable HTTP.
 pub(crate) struct StreamableHttpTransport {
     inner: Arc<Inner>,
@@ -773,15 +767,7 @@ impl Transport for StreamableHttpTransport {
         inner.agent.clone().shutdown();
         let reader = lock(&self.reader).take();
         if let Some(reader) = reader {
-            match reader.done.recv_timeout(CLOSE_BOUND) {
-                Err(RecvTimeoutError::Disconnected) => {
-                    let _ = reader.handle.join();
-                }
-                _ => log::warn!(
-                    "server={}: reader thread still busy {CLOSE_BOUND:?} after close; it exits when its call returns",
-                    inner.server
-                ),
-            }
+            reader.join_within(CLOSE_BOUND, &inner.server);
         }
     }
 }
