@@ -27,6 +27,8 @@ use crate::transport::{Notification, NotificationHandler, Reply, Router, Transpo
 
 /// The most pages one listing may take before it is an error.
 pub const DEFAULT_MAX_PAGES: usize = 10_000;
+/// How many reads run at once over a transport that cannot pipeline (streamable HTTP).
+const OVERLAPPED_READS: usize = 8;
 /// How long we spend telling a server about a request we gave up on.
 const CANCEL_DEADLINE: Duration = Duration::from_secs(2);
 
@@ -242,6 +244,9 @@ impl Client {
         uris: &[&str],
         deadline: Instant,
     ) -> Vec<Result<Vec<ResourceContents>>> {
+        if !self.session.transport.pipelines() {
+            return self.read_resources_overlapped(op, uris, deadline);
+        }
         let calls: Vec<Result<Call>> = uris
             .iter()
             .map(|uri| self.session.start(op, "resources/read", Some(&json!({ "uri": uri })), deadline))
@@ -253,6 +258,54 @@ impl Client {
                 self.session
                     .finish_within::<ReadResourceResult>(call?, deadline, Some(cancel_until))
                     .map(|r| r.contents)
+            })
+            .collect()
+    }
+
+    /// Reads over a transport that cannot pipeline: up to [`OVERLAPPED_READS`] requests at
+    /// once, each on a scoped thread (`mcp-read:<server>`) joined before this returns.
+    fn read_resources_overlapped(
+        &self,
+        op: &OpId,
+        uris: &[&str],
+        deadline: Instant,
+    ) -> Vec<Result<Vec<ResourceContents>>> {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<std::sync::Mutex<Option<Result<Vec<ResourceContents>>>>> =
+            uris.iter().map(|_| std::sync::Mutex::new(None)).collect();
+        let read = |uri: &str| -> Result<Vec<ResourceContents>> {
+            let call = self.session.start(op, "resources/read", Some(&json!({ "uri": uri })), deadline)?;
+            self.session.finish::<ReadResourceResult>(call, deadline).map(|r| r.contents)
+        };
+        let work = || {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(uri) = uris.get(i) else { break };
+                let result = read(uri);
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            }
+        };
+        std::thread::scope(|scope| {
+            for _ in 1..OVERLAPPED_READS.min(uris.len()) {
+                let spawned =
+                    std::thread::Builder::new().name(format!("mcp-read:{}", self.session.name)).spawn_scoped(scope, work);
+                if spawned.is_err() {
+                    break; // fewer threads: the caller's thread below still does the work
+                }
+            }
+            work();
+        });
+        slots
+            .into_iter()
+            .map(|slot| {
+                slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| {
+                    Err(Error::ConnectionClosed {
+                        server: self.session.name.to_string(),
+                        method: "resources/read".into(),
+                        op: op.clone(),
+                        detail: "the read was not made".into(),
+                    })
+                })
             })
             .collect()
     }

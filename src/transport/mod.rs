@@ -66,6 +66,13 @@ pub(crate) trait Transport: Send + Sync {
     /// on every later request). The default does nothing.
     fn set_protocol_version(&self, _version: &str) {}
 
+    /// Whether `send` returns as soon as the server accepted a request (so many can be in
+    /// flight from one thread). A transport that reads each reply inside `send` says no, and
+    /// the client overlaps such requests on threads instead.
+    fn pipelines(&self) -> bool {
+        true
+    }
+
     /// Ends the session: every pending request fails at once, the reader stops and is joined.
     /// Idempotent; returns in bounded time whatever the server does.
     fn close(&self);

@@ -707,6 +707,10 @@ impl StreamableHttpTransport {
 }
 
 impl Transport for StreamableHttpTransport {
+    fn pipelines(&self) -> bool {
+        false // each reply is read inside its POST
+    }
+
     fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()> {
         let inner = &self.inner;
         if inner.closing.load(Ordering::SeqCst) {
