@@ -209,7 +209,19 @@ def measure(argv: list[str]) -> tuple[dict, str, str]:
     return m, stdout, stderr
 
 
-def run_client(name: str, args, urls: list[str], cfg_n: Path, cfg_default: Path) -> dict:
+def servers_cpu_ms(pids: list[int]) -> float:
+    """CPU time (user + sys) the servers have used so far, from /proc/<pid>/stat (10 ms ticks)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks * 1e3 / os.sysconf("SC_CLK_TCK")
+
+
+def run_client(name: str, args, urls: list[str], cfg_n: Path, cfg_default: Path, pids: list[int]) -> dict:
     if name == "ours@N":
         argv, check = [args.ours, "gather", "--config", str(cfg_n), "--format", "json"], check_ours
     elif name == "ours@10":
@@ -218,7 +230,9 @@ def run_client(name: str, args, urls: list[str], cfg_n: Path, cfg_default: Path)
         argv, check = [args.rmcp, *urls], check_summary
     else:
         argv, check = [sys.executable, str(HERE / "python_client.py"), *urls], check_summary
+    before = servers_cpu_ms(pids)
     m, stdout, stderr = measure(argv)
+    m["servers_cpu_ms"] = servers_cpu_ms(pids) - before
     try:
         ok, resources = check(stdout)
     except (ValueError, KeyError, IndexError) as e:
@@ -285,7 +299,7 @@ def medians(runs: list[dict]) -> dict:
     for r in runs:
         out.setdefault((r["n"], r["latency_ms"], r["client"]), []).append(r)
     return {
-        k: {f: statistics.median(x[f] for x in v) for f in ("wall_ms", "cpu_ms", "maxrss_kib")}
+        k: {f: statistics.median(x[f] for x in v) for f in ("wall_ms", "cpu_ms", "maxrss_kib", "servers_cpu_ms")}
         for k, v in out.items()
     }
 
@@ -304,7 +318,11 @@ def report(runs: list[dict], args) -> str:
                     f"{m['wall_ms']:7.1f}/{m['cpu_ms']:6.1f}/{m['maxrss_kib'] / 1024:5.1f}" if m else " " * 22
                 )
             lines.append(f"{n:>4}  " + "  ".join(f"{x:>22}" for x in cells))
-        lines.append(f"ratios, ours@N / rmcp and ours@N / python (wall, CPU, RSS)")
+        lines.append("servers' CPU ms during the run (all N servers, /proc ticks), median")
+        for n in args.ns:
+            cells = [f"{med[(n, lat, c)]['servers_cpu_ms']:.0f}" if (n, lat, c) in med else "" for c in CLIENTS]
+            lines.append(f"{n:>4}  " + "  ".join(f"{x:>22}" for x in cells))
+        lines.append("ratios, ours@N / rmcp and ours@N / python (wall, CPU, RSS)")
         for n in args.ns:
             o, r, p = (med.get((n, lat, c)) for c in ("ours@N", "rmcp", "python"))
             if not (o and r and p):
@@ -369,7 +387,7 @@ def main() -> int:
                     for rnd in range(args.warmup + args.rounds):
                         order = CLIENTS[rnd % 4:] + CLIENTS[: rnd % 4]
                         for c in order:
-                            m = run_client(c, args, urls, cfg_n, cfg_default)
+                            m = run_client(c, args, urls, cfg_n, cfg_default, [p.pid for p, _ in servers])
                             if rnd >= args.warmup:
                                 runs.append(dict(n=n, latency_ms=lat, client=c, round=rnd - args.warmup, **m))
                 finally:
