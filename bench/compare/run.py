@@ -16,7 +16,8 @@ Clients:
   python   bench/compare/python_client.py (mcp, asyncio.gather over all N)
 All of them list resources (every page), resource templates and tools; none reads contents.
 
-Writes bench/compare/results/<UTC date>.json (raw runs + environment), prints the medians and
+Writes bench/compare/results/<UTC date>.json (or <date>-2.json, ... : never overwrites; raw runs +
+environment), prints the medians and
 ratios, and draws bench/compare/wall_vs_n.svg. Run it with the bench venv's Python (it is also
 the Python the servers and the Python client run on):
 
@@ -400,6 +401,10 @@ def main() -> int:
     out_dir = HERE / "results"
     out_dir.mkdir(exist_ok=True)
     out = out_dir / f"{env['date_utc'][:10]}.json"
+    k = 2
+    while out.exists():  # never overwrite an earlier run of the same day
+        out = out_dir / f"{env['date_utc'][:10]}-{k}.json"
+        k += 1
     params = {k: getattr(args, k) for k in ("ns", "latencies", "rounds", "warmup")}
     out.write_text(json.dumps({"environment": env, "parameters": params, "runs": runs}, indent=1) + "\n")
     print(report(runs, args))
