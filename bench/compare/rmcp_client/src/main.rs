@@ -13,13 +13,8 @@ use rmcp::ServiceExt;
 use tokio::task::JoinSet;
 
 async fn one(url: String) -> Result<usize, String> {
-    let transport = SseClientTransport::start(url.clone())
-        .await
-        .map_err(|e| format!("{url}: connect: {e}"))?;
-    let client = ()
-        .serve(transport)
-        .await
-        .map_err(|e| format!("{url}: initialize: {e}"))?;
+    let transport = SseClientTransport::start(url.clone()).await.map_err(|e| format!("{url}: connect: {e}"))?;
+    let client = ().serve(transport).await.map_err(|e| format!("{url}: initialize: {e}"))?;
     let listed = list(&client).await.map_err(|e| format!("{url}: {e}"));
     let _ = client.cancel().await;
     listed
@@ -30,10 +25,7 @@ async fn list(client: &rmcp::service::RunningService<rmcp::RoleClient, ()>) -> R
     let mut n = 0;
     if caps.resources.is_some() {
         n = client.list_all_resources().await.map_err(|e| format!("resources/list: {e}"))?.len();
-        client
-            .list_all_resource_templates()
-            .await
-            .map_err(|e| format!("resources/templates/list: {e}"))?;
+        client.list_all_resource_templates().await.map_err(|e| format!("resources/templates/list: {e}"))?;
     }
     if caps.tools.is_some() {
         client.list_all_tools().await.map_err(|e| format!("tools/list: {e}"))?;
@@ -63,12 +55,7 @@ async fn main() {
             Err(e) => eprintln!("error: task: {e}"),
         }
     }
-    println!(
-        "{{\"client\":\"rmcp\",\"servers\":{},\"servers_ok\":{},\"resources\":{}}}",
-        urls.len(),
-        ok,
-        resources
-    );
+    println!("{{\"client\":\"rmcp\",\"servers\":{},\"servers_ok\":{},\"resources\":{}}}", urls.len(), ok, resources);
     if ok != urls.len() {
         std::process::exit(1);
     }
