@@ -1,0 +1,62 @@
+//! Baseline for bench/compare: connect to N legacy-SSE MCP servers concurrently with the
+//! official Rust SDK (rmcp 0.10.0), initialize, list every resource (following nextCursor),
+//! and print one line of JSON: {"client":"rmcp","servers":N,"servers_ok":K,"resources":R}.
+//!
+//! To do the same work as `mcp-orchestrator gather` with `read_contents: false`, it also lists
+//! the resource templates (when the server has the resources capability) and the tools (when
+//! it has the tools capability), all pages; only the resources are counted.
+//!
+//! Usage: rmcp-baseline-client <sse-url>...
+
+use rmcp::transport::SseClientTransport;
+use rmcp::ServiceExt;
+use tokio::task::JoinSet;
+
+async fn one(url: String) -> Result<usize, String> {
+    let transport = SseClientTransport::start(url.clone()).await.map_err(|e| format!("{url}: connect: {e}"))?;
+    let client = ().serve(transport).await.map_err(|e| format!("{url}: initialize: {e}"))?;
+    let listed = list(&client).await.map_err(|e| format!("{url}: {e}"));
+    let _ = client.cancel().await;
+    listed
+}
+
+async fn list(client: &rmcp::service::RunningService<rmcp::RoleClient, ()>) -> Result<usize, String> {
+    let caps = client.peer_info().map(|i| i.capabilities.clone()).unwrap_or_default();
+    let mut n = 0;
+    if caps.resources.is_some() {
+        n = client.list_all_resources().await.map_err(|e| format!("resources/list: {e}"))?.len();
+        client.list_all_resource_templates().await.map_err(|e| format!("resources/templates/list: {e}"))?;
+    }
+    if caps.tools.is_some() {
+        client.list_all_tools().await.map_err(|e| format!("tools/list: {e}"))?;
+    }
+    Ok(n)
+}
+
+#[tokio::main]
+async fn main() {
+    let urls: Vec<String> = std::env::args().skip(1).collect();
+    if urls.is_empty() {
+        eprintln!("usage: rmcp-baseline-client <sse-url>...");
+        std::process::exit(2);
+    }
+    let mut set = JoinSet::new();
+    for url in &urls {
+        set.spawn(one(url.clone()));
+    }
+    let (mut ok, mut resources) = (0usize, 0usize);
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok(Ok(n)) => {
+                ok += 1;
+                resources += n;
+            }
+            Ok(Err(e)) => eprintln!("error: {e}"),
+            Err(e) => eprintln!("error: task: {e}"),
+        }
+    }
+    println!("{{\"client\":\"rmcp\",\"servers\":{},\"servers_ok\":{},\"resources\":{}}}", urls.len(), ok, resources);
+    if ok != urls.len() {
+        std::process::exit(1);
+    }
+}
