@@ -287,8 +287,9 @@ impl Client {
         };
         std::thread::scope(|scope| {
             for _ in 1..OVERLAPPED_READS.min(uris.len()) {
-                let spawned =
-                    std::thread::Builder::new().name(format!("mcp-read:{}", self.session.name)).spawn_scoped(scope, work);
+                let spawned = std::thread::Builder::new()
+                    .name(format!("mcp-read:{}", self.session.name))
+                    .spawn_scoped(scope, work);
                 if spawned.is_err() {
                     break; // fewer threads: the caller's thread below still does the work
                 }

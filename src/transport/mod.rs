@@ -33,6 +33,13 @@ pub(crate) fn deadline_in(d: Duration) -> Instant {
 /// routes nothing else meanwhile, so it must be short whatever the request timeout is.
 pub(crate) const ANSWER_BOUND: Duration = Duration::from_secs(2);
 
+/// ureq's per-connection buffers. Its defaults (128 KiB each way) cost 256 KiB of memory per
+/// connection, two connections per server; our requests are small JSON, and the event-stream
+/// parser assembles large events itself, so small buffers do. Response headers must fit in
+/// the input buffer.
+pub(crate) const HTTP_INPUT_BUFFER: usize = 32 * 1024;
+pub(crate) const HTTP_OUTPUT_BUFFER: usize = 16 * 1024;
+
 /// A transport's reader thread: its handle, and a channel that disconnects when it ends.
 pub(crate) struct Reader {
     pub handle: std::thread::JoinHandle<()>,

@@ -133,6 +133,8 @@ impl SseTransport {
         let sse_url = HttpUrl::parse(url).map_err(connect_err)?;
         let remaining = deadline.saturating_duration_since(Instant::now());
         let stream_agent: Agent = Agent::config_builder()
+            .input_buffer_size(super::HTTP_INPUT_BUFFER)
+            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(remaining))
@@ -140,6 +142,8 @@ impl SseTransport {
             .build()
             .new_agent();
         let post_agent: Agent = Agent::config_builder()
+            .input_buffer_size(super::HTTP_INPUT_BUFFER)
+            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .max_idle_connections_per_host(64)

@@ -632,12 +632,16 @@ impl StreamableHttpTransport {
         let server: Arc<str> = router.server().into();
         HttpUrl::parse(url).map_err(|detail| Error::Connect { server: server.to_string(), op: op.clone(), detail })?;
         let agent: Agent = Agent::config_builder()
+            .input_buffer_size(super::HTTP_INPUT_BUFFER)
+            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .max_idle_connections_per_host(64)
             .build()
             .new_agent();
         let stream_agent: Agent = Agent::config_builder()
+            .input_buffer_size(super::HTTP_INPUT_BUFFER)
+            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
             .http_status_as_error(false)
             .user_agent(USER_AGENT)
             .timeout_connect(Some(options.request_timeout))
