@@ -40,6 +40,27 @@ pub(crate) const ANSWER_BOUND: Duration = Duration::from_secs(2);
 pub(crate) const HTTP_INPUT_BUFFER: usize = 32 * 1024;
 pub(crate) const HTTP_OUTPUT_BUFFER: usize = 16 * 1024;
 
+const USER_AGENT: &str = concat!("mcp-orchestrator/", env!("CARGO_PKG_VERSION"));
+
+fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .input_buffer_size(HTTP_INPUT_BUFFER)
+        .output_buffer_size(HTTP_OUTPUT_BUFFER)
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+}
+
+/// The agent for requests: its idle connections are reused; each request sets its own timeout.
+pub(crate) fn request_agent() -> ureq::Agent {
+    agent_config().max_idle_connections_per_host(64).build().new_agent()
+}
+
+/// The agent that owns a long-lived event stream: connecting and the response headers are
+/// bounded by `timeout`; the stream's reads are not (close interrupts them with `shutdown`).
+pub(crate) fn stream_agent(timeout: Duration) -> ureq::Agent {
+    agent_config().timeout_connect(Some(timeout)).timeout_recv_response(Some(timeout)).build().new_agent()
+}
+
 /// A transport's reader thread: its handle, and a channel that disconnects when it ends.
 pub(crate) struct Reader {
     pub handle: std::thread::JoinHandle<()>,

@@ -23,7 +23,6 @@ use crate::sse::{Event, EventParser};
 
 /// The most bytes of an error response body we read (the rest is discarded).
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
-const USER_AGENT: &str = concat!("mcp-orchestrator/", env!("CARGO_PKG_VERSION"));
 
 /// Settings of one SSE session.
 #[derive(Clone, Debug)]
@@ -132,23 +131,8 @@ impl SseTransport {
         let connect_err = |detail: String| Error::Connect { server: server.to_string(), op: op.clone(), detail };
         let sse_url = HttpUrl::parse(url).map_err(connect_err)?;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let stream_agent: Agent = Agent::config_builder()
-            .input_buffer_size(super::HTTP_INPUT_BUFFER)
-            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .timeout_connect(Some(remaining))
-            .timeout_recv_response(Some(remaining))
-            .build()
-            .new_agent();
-        let post_agent: Agent = Agent::config_builder()
-            .input_buffer_size(super::HTTP_INPUT_BUFFER)
-            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .max_idle_connections_per_host(64)
-            .build()
-            .new_agent();
+        let stream_agent = super::stream_agent(remaining);
+        let post_agent = super::request_agent();
 
         log::debug!("op={op} server={server}: GET {}", redacted(url));
         let mut request = stream_agent

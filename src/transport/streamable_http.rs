@@ -39,7 +39,6 @@ use crate::transport::Reply;
 
 /// The most bytes of an error response body we read (the rest is discarded).
 const ERROR_BODY_LIMIT: u64 = 64 * 1024;
-const USER_AGENT: &str = concat!("mcp-orchestrator/", env!("CARGO_PKG_VERSION"));
 const SESSION_HEADER: &str = "Mcp-Session-Id";
 const VERSION_HEADER: &str = "MCP-Protocol-Version";
 /// The reconnection delay when the server sent no `retry` field.
@@ -631,23 +630,8 @@ impl StreamableHttpTransport {
     ) -> Result<StreamableHttpTransport> {
         let server: Arc<str> = router.server().into();
         HttpUrl::parse(url).map_err(|detail| Error::Connect { server: server.to_string(), op: op.clone(), detail })?;
-        let agent: Agent = Agent::config_builder()
-            .input_buffer_size(super::HTTP_INPUT_BUFFER)
-            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .max_idle_connections_per_host(64)
-            .build()
-            .new_agent();
-        let stream_agent: Agent = Agent::config_builder()
-            .input_buffer_size(super::HTTP_INPUT_BUFFER)
-            .output_buffer_size(super::HTTP_OUTPUT_BUFFER)
-            .http_status_as_error(false)
-            .user_agent(USER_AGENT)
-            .timeout_connect(Some(options.request_timeout))
-            .timeout_recv_response(Some(options.request_timeout))
-            .build()
-            .new_agent();
+        let agent = super::request_agent();
+        let stream_agent = super::stream_agent(options.request_timeout);
         let inner = Arc::new(Inner {
             server,
             url: url.to_string(),
