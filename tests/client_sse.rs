@@ -3,12 +3,16 @@
 
 #![cfg(feature = "testing")]
 
+#[path = "support/wait.rs"]
+mod wait;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mcp_orchestrator::testing::{Fault, TestServer};
 use mcp_orchestrator::{CallToolResult, Client, Content, Error, ServerConfig, Tool};
 use serde_json::json;
+use wait::eventually;
 
 fn config(server: &TestServer, timeout: Duration) -> ServerConfig {
     let mut c = ServerConfig::sse("test", server.url());
@@ -34,18 +38,6 @@ fn add(args: &serde_json::Value) -> Result<CallToolResult, String> {
         is_error: false,
         meta: None,
     })
-}
-
-/// Polls `f` until it holds or the deadline passes (for effects seen by the server).
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("not within 5s: {what}");
 }
 
 #[test]

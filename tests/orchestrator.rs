@@ -2,6 +2,9 @@
 
 #![cfg(feature = "testing")]
 
+#[path = "support/wait.rs"]
+mod wait;
+
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -10,6 +13,7 @@ use mcp_orchestrator::{
     CallToolResult, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Tool,
 };
 use serde_json::json;
+use wait::eventually;
 
 fn server_config(name: &str, server: &TestServer, priority: u32) -> ServerConfig {
     let mut c = ServerConfig::sse(name, server.url());
@@ -26,17 +30,6 @@ fn orchestration(fail_fast: bool) -> Orchestration {
 
 fn orchestrator(servers: Vec<ServerConfig>, o: Orchestration) -> Orchestrator {
     Orchestrator::new(Config::new(servers, o).unwrap())
-}
-
-fn eventually(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("not within 5s: {what}");
 }
 
 fn sample(n: usize) -> TestServerBuilder {
