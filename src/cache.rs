@@ -501,6 +501,34 @@ mod tests {
         assert_eq!((stats.hits, stats.entries, stats.bytes), (3, 1, 10), "{stats:?}");
     }
 
+    /// A leader's thread: its `get_or_fetch` result.
+    type Leader = thread::JoinHandle<Result<(String, bool), String>>;
+
+    /// Starts a leader fetching `key` on a thread; its fetch returns `(value, bytes)` only when
+    /// the returned sender is used. Returns once the fetch is running.
+    fn held_leader(
+        cache: &Arc<ResourceCache<String>>,
+        key: &'static str,
+        value: &'static str,
+        bytes: usize,
+    ) -> (Leader, crossbeam_channel::Sender<()>) {
+        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
+        let (go_tx, go_rx) = crossbeam_channel::bounded::<()>(1);
+        let leader = {
+            let cache = Arc::clone(cache);
+            thread::spawn(move || {
+                let fetch = || {
+                    started_tx.send(()).unwrap();
+                    go_rx.recv_timeout(LONG).unwrap();
+                    Ok::<_, String>((value.to_owned(), bytes))
+                };
+                cache.get_or_fetch(key, deadline(), fetch, || "timeout".to_owned())
+            })
+        };
+        started_rx.recv_timeout(LONG).unwrap();
+        (leader, go_tx)
+    }
+
     #[test]
     fn hits_and_misses_are_counted() {
         let cache = ResourceCache::<String>::new(Duration::from_secs(300), 1000);
@@ -624,20 +652,7 @@ mod tests {
     #[test]
     fn invalidate_during_a_fetch_keeps_its_result_out() {
         let cache = Arc::new(ResourceCache::<String>::new(Duration::from_secs(300), 1000));
-        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
-        let (go_tx, go_rx) = crossbeam_channel::bounded::<()>(1);
-        let leader = {
-            let cache = Arc::clone(&cache);
-            thread::spawn(move || {
-                let fetch = || {
-                    started_tx.send(()).unwrap();
-                    go_rx.recv_timeout(LONG).unwrap();
-                    Ok::<_, String>(("stale".to_owned(), 10))
-                };
-                cache.get_or_fetch("a", deadline(), fetch, || "timeout".to_owned())
-            })
-        };
-        started_rx.recv_timeout(LONG).unwrap();
+        let (leader, go_tx) = held_leader(&cache, "a", "stale", 10);
         cache.invalidate("a");
         assert_eq!(cache.stats().invalidations, 1);
         go_tx.send(()).unwrap();
@@ -753,20 +768,7 @@ mod tests {
     #[test]
     fn a_waiter_gives_up_at_its_deadline() {
         let cache = Arc::new(ResourceCache::<String>::new(Duration::from_secs(300), 1000));
-        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
-        let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
-        let leader = {
-            let cache = Arc::clone(&cache);
-            thread::spawn(move || {
-                let fetch = || {
-                    started_tx.send(()).unwrap();
-                    release_rx.recv_timeout(LONG).unwrap();
-                    Ok::<_, String>(("V".to_owned(), 10))
-                };
-                cache.get_or_fetch("slow", deadline(), fetch, || "timeout".to_owned())
-            })
-        };
-        started_rx.recv_timeout(LONG).unwrap();
+        let (leader, release_tx) = held_leader(&cache, "slow", "V", 10);
         let patience = Duration::from_millis(100);
         let began = Instant::now();
         let result = cache.get_or_fetch(
@@ -799,20 +801,7 @@ mod tests {
         let cache = Arc::new(ResourceCache::<String>::new(Duration::from_secs(300), 1000));
         put(&cache, "a", "A", 10);
         put(&cache, "b", "B", 20);
-        let (started_tx, started_rx) = crossbeam_channel::bounded(1);
-        let (go_tx, go_rx) = crossbeam_channel::bounded::<()>(1);
-        let leader = {
-            let cache = Arc::clone(&cache);
-            thread::spawn(move || {
-                let fetch = || {
-                    started_tx.send(()).unwrap();
-                    go_rx.recv_timeout(LONG).unwrap();
-                    Ok::<_, String>(("C".to_owned(), 30))
-                };
-                cache.get_or_fetch("c", deadline(), fetch, || "timeout".to_owned())
-            })
-        };
-        started_rx.recv_timeout(LONG).unwrap();
+        let (leader, go_tx) = held_leader(&cache, "c", "C", 30);
         cache.clear();
         go_tx.send(()).unwrap();
         assert_eq!(leader.join().unwrap(), Ok(("C".to_owned(), false)));
