@@ -4,8 +4,6 @@
 //! Every child runs under a deadline: it is killed, and the test fails, if it has not exited
 //! in time.
 
-#![cfg(feature = "cli")]
-
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -12,13 +12,8 @@ macro_rules! say {
     ($($arg:tt)*) => { $crate::emit(&format!("{}\n", format_args!($($arg)*))) };
 }
 
-// The binary's root is a file directly in src/bin/ (Cargo.toml names it), so its modules live
-// in src/bin/mcp-orchestrator/ and are named by path: a file beside it would be a second binary.
-#[path = "mcp-orchestrator/args.rs"]
 mod args;
-#[path = "mcp-orchestrator/demo.rs"]
 mod demo;
-#[path = "mcp-orchestrator/output.rs"]
 mod output;
 
 use std::io::{IsTerminal, Write};
