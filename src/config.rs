@@ -202,6 +202,23 @@ impl ServerConfig {
     pub fn sse(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
         ServerConfig::new(name, Transport::Sse { url: url.into() })
     }
+
+    /// The server's URL as it may be shown to a person (tables, JSON, logs): scheme, host, port
+    /// and path, without the user info or the query, either of which may hold a secret. `None`
+    /// for a transport without a URL (stdio).
+    ///
+    /// ```
+    /// # use mcp_orchestrator::ServerConfig;
+    /// let s = ServerConfig::sse("db", "https://user:pw@example.com/sse?api_key=SECRET");
+    /// let shown = s.redacted_url().unwrap();
+    /// assert!(!shown.contains("pw") && !shown.contains("SECRET"), "{shown}");
+    /// ```
+    pub fn redacted_url(&self) -> Option<String> {
+        match &self.transport {
+            Transport::Sse { url } | Transport::StreamableHttp { url } => Some(crate::transport::redacted(url)),
+            Transport::Stdio { .. } => None,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -107,7 +107,10 @@ pub fn config_table(config: &Config) -> String {
     ]);
     for s in &config.servers {
         let endpoint = match &s.transport {
-            Transport::Sse { url } | Transport::StreamableHttp { url } => url.clone(),
+            // Never the URL as written: its user info or query may hold a secret.
+            Transport::Sse { .. } | Transport::StreamableHttp { .. } => {
+                s.redacted_url().unwrap_or_else(|| "(redacted)".to_string())
+            }
             Transport::Stdio { command, args, .. } => {
                 std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
             }

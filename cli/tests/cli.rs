@@ -422,3 +422,73 @@ fn every_help_exits_0() {
     assert_exit(&r, 0);
     assert_eq!(r.stdout.trim(), format!("mcp-orchestrator {}", env!("CARGO_PKG_VERSION")));
 }
+
+/// The secrets a config may hold in a URL and a header.
+const USER_SECRET: &str = "USERPW9";
+const QUERY_SECRET: &str = "QSECRET1";
+const HEADER_SECRET: &str = "HDRSECRET2";
+
+/// A config for one server at `url` with a password and an API key in the URL and another
+/// key in a header.
+fn config_with_secrets(url: &str) -> TempFile {
+    let url = url.replacen("http://", &format!("http://someone:{USER_SECRET}@"), 1);
+    TempFile::new(
+        "secrets.yaml",
+        &format!(
+            "mcp_servers:\n  db:\n    url: \"{url}?api_key={QUERY_SECRET}\"\n    transport: sse\n    priority: 1\n    \
+             timeout: 10\n    headers:\n      X-Api-Key: \"{HEADER_SECRET}\"\norchestration:\n  log_level: TRACE\n"
+        ),
+    )
+}
+
+#[track_caller]
+fn assert_no_secret(args: &[&str], r: &Run) {
+    for secret in [USER_SECRET, QUERY_SECRET, HEADER_SECRET] {
+        assert!(
+            !r.stdout.contains(secret) && !r.stderr.contains(secret),
+            "{args:?} printed {secret}\nstdout:\n{}\nstderr:\n{}",
+            r.stdout,
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn no_secret_from_a_url_or_a_header_reaches_the_output_even_at_trace() {
+    let server = TestServer::builder().name("db").with_sample_resources(2).start().expect("start the server");
+    let config = config_with_secrets(server.url());
+    let port = server.url().rsplit(':').next().unwrap().trim_end_matches("/sse");
+    for (args, code) in [
+        (&["check", "--config", config.path()][..], 0),
+        (&["gather", "--config", config.path()], 0),
+        (&["gather", "--config", config.path(), "--format", "json"], 0),
+        (&["-vv", "gather", "--config", config.path(), "--format", "json"], 0),
+    ] {
+        let r = run_in(None, args, &[("RUST_LOG", "trace,ureq_proto::client=trace,ureq=trace")]);
+        assert_exit(&r, code);
+        assert_no_secret(args, &r);
+        if args.contains(&"gather") {
+            // The logs were on: the HTTP requests happened and were logged by the library.
+            assert!(r.stderr.contains("TRACE"), "{args:?}: {}", r.stderr);
+        }
+    }
+    let r = run(&["check", "--config", config.path()]);
+    let line = r.stdout.lines().find(|l| l.starts_with("db ")).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(line.contains(&format!("http://127.0.0.1:{port}/sse")), "the URL, redacted: {line}");
+}
+
+#[test]
+fn no_secret_reaches_the_output_when_the_server_is_down() {
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = config_with_secrets(down.url());
+    for args in [
+        &["gather", "--config", config.path()][..],
+        &["gather", "--config", config.path(), "--format", "json"],
+        &["-vv", "gather", "--config", config.path()],
+    ] {
+        let r = run_in(None, args, &[("RUST_LOG", "trace")]);
+        assert_exit(&r, 1);
+        assert!(r.stderr.contains("server `db`"), "{args:?}: {}", r.stderr);
+        assert_no_secret(args, &r);
+    }
+}
