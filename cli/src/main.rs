@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestrator};
 
-use args::{Cli, Command, Format, UsageError};
+use args::{CallArgs, Cli, Command, Format, GatherArgs};
 
 /// Writes to stdout. A closed stdout (`| head`) is not an error worth a panic: the rest of the
 /// output is dropped.
@@ -35,8 +35,8 @@ pub fn emit(text: &str) {
 /// Why the command did not succeed, and so its exit status.
 #[derive(Debug)]
 pub enum Failure {
-    /// Bad usage: exit 2.
-    Usage(UsageError),
+    /// Bad usage that clap cannot see (a `--server` the config does not have): exit 2.
+    Usage(String),
     /// An invalid config: exit 2.
     Config(Error),
     /// The operation failed: exit 1.
@@ -53,10 +53,8 @@ impl From<Error> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = match args::parse(std::env::args().skip(1)) {
-        Ok(cli) => cli,
-        Err(e) => return report(Failure::Usage(e)),
-    };
+    // A usage error exits here with status 2; --help and --version with 0.
+    let cli = Cli::from_args();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => report(f),
@@ -65,8 +63,8 @@ fn main() -> ExitCode {
 
 fn report(failure: Failure) -> ExitCode {
     match failure {
-        Failure::Usage(e) => {
-            eprintln!("error: {}\n{}", e.message, e.hint());
+        Failure::Usage(message) => {
+            eprintln!("error: {message}\n\nFor more information, try '--help'.");
             ExitCode::from(2)
         }
         Failure::Config(e) => {
@@ -86,23 +84,20 @@ fn report(failure: Failure) -> ExitCode {
 
 fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
-        Command::Help(None) => emit(args::MAIN_HELP),
-        Command::Help(Some(topic)) => emit(topic.help()),
-        Command::Version => say!("mcp-orchestrator {}", env!("CARGO_PKG_VERSION")),
-        Command::Check { config } => {
-            let config = load(cli, config)?;
+        Command::Check(args) => {
+            let config = load(cli, &args.config)?;
             emit(&output::config_table(&config));
             say!("\nok: {} server(s), {} enabled", config.servers.len(), config.enabled_servers().count());
         }
-        Command::Gather { config, format } => {
-            let config = load(cli, config)?;
+        Command::Gather(args) => {
+            let config = gather_config(load(cli, &args.config.config)?, args)?;
             let orchestrator = Orchestrator::new(config);
-            let result = gather(&orchestrator, *format);
+            let result = gather(&orchestrator, args.format);
             orchestrator.close();
             result?;
         }
-        Command::Call { config, server, format, tool, arguments } => {
-            let config = load(cli, config)?;
+        Command::Call(CallArgs { config, server, format, tool, arguments }) => {
+            let config = load(cli, &config.config)?;
             let orchestrator = Orchestrator::new(config);
             let result = call(&orchestrator, server.as_deref(), *format, tool, arguments);
             orchestrator.close();
@@ -217,18 +212,51 @@ fn initialize(o: &Orchestrator) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The config `gather` runs with: only the `--server`s (all when none is given), each with the
+/// `--timeout` if given, and `fail_fast` off with `--no-fail-fast`.
+fn gather_config(config: Config, args: &GatherArgs) -> Result<Config, Failure> {
+    if let Some(unknown) = args.servers.iter().find(|n| config.server(n).is_none()) {
+        let known: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+        return Err(Failure::Usage(format!(
+            "--server {unknown}: the config has no server named `{unknown}` (it has: {})",
+            known.join(", ")
+        )));
+    }
+    if args.servers.is_empty() && args.timeout.is_none() && !args.no_fail_fast {
+        return Ok(config);
+    }
+    let mut servers = config.servers;
+    if !args.servers.is_empty() {
+        servers.retain(|s| args.servers.contains(&s.name));
+    }
+    if let Some(timeout) = args.timeout {
+        for s in &mut servers {
+            s.timeout = timeout;
+        }
+    }
+    let mut orchestration = config.orchestration;
+    if args.no_fail_fast {
+        orchestration.fail_fast = false;
+    }
+    Ok(Config::new(servers, orchestration)?)
+}
+
 fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
     initialize(o)?;
     let gathered = o.gather_all_resources()?;
     let stats = o.cache_stats();
     match format {
         Format::Table => emit(&output::gather_table(&gathered, &stats)),
-        Format::Json => {
-            let text = serde_json::to_string_pretty(&output::gather_json(&gathered, &stats))
-                .map_err(|e| Failure::Other(format!("cannot encode the result as JSON: {e}")))?;
-            say!("{text}");
-        }
+        Format::Json => print_json(&output::gather_json(&gathered, &stats))?,
     }
+    Ok(())
+}
+
+/// Prints `value` as pretty JSON on stdout.
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::Other(format!("cannot encode the result as JSON: {e}")))?;
+    say!("{text}");
     Ok(())
 }
 

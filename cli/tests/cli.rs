@@ -492,3 +492,88 @@ fn no_secret_reaches_the_output_when_the_server_is_down() {
         assert_no_secret(args, &r);
     }
 }
+
+/// A config with `a` (live, priority 1), `down_mcp` (refusing, priority 2) and `off`
+/// (disabled), fail_fast on.
+fn live_and_down(a: &TestServer, down: &TestServer) -> TempFile {
+    TempFile::new(
+        "live-and-down.yaml",
+        &format!(
+            "mcp_servers:\n\
+             \x20 a:\n    url: \"{}\"\n    transport: sse\n    priority: 1\n    timeout: 10\n\
+             \x20 down_mcp:\n    url: \"{}\"\n    transport: sse\n    priority: 2\n    timeout: 10\n\
+             \x20 off:\n    url: \"http://127.0.0.1:9/sse\"\n    transport: sse\n    priority: 3\n    enabled: false\n\
+             orchestration:\n  fail_fast: true\n",
+            a.url(),
+            down.url()
+        ),
+    )
+}
+
+#[test]
+fn gather_no_fail_fast_prints_the_servers_that_answered_and_the_one_that_failed() {
+    let (a, _b) = two_servers();
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    let r = run(&["gather", "--config", config.path(), "--no-fail-fast", "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let status: Vec<(&str, &str)> = doc["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(status, [("a", "ok"), ("down_mcp", "failed"), ("off", "skipped")]);
+    assert!(doc["resources"].as_array().unwrap().iter().any(|m| m["uri"] == "shared://x"), "{doc}");
+
+    let r = run(&["gather", "--config", config.path(), "--no-fail-fast"]);
+    assert_exit(&r, 0);
+    assert!(r.stdout.contains("down_mcp") && r.stdout.contains("failed"), "{}", r.stdout);
+}
+
+#[test]
+fn gather_server_picks_servers_from_the_config() {
+    let (a, b) = two_servers();
+    let config = config_for(&a, &b, "");
+    let r = run(&["gather", "--config", config.path(), "--server", "b", "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let names: Vec<&str> = doc["servers"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["b"]);
+    assert_eq!(doc["resources"].as_array().unwrap().len(), 2, "{doc}");
+
+    let r = run(&["gather", "--config", config.path(), "-s", "a", "--server", "b", "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["servers"].as_array().unwrap().len(), 2);
+
+    let r = run(&["gather", "--config", config.path(), "--server", "nope"]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.contains("no server named `nope`") && r.stderr.contains("a, b, c"), "{}", r.stderr);
+}
+
+#[test]
+fn gather_timeout_replaces_the_configs() {
+    let stuck = TestServer::builder()
+        .with_sample_resources(1)
+        .fault(mcp_orchestrator::testing::Fault::NeverAnswer("resources/list".into()))
+        .start()
+        .unwrap();
+    let config = TempFile::new(
+        "stuck.yaml",
+        &format!(
+            "mcp_servers:\n  stuck:\n    url: \"{}\"\n    transport: sse\n    priority: 1\n    timeout: 120\n",
+            stuck.url()
+        ),
+    );
+    let started = Instant::now();
+    let r = run(&["gather", "--config", config.path(), "--timeout", "1"]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("server `stuck`") && r.stderr.contains("resources/list"), "{}", r.stderr);
+    // The config says 120 s; --timeout 1 s (generous slack for a loaded machine).
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+
+    let r = run(&["gather", "--config", config.path(), "--timeout", "0"]);
+    assert_exit(&r, 2);
+}
