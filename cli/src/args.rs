@@ -97,7 +97,8 @@ resource contents in parallel, and print each server's outcome and the merged re
 (for a URI several servers list, the lowest priority number wins; the others are shadowed).",
         after_help = "\
 Exit status: 0 ok; 1 the gather failed (fail_fast) or no server was reachable;
-2 bad usage or an invalid config."
+2 bad usage or an invalid config. With --format json a failure still prints the
+document, with `error` set and each server's outcome."
     )]
     Gather(GatherArgs),
     /// Call a tool on the executor (or on a named server) and print its result
@@ -136,7 +137,7 @@ pub struct GatherArgs {
     /// The config file.
     #[command(flatten)]
     pub config: ConfigArg,
-    /// table, or json: one document on stdout with op_id, servers (with their
+    /// table, or json: one document on stdout with op_id, error, servers (with their
     /// resources and contents), the merged resources and the cache counters
     #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
     pub format: Format,

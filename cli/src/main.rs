@@ -242,12 +242,18 @@ fn gather_config(config: Config, args: &GatherArgs) -> Result<Config, Failure> {
 }
 
 fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
-    initialize(o)?;
-    let gathered = o.gather_all_resources()?;
+    let gathered = initialize(o).and_then(|()| Ok(o.gather_all_resources()?));
     let stats = o.cache_stats();
-    match format {
-        Format::Table => emit(&output::gather_table(&gathered, &stats)),
-        Format::Json => print_json(&output::gather_json(&gathered, &stats))?,
+    match (format, gathered) {
+        (Format::Table, Ok(gathered)) => emit(&output::gather_table(&gathered, &stats)),
+        (Format::Table, Err(e)) => return Err(e),
+        (Format::Json, Ok(gathered)) => print_json(&output::gather_json(&gathered, &stats))?,
+        (Format::Json, Err(Failure::Op(e))) => {
+            // A failure is a document too: the error and what is known of each server.
+            print_json(&output::gather_failure_json(o.config(), &e, &o.connect_failures(), &stats))?;
+            return Err(Failure::Op(e));
+        }
+        (Format::Json, Err(e)) => return Err(e),
     }
     Ok(())
 }

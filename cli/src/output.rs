@@ -3,8 +3,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use mcp_orchestrator::{
-    CacheStats, Config, Gathered, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status, Tool, Transport,
+    CacheStats, Config, Error, Gathered, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status, Tool,
+    Transport,
 };
 use serde::Serialize;
 
@@ -240,6 +243,8 @@ pub fn gather_table(g: &Gathered, cache: &CacheStats) -> String {
 #[derive(Serialize)]
 pub struct GatherJson<'a> {
     op_id: &'a str,
+    /// `null`, or why the gather failed.
+    error: Option<String>,
     servers: Vec<ServerJson<'a>>,
     resources: Vec<MergedJson<'a>>,
     cache: &'a CacheStats,
@@ -314,6 +319,7 @@ fn server_json(s: &ServerOutcome) -> ServerJson<'_> {
 pub fn gather_json<'a>(g: &'a Gathered, cache: &'a CacheStats) -> GatherJson<'a> {
     GatherJson {
         op_id: g.op.as_str(),
+        error: None,
         servers: g.servers.iter().map(server_json).collect(),
         resources: g
             .resources
@@ -327,6 +333,48 @@ pub fn gather_json<'a>(g: &'a Gathered, cache: &'a CacheStats) -> GatherJson<'a>
             .collect(),
         cache,
     }
+}
+
+/// A server in the document of a failed gather.
+#[derive(Serialize)]
+struct FailedServerJson<'a> {
+    name: &'a str,
+    priority: u32,
+    /// `failed`, `skipped` (disabled), or `unknown`: the gather stopped (fail_fast) before
+    /// this server's outcome was known.
+    status: &'static str,
+    error: Option<String>,
+}
+
+/// The document of a failed gather (`initialize` or `gather_all_resources` returned `error`):
+/// the same top-level keys as a successful one, `error` set, each server's outcome as far as
+/// it is known, no resources.
+pub fn gather_failure_json(
+    config: &Config,
+    error: &Error,
+    connect_failures: &BTreeMap<String, Error>,
+    cache: &CacheStats,
+) -> serde_json::Value {
+    let servers: Vec<FailedServerJson<'_>> = config
+        .servers
+        .iter()
+        .map(|s| {
+            let failed = connect_failures.get(&s.name).or((error.server() == Some(s.name.as_str())).then_some(error));
+            let status = match (s.enabled, failed) {
+                (false, _) => "skipped",
+                (true, Some(_)) => "failed",
+                (true, None) => "unknown",
+            };
+            FailedServerJson { name: &s.name, priority: s.priority, status, error: failed.map(ToString::to_string) }
+        })
+        .collect();
+    serde_json::json!({
+        "op_id": error.op_id().map(|op| op.as_str()),
+        "error": error.to_string(),
+        "servers": servers,
+        "resources": [],
+        "cache": cache,
+    })
 }
 
 #[cfg(test)]

@@ -511,6 +511,31 @@ fn live_and_down(a: &TestServer, down: &TestServer) -> TempFile {
 }
 
 #[test]
+fn gather_json_prints_a_document_with_the_error_and_each_server_when_it_fails() {
+    let (a, _b) = two_servers();
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    let r = run(&["gather", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let error = doc["error"].as_str().unwrap_or_else(|| panic!("{doc}"));
+    assert!(error.contains("server `down_mcp`"), "{doc}");
+    assert!(doc["op_id"].as_str().is_some_and(|op| error.contains(op)), "the error's op: {doc}");
+    let servers = doc["servers"].as_array().unwrap();
+    let names: Vec<&str> = servers.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["a", "down_mcp", "off"]);
+    assert_eq!((servers[1]["status"].as_str(), servers[1]["priority"].as_u64()), (Some("failed"), Some(2)));
+    assert!(servers[1]["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{doc}");
+    assert_eq!(servers[2]["status"], "skipped");
+    // a's outcome is not known: fail-fast stopped at down_mcp.
+    assert!(servers[0]["status"] == "unknown" && servers[0]["error"].is_null(), "{doc}");
+    assert_eq!(doc["resources"], json!([]));
+    assert!(doc["cache"]["misses"].is_u64(), "{doc}");
+    // The error is on stderr too, as for the table.
+    assert!(r.stderr.contains("error: ") && r.stderr.contains("down_mcp"), "{}", r.stderr);
+}
+
+#[test]
 fn gather_no_fail_fast_prints_the_servers_that_answered_and_the_one_that_failed() {
     let (a, _b) = two_servers();
     let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
@@ -518,6 +543,7 @@ fn gather_no_fail_fast_prints_the_servers_that_answered_and_the_one_that_failed(
     let r = run(&["gather", "--config", config.path(), "--no-fail-fast", "--format", "json"]);
     assert_exit(&r, 0);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(doc["error"].is_null(), "{doc}");
     let status: Vec<(&str, &str)> = doc["servers"]
         .as_array()
         .unwrap()
