@@ -22,7 +22,7 @@ const MAX_TIMEOUT_SECS: f64 = 86_400.0;
     version,
     // No subcommand is a usage error that says so, not the whole help on stderr.
     arg_required_else_help = false,
-    about = "mcp-orchestrator: use many MCP (Model Context Protocol) servers as one",
+    about = "Use many MCP (Model Context Protocol) servers as one",
     after_help = "\
 Logging: -v/-q win over RUST_LOG, which wins over the config's `log_level`;
 without any of them the command logs warnings and errors. The HTTP client's
@@ -121,6 +121,19 @@ Metadata MCP (priority 1: `product-aliases://list`, `column-mappings://list`,
 again from the cache, pick the executor, run `SELECT * FROM customers LIMIT 3` through it,
 and show what each step cost. Needs nothing installed; writes nothing.")]
     Demo,
+    /// Print a shell completion script on stdout
+    #[command(long_about = "\
+Print a completion script for SHELL on stdout, e.g.
+  mcp-orchestrator completions bash > ~/.local/share/bash-completion/completions/mcp-orchestrator
+  mcp-orchestrator completions zsh > \"${fpath[1]}/_mcp-orchestrator\"")]
+    Completions {
+        /// The shell
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout
+    #[command(long_about = "Print the man page (roff) on stdout, e.g. `mcp-orchestrator man | man -l -`.")]
+    Man,
 }
 
 /// `--config FILE`.

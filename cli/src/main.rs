@@ -21,6 +21,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use clap::CommandFactory;
 use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestrator};
 
 use args::{CallArgs, Cli, Command, Format, GatherArgs};
@@ -102,6 +103,18 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let result = call(&orchestrator, server.as_deref(), *format, tool, arguments);
             orchestrator.close();
             result?;
+        }
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "mcp-orchestrator", &mut out);
+            emit(&String::from_utf8_lossy(&out));
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut out)
+                .map_err(|e| Failure::Other(format!("cannot render the man page: {e}")))?;
+            emit(&String::from_utf8_lossy(&out));
         }
         Command::Demo => {
             init_logging(cli.level_from_flags(), None);

@@ -603,3 +603,26 @@ fn gather_timeout_replaces_the_configs() {
     let r = run(&["gather", "--config", config.path(), "--timeout", "0"]);
     assert_exit(&r, 2);
 }
+
+#[test]
+fn completions_and_the_man_page_are_generated() {
+    let r = run(&["completions", "bash"]);
+    assert_exit(&r, 0);
+    for needle in ["mcp-orchestrator", "gather", "--no-fail-fast", "--config"] {
+        assert!(r.stdout.contains(needle), "{needle:?} missing from the bash completions");
+    }
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let r = run(&["completions", shell]);
+        assert_exit(&r, 0);
+        assert!(r.stdout.contains("gather"), "{shell}: {}", r.stdout);
+    }
+    let r = run(&["completions", "tcsh"]);
+    assert_exit(&r, 2);
+
+    let r = run(&["man"]);
+    assert_exit(&r, 0);
+    assert!(r.stdout.contains(".TH mcp-orchestrator 1"), "{}", r.stdout);
+    for needle in ["gather", "check", "demo", "completions"] {
+        assert!(r.stdout.contains(needle), "{needle:?} missing from the man page:\n{}", r.stdout);
+    }
+}
