@@ -29,7 +29,8 @@ without any of them the command logs warnings and errors. The HTTP client's
 logs never go above info (they would show header values).
 
 Exit status: 0 ok; 1 the operation failed (a server failed with fail_fast, no server
-reachable, the tool reported an error); 2 bad usage or an invalid config.
+reachable, the tool reported an error); 2 bad usage or an invalid config; 3 partial
+(gather: some servers failed, the others' results are printed).
 
 Start with `mcp-orchestrator demo`: it needs nothing installed and writes nothing."
 )]
@@ -97,7 +98,8 @@ resource contents in parallel, and print each server's outcome and the merged re
 (for a URI several servers list, the lowest priority number wins; the others are shadowed).",
         after_help = "\
 Exit status: 0 ok; 1 the gather failed (fail_fast) or no server was reachable;
-2 bad usage or an invalid config. With --format json a failure still prints the
+2 bad usage or an invalid config; 3 partial: some servers failed (without fail_fast),
+the others' results are printed. With --format json a failure still prints the
 document, with `error` set and each server's outcome."
     )]
     Gather(GatherArgs),

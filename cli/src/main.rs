@@ -1,7 +1,7 @@
 //! `mcp-orchestrator`: check a config, gather from its servers, call a tool, or run the demo.
 //!
 //! Run `mcp-orchestrator --help` for the commands. Exit status: 0 ok, 1 the operation failed,
-//! 2 bad usage or an invalid config.
+//! 2 bad usage or an invalid config, 3 partial (some servers failed, the rest printed).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -22,7 +22,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::CommandFactory;
-use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestrator};
+use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestrator, Status};
 
 use args::{CallArgs, Cli, Command, Format, GatherArgs};
 
@@ -45,6 +45,8 @@ pub enum Failure {
     /// The operation failed for a reason that is not a library error (a tool's error result,
     /// a demo server that would not start): exit 1.
     Other(String),
+    /// Some servers failed, the others' results were printed: exit 3.
+    Partial(String),
 }
 
 impl From<Error> for Failure {
@@ -79,6 +81,10 @@ fn report(failure: Failure) -> ExitCode {
         Failure::Other(message) => {
             eprintln!("error: {message}");
             ExitCode::from(1)
+        }
+        Failure::Partial(message) => {
+            eprintln!("partial: {message}");
+            ExitCode::from(3)
         }
     }
 }
@@ -257,6 +263,18 @@ fn gather_config(config: Config, args: &GatherArgs) -> Result<Config, Failure> {
 fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
     let gathered = initialize(o).and_then(|()| Ok(o.gather_all_resources()?));
     let stats = o.cache_stats();
+    let partial = gathered.as_ref().ok().and_then(|g| {
+        let failed: Vec<&str> =
+            g.servers.iter().filter(|s| s.status == Status::Failed).map(|s| s.name.as_str()).collect();
+        (!failed.is_empty()).then(|| {
+            format!(
+                "{} of {} server(s) failed ({}); the others' results are printed",
+                failed.len(),
+                g.servers.len(),
+                failed.join(", ")
+            )
+        })
+    });
     match (format, gathered) {
         (Format::Table, Ok(gathered)) => emit(&output::gather_table(&gathered, &stats)),
         (Format::Table, Err(e)) => return Err(e),
@@ -267,6 +285,9 @@ fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
             return Err(Failure::Op(e));
         }
         (Format::Json, Err(e)) => return Err(e),
+    }
+    if let Some(partial) = partial {
+        return Err(Failure::Partial(partial));
     }
     Ok(())
 }

@@ -536,12 +536,13 @@ fn gather_json_prints_a_document_with_the_error_and_each_server_when_it_fails() 
 }
 
 #[test]
-fn gather_no_fail_fast_prints_the_servers_that_answered_and_the_one_that_failed() {
+fn gather_no_fail_fast_prints_the_servers_that_answered_and_the_one_that_failed_and_exits_3() {
     let (a, _b) = two_servers();
     let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
     let config = live_and_down(&a, &down);
     let r = run(&["gather", "--config", config.path(), "--no-fail-fast", "--format", "json"]);
-    assert_exit(&r, 0);
+    assert_exit(&r, 3);
+    assert!(r.stderr.contains("partial: 1 of 3 server(s) failed (down_mcp)"), "{}", r.stderr);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     assert!(doc["error"].is_null(), "{doc}");
     let status: Vec<(&str, &str)> = doc["servers"]
@@ -554,7 +555,7 @@ fn gather_no_fail_fast_prints_the_servers_that_answered_and_the_one_that_failed(
     assert!(doc["resources"].as_array().unwrap().iter().any(|m| m["uri"] == "shared://x"), "{doc}");
 
     let r = run(&["gather", "--config", config.path(), "--no-fail-fast"]);
-    assert_exit(&r, 0);
+    assert_exit(&r, 3);
     assert!(r.stdout.contains("down_mcp") && r.stdout.contains("failed"), "{}", r.stdout);
 }
 
