@@ -156,13 +156,21 @@ pub struct GatherArgs {
     /// resources and contents), the merged resources and the cache counters
     #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
     pub format: Format,
-    /// Go on when a server fails and print what the others gave (the config's
-    /// `fail_fast: false`)
-    #[arg(long)]
-    pub no_fail_fast: bool,
     /// Only this server of the config (repeatable)
     #[arg(short, long = "server", value_name = "NAME")]
     pub servers: Vec<String>,
+    /// --no-fail-fast and --timeout.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What `gather` and `call` may change of the config for one run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Go on when a server fails (the config's `fail_fast: false`): a gather prints what the
+    /// others gave, a call goes ahead when its server is up
+    #[arg(long)]
+    pub no_fail_fast: bool,
     /// Every server's timeout, in seconds (instead of the config's)
     #[arg(short, long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
@@ -180,12 +188,52 @@ pub struct CallArgs {
     /// table (the result's text) or json (the whole result)
     #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
     pub format: Format,
+    /// --no-fail-fast and --timeout.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// One argument: KEY=VALUE (a string) or KEY:=JSON (any JSON value); repeatable, and
+    /// wins over the same key in ARGS_JSON
+    #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub pairs: Vec<(String, serde_json::Value)>,
     /// The tool's name, e.g. execute_query
     #[arg(value_name = "TOOL")]
     pub tool: String,
-    /// Its arguments, one JSON object, e.g. '{"query": "SELECT 1"}'
+    /// Its arguments, one JSON object, e.g. '{"query": "SELECT 1"}' [default: {}]
     #[arg(value_name = "ARGS_JSON", value_parser = parse_arguments)]
-    pub arguments: serde_json::Value,
+    pub json: Option<serde_json::Value>,
+}
+
+impl CallArgs {
+    /// The tool's arguments: ARGS_JSON (or `{}`) with the `-a` pairs set on it.
+    pub fn arguments(&self) -> serde_json::Value {
+        let mut arguments = match &self.json {
+            Some(serde_json::Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        for (key, value) in &self.pairs {
+            arguments.insert(key.clone(), value.clone());
+        }
+        serde_json::Value::Object(arguments)
+    }
+}
+
+/// `-a KEY=VALUE` (a string) or `-a KEY:=JSON`.
+fn parse_pair(text: &str) -> Result<(String, serde_json::Value), String> {
+    let Some((key, value)) = text.split_once('=') else {
+        return Err(format!("expected KEY=VALUE or KEY:=JSON (got `{text}`)"));
+    };
+    let pair = match key.strip_suffix(':') {
+        Some(key) => {
+            let value = serde_json::from_str(value)
+                .map_err(|e| format!("the value of `{key}:=` is not valid JSON: {e} (got `{value}`)"))?;
+            (key, value)
+        }
+        None => (key, serde_json::Value::String(value.to_string())),
+    };
+    if pair.0.is_empty() {
+        return Err(format!("the key is empty (got `{text}`)"));
+    }
+    Ok((pair.0.to_string(), pair.1))
 }
 
 /// ARGS_JSON: a JSON object.
@@ -228,7 +276,7 @@ mod tests {
         assert_eq!(cli.verbosity(), 1);
         let Command::Gather(g) = cli.command else { panic!() };
         assert_eq!((g.config.config, g.format), ("x.yaml".into(), Format::Json));
-        assert!(!g.no_fail_fast && g.servers.is_empty() && g.timeout.is_none());
+        assert!(!g.run.no_fail_fast && g.servers.is_empty() && g.run.timeout.is_none());
         let Command::Check(c) = p(&["check"]).unwrap().command else { panic!() };
         assert_eq!(c.config, PathBuf::from(DEFAULT_CONFIG));
         assert_eq!(p(&["demo", "-vv"]).unwrap().level_from_flags(), Some(log::LevelFilter::Trace));
@@ -240,9 +288,9 @@ mod tests {
     fn gather_filters_servers_and_sets_the_timeout_and_fail_fast() {
         let cli = p(&["gather", "--no-fail-fast", "--server", "a", "-s", "b", "--timeout", "2.5"]).unwrap();
         let Command::Gather(g) = cli.command else { panic!() };
-        assert!(g.no_fail_fast);
+        assert!(g.run.no_fail_fast);
         assert_eq!(g.servers, ["a", "b"]);
-        assert_eq!(g.timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(g.run.timeout, Some(Duration::from_millis(2500)));
         for bad in ["0", "-1", "1e19", "NaN", "inf", "soon"] {
             let e = p(&["gather", &format!("--timeout={bad}")]).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}: {e}");
@@ -255,10 +303,24 @@ mod tests {
         let Command::Call(c) = cli.command else { panic!() };
         assert_eq!(c.server.as_deref(), Some("db"));
         assert_eq!(c.tool, "execute_query");
-        assert_eq!(c.arguments["query"], "SELECT 1");
+        assert_eq!(c.arguments(), serde_json::json!({"query": "SELECT 1"}));
         assert!(p(&["call", "t", "{bad"]).unwrap_err().to_string().contains("not valid JSON"));
         assert!(p(&["call", "t", "[1]"]).unwrap_err().to_string().contains("JSON object"));
-        assert!(p(&["call", "t"]).is_err());
+        assert!(p(&["call"]).is_err());
+    }
+
+    #[test]
+    fn call_arguments_are_optional_and_may_come_as_pairs() {
+        let Command::Call(c) = p(&["call", "t"]).unwrap().command else { panic!() };
+        assert_eq!(c.arguments(), serde_json::json!({}));
+        let cli = p(&["call", "-a", "q=SELECT 1", "--arg", "n:=3", "-a", "e=", "t", r#"{"q": "x", "k": true}"#]);
+        let Command::Call(c) = cli.unwrap().command else { panic!() };
+        assert_eq!(c.arguments(), serde_json::json!({"q": "SELECT 1", "n": 3, "e": "", "k": true}));
+        let Command::Call(c) = p(&["call", "-a", "url=http://h/?a=b", "t"]).unwrap().command else { panic!() };
+        assert_eq!(c.arguments(), serde_json::json!({"url": "http://h/?a=b"}), "split at the first `=`");
+        for bad in ["novalue", "=x", "n:={bad", ":=1"] {
+            assert_eq!(p(&["call", "-a", bad, "t"]).unwrap_err().kind(), ErrorKind::ValueValidation, "{bad}");
+        }
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::time::Instant;
 use clap::CommandFactory;
 use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestrator, Status};
 
-use args::{CallArgs, Cli, Command, Format, GatherArgs};
+use args::{Cli, Command, Format, RunArgs};
 
 /// Writes to stdout. A closed stdout (`| head`) is not an error worth a panic: the rest of the
 /// output is dropped.
@@ -97,16 +97,16 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             say!("\nok: {} server(s), {} enabled", config.servers.len(), config.enabled_servers().count());
         }
         Command::Gather(args) => {
-            let config = gather_config(load(cli, &args.config.config)?, args)?;
+            let config = run_config(load(cli, &args.config.config)?, &args.servers, &args.run)?;
             let orchestrator = Orchestrator::new(config);
             let result = gather(&orchestrator, args.format);
             orchestrator.close();
             result?;
         }
-        Command::Call(CallArgs { config, server, format, tool, arguments }) => {
-            let config = load(cli, &config.config)?;
+        Command::Call(args) => {
+            let config = run_config(load(cli, &args.config.config)?, &[], &args.run)?;
             let orchestrator = Orchestrator::new(config);
-            let result = call(&orchestrator, server.as_deref(), *format, tool, arguments);
+            let result = call(&orchestrator, args.server.as_deref(), args.format, &args.tool, args.arguments());
             orchestrator.close();
             result?;
         }
@@ -231,30 +231,30 @@ fn initialize(o: &Orchestrator) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The config `gather` runs with: only the `--server`s (all when none is given), each with the
-/// `--timeout` if given, and `fail_fast` off with `--no-fail-fast`.
-fn gather_config(config: Config, args: &GatherArgs) -> Result<Config, Failure> {
-    if let Some(unknown) = args.servers.iter().find(|n| config.server(n).is_none()) {
+/// The config a command runs with: only `servers` (all when empty), each with the `--timeout`
+/// if given, and `fail_fast` off with `--no-fail-fast`.
+fn run_config(config: Config, only: &[String], run: &RunArgs) -> Result<Config, Failure> {
+    if let Some(unknown) = only.iter().find(|n| config.server(n).is_none()) {
         let known: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
         return Err(Failure::Usage(format!(
             "--server {unknown}: the config has no server named `{unknown}` (it has: {})",
             known.join(", ")
         )));
     }
-    if args.servers.is_empty() && args.timeout.is_none() && !args.no_fail_fast {
+    if only.is_empty() && run.timeout.is_none() && !run.no_fail_fast {
         return Ok(config);
     }
     let mut servers = config.servers;
-    if !args.servers.is_empty() {
-        servers.retain(|s| args.servers.contains(&s.name));
+    if !only.is_empty() {
+        servers.retain(|s| only.contains(&s.name));
     }
-    if let Some(timeout) = args.timeout {
+    if let Some(timeout) = run.timeout {
         for s in &mut servers {
             s.timeout = timeout;
         }
     }
     let mut orchestration = config.orchestration;
-    if args.no_fail_fast {
+    if run.no_fail_fast {
         orchestration.fail_fast = false;
     }
     Ok(Config::new(servers, orchestration)?)
@@ -305,7 +305,7 @@ fn call(
     server: Option<&str>,
     format: Format,
     tool: &str,
-    arguments: &serde_json::Value,
+    arguments: serde_json::Value,
 ) -> Result<(), Failure> {
     initialize(o)?;
     // Resolve the executor first, so that a tool's error result can name the server.
@@ -313,7 +313,7 @@ fn call(
         Some(name) => name.to_string(),
         None => o.executor()?.name().to_string(),
     };
-    let result = o.call_tool(Some(&server), tool, arguments.clone())?;
+    let result = o.call_tool(Some(&server), tool, arguments)?;
     match format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&result)

@@ -382,8 +382,11 @@ fn call_with_bad_json_is_a_usage_error() {
     let r = run(&["call", "execute_query", r#"["not", "an", "object"]"#]);
     assert_exit(&r, 2);
     assert!(r.stderr.contains("must be a JSON object"), "{}", r.stderr);
-    let r = run(&["call", "execute_query"]);
+    let r = run(&["call"]);
     assert_exit(&r, 2);
+    let r = run(&["call", "-a", "no-equals-sign", "execute_query"]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.contains("KEY=VALUE"), "{}", r.stderr);
 }
 
 #[test]
@@ -626,4 +629,37 @@ fn completions_and_the_man_page_are_generated() {
     for needle in ["gather", "check", "demo", "completions"] {
         assert!(r.stdout.contains(needle), "{needle:?} missing from the man page:\n{}", r.stdout);
     }
+}
+
+#[test]
+fn call_takes_arguments_as_pairs_or_none_and_goes_past_a_dead_server_with_no_fail_fast() {
+    let (a, _b) = two_servers();
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    // fail_fast: the dead server fails the call, though the tool is on `a`.
+    let r = run(&["call", "--config", config.path(), "--server", "a", "echo"]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("down_mcp"), "{}", r.stderr);
+
+    let r = run(&["call", "--config", config.path(), "--no-fail-fast", "--server", "a", "echo"]);
+    assert_exit(&r, 0);
+    assert_eq!(r.stdout.trim(), "{}", "no ARGS_JSON: an empty object");
+
+    let r = run(&[
+        "call",
+        "--config",
+        config.path(),
+        "--no-fail-fast",
+        "--server",
+        "a",
+        "-a",
+        "query=SELECT 1",
+        "-a",
+        "limit:=3",
+        "echo",
+        r#"{"query": "replaced", "keep": true}"#,
+    ]);
+    assert_exit(&r, 0);
+    let echoed: Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(echoed, json!({"query": "SELECT 1", "limit": 3, "keep": true}));
 }
