@@ -114,6 +114,18 @@ Exit status: 0 ok; 1 the call failed or the tool reported an error (isError);
 2 bad usage, ARGS_JSON not a JSON object, or an invalid config."
     )]
     Call(CallArgs),
+    /// Connect to every server and show whether it answers: protocol, transport, latency
+    #[command(
+        long_about = "\
+Connect to every enabled server in parallel (never fail-fast), ping each one that
+connected, and print per server: reachable or the error, the server's name and
+version, the protocol version agreed, the transport, the URL (without user info or
+query) or command, and the ping's round trip.",
+        after_help = "\
+Exit status: 0 every server reachable; 1 none reachable; 2 bad usage or an invalid
+config; 3 some reachable, some not."
+    )]
+    Status(StatusArgs),
     /// Start two embedded MCP servers and walk through connect, gather, cache and a query
     #[command(long_about = "\
 Start two embedded MCP servers on loopback ports, shaped like the original deployment:
@@ -171,6 +183,23 @@ pub struct RunArgs {
     /// others gave, a call goes ahead when its server is up
     #[arg(long)]
     pub no_fail_fast: bool,
+    /// Every server's timeout, in seconds (instead of the config's)
+    #[arg(short, long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+/// `status`'s options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// table, or json: one document on stdout with each server's state
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+    /// Only this server of the config (repeatable)
+    #[arg(short, long = "server", value_name = "NAME")]
+    pub servers: Vec<String>,
     /// Every server's timeout, in seconds (instead of the config's)
     #[arg(short, long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,

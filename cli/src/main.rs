@@ -24,7 +24,7 @@ use std::time::Instant;
 use clap::CommandFactory;
 use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestrator, Status};
 
-use args::{Cli, Command, Format, RunArgs};
+use args::{Cli, Command, Format, RunArgs, StatusArgs};
 
 /// Writes to stdout. A closed stdout (`| head`) is not an error worth a panic: the rest of the
 /// output is dropped.
@@ -107,6 +107,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let config = run_config(load(cli, &args.config.config)?, &[], &args.run)?;
             let orchestrator = Orchestrator::new(config);
             let result = call(&orchestrator, args.server.as_deref(), args.format, &args.tool, args.arguments());
+            orchestrator.close();
+            result?;
+        }
+        Command::Status(args) => {
+            // Every server's state is the point: never fail-fast.
+            let run = RunArgs { no_fail_fast: true, timeout: args.timeout };
+            let config = run_config(load(cli, &args.config.config)?, &args.servers, &run)?;
+            let orchestrator = Orchestrator::new(config);
+            let result = status(&orchestrator, args);
             orchestrator.close();
             result?;
         }
@@ -290,6 +299,45 @@ fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
         return Err(Failure::Partial(partial));
     }
     Ok(())
+}
+
+/// `status`: connects (never fail-fast), pings every connected server, prints each one's state.
+fn status(o: &Orchestrator, args: &StatusArgs) -> Result<(), Failure> {
+    // With fail_fast off, initialize fails only when no server connected; the failures say why.
+    let initialized = o.initialize();
+    let failures = o.connect_failures();
+    let states: Vec<output::ServerState> = o
+        .config()
+        .servers
+        .iter()
+        .map(|s| {
+            let client = o.client(&s.name).ok().filter(|_| s.enabled);
+            let (ping, error) = match &client {
+                Some(c) => {
+                    let started = Instant::now();
+                    match c.ping() {
+                        Ok(()) => (Some(started.elapsed()), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    }
+                }
+                None => (None, failures.get(&s.name).map(ToString::to_string)),
+            };
+            output::ServerState::new(s, client.as_deref(), ping, error)
+        })
+        .collect();
+    match args.format {
+        Format::Table => emit(&output::status_table(&states)),
+        Format::Json => print_json(&serde_json::json!({ "servers": states }))?,
+    }
+    let enabled = states.iter().filter(|s| s.enabled).count();
+    let down: Vec<&str> = states.iter().filter(|s| s.enabled && !s.reachable).map(|s| s.name.as_str()).collect();
+    match initialized {
+        Err(e) if down.len() == enabled => Err(Failure::Op(e)),
+        _ if down.is_empty() => Ok(()),
+        _ => {
+            Err(Failure::Partial(format!("{} of {enabled} server(s) not reachable ({})", down.len(), down.join(", "))))
+        }
+    }
 }
 
 /// Prints `value` as pretty JSON on stdout.

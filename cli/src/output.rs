@@ -96,6 +96,21 @@ fn list(items: &[String]) -> String {
     if items.is_empty() { "-".to_string() } else { items.join(", ") }
 }
 
+/// Where a server is: its URL without user info or query (either may hold a secret), or its
+/// command line.
+fn endpoint(s: &mcp_orchestrator::ServerConfig) -> String {
+    match &s.transport {
+        Transport::Sse { .. } | Transport::StreamableHttp { .. } => {
+            s.redacted_url().unwrap_or_else(|| "(redacted)".to_string())
+        }
+        Transport::Stdio { command, args, .. } => {
+            std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        }
+        // Transport is non_exhaustive: a transport added later still gets a line.
+        other => format!("({})", other.kind()),
+    }
+}
+
 /// The `check` listing of a valid config.
 pub fn config_table(config: &Config) -> String {
     let mut t = Table::new(&[
@@ -109,17 +124,7 @@ pub fn config_table(config: &Config) -> String {
         "URL / COMMAND",
     ]);
     for s in &config.servers {
-        let endpoint = match &s.transport {
-            // Never the URL as written: its user info or query may hold a secret.
-            Transport::Sse { .. } | Transport::StreamableHttp { .. } => {
-                s.redacted_url().unwrap_or_else(|| "(redacted)".to_string())
-            }
-            Transport::Stdio { command, args, .. } => {
-                std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
-            }
-            // Transport is non_exhaustive: a transport added later still gets a line.
-            other => format!("({})", other.kind()),
-        };
+        let endpoint = endpoint(s);
         t.row(vec![
             s.name.clone(),
             s.priority.to_string(),
@@ -153,6 +158,95 @@ fn status_word(s: Status) -> &'static str {
         Status::Failed => "failed",
         Status::Skipped => "skipped",
     }
+}
+
+/// One server's state, as `status` prints it.
+#[derive(Serialize)]
+pub struct ServerState {
+    /// Its name in the config.
+    pub name: String,
+    priority: u32,
+    transport: &'static str,
+    /// The URL without user info or query, or the command line.
+    endpoint: String,
+    /// `false`: disabled in the config, not tried.
+    pub enabled: bool,
+    /// Connected and answered the ping.
+    pub reachable: bool,
+    /// The protocol version agreed.
+    protocol: Option<String>,
+    /// The server's `serverInfo`: name and version.
+    server_info: Option<serde_json::Value>,
+    /// The ping's round trip.
+    latency_ms: Option<f64>,
+    /// Why it is not reachable.
+    error: Option<String>,
+}
+
+impl ServerState {
+    /// The state of `server`: `client` if it connected, the ping's round trip if it answered,
+    /// or the error.
+    pub fn new(
+        server: &mcp_orchestrator::ServerConfig,
+        client: Option<&mcp_orchestrator::Client>,
+        ping: Option<Duration>,
+        error: Option<String>,
+    ) -> ServerState {
+        let info = client.map(|c| &c.server().server_info);
+        ServerState {
+            name: server.name.clone(),
+            priority: server.priority,
+            transport: server.transport.kind(),
+            endpoint: endpoint(server),
+            enabled: server.enabled,
+            reachable: ping.is_some(),
+            protocol: client.map(|c| c.protocol_version().to_string()),
+            server_info: info.map(|i| serde_json::json!({"name": i.name, "version": i.version})),
+            latency_ms: ping.map(millis),
+            error,
+        }
+    }
+}
+
+/// `status` as a table, then each unreachable server's error.
+pub fn status_table(states: &[ServerState]) -> String {
+    let mut t = Table::new(&[
+        "SERVER",
+        ">PRIORITY",
+        "STATUS",
+        "PROTOCOL",
+        ">LATENCY",
+        "TRANSPORT",
+        "SERVER INFO",
+        "URL / COMMAND",
+    ]);
+    for s in states {
+        let status = match (s.enabled, s.reachable) {
+            (false, _) => "disabled",
+            (true, true) => "ok",
+            (true, false) => "unreachable",
+        };
+        let info = s.server_info.as_ref().map_or("-".to_string(), |i| {
+            format!("{} {}", i["name"].as_str().unwrap_or("?"), i["version"].as_str().unwrap_or("?"))
+        });
+        t.row(vec![
+            s.name.clone(),
+            s.priority.to_string(),
+            status.to_string(),
+            s.protocol.clone().unwrap_or_else(|| "-".to_string()),
+            s.latency_ms.map_or("-".to_string(), |ms| human(Duration::from_secs_f64(ms / 1_000.0))),
+            s.transport.to_string(),
+            info,
+            s.endpoint.clone(),
+        ]);
+    }
+    let mut out = t.render("");
+    for s in states {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
 }
 
 /// The per-server table of a gather, then each failed server's error.

@@ -663,3 +663,37 @@ fn call_takes_arguments_as_pairs_or_none_and_goes_past_a_dead_server_with_no_fai
     let echoed: Value = serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     assert_eq!(echoed, json!({"query": "SELECT 1", "limit": 3, "keep": true}));
 }
+
+#[test]
+fn status_shows_each_server_reachable_or_not_with_protocol_and_latency() {
+    let (a, b) = two_servers();
+    let r = run(&["status", "--config", config_for(&a, &b, "").path()]);
+    assert_exit(&r, 0);
+    let line = |start: &str| r.stdout.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("{}", r.stdout));
+    let a_line = line("a ");
+    let protocol = mcp_orchestrator::SUPPORTED_PROTOCOL_VERSIONS[0];
+    assert!(a_line.contains(" ok ") && a_line.contains(protocol) && a_line.contains(" sse "), "{a_line}");
+    assert!(line("c ").contains("disabled"), "{}", r.stdout);
+
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    let r = run(&["status", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 3);
+    assert!(r.stderr.contains("partial: 1 of 2 server(s) not reachable (down_mcp)"), "{}", r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let servers = doc["servers"].as_array().unwrap();
+    let sa = &servers[0];
+    assert_eq!((sa["name"].as_str(), sa["reachable"].as_bool()), (Some("a"), Some(true)), "{doc}");
+    assert_eq!(sa["protocol"], protocol);
+    assert_eq!(sa["transport"], "sse");
+    assert_eq!(sa["server_info"]["name"], "server-a");
+    assert!(sa["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0) && sa["error"].is_null(), "{doc}");
+    let sd = &servers[1];
+    assert_eq!((sd["name"].as_str(), sd["reachable"].as_bool()), (Some("down_mcp"), Some(false)), "{doc}");
+    assert!(sd["error"].as_str().is_some_and(|e| e.contains("down_mcp")) && sd["latency_ms"].is_null(), "{doc}");
+    assert_eq!((servers[2]["enabled"].as_bool(), servers[2]["reachable"].as_bool()), (Some(false), Some(false)));
+
+    let r = run(&["status", "--config", config.path(), "--server", "down_mcp"]);
+    assert_exit(&r, 1);
+    assert!(r.stdout.contains("unreachable") && r.stderr.contains("error: "), "{}\n{}", r.stdout, r.stderr);
+}
