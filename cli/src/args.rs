@@ -131,9 +131,10 @@ config; 3 some reachable, some not."
 Start two embedded MCP servers on loopback ports, shaped like the original deployment:
 a Database MCP (priority 10: `database://metadata`, tool `execute_query`) and a Product
 Metadata MCP (priority 1: `product-aliases://list`, `column-mappings://list`,
-`metadata-summary://info`). Then initialize, gather, show the merged resources, gather
-again from the cache, pick the executor, run `SELECT * FROM customers LIMIT 3` through it,
-and show what each step cost. Needs nothing installed; writes nothing.")]
+`metadata-summary://info`, which the database offers too: the merge shadows its copy).
+Then initialize, gather, show the merged resources, gather again from the cache, pick the
+executor, run `SELECT * FROM customers LIMIT 3` through it, and show what each step cost.
+Logs at info on stderr (-q for errors only). Needs nothing installed; writes nothing.")]
     Demo,
     /// Print a shell completion script on stdout
     #[command(long_about = "\

@@ -132,7 +132,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             emit(&String::from_utf8_lossy(&out));
         }
         Command::Demo => {
-            init_logging(cli.level_from_flags(), None);
+            // As the sample config (mcp_config.yaml) would: the library's info lines on stderr.
+            init_logging(cli.level_from_flags(), Some(log::LevelFilter::Info));
             demo::run()?;
         }
     }

@@ -186,11 +186,15 @@ fn demo_shows_the_seed_resources_and_a_query_through_the_executor() {
         "(3 rows)",
         "served from the cache",
         "close",
+        "metadata-summary://info is offered by product_metadata_mcp (priority 1) and by database_mcp",
+        "resources, read-only documents",
     ] {
         assert!(r.stdout.contains(needle), "{needle:?} missing from:\n{}", r.stdout);
     }
     // Only three rows: the fourth customer is not there.
     assert!(!r.stdout.contains("Edsger"), "{}", r.stdout);
+    // The library's info lines, on stderr.
+    assert!(r.stderr.contains(" INFO ") && !r.stderr.contains(" DEBUG "), "{}", r.stderr);
 }
 
 /// Two servers sharing a URI (a has priority 1, b priority 5) and a disabled third one.
