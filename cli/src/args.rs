@@ -89,7 +89,7 @@ timeout, domains, capabilities, and the URL (without user info or query) or comm
 Does not connect.",
         after_help = "Exit status: 0 valid; 2 invalid (the message names the key and the line)."
     )]
-    Check(ConfigArg),
+    Check(CheckArgs),
     /// Connect to every server, gather their resources and print them, merged by priority
     #[command(
         long_about = "\
@@ -187,6 +187,18 @@ pub struct RunArgs {
     /// Every server's timeout, in seconds (instead of the config's)
     #[arg(short, long, value_name = "SECONDS", value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+}
+
+/// `check`'s options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// table, or json: one document on stdout with the servers and the orchestration settings
+    /// as understood (URLs without user info or query, header names without values)
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// `status`'s options.
@@ -308,7 +320,7 @@ mod tests {
         assert_eq!((g.config.config, g.format), ("x.yaml".into(), Format::Json));
         assert!(!g.run.no_fail_fast && g.servers.is_empty() && g.run.timeout.is_none());
         let Command::Check(c) = p(&["check"]).unwrap().command else { panic!() };
-        assert_eq!(c.config, PathBuf::from(DEFAULT_CONFIG));
+        assert_eq!((c.config.config, c.format), (PathBuf::from(DEFAULT_CONFIG), Format::Table));
         assert_eq!(p(&["demo", "-vv"]).unwrap().level_from_flags(), Some(log::LevelFilter::Trace));
         assert_eq!(p(&["-q", "demo"]).unwrap().level_from_flags(), Some(log::LevelFilter::Error));
         assert_eq!(p(&["gather", "-q"]).unwrap().level_from_flags(), Some(log::LevelFilter::Error));
@@ -371,7 +383,6 @@ mod tests {
             &["gather", "--config"],
             &["gather", "--bogus"],
             &["check", "extra"],
-            &["check", "--format", "json"],
             &["demo", "--config", "x"],
         ] {
             assert_eq!(p(args).unwrap_err().exit_code(), 2, "{args:?}");

@@ -92,9 +92,14 @@ fn report(failure: Failure) -> ExitCode {
 fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
         Command::Check(args) => {
-            let config = load(cli, &args.config)?;
-            emit(&output::config_table(&config));
-            say!("\nok: {} server(s), {} enabled", config.servers.len(), config.enabled_servers().count());
+            let config = load(cli, &args.config.config)?;
+            match args.format {
+                Format::Table => {
+                    emit(&output::config_table(&config));
+                    say!("\nok: {} server(s), {} enabled", config.servers.len(), config.enabled_servers().count());
+                }
+                Format::Json => print_json(&output::config_json(&config))?,
+            }
         }
         Command::Gather(args) => {
             let config = run_config(load(cli, &args.config.config)?, &args.servers, &args.run)?;

@@ -152,6 +152,50 @@ pub fn config_table(config: &Config) -> String {
     out
 }
 
+/// `check --format json`: the config as understood, with nothing secret in it (URLs without
+/// user info or query, header and environment names without values).
+pub fn config_json(config: &Config) -> serde_json::Value {
+    let servers: Vec<serde_json::Value> = config
+        .servers
+        .iter()
+        .map(|s| {
+            let mut server = serde_json::json!({
+                "name": s.name,
+                "priority": s.priority,
+                "transport": s.transport.kind(),
+                "enabled": s.enabled,
+                "timeout_s": s.timeout.as_secs_f64(),
+                "domains": s.domains,
+                "capabilities": s.capabilities,
+                "read_contents": s.read_contents,
+                "headers": s.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            });
+            match &s.transport {
+                Transport::Stdio { command, args, env, cwd } => {
+                    server["command"] = command.as_str().into();
+                    server["args"] = args.as_slice().into();
+                    server["env"] = env.keys().map(String::as_str).collect::<Vec<_>>().into();
+                    server["cwd"] = cwd.as_ref().map(|p| p.display().to_string()).into();
+                }
+                _ => server["url"] = s.redacted_url().into(),
+            }
+            server
+        })
+        .collect();
+    let o = &config.orchestration;
+    serde_json::json!({
+        "servers": servers,
+        "orchestration": {
+            "resource_cache_ttl_s": o.resource_cache_ttl.as_secs_f64(),
+            "fail_fast": o.fail_fast,
+            "log_level": o.log_level.map(|l| l.to_string()),
+            "max_concurrent_connections": o.max_concurrent_connections,
+            "cache_max_bytes": o.cache_max_bytes,
+            "request_timeout_s": o.request_timeout.as_secs_f64(),
+        },
+    })
+}
+
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Ok => "ok",

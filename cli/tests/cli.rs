@@ -467,6 +467,7 @@ fn no_secret_from_a_url_or_a_header_reaches_the_output_even_at_trace() {
     let port = server.url().rsplit(':').next().unwrap().trim_end_matches("/sse");
     for (args, code) in [
         (&["check", "--config", config.path()][..], 0),
+        (&["check", "--config", config.path(), "--format", "json"], 0),
         (&["gather", "--config", config.path()], 0),
         (&["gather", "--config", config.path(), "--format", "json"], 0),
         (&["-vv", "gather", "--config", config.path(), "--format", "json"], 0),
@@ -700,4 +701,33 @@ fn status_shows_each_server_reachable_or_not_with_protocol_and_latency() {
     let r = run(&["status", "--config", config.path(), "--server", "down_mcp"]);
     assert_exit(&r, 1);
     assert!(r.stdout.contains("unreachable") && r.stderr.contains("error: "), "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn check_json_is_the_config_as_understood() {
+    let config = TempFile::new(
+        "check.yaml",
+        "mcp_servers:\n\
+         \x20 db:\n    url: \"http://someone:pw@localhost:8000/sse?api_key=k\"\n    priority: 10\n    transport: sse\n\
+         \x20   capabilities: [execute_query]\n    headers:\n      X-Api-Key: \"v\"\n\
+         \x20 files:\n    transport: stdio\n    command: python\n    args: [\"-m\", \"files_mcp\"]\n    priority: 3\n\
+         \x20   env:\n      TOKEN: \"t\"\n    enabled: false\n\
+         orchestration:\n  fail_fast: false\n",
+    );
+    let r = run(&["check", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let files = &doc["servers"][0];
+    assert_eq!((files["name"].as_str(), files["transport"].as_str()), (Some("files"), Some("stdio")));
+    assert_eq!((files["command"].as_str(), files["enabled"].as_bool()), (Some("python"), Some(false)));
+    assert_eq!(files["args"], json!(["-m", "files_mcp"]));
+    assert_eq!(files["env"], json!(["TOKEN"]), "names only");
+    let db = &doc["servers"][1];
+    let url = db["url"].as_str().unwrap();
+    assert!(url.starts_with("http://localhost:8000/sse") && !url.contains("pw") && !url.contains("api_key"), "{url}");
+    assert_eq!(db["headers"], json!(["X-Api-Key"]), "names only");
+    assert_eq!(db["capabilities"], json!(["execute_query"]));
+    assert_eq!(db["timeout_s"], 30.0);
+    assert_eq!(doc["orchestration"]["fail_fast"], false);
+    assert!(!r.stdout.contains("\"v\"") && !r.stdout.contains("\"t\""), "{}", r.stdout);
 }
