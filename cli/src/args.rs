@@ -114,6 +114,39 @@ Exit status: 0 ok; 1 the call failed or the tool reported an error (isError);
 2 bad usage, ARGS_JSON not a JSON object, or an invalid config."
     )]
     Call(CallArgs),
+    /// List every server's tools
+    #[command(
+        long_about = "\
+Connect to every enabled server, list their tools, and print each tool with the server
+that offers it (several servers may offer the same name; `call --server` picks one).",
+        after_help = "\
+Exit status: 0 ok; 1 failed (fail_fast) or no server reachable; 2 bad usage or an
+invalid config; 3 partial: some servers failed, the others' tools are printed."
+    )]
+    Tools(GatherArgs),
+    /// List the resources, merged by priority, and the resource templates
+    #[command(
+        long_about = "\
+Connect to every enabled server, list their resources and resource templates (without
+reading contents), and print the resources merged by URI (the lowest priority number wins;
+the others are shadowed) and every template with its server.",
+        after_help = "\
+Exit status: 0 ok; 1 failed (fail_fast) or no server reachable; 2 bad usage or an
+invalid config; 3 partial: some servers failed, the others' resources are printed."
+    )]
+    Resources(GatherArgs),
+    /// Read one resource from the server that wins its URI
+    #[command(
+        long_about = "\
+Connect to every enabled server, find the server that wins URI in the merge (the lowest
+priority number among those that list it), read it there and print its contents: text as
+it is, a blob described. A URI no server lists (a template's, say) is tried on each
+reachable server in priority order.",
+        after_help = "\
+Exit status: 0 ok; 1 no server could read it, or failed (fail_fast); 2 bad usage or an
+invalid config."
+    )]
+    Read(ReadArgs),
     /// Connect to every server and show whether it answers: protocol, transport, latency
     #[command(
         long_about = "\
@@ -159,7 +192,7 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
-/// `gather`'s options.
+/// `gather`'s options (and those of `tools`, `resources` and `read`).
 #[derive(Debug, Args)]
 pub struct GatherArgs {
     /// The config file.
@@ -199,6 +232,17 @@ pub struct CheckArgs {
     /// as understood (URLs without user info or query, header names without values)
     #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
     pub format: Format,
+}
+
+/// `read`'s options and operand.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Which servers, their timeout, fail-fast, and the format.
+    #[command(flatten)]
+    pub listing: GatherArgs,
+    /// The resource's URI, e.g. database://metadata
+    #[arg(value_name = "URI")]
+    pub uri: String,
 }
 
 /// `status`'s options.

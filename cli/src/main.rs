@@ -22,9 +22,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::CommandFactory;
-use mcp_orchestrator::{CallToolResult, Config, Content, Error, Orchestrator, Status};
+use mcp_orchestrator::{CallToolResult, Config, Content, Error, Gathered, Orchestrator, Status};
 
-use args::{Cli, Command, Format, RunArgs, StatusArgs};
+use args::{Cli, Command, Format, GatherArgs, RunArgs, StatusArgs};
 
 /// Writes to stdout. A closed stdout (`| head`) is not an error worth a panic: the rest of the
 /// output is dropped.
@@ -115,6 +115,21 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             orchestrator.close();
             result?;
         }
+        Command::Tools(args) => listing(cli, args, |_, g| match args.format {
+            Format::Table => {
+                emit(&output::tools_table(g));
+                Ok(())
+            }
+            Format::Json => print_json(&output::tools_json(g)),
+        })?,
+        Command::Resources(args) => listing(cli, args, |_, g| match args.format {
+            Format::Table => {
+                emit(&output::resources_and_templates_table(g));
+                Ok(())
+            }
+            Format::Json => print_json(&output::resources_json(g)),
+        })?,
+        Command::Read(args) => listing(cli, &args.listing, |o, g| read(o, g, &args.uri, args.listing.format))?,
         Command::Status(args) => {
             // Every server's state is the point: never fail-fast.
             let run = RunArgs { no_fail_fast: true, timeout: args.timeout };
@@ -278,18 +293,7 @@ fn run_config(config: Config, only: &[String], run: &RunArgs) -> Result<Config, 
 fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
     let gathered = initialize(o).and_then(|()| Ok(o.gather_all_resources()?));
     let stats = o.cache_stats();
-    let partial = gathered.as_ref().ok().and_then(|g| {
-        let failed: Vec<&str> =
-            g.servers.iter().filter(|s| s.status == Status::Failed).map(|s| s.name.as_str()).collect();
-        (!failed.is_empty()).then(|| {
-            format!(
-                "{} of {} server(s) failed ({}); the others' results are printed",
-                failed.len(),
-                g.servers.len(),
-                failed.join(", ")
-            )
-        })
-    });
+    let partial = gathered.as_ref().ok().and_then(|g| partial(g));
     match (format, gathered) {
         (Format::Table, Ok(gathered)) => emit(&output::gather_table(&gathered, &stats)),
         (Format::Table, Err(e)) => return Err(e),
@@ -344,6 +348,68 @@ fn status(o: &Orchestrator, args: &StatusArgs) -> Result<(), Failure> {
             Err(Failure::Partial(format!("{} of {enabled} server(s) not reachable ({})", down.len(), down.join(", "))))
         }
     }
+}
+
+/// "N of M server(s) failed (names); …" when some servers of `g` failed.
+fn partial(g: &Gathered) -> Option<String> {
+    let failed: Vec<&str> = g.servers.iter().filter(|s| s.status == Status::Failed).map(|s| s.name.as_str()).collect();
+    (!failed.is_empty()).then(|| {
+        format!(
+            "{} of {} server(s) failed ({}); the others' results are printed",
+            failed.len(),
+            g.servers.len(),
+            failed.join(", ")
+        )
+    })
+}
+
+/// `tools`, `resources` and `read`: the config for `args` without reading contents,
+/// initialize, gather the listings, then `show`; partial (exit 3) when some servers failed.
+fn listing(
+    cli: &Cli,
+    args: &GatherArgs,
+    show: impl FnOnce(&Orchestrator, &Gathered) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let mut config = run_config(load(cli, &args.config.config)?, &args.servers, &args.run)?;
+    for s in &mut config.servers {
+        s.read_contents = false;
+    }
+    let o = Orchestrator::new(config);
+    let result = initialize(&o).and_then(|()| Ok(o.gather_all_resources()?)).and_then(|g| {
+        show(&o, &g)?;
+        partial(&g).map_or(Ok(()), |p| Err(Failure::Partial(p)))
+    });
+    o.close();
+    result
+}
+
+/// `read URI`: from the server that wins the URI, else from the first reachable server (in
+/// priority order) that can read it.
+fn read(o: &Orchestrator, g: &Gathered, uri: &str, format: Format) -> Result<(), Failure> {
+    let candidates: Vec<&str> = match g.resource(uri) {
+        Some(m) => vec![m.server.as_str()],
+        None => g.servers.iter().filter(|s| s.status == Status::Ok).map(|s| s.name.as_str()).collect(),
+    };
+    let mut errors = Vec::new();
+    for server in candidates {
+        match o.client(server).and_then(|c| c.read_resource(uri)) {
+            Ok(contents) => {
+                match format {
+                    Format::Table => emit(&output::contents_text(&contents)),
+                    Format::Json => {
+                        print_json(&serde_json::json!({"uri": uri, "server": server, "contents": contents}))?
+                    }
+                }
+                return Ok(());
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Err(Failure::Other(match g.resource(uri) {
+        Some(_) => errors.join("; "),
+        None if errors.is_empty() => format!("no reachable server to read `{uri}` from"),
+        None => format!("no server lists `{uri}`, and none could read it: {}", errors.join("; ")),
+    }))
 }
 
 /// Prints `value` as pretty JSON on stdout.

@@ -354,6 +354,156 @@ pub fn resources_table(g: &Gathered, indent: &str) -> String {
     t.render(indent)
 }
 
+/// The first line of `text`, at most `max` characters.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    let mut out: String = line.chars().take(max).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Every tool of every server that answered, by name then priority.
+fn all_tools(g: &Gathered) -> Vec<(&ServerOutcome, &Tool)> {
+    let mut tools: Vec<(&ServerOutcome, &Tool)> = g
+        .servers
+        .iter()
+        .filter_map(|s| s.data.as_ref().map(|d| (s, d)))
+        .flat_map(|(s, d)| d.tools.iter().map(move |t| (s, t)))
+        .collect();
+    tools.sort_by(|(sa, a), (sb, b)| (&a.name, sa.priority, &sa.name).cmp(&(&b.name, sb.priority, &sb.name)));
+    tools
+}
+
+/// `tools`: one line per tool and server, then each failed server's error.
+pub fn tools_table(g: &Gathered) -> String {
+    let tools = all_tools(g);
+    let mut t = Table::new(&["TOOL", "SERVER", ">PRIORITY", "DESCRIPTION"]);
+    for (s, tool) in &tools {
+        let description = tool.description.as_deref().or(tool.title.as_deref()).unwrap_or("-");
+        t.row(vec![tool.name.clone(), s.name.clone(), s.priority.to_string(), first_line(description, 80)]);
+    }
+    let mut out = if tools.is_empty() { "(no tools)\n".to_string() } else { t.render("") };
+    for s in &g.servers {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
+}
+
+/// `tools --format json`: `{"tools": [{"server", "priority", …the tool as the server sent it}]}`.
+pub fn tools_json(g: &Gathered) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct ToolJson<'a> {
+        server: &'a str,
+        priority: u32,
+        #[serde(flatten)]
+        tool: &'a Tool,
+    }
+    let tools: Vec<ToolJson<'_>> =
+        all_tools(g).into_iter().map(|(s, tool)| ToolJson { server: &s.name, priority: s.priority, tool }).collect();
+    serde_json::json!({ "tools": tools, "servers": server_errors(g) })
+}
+
+/// Each server's status and error, for the JSON of a listing.
+fn server_errors(g: &Gathered) -> serde_json::Value {
+    g.servers
+        .iter()
+        .map(|s| serde_json::json!({"name": s.name, "status": s.status, "error": s.error.as_ref().map(ToString::to_string)}))
+        .collect()
+}
+
+/// `resources`: the merged resources, then every template with its server.
+pub fn resources_and_templates_table(g: &Gathered) -> String {
+    let mut out = String::new();
+    if g.resources.is_empty() {
+        out.push_str("(no resources)\n");
+    } else {
+        let mut t = Table::new(&["URI", "SERVER", "SHADOWED", "MIME TYPE", "NAME"]);
+        for m in &g.resources {
+            t.row(vec![
+                m.resource.uri.clone(),
+                m.server.clone(),
+                list(&m.shadowed),
+                m.resource.mime_type.clone().unwrap_or_else(|| "-".to_string()),
+                m.resource.name.clone(),
+            ]);
+        }
+        out.push_str(&t.render(""));
+    }
+    let templates: Vec<(&ServerOutcome, &ResourceTemplate)> = g
+        .servers
+        .iter()
+        .filter_map(|s| s.data.as_ref().map(|d| (s, d)))
+        .flat_map(|(s, d)| d.templates.iter().map(move |t| (s, t)))
+        .collect();
+    if !templates.is_empty() {
+        let mut t = Table::new(&["TEMPLATE", "SERVER", "NAME"]);
+        for (s, template) in templates {
+            t.row(vec![template.uri_template.clone(), s.name.clone(), template.name.clone()]);
+        }
+        out.push('\n');
+        out.push_str(&t.render(""));
+    }
+    for s in &g.servers {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
+}
+
+/// `resources --format json`: `{"resources": [merged, as in gather's], "templates": [{"server",
+/// "priority", …the template}], "servers": [{"name", "status", "error"}]}`.
+pub fn resources_json(g: &Gathered) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct TemplateJson<'a> {
+        server: &'a str,
+        priority: u32,
+        #[serde(flatten)]
+        template: &'a ResourceTemplate,
+    }
+    let templates: Vec<TemplateJson<'_>> = g
+        .servers
+        .iter()
+        .filter_map(|s| s.data.as_ref().map(|d| (s, d)))
+        .flat_map(|(s, d)| {
+            d.templates.iter().map(move |template| TemplateJson { server: &s.name, priority: s.priority, template })
+        })
+        .collect();
+    let resources: Vec<MergedJson<'_>> = g
+        .resources
+        .iter()
+        .map(|m| MergedJson { resource: &m.resource, server: &m.server, priority: m.priority, shadowed: &m.shadowed })
+        .collect();
+    serde_json::json!({ "resources": resources, "templates": templates, "servers": server_errors(g) })
+}
+
+/// A resource's contents for a person: text as it is, a blob described.
+pub fn contents_text(contents: &[ResourceContents]) -> String {
+    let mut out = String::new();
+    for c in contents {
+        match (c.text(), c.blob()) {
+            (Some(text), _) => {
+                out.push_str(text);
+                if !text.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            (None, Some(blob)) => {
+                let mime = c.mime_type.as_deref().unwrap_or("unknown type");
+                let _ = writeln!(out, "[blob {}: {mime}, {} base64 characters]", c.uri, blob.len());
+            }
+            (None, None) => {
+                let _ = writeln!(out, "[{}: contents of a kind this version does not know]", c.uri);
+            }
+        }
+    }
+    out
+}
+
 /// The cache's counters on one line.
 pub fn cache_line(c: &CacheStats) -> String {
     format!(

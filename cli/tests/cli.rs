@@ -731,3 +731,72 @@ fn check_json_is_the_config_as_understood() {
     assert_eq!(doc["orchestration"]["fail_fast"], false);
     assert!(!r.stdout.contains("\"v\"") && !r.stdout.contains("\"t\""), "{}", r.stdout);
 }
+
+#[test]
+fn tools_lists_each_tool_with_its_server() {
+    let (a, b) = two_servers();
+    let config = config_for(&a, &b, "");
+    let r = run(&["tools", "--config", config.path()]);
+    assert_exit(&r, 0);
+    let echo = r.stdout.lines().find(|l| l.starts_with("echo ")).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(echo.split_whitespace().take(3).eq(["echo", "a", "1"]), "{echo}");
+    assert!(echo.contains("echoes its arguments"), "{echo}");
+
+    let r = run(&["tools", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let tools: Vec<(&str, &str)> = doc["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["server"].as_str().unwrap()))
+        .collect();
+    assert_eq!(tools, [("echo", "a"), ("fail", "a")]);
+    assert_eq!(doc["tools"][0]["inputSchema"], json!({"type": "object"}));
+
+    // A dead server: exit 3 with --no-fail-fast, the others' tools still listed.
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let r = run(&["tools", "--config", live_and_down(&a, &down).path(), "--no-fail-fast"]);
+    assert_exit(&r, 3);
+    assert!(r.stdout.contains("echo") && r.stdout.contains("down_mcp: "), "{}", r.stdout);
+}
+
+#[test]
+fn resources_lists_the_merge_and_the_templates_and_read_reads_from_the_winner() {
+    let (a, b) = two_servers();
+    let config = config_for(&a, &b, "");
+    let r = run(&["resources", "--config", config.path()]);
+    assert_exit(&r, 0);
+    let x = r.stdout.lines().find(|l| l.starts_with("shared://x")).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(x.split_whitespace().take(3).eq(["shared://x", "a", "b"]), "{x}");
+    assert!(r.stdout.lines().any(|l| l.starts_with("a://items/{id}") && l.contains(" a ")), "{}", r.stdout);
+
+    let r = run(&["resources", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let uris: Vec<&str> = doc["resources"].as_array().unwrap().iter().map(|m| m["uri"].as_str().unwrap()).collect();
+    assert_eq!(uris, ["a://blob", "b://only", "shared://x"]);
+    assert_eq!(doc["resources"][2]["shadowed"], json!(["b"]));
+    assert_eq!(doc["templates"][0]["uriTemplate"], "a://items/{id}");
+    assert_eq!(doc["templates"][0]["server"], "a");
+
+    // The winner's copy: a has priority 1.
+    let r = run(&["read", "--config", config.path(), "shared://x"]);
+    assert_exit(&r, 0);
+    assert_eq!(r.stdout, "hello from a\n");
+    let r = run(&["read", "--config", config.path(), "--format", "json", "a://blob"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!((doc["server"].as_str(), doc["contents"][0]["blob"].as_str()), (Some("a"), Some("AAEC/w==")));
+    let r = run(&["read", "--config", config.path(), "a://blob"]);
+    assert_exit(&r, 0);
+    assert!(r.stdout.starts_with("[blob a://blob: application/octet-stream"), "{}", r.stdout);
+    // --server b: b's copy.
+    let r = run(&["read", "--config", config.path(), "--server", "b", "shared://x"]);
+    assert_exit(&r, 0);
+    assert_eq!(r.stdout, "hello from b\n");
+
+    let r = run(&["read", "--config", config.path(), "nothing://here"]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("no server lists `nothing://here`"), "{}", r.stderr);
+}
