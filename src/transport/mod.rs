@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::jsonrpc::{self, Message, RequestId, RpcError};
 use crate::op::OpId;
 
+pub(crate) mod child;
 pub(crate) mod sse;
 pub(crate) mod stdio;
 pub(crate) mod streamable_http;

@@ -1,0 +1,227 @@
+//! A stdio server's process: it leads its own process group, so that a signal reaches what it
+//! started too (a launcher such as `npx` or `uv run` and the server under it).
+//!
+//! The leader's exit is observed without reaping it (`waitid` with `WNOWAIT`): until it is
+//! reaped its pid, which is the group's id, cannot be reused, so signalling the group can never
+//! hit a stranger. Only [`GroupChild::reap`] reaps, after the last signal. Signals are sent with
+//! `kill(2)` directly (no `kill` utility, no subprocess). The lock on the child is held for one
+//! non-blocking system call at a time, never across a wait or a sleep.
+//!
+//! [`Processes`] is the set of children that one `initialize` started, so that fail-fast and
+//! `close()` can end those whose connect is still in flight.
+
+use std::process::{Child, ExitStatus};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::op::OpId;
+
+/// How often a wait for a child's exit looks again.
+const POLL: Duration = Duration::from_millis(10);
+
+/// A signal for a whole process group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    /// Asks politely (`SIGTERM`).
+    Term,
+    /// Ends it (`SIGKILL`).
+    Kill,
+}
+
+struct Inner {
+    child: Child,
+    /// Set once the leader is reaped: from then on its pid may belong to anyone.
+    reaped: Option<ExitStatus>,
+}
+
+/// A child process that leads its own process group.
+pub(crate) struct GroupChild {
+    inner: Mutex<Inner>,
+    pid: u32,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere cannot leave a Child or an Option inconsistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl GroupChild {
+    /// Wraps a child spawned with `process_group(0)`.
+    pub(crate) fn new(child: Child) -> GroupChild {
+        let pid = child.id();
+        GroupChild { inner: Mutex::new(Inner { child, reaped: None }), pid }
+    }
+
+    /// The leader's pid (and the group's id).
+    pub(crate) fn id(&self) -> u32 {
+        self.pid
+    }
+
+    /// How the leader ended (`exit status: 3`, `signal: 9`), if it has; it is not reaped.
+    pub(crate) fn exited(&self) -> Option<String> {
+        let mut inner = lock(&self.inner);
+        if let Some(status) = inner.reaped {
+            return Some(status.to_string());
+        }
+        #[cfg(unix)]
+        {
+            use rustix::process::{Pid, WaitId, WaitIdOptions, waitid};
+            let options = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+            if let Some(pid) = i32::try_from(self.pid).ok().and_then(Pid::from_raw) {
+                match waitid(WaitId::Pid(pid), options) {
+                    Ok(Some(status)) => {
+                        return Some(match (status.exit_status(), status.terminating_signal()) {
+                            (Some(code), _) => format!("exit status: {code}"),
+                            (None, Some(signal)) => format!("signal: {signal}"),
+                            (None, None) => "ended".to_string(),
+                        });
+                    }
+                    Ok(None) => return None,
+                    // Not our child any more (cannot happen: only `reap` reaps); fall through.
+                    Err(_) => {}
+                }
+            }
+        }
+        // Without `waitid`, seeing the exit means reaping it.
+        let status = inner.child.try_wait().ok().flatten()?;
+        inner.reaped = Some(status);
+        Some(status.to_string())
+    }
+
+    /// Polls [`exited`](Self::exited) until `bound` passes; the lock is not held while waiting.
+    pub(crate) fn wait_exited(&self, bound: Duration) -> Option<String> {
+        let deadline = crate::transport::deadline_in(bound);
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            std::thread::sleep(left.min(POLL));
+        }
+    }
+
+    /// Sends `signal` to every process of the group, unless the leader is already reaped (then
+    /// its id may be someone else's). Best effort: a group that is gone is not an error.
+    pub(crate) fn signal(&self, signal: Signal) {
+        let mut inner = lock(&self.inner);
+        if inner.reaped.is_some() {
+            return;
+        }
+        #[cfg(unix)]
+        {
+            use rustix::process::{Pid, Signal as Sig, kill_process_group};
+            let sig = match signal {
+                Signal::Term => Sig::TERM,
+                Signal::Kill => Sig::KILL,
+            };
+            if let Some(pid) = i32::try_from(self.pid).ok().and_then(Pid::from_raw) {
+                let _ = kill_process_group(pid, sig);
+            }
+        }
+        if signal == Signal::Kill {
+            // The leader itself in any case (and the only process to kill where there are no
+            // groups).
+            let _ = inner.child.kill();
+        }
+    }
+
+    /// Whether the leader has been reaped (nothing left to signal or wait for).
+    pub(crate) fn is_reaped(&self) -> bool {
+        lock(&self.inner).reaped.is_some()
+    }
+
+    /// Reaps the leader if it has exited; its status.
+    pub(crate) fn reap(&self) -> Option<ExitStatus> {
+        let mut inner = lock(&self.inner);
+        if inner.reaped.is_none() {
+            inner.reaped = inner.child.try_wait().ok().flatten();
+        }
+        inner.reaped
+    }
+
+    /// Kills the group and reaps the leader, waiting for its exit at most `bound`. Whether it
+    /// was reaped.
+    pub(crate) fn kill_and_reap(&self, bound: Duration) -> bool {
+        self.signal(Signal::Kill);
+        self.wait_exited(bound);
+        self.reap().is_some()
+    }
+}
+
+/// The children one `initialize` started, by the operation id of their connect.
+#[derive(Default)]
+pub(crate) struct Processes {
+    state: Mutex<ProcessesState>,
+}
+
+struct Entry {
+    op: OpId,
+    child: Arc<GroupChild>,
+    /// Its connect succeeded: a session owns it and closes it gracefully.
+    owned: bool,
+}
+
+#[derive(Default)]
+struct ProcessesState {
+    aborted: bool,
+    children: Vec<Entry>,
+}
+
+impl Processes {
+    /// Records a child its connect `op` started. `false` when the set was aborted already: the
+    /// caller must end the child itself.
+    pub(crate) fn register(&self, op: &OpId, child: Arc<GroupChild>) -> bool {
+        let mut state = lock(&self.state);
+        if state.aborted {
+            return false;
+        }
+        state.children.retain(|e| !e.child.is_reaped());
+        state.children.push(Entry { op: op.clone(), child, owned: false });
+        true
+    }
+
+    /// Marks the children of a connect that succeeded as owned by its session: [`abort`]
+    /// spares them (the session closes them gracefully); [`reap_all`] does not.
+    ///
+    /// [`abort`]: Self::abort
+    /// [`reap_all`]: Self::reap_all
+    pub(crate) fn release(&self, op: &OpId) {
+        for e in lock(&self.state).children.iter_mut().filter(|e| &e.op == op) {
+            e.owned = true;
+        }
+    }
+
+    /// Kills every child whose connect is still in flight (it is abandoned) and refuses new
+    /// ones. Does not wait: each abandoned connect reaps its own child when it fails, and
+    /// [`reap_all`](Self::reap_all) makes sure of it.
+    pub(crate) fn abort(&self) {
+        for child in self.take(false) {
+            child.signal(Signal::Kill);
+        }
+    }
+
+    /// Kills and reaps every child not reaped yet, owned or not, all within `bound`, and refuses
+    /// new ones. Whether all were reaped.
+    pub(crate) fn reap_all(&self, bound: Duration) -> bool {
+        let deadline = crate::transport::deadline_in(bound);
+        let mut all = true;
+        for child in self.take(true) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !child.kill_and_reap(left) {
+                log::warn!("process {} did not exit even after being killed", child.id());
+                all = false;
+            }
+        }
+        all
+    }
+
+    /// Marks the set aborted; the children not reaped yet (with `owned`: the owned ones too).
+    fn take(&self, owned: bool) -> Vec<Arc<GroupChild>> {
+        let mut state = lock(&self.state);
+        state.aborted = true;
+        state.children.iter().filter(|e| owned || !e.owned).map(|e| e.child.clone()).collect()
+    }
+}
