@@ -70,18 +70,22 @@ mod base64;
 mod http;
 mod mcp;
 mod server;
+mod stdio;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io;
+use std::fs::File;
+use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub use stdio::StdioEnd;
 
 use crate::{CallToolResult, Content, ContentsBody, RequestId, Resource, ResourceContents, ResourceTemplate, Tool};
 
@@ -137,6 +141,10 @@ pub enum Fault {
     /// Write each event in pieces of a few bytes with this pause between them, to exercise a
     /// client's reassembly of events split across reads.
     SlowStream(Duration),
+    /// Over stdio: exit at once with this status, before reading anything.
+    ExitAtStart(i32),
+    /// Over stdio: when the input ends, keep running (answering nothing) until killed.
+    IgnoreEndOfInput,
 }
 
 /// A `notifications/cancelled` the server received.
@@ -337,6 +345,7 @@ impl Spec {
 pub struct TestServerBuilder {
     spec: Spec,
     gauges: Vec<Arc<Gauge>>,
+    events: Option<File>,
 }
 
 impl TestServerBuilder {
@@ -475,6 +484,31 @@ impl TestServerBuilder {
     pub fn start(self) -> io::Result<TestServer> {
         server::start(self.spec, self.gauges)
     }
+
+    /// Over stdio: appends a line to `file` for each thing the server sees or does, as
+    /// `<name> <event>`: `start <pid>`, `in <method>` (a request or notification received),
+    /// `out <method>` (its answer written), `answer <method>` (the client's answer to a server
+    /// request), `eof`, `closed`, `exit <status>`. Each line is one `write`, so servers of one
+    /// test may share a file (opened for appending) and a test can read the order of events
+    /// across processes. (Over HTTP, use [`TestServer::stats`] and [`gauge`](Self::gauge).)
+    pub fn event_log(mut self, file: File) -> Self {
+        self.events = Some(file);
+        self
+    }
+
+    /// Serves over stdio instead of a port: newline-delimited JSON-RPC read from `input`,
+    /// answers and server messages written to `output` (one line each, flushed). Returns when
+    /// the input ends (with [`Fault::IgnoreEndOfInput`]: never), when [`Fault::CloseStreamOn`]
+    /// fires, or at once with [`Fault::ExitAtStart`]; the caller (a process's `main`) decides
+    /// what the end means, e.g. exiting with a status. The `mcp-test-server` binary of this
+    /// package is this over its stdin and stdout, configured by flags.
+    ///
+    /// # Errors
+    ///
+    /// When the writer thread cannot be started.
+    pub fn serve_stdio(self, input: impl BufRead, output: impl Write + Send + 'static) -> io::Result<StdioEnd> {
+        stdio::serve(&self.spec, self.events, input, output)
+    }
 }
 
 fn plain_resource(uri: &str, name: &str, mime_type: &str) -> Resource {
@@ -529,6 +563,7 @@ impl TestServer {
                 faults: Vec::new(),
             },
             gauges: Vec::new(),
+            events: None,
         }
     }
 

@@ -1,0 +1,210 @@
+//! Faults of stdio servers (`mcp-test-server`): processes that hang, ignore end of input and
+//! SIGTERM, exit at once, or leave a grandchild holding stdout. Whatever they do, the caller's
+//! error arrives within its deadline (plus slack), `close()` is bounded, and no process the
+//! library started remains after `close()` (or after a failed call's clean-up).
+
+#![cfg(all(feature = "testing", target_os = "linux"))]
+
+#[path = "support/stdio.rs"]
+mod stdio;
+#[path = "support/wait.rs"]
+mod wait;
+
+use std::time::{Duration, Instant};
+
+use mcp_orchestrator::{Client, Config, Error, Orchestration, Orchestrator};
+use stdio::{Scratch, config, exists, pids, running, threads};
+use wait::eventually;
+
+/// `--pid-file` in `dir`, waited for: the server's `(pid, grandchild pid or 0)`.
+fn started(path: &str) -> (u32, u32) {
+    eventually("the server wrote its pid file", || pids(path).is_some());
+    pids(path).unwrap()
+}
+
+fn fail_fast() -> Orchestration {
+    let mut o = Orchestration::default();
+    o.fail_fast = true;
+    o
+}
+
+/// One server fails its handshake (timeout 500 ms) while another, which ignores end of input
+/// and SIGTERM and has a grandchild, is still connecting (timeout 30 s).
+fn failing_while_one_connects(dir: &Scratch) -> (Orchestrator, String) {
+    let pid_file = dir.path("slow.pid");
+    let mut failing = config("failing", &["--never-answer", "initialize"]);
+    failing.timeout = Duration::from_millis(500);
+    let mut slow = config(
+        "slow",
+        &["--never-answer", "initialize", "--ignore-eof", "--ignore-sigterm", "--grandchild", "--pid-file", &pid_file],
+    );
+    slow.timeout = Duration::from_secs(30);
+    let o = Orchestrator::new(Config::new(vec![failing, slow], fail_fast()).unwrap());
+    (o, pid_file)
+}
+
+fn assert_handshake_timeout(err: &Error, server: &str) {
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_eq!(err.server(), Some(server), "{err}");
+    assert_eq!(err.method(), Some("initialize"), "{err}");
+    let op = err.op_id().expect("an op id").to_string();
+    assert!(err.to_string().contains(&op), "{err}");
+}
+
+#[test]
+fn fail_fast_ends_a_stdio_server_still_connecting() {
+    let dir = Scratch::new("failfast");
+    let (o, pid_file) = failing_while_one_connects(&dir);
+    let t0 = Instant::now();
+    let err = o.initialize().unwrap_err();
+    let took = t0.elapsed();
+    assert_handshake_timeout(&err, "failing");
+    assert!(took < Duration::from_millis(500) + Duration::from_secs(1), "fail-fast took {took:?}");
+    let (pid, grandchild) = started(&pid_file);
+    // Its connect was abandoned: the process group is killed and the child reaped off the
+    // caller's path, without waiting for its 30 s timeout or for close().
+    eventually("the abandoned server is killed and reaped", || !exists(pid));
+    eventually("its grandchild is killed", || !running(grandchild));
+    drop(o);
+}
+
+#[test]
+fn close_after_fail_fast_leaves_no_process() {
+    let dir = Scratch::new("failfast-close");
+    let (o, pid_file) = failing_while_one_connects(&dir);
+    assert_handshake_timeout(&o.initialize().unwrap_err(), "failing");
+    let (pid, grandchild) = started(&pid_file);
+    let t0 = Instant::now();
+    o.close();
+    assert!(t0.elapsed() < Duration::from_secs(3), "close took {:?}", t0.elapsed());
+    // Right after close() returns: nothing left, not even a zombie of the child.
+    assert!(!exists(pid), "process {pid} remains after close()");
+    eventually("the grandchild is killed", || !running(grandchild));
+}
+
+#[test]
+fn close_during_a_stdio_initialize_leaves_no_process() {
+    let dir = Scratch::new("close-init");
+    let pid_file = dir.path("hang.pid");
+    let mut hang = config("hang", &["--never-answer", "initialize", "--ignore-eof", "--pid-file", &pid_file]);
+    hang.timeout = Duration::from_secs(30);
+    let o = std::sync::Arc::new(Orchestrator::new(Config::new(vec![hang], fail_fast()).unwrap()));
+    let connecting = {
+        let o = o.clone();
+        std::thread::spawn(move || o.initialize())
+    };
+    let (pid, _) = started(&pid_file);
+    let t0 = Instant::now();
+    o.close();
+    assert!(t0.elapsed() < Duration::from_secs(3), "close took {:?}", t0.elapsed());
+    assert!(!exists(pid), "process {pid} remains after close()");
+    let t0 = Instant::now();
+    let err = connecting.join().unwrap().unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(3), "initialize returned {:?} after close", t0.elapsed());
+    assert!(matches!(err, Error::Closed { .. }), "{err}");
+}
+
+#[test]
+fn a_grandchild_holding_stdout_is_killed_on_close_and_on_drop() {
+    for by_drop in [false, true] {
+        let dir = Scratch::new("grandchild");
+        let pid_file = dir.path("gc.pid");
+        let mut c = config("gc", &["--grandchild", "--exit-on", "ping", "--pid-file", &pid_file]);
+        c.timeout = Duration::from_millis(500);
+        let client = Client::connect(&c).unwrap();
+        let (pid, grandchild) = started(&pid_file);
+        assert!(grandchild != 0 && running(grandchild));
+        // The child exits; its grandchild keeps stdout open, so the session does not see it.
+        let err = client.ping().unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{err}");
+        assert_eq!((err.server(), err.method()), (Some("gc"), Some("ping")), "{err}");
+        let t0 = Instant::now();
+        if by_drop {
+            drop(client);
+        } else {
+            client.close();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "closing took {:?}", t0.elapsed());
+        assert!(!exists(pid), "the child {pid} remains (by drop: {by_drop})");
+        eventually("the grandchild is killed with its group", || !running(grandchild));
+    }
+}
+
+#[test]
+fn close_is_bounded_when_the_child_ignores_end_of_input_and_sigterm() {
+    let dir = Scratch::new("stubborn");
+    let pid_file = dir.path("stubborn.pid");
+    // A two-letter name: the thread names (`mcp-stdio:Q7`, `mcp-stdio-in:Q7`) fit in Linux's
+    // 15 bytes, and no other test uses a name starting with `Q`.
+    let c = config(
+        "Q7",
+        &["--resources", "1", "--ignore-eof", "--ignore-sigterm", "--grandchild", "--pid-file", &pid_file],
+    );
+    let client = Client::connect(&c).unwrap();
+    assert_eq!(client.list_resources().unwrap().len(), 1);
+    let (pid, grandchild) = started(&pid_file);
+    assert_eq!(threads("mcp-stdio").iter().filter(|t| t.ends_with(":Q7")).count(), 2, "{:?}", threads("mcp-"));
+    let t0 = Instant::now();
+    client.close();
+    let took = t0.elapsed();
+    // 2 s of grace after end of input, 1 s after SIGTERM, then SIGKILL: about 3 s.
+    assert!(took < Duration::from_secs(6), "close took {took:?}");
+    assert!(!exists(pid), "process {pid} remains after close()");
+    eventually("the grandchild is killed", || !running(grandchild));
+    let left: Vec<String> =
+        threads("mcp-stdio").into_iter().filter(|t| t.ends_with(":Q7") || t == "mcp-stdio-err:Q").collect();
+    assert!(left.is_empty(), "threads left after close: {left:?}");
+}
+
+#[test]
+fn a_stdio_handshake_timeout_arrives_within_its_deadline() {
+    let dir = Scratch::new("deadline");
+    let pid_file = dir.path("deaf.pid");
+    let mut c = config("deaf", &["--never-answer", "initialize", "--ignore-eof", "--pid-file", &pid_file]);
+    c.timeout = Duration::from_millis(500);
+    let t0 = Instant::now();
+    let err = Client::connect(&c).unwrap_err();
+    let took = t0.elapsed();
+    assert_handshake_timeout(&err, "deaf");
+    // The child's exit grace (2 s) and its killing happen after the error is returned.
+    assert!(took < Duration::from_millis(500) + Duration::from_millis(700), "the error took {took:?}");
+    let (pid, _) = started(&pid_file);
+    eventually("the child is reaped off the caller's path", || !exists(pid));
+    eventually("the closing thread has ended", || threads("mcp-close:deaf").is_empty());
+}
+
+#[test]
+fn a_stdio_child_that_exits_at_once_fails_quickly_naming_its_status() {
+    let c = config("quitter", &["--exit-at-start", "3"]);
+    let t0 = Instant::now();
+    let err = Client::connect(&c).unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
+    match &err {
+        Error::ConnectionClosed { server, method, detail, .. } => {
+            assert_eq!((server.as_str(), method.as_str()), ("quitter", "initialize"));
+            assert!(detail.contains("exit status: 3"), "{detail}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Run by [`close_needs_no_kill_utility`] in a child process whose `PATH` is empty.
+#[test]
+#[ignore = "run by close_needs_no_kill_utility in a child process whose PATH is empty"]
+fn close_with_an_empty_path() {
+    assert_eq!(std::env::var_os("PATH").unwrap_or_default(), "", "run me with PATH emptied");
+    a_grandchild_holding_stdout_is_killed_on_close_and_on_drop();
+}
+
+#[test]
+fn close_needs_no_kill_utility() {
+    // The process group is signalled with kill(2), not by running `kill` from PATH: with no
+    // PATH at all, closing still ends the child and its grandchild.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "close_with_an_empty_path", "--test-threads", "1"])
+        .env("PATH", "")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("1 passed"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+}
