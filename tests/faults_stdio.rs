@@ -193,7 +193,15 @@ fn a_stdio_child_that_exits_at_once_fails_quickly_naming_its_status() {
 #[ignore = "run by close_needs_no_kill_utility in a child process whose PATH is empty"]
 fn close_with_an_empty_path() {
     assert_eq!(std::env::var_os("PATH").unwrap_or_default(), "", "run me with PATH emptied");
-    a_grandchild_holding_stdout_is_killed_on_close_and_on_drop();
+    let dir = Scratch::new("no-path");
+    let pid_file = dir.path("deaf.pid");
+    let c = config("deaf", &["--resources", "1", "--ignore-eof", "--grandchild", "--pid-file", &pid_file]);
+    let client = Client::connect(&c).unwrap();
+    assert_eq!(client.list_resources().unwrap().len(), 1);
+    let (pid, grandchild) = started(&pid_file);
+    client.close();
+    assert!(!exists(pid), "process {pid} remains after close()");
+    eventually("the grandchild is killed with its group", || !running(grandchild));
 }
 
 #[test]
