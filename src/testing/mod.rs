@@ -1,5 +1,7 @@
-//! An MCP server for tests: the legacy HTTP+SSE transport on `127.0.0.1:0`, built from a list
-//! of resources, templates and tools, with scripted faults and counters to assert on.
+//! An MCP server for tests: the legacy HTTP+SSE transport and Streamable HTTP on
+//! `127.0.0.1:0` (one port, [`TestServer::url`] and [`TestServer::mcp_url`]), or stdio
+//! ([`TestServerBuilder::serve_stdio`], the `mcp-test-server` binary), built from a list of
+//! resources, templates and tools, with scripted faults and counters to assert on.
 //!
 //! It is a real server: one thread per TCP connection, HTTP/1.1 with keep-alive, an event stream
 //! per session. The crate's own tests, benches and the `demo` command use it; so can your tests.
@@ -42,6 +44,9 @@
 //!   goes out on the session's event stream (it may arrive before or after the `202`). A missing
 //!   `session_id` → `400`; an unknown one → `404 Could not find session`; a body that is not
 //!   JSON-RPC → `400 Could not parse message`, and a `-32700` error with `"id": null` on the stream.
+//! - Streamable HTTP on `/mcp`: `POST` answers in the response body (`application/json`), with
+//!   the `mcp-session-id` given in reply to `initialize`; `GET` → `405`; `DELETE` ends the
+//!   session. Server-to-client messages need the event stream and are not sent there.
 //! - Anything else → `404`, or `405` for a known path with the wrong method. A request head over
 //!   16 KiB → `400`; a body over 8 MiB → `413`; both close the connection.
 //!
@@ -178,9 +183,12 @@ pub struct Stats {
     pub posts: u64,
     /// Event streams accepted (`GET /sse` answered with `200`).
     pub sse_connections: u64,
-    /// Event streams open now.
+    /// Streamable HTTP sessions started (`initialize` posted to `/mcp`).
+    pub mcp_sessions: u64,
+    /// Sessions open now: event streams, and Streamable HTTP sessions not yet deleted.
     pub open_sessions: usize,
-    /// Event streams that have ended (closed by the client, a fault, or shutdown).
+    /// Sessions that have ended (an event stream closed by the client, a fault, or shutdown;
+    /// a Streamable HTTP session deleted).
     pub closed_sessions: u64,
     /// TCP connections accepted.
     pub http_connections: u64,
@@ -570,6 +578,12 @@ impl TestServer {
     /// The event-stream URL a client connects to: `http://127.0.0.1:PORT/sse`.
     pub fn url(&self) -> &str {
         self.inner.url()
+    }
+
+    /// The Streamable HTTP endpoint of the same server: `http://127.0.0.1:PORT/mcp` (see the
+    /// module docs for what it does).
+    pub fn mcp_url(&self) -> &str {
+        self.inner.mcp_url()
     }
 
     /// The address the server listens on (or listened on, with [`Fault::RefuseConnections`]).

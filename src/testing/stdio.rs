@@ -124,12 +124,14 @@ impl State {
 
 fn write_loop(mut output: impl Write, rx: &Receiver<Line>, events: &Events) {
     for (mut line, note) in rx {
+        // Noted before it is written, as a request stops counting as in flight before its
+        // answer goes out: a client that has read it may send its next request at once.
+        if let Some(note) = note {
+            events.note(&note);
+        }
         line.push(b'\n');
         if output.write_all(&line).and_then(|()| output.flush()).is_err() {
             return;
-        }
-        if let Some(note) = note {
-            events.note(&note);
         }
     }
 }
