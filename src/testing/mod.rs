@@ -353,7 +353,7 @@ impl Spec {
 pub struct TestServerBuilder {
     spec: Spec,
     gauges: Vec<Arc<Gauge>>,
-    events: Option<File>,
+    events: Vec<File>,
 }
 
 impl TestServerBuilder {
@@ -498,9 +498,9 @@ impl TestServerBuilder {
     /// `out <method>` (its answer written), `answer <method>` (the client's answer to a server
     /// request), `eof`, `closed`, `exit <status>`. Each line is one `write`, so servers of one
     /// test may share a file (opened for appending) and a test can read the order of events
-    /// across processes. (Over HTTP, use [`TestServer::stats`] and [`gauge`](Self::gauge).)
+    /// across processes. May be given several files. (Over HTTP, use [`TestServer::stats`] and [`gauge`](Self::gauge).)
     pub fn event_log(mut self, file: File) -> Self {
-        self.events = Some(file);
+        self.events.push(file);
         self
     }
 
@@ -571,7 +571,7 @@ impl TestServer {
                 faults: Vec::new(),
             },
             gauges: Vec::new(),
-            events: None,
+            events: Vec::new(),
         }
     }
 

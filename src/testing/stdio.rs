@@ -46,24 +46,25 @@ type Line = (Vec<u8>, Option<String>);
 #[derive(Clone)]
 struct Events {
     name: String,
-    file: Option<Arc<File>>,
+    files: Arc<Vec<File>>,
 }
 
 impl Events {
     fn note(&self, event: &str) {
-        if let Some(mut file) = self.file.as_deref() {
-            let _ = file.write_all(format!("{} {event}\n", self.name).as_bytes());
+        let line = format!("{} {event}\n", self.name);
+        for mut file in self.files.iter() {
+            let _ = file.write_all(line.as_bytes());
         }
     }
 }
 
 pub(crate) fn serve(
     spec: &Spec,
-    events: Option<File>,
+    events: Vec<File>,
     input: impl BufRead,
     output: impl Write + Send + 'static,
 ) -> io::Result<StdioEnd> {
-    let events = Events { name: spec.name.clone(), file: events.map(Arc::new) };
+    let events = Events { name: spec.name.clone(), files: Arc::new(events) };
     if let Some(code) = spec.faults.iter().find_map(|f| if let Fault::ExitAtStart(c) = f { Some(*c) } else { None }) {
         events.note(&format!("exit {code}"));
         return Ok(StdioEnd::Exit(code));

@@ -51,9 +51,9 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
     if let Some(status) = spec.post_status() {
         return write_response(stream, status, &[], &format!("injected fault: status {status}"), keep_alive);
     }
-    let decoded = std::str::from_utf8(&req.body)
-        .map_err(|e| e.to_string())
-        .and_then(|text| jsonrpc::decode(text).and_then(|v| v.into_iter().collect::<Result<Vec<_>, _>>()).map_err(|e| e.0));
+    let decoded = std::str::from_utf8(&req.body).map_err(|e| e.to_string()).and_then(|text| {
+        jsonrpc::decode(text).and_then(|v| v.into_iter().collect::<Result<Vec<_>, _>>()).map_err(|e| e.0)
+    });
     let messages = match decoded {
         Ok(m) => m,
         Err(why) => {
@@ -62,14 +62,9 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
         }
     };
     let initializing = messages.iter().any(|m| matches!(m, Message::Request { method, .. } if method == "initialize"));
+    // A new session counts once its id goes out with the answer to `initialize`.
     let session = if initializing {
-        let id = session_id(shared.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
-        lock(&shared.mcp_sessions).insert(id.clone());
-        shared.count(|s| {
-            s.mcp_sessions += 1;
-            s.open_sessions += 1;
-        });
-        id
+        session_id(shared.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
     } else {
         let known = req.header(SESSION_HEADER).filter(|id| lock(&shared.mcp_sessions).contains(*id));
         match known {
@@ -111,6 +106,13 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
             }
             Message::Response { .. } => {}
         }
+    }
+    if initializing && !answers.is_empty() {
+        lock(&shared.mcp_sessions).insert(session.clone());
+        shared.count(|s| {
+            s.mcp_sessions += 1;
+            s.open_sessions += 1;
+        });
     }
     match answers.len() {
         0 => write_response(stream, 202, &[(SESSION_HEADER, &session)], "", keep_alive),

@@ -171,7 +171,12 @@ fn start_http(b: TestServerBuilder) -> TestServer {
 pub enum Srv {
     Http(Kind, TestServer),
     /// Started by the client that connects to it; its events are in `log`.
-    Stdio { command: String, flags: Vec<String>, log: PathBuf, _dir: Scratch },
+    Stdio {
+        command: String,
+        flags: Vec<String>,
+        log: PathBuf,
+        _dir: Scratch,
+    },
 }
 
 impl Srv {
@@ -234,15 +239,17 @@ impl Srv {
         }
     }
 
-    /// Sessions open now (for a process: started, and its input not yet closed).
+    /// Sessions open now (for stdio: processes started and not yet reaped).
     pub fn open_sessions(&self) -> u64 {
         match self {
             Srv::Http(_, s) => s.stats().open_sessions as u64,
-            Srv::Stdio { .. } => {
-                let events = self.events();
-                let ended = events.iter().filter(|e| matches!(e.as_str(), "eof" | "closed")).count() as u64;
-                self.sessions().saturating_sub(ended)
-            }
+            // A process is a session until it is reaped.
+            Srv::Stdio { .. } => self
+                .events()
+                .iter()
+                .filter_map(|e| e.strip_prefix("start ")?.parse().ok())
+                .filter(|pid| stdio::exists(*pid))
+                .count() as u64,
         }
     }
 
