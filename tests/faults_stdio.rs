@@ -216,3 +216,71 @@ fn close_needs_no_kill_utility() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("1 passed"), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn server_requests_and_notifications_travel_over_stdio() {
+    let dir = Scratch::new("chatty");
+    let log = dir.path("events.log");
+    let c = config("chatty", &["--resources", "2", "--ping-client", "--notify-after-initialized", "--event-log", &log]);
+    let notes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = notes.clone();
+    let client = Client::builder(&c)
+        .on_notification(move |server, n| sink.lock().unwrap().push(format!("{server} {}", n.method)))
+        .connect()
+        .unwrap();
+    assert_eq!(client.list_resources().unwrap().len(), 2);
+    eventually("the server's ping is answered", || {
+        std::fs::read_to_string(&log).unwrap_or_default().lines().any(|l| l == "chatty answer ping")
+    });
+    eventually("both notifications arrive", || notes.lock().unwrap().len() == 2);
+    assert_eq!(*notes.lock().unwrap(), ["chatty notifications/message", "chatty notifications/progress"]);
+    client.close();
+    let events = std::fs::read_to_string(&log).unwrap();
+    assert!(events.lines().last() == Some("chatty eof"), "{events}");
+}
+
+#[test]
+fn a_line_that_is_not_json_is_skipped_and_a_delay_is_waited_for() {
+    let mut c =
+        config("odd", &["--resources", "1", "--malformed-before", "resources/list", "--delay", "tools/list=300"]);
+    c.timeout = Duration::from_secs(2);
+    let client = Client::connect(&c).unwrap();
+    assert_eq!(client.list_resources().unwrap().len(), 1);
+    let t0 = Instant::now();
+    assert!(client.list_tools().unwrap().is_empty());
+    assert!(t0.elapsed() >= Duration::from_millis(300), "the delayed answer came after {:?}", t0.elapsed());
+    client.close();
+}
+
+#[test]
+fn an_over_long_line_is_a_limit_error_naming_the_server() {
+    let c = config("long", &["--oversized", "100000"]);
+    let t0 = Instant::now();
+    let err = Client::builder(&c).max_event_bytes(4096).connect().unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
+    match &err {
+        Error::Limit { server, method, what, limit, .. } => {
+            assert_eq!((server.as_str(), method.as_str()), ("long", "initialize"));
+            assert_eq!((*what, *limit), ("message size", 4096));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_server_that_exits_on_a_request_fails_it_naming_the_exit() {
+    let client = Client::connect(&config("crash", &["--resources", "1", "--exit-on", "resources/list"])).unwrap();
+    let t0 = Instant::now();
+    let err = client.list_resources().unwrap_err();
+    assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
+    match &err {
+        Error::ConnectionClosed { server, method, detail, op } => {
+            assert_eq!((server.as_str(), method.as_str()), ("crash", "resources/list"));
+            assert!(detail.contains("exited (exit status: 0)"), "{detail}");
+            assert!(err.to_string().contains(&op.to_string()), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(client.is_closed());
+    client.close();
+}
