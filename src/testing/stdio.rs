@@ -230,3 +230,71 @@ fn after_initialized(spec: &Spec, state: &mut State) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::testing::TestServer;
+
+    /// An output the test can read after serving ends.
+    #[derive(Clone, Default)]
+    struct Out(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Out {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Out {
+        fn lines(&self) -> Vec<Value> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8(bytes).unwrap().lines().map(|l| serde_json::from_str(l).unwrap_or(json!(l))).collect()
+        }
+    }
+
+    const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18"}}"#;
+
+    #[test]
+    fn answers_each_line_and_ends_with_its_input() {
+        let input = format!(
+            "{INIT}\n\n{}\n{}\nnot json\n",
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"resources/list"}"#
+        );
+        let out = Out::default();
+        let b = TestServer::builder().name("db").with_sample_resources(2).fault(Fault::PingClient);
+        assert_eq!(b.serve_stdio(Cursor::new(input), out.clone()).unwrap(), StdioEnd::EndOfInput);
+        let lines = out.lines();
+        assert_eq!(lines.len(), 4, "{lines:?}");
+        assert_eq!(lines[0]["result"]["serverInfo"]["name"], "db");
+        assert_eq!(lines[1], json!({"jsonrpc": "2.0", "id": "server-1", "method": "ping"}));
+        assert_eq!(lines[2]["result"]["resources"].as_array().unwrap().len(), 2);
+        assert_eq!((lines[3]["id"].clone(), lines[3]["error"]["code"].clone()), (Value::Null, json!(PARSE_ERROR)));
+    }
+
+    #[test]
+    fn faults_end_serving_or_hold_answers() {
+        let out = Out::default();
+        let b = TestServer::builder().fault(Fault::ExitAtStart(7));
+        assert_eq!(b.serve_stdio(Cursor::new(INIT), out.clone()).unwrap(), StdioEnd::Exit(7));
+        assert!(out.lines().is_empty());
+
+        let input = format!("{INIT}\n{}\n", r#"{"jsonrpc":"2.0","id":2,"method":"tools/list"}"#);
+        let b = TestServer::builder().fault(Fault::CloseStreamOn("tools/list".into()));
+        assert_eq!(b.serve_stdio(Cursor::new(input.clone()), out.clone()).unwrap(), StdioEnd::Closed);
+        assert_eq!(out.lines().len(), 1);
+
+        let out = Out::default();
+        let b = TestServer::builder().fault(Fault::NeverAnswer("tools/list".into()));
+        assert_eq!(b.serve_stdio(Cursor::new(input), out.clone()).unwrap(), StdioEnd::EndOfInput);
+        assert_eq!(out.lines().len(), 1, "only initialize is answered");
+    }
+}

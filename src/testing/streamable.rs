@@ -164,3 +164,65 @@ fn json_response(stream: &TcpStream, status: u16, session: Option<&str>, body: &
     out.push_str(body);
     (&*stream).write_all(out.as_bytes()).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use crate::testing::{Fault, TestServer};
+
+    /// One request on a fresh connection; the whole response as text.
+    fn exchange(server: &TestServer, method: &str, session: Option<&str>, body: &str) -> String {
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let session = session.map(|id| format!("mcp-session-id: {id}\r\n")).unwrap_or_default();
+        write!(
+            s,
+            "{method} /mcp HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n{session}\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    fn session_of(response: &str) -> String {
+        let line = response.lines().find(|l| l.starts_with("mcp-session-id: ")).expect("a session id");
+        line["mcp-session-id: ".len()..].to_string()
+    }
+
+    const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    const LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"resources/list"}"#;
+
+    #[test]
+    fn sessions_json_answers_and_statuses() {
+        let server = TestServer::builder().with_sample_resources(1).start().unwrap();
+        assert!(server.mcp_url().ends_with("/mcp"));
+        let init = exchange(&server, "POST", None, INIT);
+        assert!(init.starts_with("HTTP/1.1 200") && init.contains("content-type: application/json"), "{init}");
+        let id = session_of(&init);
+        let list = exchange(&server, "POST", Some(&id), LIST);
+        assert!(list.contains(r#""uri":"test://resource/0""#), "{list}");
+        assert!(exchange(&server, "POST", Some("nope"), LIST).starts_with("HTTP/1.1 404"));
+        assert!(exchange(&server, "POST", None, LIST).starts_with("HTTP/1.1 400"));
+        assert!(exchange(&server, "GET", Some(&id), "").starts_with("HTTP/1.1 405"));
+        let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert!(exchange(&server, "POST", Some(&id), note).starts_with("HTTP/1.1 202"));
+        let stats = server.stats();
+        assert_eq!((stats.mcp_sessions, stats.open_sessions), (1, 1));
+        assert!(exchange(&server, "DELETE", Some(&id), "").starts_with("HTTP/1.1 200"));
+        assert_eq!(server.stats().open_sessions, 0);
+        assert_eq!(server.stats().count("resources/list"), 1);
+    }
+
+    #[test]
+    fn a_malformed_event_comes_first_in_an_event_stream_reply() {
+        let server = TestServer::builder().fault(Fault::MalformedEvent("initialize".into())).start().unwrap();
+        let init = exchange(&server, "POST", None, INIT);
+        assert!(init.contains("content-type: text/event-stream"), "{init}");
+        let first = init.find("data: {not json").unwrap();
+        assert!(first < init.find("\"result\"").unwrap(), "{init}");
+    }
+}

@@ -225,3 +225,47 @@ impl Processes {
         state.children.iter().filter(|e| owned || !e.owned).map(|e| e.child.clone()).collect()
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    fn spawn(script: &str) -> GroupChild {
+        let mut command = Command::new("sh");
+        command.args(["-c", script]).stdin(Stdio::null()).stdout(Stdio::null());
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        GroupChild::new(command.spawn().unwrap())
+    }
+
+    fn exists(pid: u32) -> bool {
+        std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[test]
+    fn an_exit_is_seen_without_reaping_until_reap() {
+        let child = spawn("exit 3");
+        assert_eq!(child.wait_exited(Duration::from_secs(5)).as_deref(), Some("exit status: 3"));
+        // Still a zombie: its pid, the group's id, cannot have been reused.
+        assert!(exists(child.id()) && !child.is_reaped());
+        child.signal(Signal::Kill); // harmless on a zombie
+        assert_eq!(child.reap().and_then(|s| s.code()), Some(3));
+        assert!(!exists(child.id()));
+        child.signal(Signal::Term); // reaped: no signal is sent any more
+    }
+
+    #[test]
+    fn reap_all_kills_and_reaps_and_an_aborted_set_takes_no_more() {
+        let child = Arc::new(spawn("sleep 100"));
+        let processes = Processes::default();
+        let op = OpId::new();
+        assert!(processes.register(&op, child.clone()));
+        assert_eq!(child.exited(), None);
+        assert!(processes.reap_all(Duration::from_secs(5)));
+        assert!(child.is_reaped() && !exists(child.id()));
+        let late = Arc::new(spawn("exit 0"));
+        assert!(!processes.register(&op, late.clone()), "an aborted set takes no more");
+        assert!(late.kill_and_reap(Duration::from_secs(5)));
+    }
+}
