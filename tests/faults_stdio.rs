@@ -22,18 +22,21 @@ fn started(path: &str) -> (u32, u32) {
     pids(path).unwrap()
 }
 
+const FAILING_TIMEOUT: Duration = Duration::from_secs(1);
+
 fn fail_fast() -> Orchestration {
     let mut o = Orchestration::default();
     o.fail_fast = true;
     o
 }
 
-/// One server fails its handshake (timeout 500 ms) while another, which ignores end of input
+/// One server fails its handshake (timeout 1 s: time enough for the other to have started and
+/// written its pid file, even on a loaded machine) while another, which ignores end of input
 /// and SIGTERM and has a grandchild, is still connecting (timeout 30 s).
 fn failing_while_one_connects(dir: &Scratch) -> (Orchestrator, String) {
     let pid_file = dir.path("slow.pid");
     let mut failing = config("failing", &["--never-answer", "initialize"]);
-    failing.timeout = Duration::from_millis(500);
+    failing.timeout = FAILING_TIMEOUT;
     let mut slow = config(
         "slow",
         &["--never-answer", "initialize", "--ignore-eof", "--ignore-sigterm", "--grandchild", "--pid-file", &pid_file],
@@ -59,7 +62,7 @@ fn fail_fast_ends_a_stdio_server_still_connecting() {
     let err = o.initialize().unwrap_err();
     let took = t0.elapsed();
     assert_handshake_timeout(&err, "failing");
-    assert!(took < Duration::from_millis(500) + Duration::from_secs(1), "fail-fast took {took:?}");
+    assert!(took < FAILING_TIMEOUT + Duration::from_secs(1), "fail-fast took {took:?}");
     let (pid, grandchild) = started(&pid_file);
     // Its connect was abandoned: the process group is killed and the child reaped off the
     // caller's path, without waiting for its 30 s timeout or for close().
