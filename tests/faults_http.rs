@@ -254,7 +254,7 @@ fn sse_error_status_with_a_stalled_body_fails_connect_within_its_deadline() {
     let op = OpId::new();
     let started = Instant::now();
     let config = sse_config("stalls", server.url("/sse"), Duration::from_secs(1));
-    let err = Client::builder(&config).op(op.clone()).connect().err().expect("connect must fail");
+    let err = Client::builder(&config).op(op.clone()).connect().expect_err("connect must fail");
     assert_within(started, Duration::from_secs(6), "connect");
     assert!(matches!(err, Error::Http { status: 503, .. } | Error::Timeout { .. }), "{err}");
     assert_context(&err, "stalls", "connect", Some(&op), &[]);
@@ -368,7 +368,7 @@ fn secrets_in_urls_never_reach_errors_debug_or_logs() {
         http_config("secretive", url.clone(), Duration::from_secs(5)),
         sse_config("secretive", url.clone(), Duration::from_secs(5)),
     ] {
-        let err = Client::connect(&config).err().expect("nothing listens");
+        let err = Client::connect(&config).expect_err("nothing listens");
         assert!(matches!(err, Error::Connect { .. }), "{err}");
         assert_context(&err, "secretive", "connect", None, &secrets);
     }
