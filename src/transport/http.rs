@@ -222,7 +222,7 @@ pub(crate) fn json_body(
             });
         }
         Err(ureq::Error::Timeout(t)) => return Err(ctx.timeout(Phase::of_ureq(t, Phase::ReadingReply), after)),
-        Err(e) => return Err(ctx.closed(format!("reading the reply failed: {e}"))),
+        Err(e) => return Err(ctx.closed(format!("reading the reply failed: {}", describe(&e)))),
     };
     String::from_utf8(bytes)
         .map_err(|e| ctx.protocol(format!("the reply is not UTF-8 (at byte {})", e.utf8_error().valid_up_to())))

@@ -104,7 +104,7 @@ impl SseTransport {
         let mut response = match request.call() {
             Ok(r) => r,
             Err(ureq::Error::Timeout(t)) => return Err(ctx.timeout(Phase::of_ureq(t, Phase::OpeningStream), remaining)),
-            Err(e) => return Err(ctx.connect(format!("GET {sse_url}: {e}"))),
+            Err(e) => return Err(ctx.connect(format!("GET {sse_url}: {}", http::describe(&e)))),
         };
         if let Some(e) = http::redirect_error(&response, &sse_url, ctx) {
             return Err(e);

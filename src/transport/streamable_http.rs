@@ -16,7 +16,12 @@
 //!
 //! Streams: priming events (an id and empty data) only move the last event id; when a server
 //! closes a reply stream before the response, the transport resumes it with a GET carrying
-//! `Last-Event-ID`, after the `retry` delay, a bounded number of times, within the deadline.
+//! `Last-Event-ID`, after the `retry` delay (at least 100 ms; close ends the wait), at most five
+//! times in a row without a message, within the deadline.
+//!
+//! Server requests (a `ping`) that come with a reply are answered by POST, in a loop: an answer
+//! whose reply carries another request queues it, never recursing, at most [`MAX_ANSWERS`] in
+//! one go and never past the deadline of the call that received them.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
