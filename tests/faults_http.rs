@@ -317,6 +317,16 @@ fn a_redirect_to_another_origin_is_an_http_error_and_headers_stay_home() {
     // ureq would have followed before returning: nothing reached the other origin.
     assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
     client.close();
+
+    // The SSE stream's GET, which an HTTP library would follow.
+    let target = elsewhere.url("/sse?token=redirect-secret");
+    let sse = script(move |_, stream| respond(stream, "307 Temporary Redirect", &[("Location", &target)], b""));
+    let mut config = sse_config("redirects", sse.url("/sse"), Duration::from_secs(5));
+    config.headers.insert("X-Api-Key", "header-secret");
+    let err = Client::connect(&config).expect_err("a redirect is not followed");
+    assert!(matches!(err, Error::Http { status: 307, .. }), "{err}");
+    assert_context(&err, "redirects", "connect", None, &["redirect-secret", "header-secret", "/sse?"]);
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
 }
 
 #[test]
@@ -408,11 +418,11 @@ fn sse_sends_basic_auth_from_user_info_on_the_get_and_every_post() {
         out.write_all(format!("event: message\ndata: {answer}\n\n").as_bytes())?;
         out.flush()
     });
-    let url = format!("http://user:p%40ss@{}/sse", server.addr);
+    let url = format!("http://user:pass@{}/sse", server.addr);
     let client = Client::connect(&sse_config("basic", url, Duration::from_secs(5))).unwrap();
     client.list_tools().unwrap();
     client.close();
-    let expected = "Basic dXNlcjpwQHNz"; // user:p@ss
+    let expected = "Basic dXNlcjpwYXNz"; // user:pass
     let seen = server.seen();
     assert!(seen.iter().filter(|s| s.method == "POST").count() >= 3, "{seen:?}");
     for s in &seen {
