@@ -559,3 +559,36 @@ fn session_renewal_checks_the_protocol_version() {
     assert_eq!(server.count(|s| s.rpc_method().as_deref() == Some("tools/list")), 1, "no retry on a bad session");
     client.close();
 }
+
+#[test]
+fn a_timed_out_request_returns_before_its_cancellation_is_sent() {
+    let server = script(|seen, stream| {
+        match seen.rpc_method().as_deref() {
+            Some("tools/list") => {
+                // The reply stream starts, then stalls past the deadline.
+                event_stream(stream, "id: t-0\ndata:\n\n")?;
+                std::thread::sleep(Duration::from_secs(10));
+                Ok(())
+            }
+            Some("notifications/cancelled") => {
+                // The cancellation is taken in, but its answer stalls.
+                std::thread::sleep(Duration::from_secs(10));
+                respond(stream, "202 Accepted", &[], b"")
+            }
+            _ => basics(seen, stream).unwrap_or(Ok(())),
+        }
+    });
+    let client = Client::connect(&http_config("slowpoke", server.url("/mcp"), Duration::from_secs(3))).unwrap();
+    let started = Instant::now();
+    let err = client.list_tools().unwrap_err();
+    // The deadline plus slack, not plus the cancellation's own bound (2 s).
+    assert_within(started, Duration::from_millis(4500), "list_tools");
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    assert_context(&err, "slowpoke", "tools/list", None, &[]);
+    eventually("the cancellation reaches the server", || {
+        server.count(|s| s.rpc_method().as_deref() == Some("notifications/cancelled")) == 1
+    });
+    let started = Instant::now();
+    client.close();
+    assert_within(started, Duration::from_secs(5), "close");
+}

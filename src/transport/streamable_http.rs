@@ -713,15 +713,28 @@ impl Transport for StreamableHttpTransport {
         };
         match (&result, &expect) {
             (Ok(()), _) if method == "notifications/initialized" => self.start_reader(),
-            (Err(Error::Timeout { .. }), Some(id)) if !inner.closing.load(Ordering::SeqCst) => {
-                // The request may have reached the server: tell it we gave up (best effort).
+            (Err(Error::Timeout { .. }), Some(id))
+                if method != "initialize" && !inner.closing.load(Ordering::SeqCst) =>
+            {
+                // The request may have reached the server: tell it we gave up (best effort), off
+                // the caller's path. `initialize` is never cancelled (the spec forbids it).
                 let reason = format!("timeout after {:?}", started.elapsed());
                 let params = serde_json::json!({ "requestId": id, "reason": reason });
                 let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
-                let none = Sink { deliver: &deliver, wanted: &|| false };
-                let bound = Deadline::after(CANCEL_BOUND.min(inner.options.request_timeout));
-                if let Err(e) = inner.post(&body, "notifications/cancelled", op, bound, &none) {
-                    log::debug!("op={op} server={}: could not send the cancellation: {e}", inner.server);
+                let (inner, cancel_op) = (inner.clone(), op.clone());
+                // Not joined: it ends within its bound (or at once when close shuts the agent down).
+                let spawned =
+                    std::thread::Builder::new().name(format!("mcp-cancel:{}", inner.server)).spawn(move || {
+                        let bound = Deadline::after(CANCEL_BOUND.min(inner.options.request_timeout));
+                        let answers = Answers::new(bound);
+                        let op = cancel_op;
+                        let none = Sink { deliver: &|t| inner.route(t, &op, &answers), wanted: &|| false };
+                        if let Err(e) = inner.post(&body, "notifications/cancelled", &op, bound, &none) {
+                            log::debug!("op={op} server={}: could not send the cancellation: {e}", inner.server);
+                        }
+                    });
+                if let Err(e) = spawned {
+                    log::debug!("op={op} server={}: could not start sending the cancellation: {e}", self.inner.server);
                 }
             }
             _ => {}
