@@ -344,6 +344,7 @@ fn a_302_on_a_post_is_not_turned_into_a_get() {
     let err = client.list_tools().unwrap_err();
     assert!(matches!(err, Error::Http { status: 302, .. }), "{err}");
     assert_context(&err, "moved", "tools/list", None, &[]);
+    assert!(err.to_string().contains(&format!("redirect to http://{} not followed", server.addr)), "{err}");
     assert_eq!(server.count(|s| s.path == "/moved"), 0, "the POST must not become a GET");
     client.close();
 }

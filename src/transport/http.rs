@@ -159,7 +159,6 @@ pub(crate) fn redirect_error(response: &Response<ureq::Body>, base: &Url, ctx: C
     }
     let location = response.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("");
     let target = match base.join(location) {
-        Ok(u) if u.same_origin(base) => "the same origin".to_string(),
         Ok(u) => u.origin(),
         Err(_) => "an invalid location".to_string(),
     };
