@@ -593,3 +593,22 @@ fn a_timed_out_request_returns_before_its_cancellation_is_sent() {
     client.close();
     assert_within(started, Duration::from_secs(5), "close");
 }
+
+#[cfg(feature = "testing")]
+#[test]
+fn a_timeout_of_1e19_seconds_works_over_sse_too() {
+    use mcp_orchestrator::testing::{Fault, TestServer};
+    let server = TestServer::builder().with_sample_resources(3).fault(Fault::PingClient).start().unwrap();
+    let yaml = format!(
+        "mcp_servers:\n  huge:\n    url: {}\n    priority: 1\n    transport: sse\n    timeout: 1e19\n",
+        server.url()
+    );
+    let config = Config::from_yaml_str(&yaml).unwrap();
+    let client = Client::connect(&config.servers[0]).unwrap();
+    assert_eq!(client.list_resources().unwrap().len(), 3);
+    // The reader's answer to the server's ping is bounded too.
+    assert!(server.wait_until(Duration::from_secs(5), |s| s.client_pings_answered == 1));
+    let started = Instant::now();
+    client.close();
+    assert_within(started, Duration::from_secs(5), "close");
+}
