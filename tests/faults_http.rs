@@ -469,7 +469,7 @@ fn close_wakes_a_request_waiting_to_resume() {
     let client =
         Arc::new(Client::connect(&http_config("sleeper", server.url("/mcp"), Duration::from_secs(60))).unwrap());
     let caller = client.clone();
-    let request = std::thread::spawn(move || caller.list_tools());
+    let request = std::thread::Builder::new().name("caller".into()).spawn(move || caller.list_tools()).unwrap();
     eventually("the reply stream was sent", || server.count(|s| s.rpc_method().as_deref() == Some("tools/list")) == 1);
     std::thread::sleep(Duration::from_millis(100)); // let the request reach its back-off wait
     let started = Instant::now();
