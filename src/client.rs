@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 use crate::jsonrpc::{self, RequestId};
 use crate::op::OpId;
 use crate::protocol::{
-    CallToolResult, InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, SUPPORTED_PROTOCOL_VERSIONS, Tool,
+    self, CallToolResult, InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Tool,
 };
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
 use crate::transport::child::Processes;
@@ -420,24 +420,9 @@ impl Session {
     }
 
     fn handshake(&self, op: &OpId, deadline: Instant) -> Result<InitializeResult> {
-        let params = json!({
-            "protocolVersion": SUPPORTED_PROTOCOL_VERSIONS[0],
-            "capabilities": {},
-            "clientInfo": { "name": "mcp-orchestrator", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let call = self.start(op, "initialize", Some(&params), deadline)?;
+        let call = self.start(op, "initialize", Some(&protocol::initialize_params()), deadline)?;
         let init: InitializeResult = self.finish(call, deadline)?;
-        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&init.protocol_version.as_str()) {
-            return Err(self.protocol(
-                op,
-                "initialize",
-                format!(
-                    "the server chose protocol version {:?}; we speak {}",
-                    init.protocol_version,
-                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
-                ),
-            ));
-        }
+        protocol::check_protocol_version(&init.protocol_version).map_err(|d| self.protocol(op, "initialize", d))?;
         self.transport.set_protocol_version(&init.protocol_version);
         let body = jsonrpc::encode_notification::<()>("notifications/initialized", None);
         self.transport.send(body, "notifications/initialized", op, deadline)?;
@@ -489,7 +474,7 @@ impl Session {
                         server: self.name.to_string(),
                         method: call.method.into(),
                         op: call.op,
-                        phase: "no response",
+                        phase: crate::deadline::Phase::NoResponse,
                         after: call.sent.elapsed(),
                     });
                 }

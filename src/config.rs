@@ -31,6 +31,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use crate::error::{Error, Result};
+use crate::url::{Url, redacted};
 
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -76,8 +77,8 @@ pub struct ServerConfig {
     pub read_contents: bool,
 }
 
-/// How to reach a server.
-#[derive(Clone, Debug, PartialEq)]
+/// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Transport {
     /// The legacy HTTP+SSE transport (`transport: "sse"`): `url` is the SSE endpoint.
@@ -101,6 +102,22 @@ pub enum Transport {
         /// Its working directory.
         cwd: Option<PathBuf>,
     },
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Sse { url } => f.debug_struct("Sse").field("url", &redacted(url)).finish(),
+            Transport::StreamableHttp { url } => f.debug_struct("StreamableHttp").field("url", &redacted(url)).finish(),
+            Transport::Stdio { command, args, env, cwd } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("env", &env.keys().map(|k| (k, "<redacted>")).collect::<BTreeMap<_, _>>())
+                .field("cwd", cwd)
+                .finish(),
+        }
+    }
 }
 
 impl Transport {
@@ -201,6 +218,15 @@ impl ServerConfig {
     /// A server over the legacy HTTP+SSE transport, with the defaults of [`ServerConfig::new`].
     pub fn sse(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
         ServerConfig::new(name, Transport::Sse { url: url.into() })
+    }
+
+    /// The server's URL as it may be shown (in a table, a log, an error): origin and path, no
+    /// user info, a query string as `?…`. `None` for a stdio server.
+    pub fn redacted_url(&self) -> Option<String> {
+        match &self.transport {
+            Transport::Sse { url } | Transport::StreamableHttp { url } => Some(redacted(url)),
+            Transport::Stdio { .. } => None,
+        }
     }
 }
 
@@ -334,7 +360,7 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     }
     match &s.transport {
         Transport::Sse { url } | Transport::StreamableHttp { url } => {
-            check_url(url).map_err(|why| format!("server `{name}`: `url` `{}` {why}", without_userinfo(url)))?;
+            check_url(url).map_err(|why| format!("server `{name}`: `url` `{}` {why}", redacted(url)))?;
         }
         Transport::Stdio { command, env, cwd, .. } => {
             if !s.headers.is_empty() {
@@ -363,68 +389,9 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Checks an http(s) URL without a URL parser: the scheme, a non-empty host (a name, an IPv4
-/// address or a bracketed IPv6 address) and an optional numeric port. The reason reads after
-/// the URL: "url `x` <reason>".
+/// Checks an http(s) URL (see [`Url::parse`]); the reason reads after the URL.
 fn check_url(url: &str) -> std::result::Result<(), String> {
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("contains whitespace or a control character".into());
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("is not an http or https URL (expected `http://host[:port]/path`)".into());
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(format!("has scheme `{scheme}`: only http and https are supported"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    // Userinfo (`user:password@`) is allowed and skipped; it is not echoed in any message.
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-        let Some((addr, after)) = v6.split_once(']') else {
-            return Err("has an unclosed `[` in its host".into());
-        };
-        if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
-            return Err("has an invalid IPv6 host".into());
-        }
-        match after {
-            "" => (addr, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (addr, Some(port)),
-                None => return Err("has characters after its IPv6 host".into()),
-            },
-        }
-    } else {
-        match host_port.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("has no host".into());
-    }
-    if !host.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%' | ':')) {
-        return Err(format!("has an invalid host `{host}`"));
-    }
-    if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("has an invalid port `{port}` (expected a number from 1 to 65535)"));
-        }
-        match port.parse::<u16>() {
-            Ok(p) if p > 0 => {}
-            _ => return Err(format!("has an invalid port `{port}` (expected a number from 1 to 65535)")),
-        }
-    }
-    Ok(())
-}
-
-/// The URL for a message: a `user:password@` part (a secret) is shown as `***@`.
-fn without_userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) if !scheme.is_empty() => format!("{scheme}://***{}", &rest[at..]),
-        _ => url.to_owned(),
-    }
+    Url::parse(url).map(|_| ())
 }
 
 /// A header name must be an HTTP token; a value must not contain a line break or other
@@ -1013,7 +980,7 @@ fn build_server(
             let note = if expanded != url.value { " (after expanding variables)" } else { "" };
             return Err(at_loc(
                 &url.referenced,
-                format!("server `{server}`: `url` `{}`{note} {why}", without_userinfo(&url.value)),
+                format!("server `{server}`: `url` `{}`{note} {why}", redacted(&url.value)),
             ));
         }
         if kind_name == "sse" { Transport::Sse { url: expanded } } else { Transport::StreamableHttp { url: expanded } }

@@ -109,6 +109,7 @@ pub mod bench_support;
 mod cache;
 mod client;
 mod config;
+mod deadline;
 mod error;
 mod jsonrpc;
 mod op;
@@ -119,6 +120,7 @@ mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;
+mod url;
 
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
@@ -126,6 +128,7 @@ pub use config::{
     Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,
     Orchestration, ServerConfig, Transport,
 };
+pub use deadline::Phase;
 pub use error::{Error, Result};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};

@@ -282,7 +282,7 @@ impl Orchestrator {
                                 server: "*".into(),
                                 method: "initialize".into(),
                                 op,
-                                phase: "waiting for a concurrent initialize",
+                                phase: crate::deadline::Phase::ConcurrentInitialize,
                                 after: max_timeout,
                             });
                         }
@@ -433,7 +433,7 @@ impl Orchestrator {
                 server: name.clone(),
                 method: "connect".into(),
                 op: op.clone(),
-                phase: "no result from the connect job",
+                phase: crate::deadline::Phase::ConnectJob,
                 after: deadline.saturating_duration_since(Instant::now()),
             };
             if fail_fast {
@@ -532,7 +532,7 @@ impl Orchestrator {
                     server: server.name.clone(),
                     method: "gather".into(),
                     op: child.clone(),
-                    phase: "waiting for a concurrent gather of the same server",
+                    phase: crate::deadline::Phase::ConcurrentGather,
                     after: server.timeout,
                 },
             );
@@ -576,7 +576,7 @@ impl Orchestrator {
                         server: s.name.clone(),
                         method: "gather".into(),
                         op: op.clone(),
-                        phase: "no result",
+                        phase: crate::deadline::Phase::NoResult,
                         after: started.elapsed(),
                     });
                     if fail_fast {

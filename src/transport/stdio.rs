@@ -179,7 +179,7 @@ impl Transport for StdioTransport {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tx.send_timeout((message, Some(ack_tx)), remaining) {
             Ok(()) => {}
-            Err(SendTimeoutError::Timeout(_)) => return Err(timeout("the server process is not reading its input")),
+            Err(SendTimeoutError::Timeout(_)) => return Err(timeout(crate::deadline::Phase::StdinBlocked)),
             Err(SendTimeoutError::Disconnected(_)) => {
                 return Err(self.closed(method, op, self.write_failure("the server's input is closed".into())));
             }
@@ -189,7 +189,7 @@ impl Transport for StdioTransport {
             Ok(Err(e)) => {
                 Err(self.closed(method, op, self.write_failure(format!("writing to the server failed: {e}"))))
             }
-            Err(RecvTimeoutError::Timeout) => Err(timeout("the server process is not reading its input")),
+            Err(RecvTimeoutError::Timeout) => Err(timeout(crate::deadline::Phase::StdinBlocked)),
             Err(RecvTimeoutError::Disconnected) => {
                 Err(self.closed(method, op, self.write_failure("the server's input is closed".into())))
             }
