@@ -11,7 +11,7 @@
 //! `close()` can end those whose connect is still in flight.
 
 use std::process::{Child, ExitStatus};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::op::OpId;
@@ -155,6 +155,8 @@ impl GroupChild {
 #[derive(Default)]
 pub(crate) struct Processes {
     state: Mutex<ProcessesState>,
+    /// Signalled when a spawn in progress has ended (registered or failed).
+    spawned: Condvar,
 }
 
 struct Entry {
@@ -167,20 +169,51 @@ struct Entry {
 #[derive(Default)]
 struct ProcessesState {
     aborted: bool,
+    /// Spawns in progress: [`reap_all`](Processes::reap_all) waits for them to register.
+    spawning: usize,
     children: Vec<Entry>,
 }
 
-impl Processes {
-    /// Records a child its connect `op` started. `false` when the set was aborted already: the
-    /// caller must end the child itself.
-    pub(crate) fn register(&self, op: &OpId, child: Arc<GroupChild>) -> bool {
-        let mut state = lock(&self.state);
-        if state.aborted {
-            return false;
-        }
+/// A spawn in progress that [`Processes`] knows of: register its child, or drop it.
+pub(crate) struct Slot<'a> {
+    processes: &'a Processes,
+    done: bool,
+}
+
+impl Slot<'_> {
+    /// Records the child its connect `op` started. `false` when the set was aborted meanwhile:
+    /// the caller must end the child itself (it is recorded all the same, so that
+    /// [`reap_all`](Processes::reap_all) reaps it too).
+    pub(crate) fn register(mut self, op: &OpId, child: Arc<GroupChild>) -> bool {
+        let p = self.processes;
+        let mut state = lock(&p.state);
         state.children.retain(|e| !e.child.is_reaped());
         state.children.push(Entry { op: op.clone(), child, owned: false });
-        true
+        state.spawning -= 1;
+        self.done = true;
+        p.spawned.notify_all();
+        !state.aborted
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            lock(&self.processes.state).spawning -= 1;
+            self.processes.spawned.notify_all();
+        }
+    }
+}
+
+impl Processes {
+    /// Announces a spawn: `None` when the set was aborted (do not spawn).
+    pub(crate) fn slot(&self) -> Option<Slot<'_>> {
+        let mut state = lock(&self.state);
+        if state.aborted {
+            return None;
+        }
+        state.spawning += 1;
+        Some(Slot { processes: self, done: false })
     }
 
     /// Marks the children of a connect that succeeded as owned by its session: [`abort`]
@@ -195,20 +228,41 @@ impl Processes {
     }
 
     /// Kills every child whose connect is still in flight (it is abandoned) and refuses new
-    /// ones. Does not wait: each abandoned connect reaps its own child when it fails, and
-    /// [`reap_all`](Self::reap_all) makes sure of it.
+    /// ones. Does not wait: each abandoned connect reaps its own child when it fails (a spawn
+    /// in progress kills its child when it registers), and [`reap_all`](Self::reap_all) makes
+    /// sure of it.
     pub(crate) fn abort(&self) {
-        for child in self.take(false) {
+        let children = {
+            let mut state = lock(&self.state);
+            state.aborted = true;
+            state.children.iter().filter(|e| !e.owned).map(|e| e.child.clone()).collect::<Vec<_>>()
+        };
+        for child in children {
             child.signal(Signal::Kill);
         }
     }
 
-    /// Kills and reaps every child not reaped yet, owned or not, all within `bound`, and refuses
-    /// new ones. Whether all were reaped.
+    /// Refuses new children, waits for spawns in progress to register theirs, then kills and
+    /// reaps every child not reaped yet, owned or not; all within `bound`. Whether all were
+    /// reaped.
     pub(crate) fn reap_all(&self, bound: Duration) -> bool {
         let deadline = crate::transport::deadline_in(bound);
+        let children = {
+            let mut state = lock(&self.state);
+            state.aborted = true;
+            while state.spawning > 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    log::warn!("{} process spawn(s) still in progress after {bound:?}", state.spawning);
+                    break;
+                }
+                // The wait releases the lock.
+                state = self.spawned.wait_timeout(state, left).unwrap_or_else(|e| e.into_inner()).0;
+            }
+            state.children.iter().map(|e| e.child.clone()).collect::<Vec<_>>()
+        };
         let mut all = true;
-        for child in self.take(true) {
+        for child in children {
             let left = deadline.saturating_duration_since(Instant::now());
             if !child.kill_and_reap(left) {
                 log::warn!("process {} did not exit even after being killed", child.id());
@@ -216,13 +270,6 @@ impl Processes {
             }
         }
         all
-    }
-
-    /// Marks the set aborted; the children not reaped yet (with `owned`: the owned ones too).
-    fn take(&self, owned: bool) -> Vec<Arc<GroupChild>> {
-        let mut state = lock(&self.state);
-        state.aborted = true;
-        state.children.iter().filter(|e| owned || !e.owned).map(|e| e.child.clone()).collect()
     }
 }
 
@@ -260,12 +307,10 @@ mod tests {
         let child = Arc::new(spawn("sleep 100"));
         let processes = Processes::default();
         let op = OpId::new();
-        assert!(processes.register(&op, child.clone()));
+        assert!(processes.slot().unwrap().register(&op, child.clone()));
         assert_eq!(child.exited(), None);
         assert!(processes.reap_all(Duration::from_secs(5)));
         assert!(child.is_reaped() && !exists(child.id()));
-        let late = Arc::new(spawn("exit 0"));
-        assert!(!processes.register(&op, late.clone()), "an aborted set takes no more");
-        assert!(late.kill_and_reap(Duration::from_secs(5)));
+        assert!(processes.slot().is_none(), "an aborted set takes no more");
     }
 }

@@ -95,15 +95,21 @@ impl StdioTransport {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         log::debug!("op={op} server={server}: spawning `{}` with {} argument(s)", spec.command, spec.args.len());
+        let abandoned = || connect_err("abandoned: the call failed or was closed while connecting".into());
+        // Announced before the spawn, so that a close() at this moment waits to see the child.
+        let slot = match spec.processes {
+            Some(processes) => Some(processes.slot().ok_or_else(abandoned)?),
+            None => None,
+        };
         let mut child = command.spawn().map_err(|e| connect_err(format!("cannot start `{}`: {e}", spec.command)))?;
         let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
         let child = Arc::new(GroupChild::new(child));
-        if let Some(processes) = spec.processes
-            && !processes.register(op, child.clone())
+        if let Some(slot) = slot
+            && !slot.register(op, child.clone())
         {
             // The call that wanted it has failed or was closed meanwhile.
             child.kill_and_reap(CLOSE_BOUND);
-            return Err(connect_err("abandoned: the call failed or was closed while connecting".into()));
+            return Err(abandoned());
         }
         let closing = Arc::new(AtomicBool::new(false));
         let (write_tx, write_rx) = bounded::<Queued>(WRITE_QUEUE);
