@@ -701,7 +701,9 @@ impl Orchestrator {
     }
 
     /// Closes every session and stops the threads. Idempotent and bounded in time; calls after
-    /// it fail with [`Error::Closed`] until the next [`initialize`](Self::initialize).
+    /// it fail with [`Error::Closed`] until the next [`initialize`](Self::initialize). When it
+    /// returns, no process the library started (a stdio server, or one it started) remains,
+    /// including those of connects still in flight or abandoned by fail-fast.
     pub fn close(&self) {
         let op = OpId::new();
         let (clients, pool, processes) = {

@@ -303,6 +303,22 @@ mod tests {
     }
 
     #[test]
+    fn no_lock_is_held_across_a_wait() {
+        let child = Arc::new(spawn("sleep 100"));
+        let waiter = {
+            let child = child.clone();
+            std::thread::spawn(move || child.wait_exited(Duration::from_secs(3)))
+        };
+        std::thread::sleep(Duration::from_millis(50)); // let the waiter start polling
+        let t0 = Instant::now();
+        assert_eq!(child.exited(), None);
+        child.signal(Signal::Term);
+        assert!(t0.elapsed() < Duration::from_millis(500), "blocked for {:?}", t0.elapsed());
+        assert_eq!(waiter.join().unwrap().as_deref(), Some("signal: 15"));
+        assert!(child.kill_and_reap(Duration::from_secs(5)));
+    }
+
+    #[test]
     fn reap_all_kills_and_reaps_and_an_aborted_set_takes_no_more() {
         let child = Arc::new(spawn("sleep 100"));
         let processes = Processes::default();
