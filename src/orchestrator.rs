@@ -398,9 +398,11 @@ impl Orchestrator {
         let fail = |e: Error, clients: Vec<Connected>, abort: &Abort| {
             abort.flag.store(true, Ordering::SeqCst);
             // Connects still in flight are abandoned: their processes are killed now (their jobs
-            // reap them, and so does `close()`); open sessions are closed gracefully.
+            // reap them, and so does `close()`). Open sessions are closed gracefully, off the
+            // caller's path (a stdio server may take its exit grace); `close()` ends their
+            // processes at once if it comes first.
             abort.processes.abort();
-            close_all(clients.into_iter().map(|c| c.client).collect());
+            close_in_background(clients.into_iter().map(|c| c.client).collect());
             Err(e)
         };
         for _ in 0..total {
@@ -741,6 +743,18 @@ impl Drop for Orchestrator {
 impl std::fmt::Debug for Orchestrator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Orchestrator").field("servers", &self.config.servers.len()).finish_non_exhaustive()
+    }
+}
+
+/// [`close_all`] on a thread of its own (`mcp-close-all`), which ends when they are closed
+/// (each close is bounded). Without a thread, dropping them closes them here.
+fn close_in_background(clients: Vec<Arc<Client>>) {
+    if clients.is_empty() {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("mcp-close-all".into()).spawn(move || close_all(clients));
+    if let Err(e) = spawned {
+        log::warn!("cannot start a thread to close sessions ({e}); closing them here");
     }
 }
 

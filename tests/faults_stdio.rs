@@ -287,3 +287,25 @@ fn a_server_that_exits_on_a_request_fails_it_naming_the_exit() {
     assert!(client.is_closed());
     client.close();
 }
+
+#[test]
+fn fail_fast_returns_without_waiting_for_open_sessions_to_close() {
+    let dir = Scratch::new("failfast-open");
+    let pid_file = dir.path("stubborn.pid");
+    // Connected at once, but it takes EXIT_GRACE + TERM_GRACE (3 s) to close gracefully.
+    let stubborn = config("stubborn", &["--ignore-eof", "--ignore-sigterm", "--pid-file", &pid_file]);
+    let mut failing = config("failing", &["--never-answer", "initialize"]);
+    failing.timeout = FAILING_TIMEOUT;
+    let o = Orchestrator::new(Config::new(vec![stubborn, failing], fail_fast()).unwrap());
+    let t0 = Instant::now();
+    let err = o.initialize().unwrap_err();
+    let took = t0.elapsed();
+    assert_handshake_timeout(&err, "failing");
+    assert!(took < FAILING_TIMEOUT + Duration::from_secs(1), "fail-fast took {took:?}");
+    let (pid, _) = started(&pid_file);
+    // Its graceful close is still under way; close() ends it at once.
+    let t0 = Instant::now();
+    o.close();
+    assert!(t0.elapsed() < Duration::from_secs(3), "close took {:?}", t0.elapsed());
+    assert!(!exists(pid), "process {pid} remains after close()");
+}
