@@ -421,3 +421,34 @@ fn servers_reordered_after_validation_are_merged_by_priority(kind: Kind) {
     assert_eq!(g.resource("x://1").unwrap().server, "b");
     assert_eq!(g.servers[0].name, "b");
 }
+
+#[test]
+fn one_config_mixing_the_three_transports_gathers_and_merges_in_one_call() {
+    let over = |kind: Kind, text: &str| sample(2).text("shared://x", text).start(kind);
+    let (sse, http, stdio) =
+        (over(Kind::Sse, "over sse"), over(Kind::StreamableHttp, "over http"), over(Kind::Stdio, "over stdio"));
+    let o = orchestrator(
+        vec![stdio.config("over-stdio", 1), http.config("over-http", 2), sse.config("over-sse", 3)],
+        orchestration(true),
+    );
+    o.initialize().unwrap();
+    let g = o.gather_all_resources().unwrap();
+    let names: Vec<&str> = g.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["over-stdio", "over-http", "over-sse"]);
+    for outcome in &g.servers {
+        assert_eq!(outcome.status, Status::Ok, "{}: {:?}", outcome.name, outcome.error);
+        assert_eq!(outcome.data.as_ref().unwrap().contents.len(), 3, "{}", outcome.name);
+    }
+    let x = g.resource("shared://x").unwrap();
+    assert_eq!(
+        (x.server.as_str(), &x.shadowed[..]),
+        ("over-stdio", &["over-http".to_string(), "over-sse".to_string()][..])
+    );
+    assert_eq!(g.contents("shared://x").unwrap()[0].text(), Some("over stdio"));
+    assert_eq!(g.resources.len(), 3);
+    o.close();
+    // A process is reaped and a Streamable HTTP session deleted before close() returns; the
+    // SSE server sees its stream end a moment later.
+    assert_eq!((stdio.open_sessions(), http.open_sessions()), (0, 0));
+    eventually("the SSE session ends", || sse.open_sessions() == 0);
+}
