@@ -115,6 +115,7 @@ mod op;
 mod orchestrator;
 mod pool;
 mod protocol;
+mod session;
 mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -123,8 +124,8 @@ mod transport;
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
-    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,
-    Orchestration, ServerConfig, Transport,
+    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES,
+    DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig, Transport,
 };
 pub use error::{Error, Result};
 pub use jsonrpc::RequestId;

@@ -1,0 +1,145 @@
+//! [`Cleanup`]: a session's clean-up thread (`mcp-cleanup:<server>`), which sends
+//! `notifications/cancelled` for requests their callers gave up on, so that a caller's error
+//! arrives within its deadline whatever the server does with the notice.
+//!
+//! The thread is started at the first cancellation, fed by a bounded channel (a full queue drops
+//! the notice: cancellation is best effort), and sends each notice with its own deadline; a notice
+//! whose deadline passed while it waited is dropped. `stop` + `join` end it on close, bounded.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use serde_json::json;
+
+use crate::jsonrpc::{self, RequestId};
+use crate::op::OpId;
+use crate::transport::{CLOSE_BOUND, Reader, Transport};
+
+/// The most cancellation notices waiting to be sent.
+const QUEUE: usize = 64;
+
+/// One notice to send.
+struct Notice {
+    id: RequestId,
+    method: &'static str,
+    op: OpId,
+    reason: String,
+    until: Instant,
+}
+
+struct Worker {
+    tx: Sender<Notice>,
+    reader: Reader,
+}
+
+/// A session's clean-up thread, started on demand.
+pub(crate) struct Cleanup {
+    server: Arc<str>,
+    transport: Arc<dyn Transport>,
+    stopped: Arc<AtomicBool>,
+    worker: Mutex<Option<Worker>>,
+    /// The thread, once `stop` has taken it, until `join`.
+    stopping: Mutex<Option<Reader>>,
+}
+
+impl Cleanup {
+    pub(crate) fn new(server: Arc<str>, transport: Arc<dyn Transport>) -> Cleanup {
+        Cleanup {
+            server,
+            transport,
+            stopped: Arc::new(AtomicBool::new(false)),
+            worker: Mutex::new(None),
+            stopping: Mutex::new(None),
+        }
+    }
+
+    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+        // The guarded values stay consistent whatever panicked while holding them.
+        m.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues `notifications/cancelled` for request `id`, to be sent before `until`. Returns at
+    /// once.
+    pub(crate) fn cancel(&self, id: &RequestId, method: &'static str, op: &OpId, reason: String, until: Instant) {
+        if self.stopped.load(Ordering::SeqCst) {
+            return;
+        }
+        let tx = {
+            let mut worker = Self::lock(&self.worker);
+            if worker.is_none() {
+                *worker = self.spawn();
+            }
+            worker.as_ref().map(|w| w.tx.clone())
+        };
+        let Some(tx) = tx else {
+            log::debug!("op={op} server={}: not cancelling {method} (id {id}): no clean-up thread", self.server);
+            return;
+        };
+        log::debug!("op={op} server={}: cancelling {method} (id {id}): {reason}", self.server);
+        let notice = Notice { id: id.clone(), method, op: op.clone(), reason, until };
+        if let Err(TrySendError::Full(n) | TrySendError::Disconnected(n)) = tx.try_send(notice) {
+            log::debug!(
+                "op={} server={}: not cancelling {} (id {}): the queue is full",
+                n.op,
+                self.server,
+                n.method,
+                n.id
+            );
+        }
+    }
+
+    fn spawn(&self) -> Option<Worker> {
+        let (tx, rx) = bounded(QUEUE);
+        let (done_tx, done) = bounded::<()>(0);
+        let (server, transport, stopped) = (self.server.clone(), self.transport.clone(), self.stopped.clone());
+        let spawned = std::thread::Builder::new().name(format!("mcp-cleanup:{}", self.server)).spawn(move || {
+            let _done = done_tx; // dropped when the thread ends: join waits on it
+            run(&server, transport.as_ref(), &rx, &stopped);
+        });
+        match spawned {
+            Ok(handle) => Some(Worker { tx, reader: Reader { handle, done } }),
+            Err(e) => {
+                log::warn!("server={}: cannot start the clean-up thread: {e}", self.server);
+                None
+            }
+        }
+    }
+
+    /// No more notices: the thread drops what is queued and ends after the send in progress.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let worker = Self::lock(&self.worker).take();
+        if let Some(Worker { tx, reader }) = worker {
+            drop(tx);
+            *Self::lock(&self.stopping) = Some(reader);
+        }
+    }
+
+    /// Joins the thread after [`stop`](Self::stop), waiting at most [`CLOSE_BOUND`] (the
+    /// transport's close makes a send in progress fail at once).
+    pub(crate) fn join(&self) {
+        let reader = Self::lock(&self.stopping).take();
+        if let Some(reader) = reader {
+            reader.join_within(CLOSE_BOUND, &self.server);
+        }
+    }
+}
+
+fn run(server: &str, transport: &dyn Transport, rx: &Receiver<Notice>, stopped: &AtomicBool) {
+    for n in rx {
+        if stopped.load(Ordering::SeqCst) {
+            continue; // the session is closing: the server forgets its requests anyway
+        }
+        if Instant::now() >= n.until {
+            log::debug!("op={} server={server}: not cancelling {} (id {}): no time left", n.op, n.method, n.id);
+            continue;
+        }
+        let params = json!({ "requestId": n.id, "reason": n.reason });
+        let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
+        if let Err(e) = transport.send(body, "notifications/cancelled", &n.op, n.until) {
+            log::debug!("op={} server={server}: could not send the cancellation of id {}: {e}", n.op, n.id);
+        }
+    }
+}
