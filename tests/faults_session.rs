@@ -143,3 +143,37 @@ fn the_item_budget_comes_from_the_config() {
     let client = Client::connect(config.server("slow").unwrap()).unwrap();
     assert_eq!(client.list_resources().unwrap().len(), 10);
 }
+
+/// The names of this process's threads (Linux; 15 characters at most).
+fn thread_names() -> Vec<String> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return Vec::new() };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .map(|n| n.trim_end().to_string())
+        .collect()
+}
+
+#[test]
+fn close_interrupts_a_cancel_notice_in_flight_and_joins_the_clean_up_thread() {
+    let server = TestServer::builder()
+        .fault(Fault::NeverAnswer("tools/call".into()))
+        .fault(Fault::SlowAccept("notifications/cancelled".into(), Duration::from_secs(10)))
+        .start()
+        .unwrap();
+    // The notice may take min(2 s, timeout) = 2 s; close must not wait that out.
+    let mut config = config(&server, Duration::from_millis(2500));
+    config.name = "c1".into();
+    let client = Client::connect(&config).unwrap();
+    let err = client.call_tool("anything", json!({})).unwrap_err();
+    assert!(matches!(&err, Error::Timeout { .. }), "{err}");
+    // The server has the notice's POST and holds its 202: the send is in flight.
+    eventually("the cancel notice is in flight", || server.stats().count("notifications/cancelled") == 1);
+    if cfg!(target_os = "linux") {
+        assert!(thread_names().iter().any(|n| n == "mcp-cleanup:c1"), "{:?}", thread_names());
+    }
+    let t0 = Instant::now();
+    client.close();
+    let took = t0.elapsed();
+    assert!(took < Duration::from_millis(1500), "close took {took:?}");
+    assert!(!thread_names().iter().any(|n| n == "mcp-cleanup:c1"), "{:?}", thread_names());
+}
