@@ -47,7 +47,7 @@ fn a_timed_out_request_fails_within_its_deadline_and_is_still_cancelled() {
     let err = client.call_tool("anything", json!({})).unwrap_err();
     let took = t0.elapsed();
     assert!(took < timeout + SLACK, "the error came after {took:?} (deadline {timeout:?})");
-    assert!(matches!(&err, Error::Timeout { phase: "no response", .. }), "{err}");
+    assert!(matches!(&err, Error::Timeout { .. }) && err.to_string().contains("no response"), "{err}");
     assert_names(&err, "tools/call");
     // The notice still reaches the server, off the caller's path. `initialize` was request 1.
     eventually("the server receives notifications/cancelled for the call", || {
