@@ -175,5 +175,6 @@ fn close_interrupts_a_cancel_notice_in_flight_and_joins_the_clean_up_thread() {
     client.close();
     let took = t0.elapsed();
     assert!(took < Duration::from_millis(1500), "close took {took:?}");
-    assert!(!thread_names().iter().any(|n| n == "mcp-cleanup:c1"), "{:?}", thread_names());
+    // Joined: the kernel drops the thread from /proc a moment after the join returns.
+    eventually("the clean-up thread is gone", || !thread_names().iter().any(|n| n == "mcp-cleanup:c1"));
 }
