@@ -63,11 +63,12 @@ impl Cleanup {
     /// Queues `notifications/cancelled` for request `id`, to be sent before `until`. Returns at
     /// once.
     pub(crate) fn cancel(&self, id: &RequestId, method: &'static str, op: &OpId, reason: String, until: Instant) {
-        if self.stopped.load(Ordering::SeqCst) {
-            return;
-        }
         let tx = {
             let mut worker = Self::lock(&self.worker);
+            // Checked under the lock `stop` takes: no thread is started after it.
+            if self.stopped.load(Ordering::SeqCst) {
+                return;
+            }
             if worker.is_none() {
                 *worker = self.spawn();
             }
@@ -109,8 +110,11 @@ impl Cleanup {
 
     /// No more notices: the thread drops what is queued and ends after the send in progress.
     pub(crate) fn stop(&self) {
-        self.stopped.store(true, Ordering::SeqCst);
-        let worker = Self::lock(&self.worker).take();
+        let worker = {
+            let mut worker = Self::lock(&self.worker);
+            self.stopped.store(true, Ordering::SeqCst);
+            worker.take()
+        };
         if let Some(Worker { tx, reader }) = worker {
             drop(tx);
             *Self::lock(&self.stopping) = Some(reader);
