@@ -147,3 +147,95 @@ fn run(server: &str, transport: &dyn Transport, rx: &Receiver<Notice>, stopped: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::error::Result;
+
+    /// Records what it is asked to send; each send takes `delay` (or until close).
+    struct Recorder {
+        sent: Mutex<Vec<(serde_json::Value, Instant)>>,
+        delay: Duration,
+        closed: crossbeam_channel::Sender<()>,
+        closed_rx: Receiver<()>,
+    }
+
+    impl Recorder {
+        fn new(delay: Duration) -> Arc<Recorder> {
+            let (closed, closed_rx) = bounded(1);
+            Arc::new(Recorder { sent: Mutex::new(Vec::new()), delay, closed, closed_rx })
+        }
+
+        fn sent(&self) -> Vec<(serde_json::Value, Instant)> {
+            self.sent.lock().unwrap().clone()
+        }
+    }
+
+    impl Transport for Recorder {
+        fn send(&self, message: Vec<u8>, _: &str, _: &OpId, deadline: Instant) -> Result<()> {
+            self.sent.lock().unwrap().push((serde_json::from_slice(&message).unwrap(), deadline));
+            let _ = self.closed_rx.recv_timeout(self.delay.min(deadline.saturating_duration_since(Instant::now())));
+            Ok(())
+        }
+
+        fn close(&self) {
+            let _ = self.closed.try_send(());
+        }
+    }
+
+    fn wait_for(what: &str, f: impl Fn() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            assert!(Instant::now() < deadline, "not within 5 s: {what}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn notices_are_sent_in_order_each_with_its_own_deadline_and_stale_ones_are_dropped() {
+        let transport = Recorder::new(Duration::ZERO);
+        let cleanup = Cleanup::new("s".into(), transport.clone());
+        let op = OpId::new();
+        let until = Instant::now() + Duration::from_secs(2);
+        let t0 = Instant::now();
+        cleanup.cancel(&RequestId::Number(7), "tools/call", &op, "timeout".into(), until);
+        cleanup.cancel(&RequestId::Number(8), "tools/call", &op, "timeout".into(), Instant::now());
+        cleanup.cancel(&RequestId::Number(9), "resources/read", &op, "timeout".into(), until);
+        assert!(t0.elapsed() < Duration::from_millis(500), "queueing took {:?}", t0.elapsed());
+        wait_for("two notices sent", || transport.sent().len() == 2);
+        let sent = transport.sent();
+        assert_eq!(sent[0].0["method"], "notifications/cancelled");
+        assert_eq!(sent[0].0["params"]["requestId"], 7);
+        assert_eq!(sent[0].0["params"]["reason"], "timeout");
+        assert_eq!(sent[0].1, until);
+        // Id 8 had no time left: dropped, not sent late.
+        assert_eq!(sent[1].0["params"]["requestId"], 9);
+        cleanup.stop();
+        cleanup.join();
+    }
+
+    #[test]
+    fn stop_drops_what_is_queued_and_join_is_bounded() {
+        // Each send takes up to 10 s unless the transport closes.
+        let transport = Recorder::new(Duration::from_secs(10));
+        let cleanup = Cleanup::new("s".into(), transport.clone());
+        let op = OpId::new();
+        let until = Instant::now() + Duration::from_secs(10);
+        for id in 0..5 {
+            cleanup.cancel(&RequestId::Number(id), "tools/call", &op, "timeout".into(), until);
+        }
+        wait_for("the first notice in flight", || transport.sent().len() == 1);
+        let t0 = Instant::now();
+        cleanup.stop();
+        transport.close(); // as Session::close does between stop and join
+        cleanup.join();
+        assert!(t0.elapsed() < Duration::from_secs(2), "join took {:?}", t0.elapsed());
+        assert_eq!(transport.sent().len(), 1, "notices were sent after stop");
+        // Later cancellations are ignored, and start no thread.
+        cleanup.cancel(&RequestId::Number(99), "tools/call", &op, "timeout".into(), until);
+        assert!(Cleanup::lock(&cleanup.worker).is_none());
+    }
+}
