@@ -41,6 +41,10 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_CACHE_MAX_BYTES: usize = 100 * 1024 * 1024;
 /// Default `max_concurrent_connections`.
 pub const DEFAULT_MAX_CONCURRENT_CONNECTIONS: usize = 10;
+/// Default `max_listing_bytes`: the most JSON one paged listing may gather (64 MiB).
+pub const DEFAULT_MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
+/// Default `max_listing_items`: the most items one paged listing may gather.
+pub const DEFAULT_MAX_LISTING_ITEMS: usize = 100_000;
 
 /// A validated configuration: the servers and the orchestration settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -75,6 +79,13 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// Whether a gather reads the contents of each resource (default true).
     pub read_contents: bool,
+    /// The most bytes of results one paged listing (`resources/list`, …) may gather from this
+    /// server before it fails with [`Error::Limit`](crate::Error::Limit) (`max_listing_bytes`;
+    /// default: the orchestration's, 64 MiB).
+    pub max_listing_bytes: usize,
+    /// The most items one paged listing may gather (`max_listing_items`; default: the
+    /// orchestration's, 100 000).
+    pub max_listing_items: usize,
 }
 
 /// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
@@ -183,6 +194,10 @@ pub struct Orchestration {
     pub cache_max_bytes: usize,
     /// The default deadline of one request, for servers without their own `timeout` (default 30 s).
     pub request_timeout: Duration,
+    /// The default of each server's `max_listing_bytes` (default 64 MiB).
+    pub max_listing_bytes: usize,
+    /// The default of each server's `max_listing_items` (default 100 000).
+    pub max_listing_items: usize,
 }
 
 impl Default for Orchestration {
@@ -194,13 +209,15 @@ impl Default for Orchestration {
             max_concurrent_connections: DEFAULT_MAX_CONCURRENT_CONNECTIONS,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             request_timeout: DEFAULT_TIMEOUT,
+            max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
+            max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
         }
     }
 }
 
 impl ServerConfig {
     /// A server with the defaults: priority 0, no domains or capabilities, 30 s timeout,
-    /// enabled, contents read.
+    /// enabled, contents read, the default listing budget.
     pub fn new(name: impl Into<String>, transport: Transport) -> ServerConfig {
         ServerConfig {
             name: name.into(),
@@ -212,6 +229,8 @@ impl ServerConfig {
             headers: Headers::new(),
             enabled: true,
             read_contents: true,
+            max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
+            max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
         }
     }
 
@@ -347,6 +366,9 @@ fn validate_orchestration(o: &Orchestration) -> std::result::Result<(), String> 
     if o.request_timeout.is_zero() {
         return Err("orchestration: `request_timeout` must be greater than 0".into());
     }
+    if o.max_listing_bytes == 0 || o.max_listing_items == 0 {
+        return Err("orchestration: `max_listing_bytes` and `max_listing_items` must be at least 1".into());
+    }
     Ok(())
 }
 
@@ -357,6 +379,9 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     }
     if s.timeout.is_zero() {
         return Err(format!("server `{name}`: `timeout` must be greater than 0"));
+    }
+    if s.max_listing_bytes == 0 || s.max_listing_items == 0 {
+        return Err(format!("server `{name}`: `max_listing_bytes` and `max_listing_items` must be at least 1"));
     }
     match &s.transport {
         Transport::Sse { url } | Transport::StreamableHttp { url } => {
@@ -482,6 +507,8 @@ struct RawServer {
     headers: Option<Spanned<Entries<Spanned<String>>>>,
     enabled: Option<bool>,
     read_contents: Option<bool>,
+    max_listing_bytes: Option<Spanned<i64>>,
+    max_listing_items: Option<Spanned<i64>>,
     command: Option<Spanned<String>>,
     args: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<Entries<Spanned<String>>>>,
@@ -498,6 +525,8 @@ struct RawOrchestration {
     max_concurrent_connections: Option<Spanned<i64>>,
     cache_max_bytes: Option<Spanned<i64>>,
     request_timeout: Option<Spanned<f64>>,
+    max_listing_bytes: Option<Spanned<i64>>,
+    max_listing_items: Option<Spanned<i64>>,
 }
 
 /// A string-keyed map in document order (duplicate keys are rejected by serde-saphyr).
@@ -813,7 +842,21 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
     if let Some(t) = &raw.request_timeout {
         o.request_timeout = seconds(t, "orchestration: `request_timeout`", false)?;
     }
+    if let Some(n) = &raw.max_listing_bytes {
+        o.max_listing_bytes = at_least_one(n, "orchestration: `max_listing_bytes`")?;
+    }
+    if let Some(n) = &raw.max_listing_items {
+        o.max_listing_items = at_least_one(n, "orchestration: `max_listing_items`")?;
+    }
     Ok(o)
+}
+
+/// A count or size that must be at least 1.
+fn at_least_one(value: &Spanned<i64>, what: &str) -> Result<usize> {
+    match usize::try_from(value.value) {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(at_loc(&value.referenced, format!("{what} must be at least 1, got {}", value.value))),
+    }
 }
 
 /// A number of seconds (fractions allowed): > 0, or >= 0 when `zero_ok`.
@@ -1033,6 +1076,14 @@ fn build_server(
         Some(t) => seconds(t, &format!("server `{server}`: `timeout`"), false)?,
         None => orchestration.request_timeout,
     };
+    let max_listing_bytes = match &raw.max_listing_bytes {
+        Some(n) => at_least_one(n, &format!("server `{server}`: `max_listing_bytes`"))?,
+        None => orchestration.max_listing_bytes,
+    };
+    let max_listing_items = match &raw.max_listing_items {
+        Some(n) => at_least_one(n, &format!("server `{server}`: `max_listing_items`"))?,
+        None => orchestration.max_listing_items,
+    };
 
     Ok(ServerConfig {
         name: server.to_owned(),
@@ -1044,6 +1095,8 @@ fn build_server(
         headers,
         enabled: raw.enabled.unwrap_or(true),
         read_contents: raw.read_contents.unwrap_or(true),
+        max_listing_bytes,
+        max_listing_items,
     })
 }
 
@@ -1091,7 +1144,7 @@ mod tests {
     }
 
     const SERVER_KEYS: &str = "url, priority, domains, capabilities, transport, timeout, headers, enabled, \
-                               read_contents, command, args, env, cwd";
+                               read_contents, max_listing_bytes, max_listing_items, command, args, env, cwd";
 
     #[test]
     fn the_shipped_config_parses() {
@@ -1149,6 +1202,7 @@ mod tests {
         assert_eq!(config.orchestration.log_level, None);
         assert_eq!(config.orchestration.cache_max_bytes, 100 * 1024 * 1024);
         assert_eq!(config.orchestration.max_concurrent_connections, 10);
+        assert_eq!((db.max_listing_bytes, db.max_listing_items), (64 * 1024 * 1024, 100_000));
     }
 
     #[test]
@@ -1161,6 +1215,8 @@ mod tests {
             "  max_concurrent_connections: 3",
             "  cache_max_bytes: 1024",
             "  request_timeout: 7",
+            "  max_listing_bytes: 5000",
+            "  max_listing_items: 50",
             "mcp_servers:",
             "  a:",
             "    url: https://[::1]:8443/mcp",
@@ -1170,6 +1226,8 @@ mod tests {
             "    headers: {X-Api-Key: k}",
             "    enabled: false",
             "    read_contents: false",
+            "    max_listing_bytes: 100",
+            "    max_listing_items: 3",
             "  b:",
             "    url: http://user@localhost/sse",
             "    priority: 2",
@@ -1189,6 +1247,10 @@ mod tests {
         assert!(!a.enabled && !a.read_contents);
         // Without its own `timeout`, a server gets `request_timeout` (even when declared later).
         assert_eq!(config.server("b").unwrap().timeout, Duration::from_secs(7));
+        // The listing budget: a server's own keys win over the orchestration's defaults.
+        assert_eq!((a.max_listing_bytes, a.max_listing_items), (100, 3));
+        let b = config.server("b").unwrap();
+        assert_eq!((b.max_listing_bytes, b.max_listing_items), (5000, 50));
         assert_eq!(config.enabled_servers().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["b"]);
     }
 
@@ -1342,7 +1404,7 @@ mod tests {
         assert_fail(
             &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
             "orchestration: unknown key `ttl` (allowed: resource_cache_ttl, fail_fast, log_level, \
-             max_concurrent_connections, cache_max_bytes, request_timeout)",
+             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items)",
             4,
             3,
         );
@@ -1627,6 +1689,18 @@ mod tests {
             20,
         );
         assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  max_listing_bytes: 0"],
+            "orchestration: `max_listing_bytes` must be at least 1, got 0",
+            4,
+            22,
+        );
+        assert_fail(
+            &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse, max_listing_items: -2}"],
+            "server `a`: `max_listing_items` must be at least 1, got -2",
+            2,
+            72,
+        );
+        assert_fail(
             &["mcp_servers:", server, "orchestration:", "  fail_fast: perhaps"],
             "orchestration: invalid value: expected true or false",
             4,
@@ -1747,6 +1821,11 @@ mod tests {
         assert_eq!(
             message(Config::new(vec![no_timeout], Orchestration::default())),
             "server `a`: `timeout` must be greater than 0"
+        );
+        let no_budget = ServerConfig { max_listing_items: 0, ..a.clone() };
+        assert_eq!(
+            message(Config::new(vec![no_budget], Orchestration::default())),
+            "server `a`: `max_listing_bytes` and `max_listing_items` must be at least 1"
         );
         let stdio = ServerConfig::new(
             "p",

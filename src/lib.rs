@@ -116,6 +116,7 @@ mod op;
 mod orchestrator;
 mod pool;
 mod protocol;
+mod session;
 mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -125,8 +126,8 @@ mod url;
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
-    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,
-    Orchestration, ServerConfig, Transport,
+    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES,
+    DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig, Transport,
 };
 pub use deadline::Phase;
 pub use error::{Error, Result};

@@ -8,6 +8,8 @@
 
 #[path = "support/python.rs"]
 mod python;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use mcp_orchestrator::{Client, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Transport};
 use python::PythonServer;
+use scripted::Seen;
 use serde_json::json;
+use wait::eventually;
 
 const BLOB_BASE64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==";
 
@@ -656,10 +660,14 @@ fn streamable_http_request_past_its_deadline_is_cancelled() {
     let took = started.elapsed();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "took {took:?}");
+    // The notice is clean-up, sent off the caller's path: wait for it before closing (close
+    // drops notices still queued).
+    let cancelled = |s: &&Seen| s.json()["method"] == "notifications/cancelled";
+    eventually("the server saw the cancellation", || server.seen.lock().unwrap().iter().any(|s| cancelled(&s)));
     client.close();
     let seen = server.seen.lock().unwrap().clone();
     let call = seen.iter().find(|s| s.json()["method"] == "tools/call").unwrap();
-    let cancel = seen.iter().find(|s| s.json()["method"] == "notifications/cancelled").expect("a cancellation");
+    let cancel = seen.iter().find(cancelled).expect("a cancellation");
     assert_eq!(cancel.json()["params"]["requestId"], call.json()["id"]);
 }
 

@@ -113,6 +113,13 @@ pub enum Fault {
     /// Requests with this method are answered after this delay, on a timer thread, without
     /// holding up any other request.
     Delay(String, Duration),
+    /// A `POST` carrying a message with this method (e.g. `notifications/cancelled`) gets its
+    /// `202` only after this delay; the message is then processed as usual (and recorded even
+    /// when the client stopped waiting).
+    SlowAccept(String, Duration),
+    /// `resources/list` never ends: every page holds one resource whose description is this many
+    /// bytes of `x`, and a new `nextCursor`.
+    EndlessPages(usize),
     /// Before answering a request with this method, send an event whose data is not JSON
     /// (`{not json`).
     MalformedEvent(String),
@@ -321,6 +328,17 @@ impl Spec {
 
     fn closes_on(&self, method: &str) -> bool {
         self.method_fault(method, |f| if let Fault::CloseStreamOn(m) = f { Some(m) } else { None })
+    }
+
+    fn slow_accept(&self, method: &str) -> Option<Duration> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::SlowAccept(m, d) if m == method => Some(*d),
+            _ => None,
+        })
+    }
+
+    fn endless_pages(&self) -> Option<usize> {
+        self.faults.iter().find_map(|f| if let Fault::EndlessPages(n) = f { Some(*n) } else { None })
     }
 
     fn delay_for(&self, method: &str) -> Option<Duration> {

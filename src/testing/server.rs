@@ -381,6 +381,14 @@ fn handle_post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_ali
             (m, guard)
         })
         .collect();
+    let slow = work.iter().find_map(|(m, _)| match m {
+        Message::Request { method, .. } | Message::Notification { method, .. } => spec.slow_accept(method),
+        Message::Response { .. } => None,
+    });
+    if let Some(delay) = slow {
+        // Disconnected means shutdown: answer at once.
+        let _ = shared.stop_rx.recv_timeout(delay);
+    }
     let written = write_response(stream, 202, &[], "Accepted", keep_alive);
     for (message, guard) in work {
         dispatch(shared, &session, message, guard);

@@ -4,7 +4,8 @@
 //! which every transport shares: it completes pending requests by id, answers the server's own
 //! requests, logs server log messages and hands notifications to the subscriber.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -115,6 +116,31 @@ impl Reply {
     }
 }
 
+/// The most answers to server requests one message may lead to, counting the requests that
+/// arrive in the replies to our answers (a server that answers each of our answers with
+/// another request would otherwise keep the thread busy forever).
+pub(crate) const MAX_CHAINED_ANSWERS: usize = 256;
+
+/// Our answers to server requests, waiting to be sent.
+type Answers = VecDeque<(Vec<u8>, String)>;
+
+thread_local! {
+    /// While this thread sends an answer for a router (identified by its address), answers to
+    /// the requests that arrive in the reply are queued here, and the outermost `handle` sends
+    /// them in turn: answering server requests never recurses.
+    static ANSWERING: RefCell<Option<(usize, Answers)>> = const { RefCell::new(None) };
+}
+
+/// Restores the thread's answering state when the outermost `handle` ends, even by a panic.
+struct AnsweringGuard(Option<(usize, Answers)>);
+
+impl Drop for AnsweringGuard {
+    fn drop(&mut self) {
+        let outer = self.0.take();
+        ANSWERING.with(|a| *a.borrow_mut() = outer);
+    }
+}
+
 struct PendingEntry {
     tx: Sender<Reply>,
     op: OpId,
@@ -199,9 +225,10 @@ impl Router {
             Ok(m) => m,
             Err(e) => vec![Err(e)],
         };
+        let mut answers = Answers::new();
         for message in messages {
             match message {
-                Ok(m) => self.handle_one(m, reply),
+                Ok(m) => answers.extend(self.handle_one(m)),
                 Err(e) => {
                     // The payload itself only at trace: it may hold data.
                     log::warn!(
@@ -214,9 +241,50 @@ impl Router {
                 }
             }
         }
+        self.answer(answers, reply);
     }
 
-    fn handle_one(&self, message: Message, reply: &dyn Fn(Vec<u8>, &str)) {
+    /// Sends our answers to server requests, one after the other: answers to requests that
+    /// arrive while one is being sent (in its reply) are queued and sent by the outermost call.
+    fn answer(&self, mut answers: Answers, reply: &dyn Fn(Vec<u8>, &str)) {
+        if answers.is_empty() {
+            return;
+        }
+        let me = self as *const Router as usize;
+        let nested = ANSWERING.with(|a| match &mut *a.borrow_mut() {
+            Some((owner, queue)) if *owner == me => {
+                queue.append(&mut answers);
+                true
+            }
+            _ => false,
+        });
+        if nested {
+            return;
+        }
+        let _guard = AnsweringGuard(ANSWERING.with(|a| a.borrow_mut().replace((me, Answers::new()))));
+        let mut sent = 0;
+        while let Some((body, method)) = answers.pop_front() {
+            if sent == MAX_CHAINED_ANSWERS {
+                log::warn!(
+                    "op={} server={}: not answering `{method}` and {} more: {sent} answers in one chain",
+                    self.session_op,
+                    self.server,
+                    answers.len()
+                );
+                break;
+            }
+            reply(body, &method);
+            sent += 1;
+            ANSWERING.with(|a| {
+                if let Some((_, queue)) = &mut *a.borrow_mut() {
+                    answers.append(queue);
+                }
+            });
+        }
+    }
+
+    /// Routes one message; returns our answer when it is a server request.
+    fn handle_one(&self, message: Message) -> Option<(Vec<u8>, String)> {
         match message {
             Message::Response { id: Some(id), result } => {
                 let entry = self.lock().pending.remove(&id);
@@ -254,10 +322,11 @@ impl Router {
                     };
                     jsonrpc::encode_response(&id, Err(&err))
                 };
-                reply(body, &method);
+                return Some((body, method));
             }
             Message::Notification { method, params } => self.notification(method, params),
         }
+        None
     }
 
     fn notification(&self, method: String, params: Option<Box<RawValue>>) {

@@ -61,7 +61,6 @@ const MAX_RECONNECTS: u32 = 5;
 /// request would otherwise keep us busy until the deadline).
 const MAX_ANSWERS: usize = 64;
 /// The bound on telling the server about a request that timed out.
-const CANCEL_BOUND: Duration = Duration::from_secs(2);
 /// The bound on the `DELETE` of the session at close.
 const DELETE_BOUND: Duration = Duration::from_secs(2);
 
@@ -699,7 +698,6 @@ impl Transport for StreamableHttpTransport {
         let deliver = |t: &str| inner.route(t, op, &answers);
         let wanted = || expect.as_ref().is_some_and(|id| inner.router.is_pending(id));
         let sink = Sink { deliver: &deliver, wanted: &wanted };
-        let started = Instant::now();
         let result = match inner.post(&message, method, op, deadline, &sink) {
             Ok(Posted::Done) => Ok(()),
             Ok(Posted::Expired(expired)) => inner.renew(&expired, op, deadline).and_then(|()| {
@@ -711,33 +709,8 @@ impl Transport for StreamableHttpTransport {
             }),
             Err(e) => Err(e),
         };
-        match (&result, &expect) {
-            (Ok(()), _) if method == "notifications/initialized" => self.start_reader(),
-            (Err(Error::Timeout { .. }), Some(id))
-                if method != "initialize" && !inner.closing.load(Ordering::SeqCst) =>
-            {
-                // The request may have reached the server: tell it we gave up (best effort), off
-                // the caller's path. `initialize` is never cancelled (the spec forbids it).
-                let reason = format!("timeout after {:?}", started.elapsed());
-                let params = serde_json::json!({ "requestId": id, "reason": reason });
-                let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
-                let (inner, cancel_op) = (inner.clone(), op.clone());
-                // Not joined: it ends within its bound (or at once when close shuts the agent down).
-                let spawned =
-                    std::thread::Builder::new().name(format!("mcp-cancel:{}", inner.server)).spawn(move || {
-                        let bound = Deadline::after(CANCEL_BOUND.min(inner.options.request_timeout));
-                        let answers = Answers::new(bound);
-                        let op = cancel_op;
-                        let none = Sink { deliver: &|t| inner.route(t, &op, &answers), wanted: &|| false };
-                        if let Err(e) = inner.post(&body, "notifications/cancelled", &op, bound, &none) {
-                            log::debug!("op={op} server={}: could not send the cancellation: {e}", inner.server);
-                        }
-                    });
-                if let Err(e) = spawned {
-                    log::debug!("op={op} server={}: could not start sending the cancellation: {e}", self.inner.server);
-                }
-            }
-            _ => {}
+        if result.is_ok() && method == "notifications/initialized" {
+            self.start_reader();
         }
         result
     }
