@@ -1,6 +1,8 @@
 //! Streamable HTTP and stdio against real servers: the official Python SDK's server (over
 //! streamable HTTP stateful, stateless and with JSON replies, and over stdio), small Python
-//! scripts for the stdio failure modes, and one config mixing all three transports.
+//! scripts for the stdio failure modes, one config mixing all three transports, and the test
+//! server's Streamable HTTP faults. (Orchestrator behaviour over every transport is in
+//! tests/orchestrator.rs; stdio process faults in tests/faults_stdio.rs.)
 //!
 //! The SDK tests need the interop venv (`$MCP_INTEROP_PYTHON`, else `.venv-interop`; see
 //! tests/interop/README.md); without it they are skipped with a message, unless `CI` is set, in
