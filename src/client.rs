@@ -18,6 +18,7 @@ use crate::protocol::{
 };
 use crate::session::{Call, Session};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
+use crate::transport::child::Processes;
 use crate::transport::sse::{SseOptions, SseTransport};
 use crate::transport::stdio::{StdioSpec, StdioTransport};
 use crate::transport::streamable_http::{HttpOptions, StreamableHttpTransport};
@@ -66,9 +67,17 @@ pub struct ClientBuilder<'a> {
     max_event_bytes: usize,
     max_pages: usize,
     budget: ListingBudget,
+    processes: Option<Arc<Processes>>,
 }
 
 impl<'a> ClientBuilder<'a> {
+    /// Records a stdio server's process in `processes`, so that the orchestrator can end it if
+    /// the call that wanted it fails (fail-fast) or is closed while this connect is in flight.
+    pub(crate) fn processes(mut self, processes: Arc<Processes>) -> Self {
+        self.processes = Some(processes);
+        self
+    }
+
     /// The operation id of the connect call (and of the session's own log records).
     pub fn op(mut self, op: OpId) -> Self {
         self.op = Some(op);
@@ -121,7 +130,14 @@ impl<'a> ClientBuilder<'a> {
                 Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
             }
             TransportConfig::Stdio { command, args, env, cwd } => {
-                let spec = StdioSpec { command, args, env, cwd: cwd.as_deref(), max_line_bytes: self.max_event_bytes };
+                let spec = StdioSpec {
+                    command,
+                    args,
+                    env,
+                    cwd: cwd.as_deref(),
+                    max_line_bytes: self.max_event_bytes,
+                    processes: self.processes.as_deref(),
+                };
                 Arc::new(StdioTransport::spawn(&spec, router.clone(), &op)?)
             }
         };
@@ -129,7 +145,7 @@ impl<'a> ClientBuilder<'a> {
         let init = match session.handshake(&op, deadline) {
             Ok(init) => init,
             Err(e) => {
-                session.close();
+                close_in_background(session);
                 return Err(e);
             }
         };
@@ -159,6 +175,7 @@ impl Client {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_pages: DEFAULT_MAX_PAGES,
             budget: ListingBudget { bytes: config.max_listing_bytes.max(1), items: config.max_listing_items.max(1) },
+            processes: None,
         }
     }
 
@@ -386,5 +403,17 @@ impl std::fmt::Debug for Client {
             .field("server", &self.init.server_info.name)
             .field("protocol_version", &self.init.protocol_version)
             .finish_non_exhaustive()
+    }
+}
+
+/// Closes a session whose handshake failed on a thread of its own (`mcp-close:<server>`), so
+/// that the caller's error is not held up by the clean-up (a stdio child's exit grace, a
+/// DELETE). Closing is bounded, so the thread ends; without a thread it is closed here.
+fn close_in_background(session: Session) {
+    let session = Arc::new(session);
+    let closer = session.clone();
+    let spawned = std::thread::Builder::new().name(format!("mcp-close:{}", session.name)).spawn(move || closer.close());
+    if spawned.is_err() {
+        session.close();
     }
 }

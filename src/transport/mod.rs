@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::jsonrpc::{self, Message, RequestId, RpcError};
 use crate::op::OpId;
 
+pub(crate) mod child;
 pub(crate) mod http;
 pub(crate) mod sse;
 pub(crate) mod stdio;
