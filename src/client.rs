@@ -1,36 +1,33 @@
-//! [`Client`]: one session with one MCP server — handshake, requests with deadlines,
-//! cancellation on timeout, paging, pipelined reads, notifications, bounded close.
+//! [`Client`]: the public single-server API over a [`Session`] — connect, paged listings
+//! within a budget, pipelined reads, tool calls, notifications, bounded close.
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::config::{ServerConfig, Transport as TransportConfig};
 use crate::error::{Error, Result};
-use crate::jsonrpc::{self, RequestId};
 use crate::op::OpId;
 use crate::protocol::{
     CallToolResult, InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, SUPPORTED_PROTOCOL_VERSIONS, Tool,
+    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Tool,
 };
+use crate::session::{Call, Session};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
+use crate::transport::child::Processes;
 use crate::transport::sse::{SseOptions, SseTransport};
 use crate::transport::stdio::{StdioSpec, StdioTransport};
 use crate::transport::streamable_http::{HttpOptions, StreamableHttpTransport};
-use crate::transport::{Notification, NotificationHandler, Reply, Router, Transport, deadline_in};
+use crate::transport::{Notification, NotificationHandler, Router, Transport, deadline_in};
 
 /// The most pages one listing may take before it is an error.
 pub const DEFAULT_MAX_PAGES: usize = 10_000;
 /// How many reads run at once over a transport that cannot pipeline (streamable HTTP).
 const OVERLAPPED_READS: usize = 8;
-/// How long we spend telling a server about a request we gave up on.
-const CANCEL_DEADLINE: Duration = Duration::from_secs(2);
 
 /// A session with one MCP server.
 ///
@@ -52,6 +49,14 @@ pub struct Client {
     session: Session,
     init: InitializeResult,
     max_pages: usize,
+    budget: ListingBudget,
+}
+
+/// What one paged listing may gather before it fails with [`Error::Limit`].
+#[derive(Clone, Copy, Debug)]
+struct ListingBudget {
+    bytes: usize,
+    items: usize,
 }
 
 /// Options for [`Client::builder`].
@@ -61,9 +66,18 @@ pub struct ClientBuilder<'a> {
     on_notification: Option<NotificationHandler>,
     max_event_bytes: usize,
     max_pages: usize,
+    budget: ListingBudget,
+    processes: Option<Arc<Processes>>,
 }
 
 impl<'a> ClientBuilder<'a> {
+    /// Records a stdio server's process in `processes`, so that the orchestrator can end it if
+    /// the call that wanted it fails (fail-fast) or is closed while this connect is in flight.
+    pub(crate) fn processes(mut self, processes: Arc<Processes>) -> Self {
+        self.processes = Some(processes);
+        self
+    }
+
     /// The operation id of the connect call (and of the session's own log records).
     pub fn op(mut self, op: OpId) -> Self {
         self.op = Some(op);
@@ -90,6 +104,14 @@ impl<'a> ClientBuilder<'a> {
         self
     }
 
+    /// The most bytes (of result JSON) and items one paged listing may gather before it fails
+    /// with [`Error::Limit`] (default: the server config's `max_listing_bytes` and
+    /// `max_listing_items`). Each is at least 1.
+    pub fn listing_budget(mut self, bytes: usize, items: usize) -> Self {
+        self.budget = ListingBudget { bytes: bytes.max(1), items: items.max(1) };
+        self
+    }
+
     /// Connects and performs the handshake, all within the server's `timeout`.
     pub fn connect(self) -> Result<Client> {
         let op = self.op.unwrap_or_default();
@@ -98,32 +120,32 @@ impl<'a> ClientBuilder<'a> {
         let name: Arc<str> = config.name.as_str().into();
         let router = Arc::new(Router::new(name.clone(), op.clone(), self.on_notification));
         log::debug!("op={op} server={name}: connecting over {}", config.transport.kind());
-        let transport: Box<dyn Transport> = match &config.transport {
+        let transport: Arc<dyn Transport> = match &config.transport {
             TransportConfig::Sse { url } => {
                 let options = SseOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
-                Box::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
+                Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
             }
             TransportConfig::StreamableHttp { url } => {
                 let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
-                Box::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
+                Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
             }
             TransportConfig::Stdio { command, args, env, cwd } => {
-                let spec = StdioSpec { command, args, env, cwd: cwd.as_deref(), max_line_bytes: self.max_event_bytes };
-                Box::new(StdioTransport::spawn(&spec, router.clone(), &op)?)
+                let spec = StdioSpec {
+                    command,
+                    args,
+                    env,
+                    cwd: cwd.as_deref(),
+                    max_line_bytes: self.max_event_bytes,
+                    processes: self.processes.as_deref(),
+                };
+                Arc::new(StdioTransport::spawn(&spec, router.clone(), &op)?)
             }
         };
-        let session = Session {
-            name,
-            router,
-            transport,
-            next_id: AtomicI64::new(1),
-            timeout: config.timeout,
-            closed: AtomicBool::new(false),
-        };
+        let session = Session::new(name, router, transport, config.timeout);
         let init = match session.handshake(&op, deadline) {
             Ok(init) => init,
             Err(e) => {
-                session.close();
+                close_in_background(session);
                 return Err(e);
             }
         };
@@ -134,7 +156,7 @@ impl<'a> ClientBuilder<'a> {
             init.server_info.version,
             init.protocol_version
         );
-        Ok(Client { session, init, max_pages: self.max_pages })
+        Ok(Client { session, init, max_pages: self.max_pages, budget: self.budget })
     }
 }
 
@@ -152,6 +174,8 @@ impl Client {
             on_notification: None,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             max_pages: DEFAULT_MAX_PAGES,
+            budget: ListingBudget { bytes: config.max_listing_bytes.max(1), items: config.max_listing_items.max(1) },
+            processes: None,
         }
     }
 
@@ -221,7 +245,7 @@ impl Client {
 
     /// Whether the session is gone (closed, or the connection ended).
     pub fn is_closed(&self) -> bool {
-        self.session.closed.load(Ordering::SeqCst) || self.session.router.is_dead()
+        self.session.is_closed()
     }
 
     pub(crate) fn list_resources_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<Resource>> {
@@ -251,14 +275,9 @@ impl Client {
             .iter()
             .map(|uri| self.session.start(op, "resources/read", Some(&json!({ "uri": uri })), deadline))
             .collect();
-        let cancel_until = deadline.checked_add(CANCEL_DEADLINE.min(self.session.timeout)).unwrap_or(deadline);
         calls
             .into_iter()
-            .map(|call| {
-                self.session
-                    .finish_within::<ReadResourceResult>(call?, deadline, Some(cancel_until))
-                    .map(|r| r.contents)
-            })
+            .map(|call| self.session.finish::<ReadResourceResult>(call?, deadline).map(|r| r.contents))
             .collect()
     }
 
@@ -331,13 +350,23 @@ impl Client {
         split: impl Fn(P) -> (Vec<T>, Option<String>),
     ) -> Result<Vec<T>> {
         let mut items = Vec::new();
+        let mut bytes = 0usize;
         let mut cursor: Option<String> = None;
         let mut seen = HashSet::new();
         for _ in 0..self.max_pages {
             let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
             let call = self.session.start(op, method, params.as_ref(), deadline)?;
-            let (mut page, next) = split(self.session.finish::<P>(call, deadline)?);
+            let raw = self.session.finish_raw(call, deadline)?;
+            bytes = bytes.saturating_add(raw.get().len());
+            if bytes > self.budget.bytes {
+                return Err(self.limit(op, method, "listing bytes", self.budget.bytes));
+            }
+            let (mut page, next) = split(self.session.decode::<P>(op, method, &raw)?);
+            drop(raw);
             items.append(&mut page);
+            if items.len() > self.budget.items {
+                return Err(self.limit(op, method, "listing items", self.budget.items));
+            }
             match next {
                 None => return Ok(items),
                 Some(next) => {
@@ -348,13 +377,12 @@ impl Client {
                 }
             }
         }
-        Err(Error::Limit {
-            server: self.session.name.to_string(),
-            method: method.into(),
-            op: op.clone(),
-            what: "page count",
-            limit: self.max_pages,
-        })
+        Err(self.limit(op, method, "page count", self.max_pages))
+    }
+
+    fn limit(&self, op: &OpId, method: &str, what: &'static str, limit: usize) -> Error {
+        log::debug!("op={op} server={}: {method}: {what} over {limit}; giving up the listing", self.session.name);
+        Error::Limit { server: self.session.name.to_string(), method: method.into(), op: op.clone(), what, limit }
     }
 
     pub(crate) fn timeout(&self) -> Duration {
@@ -378,173 +406,14 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// A request sent and awaiting its answer.
-pub(crate) struct Call {
-    id: RequestId,
-    rx: Receiver<Reply>,
-    method: &'static str,
-    op: OpId,
-    sent: Instant,
-}
-
-/// The transport-independent half of a client: ids, the pending table, deadlines.
-struct Session {
-    name: Arc<str>,
-    router: Arc<Router>,
-    transport: Box<dyn Transport>,
-    next_id: AtomicI64,
-    timeout: Duration,
-    closed: AtomicBool,
-}
-
-impl Session {
-    fn deadline(&self) -> Instant {
-        deadline_in(self.timeout)
-    }
-
-    fn handshake(&self, op: &OpId, deadline: Instant) -> Result<InitializeResult> {
-        let params = json!({
-            "protocolVersion": SUPPORTED_PROTOCOL_VERSIONS[0],
-            "capabilities": {},
-            "clientInfo": { "name": "mcp-orchestrator", "version": env!("CARGO_PKG_VERSION") },
-        });
-        let call = self.start(op, "initialize", Some(&params), deadline)?;
-        let init: InitializeResult = self.finish(call, deadline)?;
-        if !SUPPORTED_PROTOCOL_VERSIONS.contains(&init.protocol_version.as_str()) {
-            return Err(self.protocol(
-                op,
-                "initialize",
-                format!(
-                    "the server chose protocol version {:?}; we speak {}",
-                    init.protocol_version,
-                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
-                ),
-            ));
-        }
-        self.transport.set_protocol_version(&init.protocol_version);
-        let body = jsonrpc::encode_notification::<()>("notifications/initialized", None);
-        self.transport.send(body, "notifications/initialized", op, deadline)?;
-        Ok(init)
-    }
-
-    fn start<P: Serialize>(
-        &self,
-        op: &OpId,
-        method: &'static str,
-        params: Option<&P>,
-        deadline: Instant,
-    ) -> Result<Call> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(Error::Closed { what: format!("client `{}`", self.name), op: op.clone() });
-        }
-        let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let rx = self.router.register(id.clone(), op).map_err(|why| self.reply_error(why, op, method))?;
-        let body = jsonrpc::encode_request(&id, method, params);
-        log::debug!("op={op} server={}: -> {method} (id {id})", self.name);
-        log::trace!("op={op} server={}: -> {}", self.name, String::from_utf8_lossy(&body));
-        let sent = Instant::now();
-        if let Err(e) = self.transport.send(body, method, op, deadline) {
-            self.router.forget(&id);
-            return Err(e);
-        }
-        Ok(Call { id, rx, method, op: op.clone(), sent })
-    }
-
-    fn finish<R: DeserializeOwned>(&self, call: Call, deadline: Instant) -> Result<R> {
-        self.finish_within(call, deadline, None)
-    }
-
-    /// [`finish`](Self::finish), sending the cancellation of a timed-out request only before
-    /// `cancel_until` (a batch shares one budget, so N timed-out reads cost at most one bound).
-    fn finish_within<R: DeserializeOwned>(
-        &self,
-        call: Call,
-        deadline: Instant,
-        cancel_until: Option<Instant>,
-    ) -> Result<R> {
-        let reply = match call.rx.recv_deadline(deadline) {
-            Ok(reply) => reply,
-            Err(RecvTimeoutError::Timeout) => {
-                if self.router.forget(&call.id) {
-                    let until = cancel_until.unwrap_or_else(|| deadline_in(CANCEL_DEADLINE.min(self.timeout)));
-                    self.cancel(&call, until);
-                    return Err(Error::Timeout {
-                        server: self.name.to_string(),
-                        method: call.method.into(),
-                        op: call.op,
-                        phase: "no response",
-                        after: call.sent.elapsed(),
-                    });
-                }
-                // The answer arrived as the deadline passed: it is in the channel. Keep it.
-                match call.rx.try_recv() {
-                    Ok(reply) => reply,
-                    Err(_) => Reply::Closed("the request was abandoned".into()),
-                }
-            }
-            Err(RecvTimeoutError::Disconnected) => Reply::Closed("the session ended".into()),
-        };
-        match reply {
-            Reply::Result(raw) => {
-                log::debug!(
-                    "op={} server={}: <- {} (id {}, {:?})",
-                    call.op,
-                    self.name,
-                    call.method,
-                    call.id,
-                    call.sent.elapsed()
-                );
-                log::trace!("op={} server={}: <- {}", call.op, self.name, raw.get());
-                serde_json::from_str(raw.get()).map_err(|e| {
-                    self.protocol(&call.op, call.method, format!("the result does not have the expected shape: {e}"))
-                })
-            }
-            other => Err(self.reply_error(other, &call.op, call.method)),
-        }
-    }
-
-    fn reply_error(&self, reply: Reply, op: &OpId, method: &str) -> Error {
-        let server = self.name.to_string();
-        let (op, method) = (op.clone(), method.to_string());
-        match reply {
-            Reply::Rpc(e) => {
-                Error::Rpc { server, method, op, code: e.code, message: e.message, data: e.data.map(|d| d.to_string()) }
-            }
-            Reply::Closed(detail) => Error::ConnectionClosed { server, method, op, detail },
-            Reply::Limit { what, limit } => Error::Limit { server, method, op, what, limit },
-            Reply::Result(_) => Error::Protocol { server, method, op, detail: "unexpected result".into() },
-        }
-    }
-
-    fn protocol(&self, op: &OpId, method: &str, detail: String) -> Error {
-        Error::Protocol { server: self.name.to_string(), method: method.into(), op: op.clone(), detail }
-    }
-
-    /// Tells the server we gave up on a request (best effort, by `until`).
-    fn cancel(&self, call: &Call, until: Instant) {
-        if Instant::now() >= until {
-            log::debug!(
-                "op={} server={}: not cancelling {} (id {}): no time left",
-                call.op,
-                self.name,
-                call.method,
-                call.id
-            );
-            return;
-        }
-        let reason = format!("timeout after {:?}", call.sent.elapsed());
-        log::debug!("op={} server={}: cancelling {} (id {}): {reason}", call.op, self.name, call.method, call.id);
-        let params = json!({ "requestId": call.id, "reason": reason });
-        let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
-        if let Err(e) = self.transport.send(body, "notifications/cancelled", &call.op, until) {
-            log::debug!("op={} server={}: could not send the cancellation: {e}", call.op, self.name);
-        }
-    }
-
-    fn close(&self) {
-        if !self.closed.swap(true, Ordering::SeqCst) {
-            log::debug!("server={}: closing", self.name);
-            self.transport.close();
-        }
+/// Closes a session whose handshake failed on a thread of its own (`mcp-close:<server>`), so
+/// that the caller's error is not held up by the clean-up (a stdio child's exit grace, a
+/// DELETE). Closing is bounded, so the thread ends; without a thread it is closed here.
+fn close_in_background(session: Session) {
+    let session = Arc::new(session);
+    let closer = session.clone();
+    let spawned = std::thread::Builder::new().name(format!("mcp-close:{}", session.name)).spawn(move || closer.close());
+    if spawned.is_err() {
+        session.close();
     }
 }

@@ -31,6 +31,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use crate::error::{Error, Result};
+use crate::url::{Url, redacted};
 
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,6 +41,10 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const DEFAULT_CACHE_MAX_BYTES: usize = 100 * 1024 * 1024;
 /// Default `max_concurrent_connections`.
 pub const DEFAULT_MAX_CONCURRENT_CONNECTIONS: usize = 10;
+/// Default `max_listing_bytes`: the most JSON one paged listing may gather (64 MiB).
+pub const DEFAULT_MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
+/// Default `max_listing_items`: the most items one paged listing may gather.
+pub const DEFAULT_MAX_LISTING_ITEMS: usize = 100_000;
 
 /// A validated configuration: the servers and the orchestration settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,10 +79,17 @@ pub struct ServerConfig {
     pub enabled: bool,
     /// Whether a gather reads the contents of each resource (default true).
     pub read_contents: bool,
+    /// The most bytes of results one paged listing (`resources/list`, …) may gather from this
+    /// server before it fails with [`Error::Limit`](crate::Error::Limit) (`max_listing_bytes`;
+    /// default: the orchestration's, 64 MiB).
+    pub max_listing_bytes: usize,
+    /// The most items one paged listing may gather (`max_listing_items`; default: the
+    /// orchestration's, 100 000).
+    pub max_listing_items: usize,
 }
 
-/// How to reach a server.
-#[derive(Clone, Debug, PartialEq)]
+/// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
+#[derive(Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Transport {
     /// The legacy HTTP+SSE transport (`transport: "sse"`): `url` is the SSE endpoint.
@@ -101,6 +113,22 @@ pub enum Transport {
         /// Its working directory.
         cwd: Option<PathBuf>,
     },
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Transport::Sse { url } => f.debug_struct("Sse").field("url", &redacted(url)).finish(),
+            Transport::StreamableHttp { url } => f.debug_struct("StreamableHttp").field("url", &redacted(url)).finish(),
+            Transport::Stdio { command, args, env, cwd } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("env", &env.keys().map(|k| (k, "<redacted>")).collect::<BTreeMap<_, _>>())
+                .field("cwd", cwd)
+                .finish(),
+        }
+    }
 }
 
 impl Transport {
@@ -166,6 +194,10 @@ pub struct Orchestration {
     pub cache_max_bytes: usize,
     /// The default deadline of one request, for servers without their own `timeout` (default 30 s).
     pub request_timeout: Duration,
+    /// The default of each server's `max_listing_bytes` (default 64 MiB).
+    pub max_listing_bytes: usize,
+    /// The default of each server's `max_listing_items` (default 100 000).
+    pub max_listing_items: usize,
 }
 
 impl Default for Orchestration {
@@ -177,13 +209,15 @@ impl Default for Orchestration {
             max_concurrent_connections: DEFAULT_MAX_CONCURRENT_CONNECTIONS,
             cache_max_bytes: DEFAULT_CACHE_MAX_BYTES,
             request_timeout: DEFAULT_TIMEOUT,
+            max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
+            max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
         }
     }
 }
 
 impl ServerConfig {
     /// A server with the defaults: priority 0, no domains or capabilities, 30 s timeout,
-    /// enabled, contents read.
+    /// enabled, contents read, the default listing budget.
     pub fn new(name: impl Into<String>, transport: Transport) -> ServerConfig {
         ServerConfig {
             name: name.into(),
@@ -195,6 +229,8 @@ impl ServerConfig {
             headers: Headers::new(),
             enabled: true,
             read_contents: true,
+            max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
+            max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
         }
     }
 
@@ -203,9 +239,8 @@ impl ServerConfig {
         ServerConfig::new(name, Transport::Sse { url: url.into() })
     }
 
-    /// The server's URL as it may be shown to a person (tables, JSON, logs): scheme, host, port
-    /// and path, without the user info or the query, either of which may hold a secret. `None`
-    /// for a transport without a URL (stdio).
+    /// The server's URL as it may be shown (in a table, a log, an error): origin and path, no
+    /// user info, a query string as `?…`. `None` for a stdio server.
     ///
     /// ```
     /// # use mcp_orchestrator::ServerConfig;
@@ -215,7 +250,7 @@ impl ServerConfig {
     /// ```
     pub fn redacted_url(&self) -> Option<String> {
         match &self.transport {
-            Transport::Sse { url } | Transport::StreamableHttp { url } => Some(crate::transport::redacted(url)),
+            Transport::Sse { url } | Transport::StreamableHttp { url } => Some(redacted(url)),
             Transport::Stdio { .. } => None,
         }
     }
@@ -338,6 +373,9 @@ fn validate_orchestration(o: &Orchestration) -> std::result::Result<(), String> 
     if o.request_timeout.is_zero() {
         return Err("orchestration: `request_timeout` must be greater than 0".into());
     }
+    if o.max_listing_bytes == 0 || o.max_listing_items == 0 {
+        return Err("orchestration: `max_listing_bytes` and `max_listing_items` must be at least 1".into());
+    }
     Ok(())
 }
 
@@ -349,9 +387,12 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     if s.timeout.is_zero() {
         return Err(format!("server `{name}`: `timeout` must be greater than 0"));
     }
+    if s.max_listing_bytes == 0 || s.max_listing_items == 0 {
+        return Err(format!("server `{name}`: `max_listing_bytes` and `max_listing_items` must be at least 1"));
+    }
     match &s.transport {
         Transport::Sse { url } | Transport::StreamableHttp { url } => {
-            check_url(url).map_err(|why| format!("server `{name}`: `url` `{}` {why}", without_userinfo(url)))?;
+            check_url(url).map_err(|why| format!("server `{name}`: `url` `{}` {why}", redacted(url)))?;
         }
         Transport::Stdio { command, env, cwd, .. } => {
             if !s.headers.is_empty() {
@@ -380,68 +421,9 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Checks an http(s) URL without a URL parser: the scheme, a non-empty host (a name, an IPv4
-/// address or a bracketed IPv6 address) and an optional numeric port. The reason reads after
-/// the URL: "url `x` <reason>".
+/// Checks an http(s) URL (see [`Url::parse`]); the reason reads after the URL.
 fn check_url(url: &str) -> std::result::Result<(), String> {
-    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("contains whitespace or a control character".into());
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err("is not an http or https URL (expected `http://host[:port]/path`)".into());
-    };
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
-        return Err(format!("has scheme `{scheme}`: only http and https are supported"));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    // Userinfo (`user:password@`) is allowed and skipped; it is not echoed in any message.
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = if let Some(v6) = host_port.strip_prefix('[') {
-        let Some((addr, after)) = v6.split_once(']') else {
-            return Err("has an unclosed `[` in its host".into());
-        };
-        if addr.is_empty() || !addr.chars().all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') {
-            return Err("has an invalid IPv6 host".into());
-        }
-        match after {
-            "" => (addr, None),
-            _ => match after.strip_prefix(':') {
-                Some(port) => (addr, Some(port)),
-                None => return Err("has characters after its IPv6 host".into()),
-            },
-        }
-    } else {
-        match host_port.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (host_port, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("has no host".into());
-    }
-    if !host.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '.' | '_' | '~' | '%' | ':')) {
-        return Err(format!("has an invalid host `{host}`"));
-    }
-    if let Some(port) = port {
-        if port.is_empty() || port.len() > 5 || !port.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(format!("has an invalid port `{port}` (expected a number from 1 to 65535)"));
-        }
-        match port.parse::<u16>() {
-            Ok(p) if p > 0 => {}
-            _ => return Err(format!("has an invalid port `{port}` (expected a number from 1 to 65535)")),
-        }
-    }
-    Ok(())
-}
-
-/// The URL for a message: a `user:password@` part (a secret) is shown as `***@`.
-fn without_userinfo(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) if !scheme.is_empty() => format!("{scheme}://***{}", &rest[at..]),
-        _ => url.to_owned(),
-    }
+    Url::parse(url).map(|_| ())
 }
 
 /// A header name must be an HTTP token; a value must not contain a line break or other
@@ -532,6 +514,8 @@ struct RawServer {
     headers: Option<Spanned<Entries<Spanned<String>>>>,
     enabled: Option<bool>,
     read_contents: Option<bool>,
+    max_listing_bytes: Option<Spanned<i64>>,
+    max_listing_items: Option<Spanned<i64>>,
     command: Option<Spanned<String>>,
     args: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<Entries<Spanned<String>>>>,
@@ -548,6 +532,8 @@ struct RawOrchestration {
     max_concurrent_connections: Option<Spanned<i64>>,
     cache_max_bytes: Option<Spanned<i64>>,
     request_timeout: Option<Spanned<f64>>,
+    max_listing_bytes: Option<Spanned<i64>>,
+    max_listing_items: Option<Spanned<i64>>,
 }
 
 /// A string-keyed map in document order (duplicate keys are rejected by serde-saphyr).
@@ -863,7 +849,21 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
     if let Some(t) = &raw.request_timeout {
         o.request_timeout = seconds(t, "orchestration: `request_timeout`", false)?;
     }
+    if let Some(n) = &raw.max_listing_bytes {
+        o.max_listing_bytes = at_least_one(n, "orchestration: `max_listing_bytes`")?;
+    }
+    if let Some(n) = &raw.max_listing_items {
+        o.max_listing_items = at_least_one(n, "orchestration: `max_listing_items`")?;
+    }
     Ok(o)
+}
+
+/// A count or size that must be at least 1.
+fn at_least_one(value: &Spanned<i64>, what: &str) -> Result<usize> {
+    match usize::try_from(value.value) {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(at_loc(&value.referenced, format!("{what} must be at least 1, got {}", value.value))),
+    }
 }
 
 /// A number of seconds (fractions allowed): > 0, or >= 0 when `zero_ok`.
@@ -1030,7 +1030,7 @@ fn build_server(
             let note = if expanded != url.value { " (after expanding variables)" } else { "" };
             return Err(at_loc(
                 &url.referenced,
-                format!("server `{server}`: `url` `{}`{note} {why}", without_userinfo(&url.value)),
+                format!("server `{server}`: `url` `{}`{note} {why}", redacted(&url.value)),
             ));
         }
         if kind_name == "sse" { Transport::Sse { url: expanded } } else { Transport::StreamableHttp { url: expanded } }
@@ -1083,6 +1083,14 @@ fn build_server(
         Some(t) => seconds(t, &format!("server `{server}`: `timeout`"), false)?,
         None => orchestration.request_timeout,
     };
+    let max_listing_bytes = match &raw.max_listing_bytes {
+        Some(n) => at_least_one(n, &format!("server `{server}`: `max_listing_bytes`"))?,
+        None => orchestration.max_listing_bytes,
+    };
+    let max_listing_items = match &raw.max_listing_items {
+        Some(n) => at_least_one(n, &format!("server `{server}`: `max_listing_items`"))?,
+        None => orchestration.max_listing_items,
+    };
 
     Ok(ServerConfig {
         name: server.to_owned(),
@@ -1094,6 +1102,8 @@ fn build_server(
         headers,
         enabled: raw.enabled.unwrap_or(true),
         read_contents: raw.read_contents.unwrap_or(true),
+        max_listing_bytes,
+        max_listing_items,
     })
 }
 
@@ -1141,7 +1151,7 @@ mod tests {
     }
 
     const SERVER_KEYS: &str = "url, priority, domains, capabilities, transport, timeout, headers, enabled, \
-                               read_contents, command, args, env, cwd";
+                               read_contents, max_listing_bytes, max_listing_items, command, args, env, cwd";
 
     #[test]
     fn the_shipped_config_parses() {
@@ -1199,6 +1209,7 @@ mod tests {
         assert_eq!(config.orchestration.log_level, None);
         assert_eq!(config.orchestration.cache_max_bytes, 100 * 1024 * 1024);
         assert_eq!(config.orchestration.max_concurrent_connections, 10);
+        assert_eq!((db.max_listing_bytes, db.max_listing_items), (64 * 1024 * 1024, 100_000));
     }
 
     #[test]
@@ -1211,6 +1222,8 @@ mod tests {
             "  max_concurrent_connections: 3",
             "  cache_max_bytes: 1024",
             "  request_timeout: 7",
+            "  max_listing_bytes: 5000",
+            "  max_listing_items: 50",
             "mcp_servers:",
             "  a:",
             "    url: https://[::1]:8443/mcp",
@@ -1220,6 +1233,8 @@ mod tests {
             "    headers: {X-Api-Key: k}",
             "    enabled: false",
             "    read_contents: false",
+            "    max_listing_bytes: 100",
+            "    max_listing_items: 3",
             "  b:",
             "    url: http://user@localhost/sse",
             "    priority: 2",
@@ -1239,6 +1254,10 @@ mod tests {
         assert!(!a.enabled && !a.read_contents);
         // Without its own `timeout`, a server gets `request_timeout` (even when declared later).
         assert_eq!(config.server("b").unwrap().timeout, Duration::from_secs(7));
+        // The listing budget: a server's own keys win over the orchestration's defaults.
+        assert_eq!((a.max_listing_bytes, a.max_listing_items), (100, 3));
+        let b = config.server("b").unwrap();
+        assert_eq!((b.max_listing_bytes, b.max_listing_items), (5000, 50));
         assert_eq!(config.enabled_servers().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["b"]);
     }
 
@@ -1392,7 +1411,7 @@ mod tests {
         assert_fail(
             &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
             "orchestration: unknown key `ttl` (allowed: resource_cache_ttl, fail_fast, log_level, \
-             max_concurrent_connections, cache_max_bytes, request_timeout)",
+             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items)",
             4,
             3,
         );
@@ -1677,6 +1696,18 @@ mod tests {
             20,
         );
         assert_fail(
+            &["mcp_servers:", server, "orchestration:", "  max_listing_bytes: 0"],
+            "orchestration: `max_listing_bytes` must be at least 1, got 0",
+            4,
+            22,
+        );
+        assert_fail(
+            &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse, max_listing_items: -2}"],
+            "server `a`: `max_listing_items` must be at least 1, got -2",
+            2,
+            72,
+        );
+        assert_fail(
             &["mcp_servers:", server, "orchestration:", "  fail_fast: perhaps"],
             "orchestration: invalid value: expected true or false",
             4,
@@ -1797,6 +1828,11 @@ mod tests {
         assert_eq!(
             message(Config::new(vec![no_timeout], Orchestration::default())),
             "server `a`: `timeout` must be greater than 0"
+        );
+        let no_budget = ServerConfig { max_listing_items: 0, ..a.clone() };
+        assert_eq!(
+            message(Config::new(vec![no_budget], Orchestration::default())),
+            "server `a`: `max_listing_bytes` and `max_listing_items` must be at least 1"
         );
         let stdio = ServerConfig::new(
             "p",

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::deadline::Phase;
 use crate::op::OpId;
 
 /// Everything that can go wrong, with the server, the method and the operation id it concerns.
@@ -49,8 +50,8 @@ pub enum Error {
         method: String,
         /// The operation.
         op: OpId,
-        /// Which phase timed out, e.g. `no response`, `no endpoint event`.
-        phase: &'static str,
+        /// Which phase timed out, e.g. [`Phase::NoResponse`], [`Phase::NoEndpoint`].
+        phase: Phase,
         /// The deadline that passed.
         after: Duration,
     },
@@ -222,7 +223,7 @@ mod tests {
             server: "db".into(),
             method: "resources/list".into(),
             op: op.clone(),
-            phase: "no response",
+            phase: Phase::NoResponse,
             after: Duration::from_secs(30),
         };
         let text = e.to_string();

@@ -193,6 +193,9 @@ fn to_vec<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;

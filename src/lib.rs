@@ -112,23 +112,27 @@ pub mod bench_support;
 mod cache;
 mod client;
 mod config;
+mod deadline;
 mod error;
 mod jsonrpc;
 mod op;
 mod orchestrator;
 mod pool;
 mod protocol;
+mod session;
 mod sse;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;
+mod url;
 
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
-    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_TIMEOUT, Headers,
-    Orchestration, ServerConfig, Transport,
+    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES,
+    DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig, Transport,
 };
+pub use deadline::Phase;
 pub use error::{Error, Result};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::pool::Pool;
 use crate::protocol::{CallToolResult, Resource, ResourceContents, ResourceTemplate, Tool};
+use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
 
 /// The capability (in a server's config) that makes it an executor.
@@ -165,6 +166,12 @@ enum Phase {
     Ready,
 }
 
+/// How an initialize's connect jobs are told to give up.
+struct Abort {
+    flag: Arc<AtomicBool>,
+    processes: Arc<Processes>,
+}
+
 struct Connected {
     config: Arc<ServerConfig>,
     client: Arc<Client>,
@@ -184,6 +191,9 @@ struct State {
     /// Tells the connect jobs of the initialize in progress to give up (set by fail-fast and
     /// by `close()`).
     abort: Arc<AtomicBool>,
+    /// The stdio processes the last initialize started: fail-fast kills those still
+    /// connecting, `close()` every one its sessions did not end.
+    processes: Arc<Processes>,
 }
 
 /// Many MCP servers used as one.
@@ -223,6 +233,7 @@ impl Orchestrator {
                 last: None,
                 generation: 0,
                 abort: Arc::new(AtomicBool::new(false)),
+                processes: Arc::new(Processes::default()),
             }),
             changed: Condvar::new(),
             cache,
@@ -271,7 +282,7 @@ impl Orchestrator {
                                 server: "*".into(),
                                 method: "initialize".into(),
                                 op,
-                                phase: "waiting for a concurrent initialize",
+                                phase: crate::deadline::Phase::ConcurrentInitialize,
                                 after: max_timeout,
                             });
                         }
@@ -281,13 +292,15 @@ impl Orchestrator {
             }
             state.phase = Phase::Connecting;
             state.abort = Arc::new(AtomicBool::new(false));
+            state.processes = Arc::new(Processes::default());
+            let abort = Abort { flag: state.abort.clone(), processes: state.processes.clone() };
             match &state.pool {
-                Some(p) => (p.clone(), state.generation, state.abort.clone()),
+                Some(p) => (p.clone(), state.generation, abort),
                 None => match Pool::new(size, "mcp-orchestrator") {
                     Ok(p) => {
                         let p = Arc::new(p);
                         state.pool = Some(p.clone());
-                        (p, state.generation, state.abort.clone())
+                        (p, state.generation, abort)
                     }
                     Err(e) => {
                         state.phase = Phase::Idle;
@@ -338,13 +351,14 @@ impl Orchestrator {
         pool: &Pool,
         servers: Vec<ServerConfig>,
         deadline: Instant,
-        abort: Arc<AtomicBool>,
+        abort: Abort,
     ) -> Result<(Vec<Connected>, BTreeMap<String, Error>)> {
         let fail_fast = self.config.orchestration.fail_fast;
         let mut unreported: BTreeMap<String, u32> = servers.iter().map(|s| (s.name.clone(), s.priority)).collect();
         let cache: Weak<ResourceCache<Arc<ServerResources>>> = Arc::downgrade(&self.cache);
         let parent = op.clone();
-        let abort_job = abort.clone();
+        let abort_job = abort.flag.clone();
+        let processes = abort.processes.clone();
         let total = servers.len();
         let rx = pool.fan_out(servers, move |i, server: ServerConfig| {
             let child = parent.child(i);
@@ -356,6 +370,7 @@ impl Orchestrator {
             let started = Instant::now();
             let result = Client::builder(&server)
                 .op(child.clone())
+                .processes(processes.clone())
                 .on_notification(move |name, n| {
                     let drops_entry = matches!(
                         n.method.as_str(),
@@ -380,9 +395,14 @@ impl Orchestrator {
 
         let mut clients: Vec<Connected> = Vec::new();
         let mut failures = BTreeMap::new();
-        let fail = |e: Error, clients: Vec<Connected>, abort: &AtomicBool| {
-            abort.store(true, Ordering::SeqCst);
-            close_all(clients.into_iter().map(|c| c.client).collect());
+        let fail = |e: Error, clients: Vec<Connected>, abort: &Abort| {
+            abort.flag.store(true, Ordering::SeqCst);
+            // Connects still in flight are abandoned: their processes are killed now (their jobs
+            // reap them, and so does `close()`). Open sessions are closed gracefully, off the
+            // caller's path (a stdio server may take its exit grace); `close()` ends their
+            // processes at once if it comes first.
+            abort.processes.abort();
+            close_in_background(clients.into_iter().map(|c| c.client).collect());
             Err(e)
         };
         for _ in 0..total {
@@ -391,7 +411,8 @@ impl Orchestrator {
                 unreported.remove(&server.name);
             }
             match received {
-                Ok((_, (server, Some(Ok(client))))) => {
+                Ok((i, (server, Some(Ok(client))))) => {
+                    abort.processes.release(&op.child(i));
                     clients.push(Connected { config: Arc::new(server), client: Arc::new(client) })
                 }
                 Ok((_, (server, Some(Err(e))))) => {
@@ -414,7 +435,7 @@ impl Orchestrator {
                 server: name.clone(),
                 method: "connect".into(),
                 op: op.clone(),
-                phase: "no result from the connect job",
+                phase: crate::deadline::Phase::ConnectJob,
                 after: deadline.saturating_duration_since(Instant::now()),
             };
             if fail_fast {
@@ -513,7 +534,7 @@ impl Orchestrator {
                     server: server.name.clone(),
                     method: "gather".into(),
                     op: child.clone(),
-                    phase: "waiting for a concurrent gather of the same server",
+                    phase: crate::deadline::Phase::ConcurrentGather,
                     after: server.timeout,
                 },
             );
@@ -557,7 +578,7 @@ impl Orchestrator {
                         server: s.name.clone(),
                         method: "gather".into(),
                         op: op.clone(),
-                        phase: "no result",
+                        phase: crate::deadline::Phase::NoResult,
                         after: started.elapsed(),
                     });
                     if fail_fast {
@@ -682,10 +703,12 @@ impl Orchestrator {
     }
 
     /// Closes every session and stops the threads. Idempotent and bounded in time; calls after
-    /// it fail with [`Error::Closed`] until the next [`initialize`](Self::initialize).
+    /// it fail with [`Error::Closed`] until the next [`initialize`](Self::initialize). When it
+    /// returns, no process the library started (a stdio server, or one it started) remains,
+    /// including those of connects still in flight or abandoned by fail-fast.
     pub fn close(&self) {
         let op = OpId::new();
-        let (clients, pool) = {
+        let (clients, pool, processes) = {
             let mut state = self.lock();
             // An initialize in progress sees the new generation when it finishes, closes what it
             // opened and resets the phase itself; its queued connect jobs give up now.
@@ -696,12 +719,15 @@ impl Orchestrator {
             }
             state.last = None;
             state.failures.clear();
-            (std::mem::take(&mut state.clients), state.pool.take())
+            (std::mem::take(&mut state.clients), state.pool.take(), state.processes.clone())
         };
         if !clients.is_empty() {
             log::info!("op={op}: closing {} session(s)", clients.len());
         }
         close_all(clients.into_iter().map(|c| c.client).collect());
+        // Whatever the sessions did not end — the processes of connects still in flight, or of
+        // an initialize that this close interrupted — is killed and reaped here.
+        processes.reap_all(CLOSE_BOUND);
         // Dropping the last handle to the pool ends its threads once their jobs return.
         drop(pool);
         self.cache.clear();
@@ -717,6 +743,18 @@ impl Drop for Orchestrator {
 impl std::fmt::Debug for Orchestrator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Orchestrator").field("servers", &self.config.servers.len()).finish_non_exhaustive()
+    }
+}
+
+/// [`close_all`] on a thread of its own (`mcp-close-all`), which ends when they are closed
+/// (each close is bounded). Without a thread, dropping them closes them here.
+fn close_in_background(clients: Vec<Arc<Client>>) {
+    if clients.is_empty() {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("mcp-close-all".into()).spawn(move || close_all(clients));
+    if let Err(e) = spawned {
+        log::warn!("cannot start a thread to close sessions ({e}); closing them here");
     }
 }
 

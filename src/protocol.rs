@@ -10,6 +10,29 @@ use serde_json::Value;
 /// The protocol versions this crate speaks, newest first. We offer the first.
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
+/// The params of our `initialize` request: the first handshake and a session's renewal send
+/// the same.
+pub(crate) fn initialize_params() -> Value {
+    serde_json::json!({
+        "protocolVersion": SUPPORTED_PROTOCOL_VERSIONS[0],
+        "capabilities": {},
+        "clientInfo": { "name": "mcp-orchestrator", "version": env!("CARGO_PKG_VERSION") },
+    })
+}
+
+/// Checks the protocol version a server chose in `initialize` (the first handshake and a
+/// session's renewal alike): it must be one we speak.
+pub(crate) fn check_protocol_version(version: &str) -> Result<(), String> {
+    if SUPPORTED_PROTOCOL_VERSIONS.contains(&version) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the server chose protocol version {version:?}; we speak {}",
+            SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+        ))
+    }
+}
+
 /// The name and version of an MCP implementation (`serverInfo`, `clientInfo`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Implementation {

@@ -305,6 +305,9 @@ fn find_line_end(hay: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
+mod proptests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

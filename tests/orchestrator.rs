@@ -1,26 +1,57 @@
-//! The orchestrator against several test servers on real sockets.
+//! The orchestrator against several test servers, over every transport: the legacy HTTP+SSE
+//! and Streamable HTTP endpoints of the test server on real sockets, and the `mcp-test-server`
+//! binary over stdio. Each behaviour is one function of the transport, run once per transport
+//! (`sse::…`, `streamable_http::…`, `stdio::…`).
 
 #![cfg(feature = "testing")]
 
+#[path = "support/servers.rs"]
+mod servers;
 #[path = "support/wait.rs"]
 mod wait;
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use mcp_orchestrator::testing::{Fault, Gauge, TestServer, TestServerBuilder};
-use mcp_orchestrator::{
-    CallToolResult, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Tool,
-};
+use mcp_orchestrator::testing::Fault;
+use mcp_orchestrator::{Config, Error, Orchestration, Orchestrator, ServerConfig, Status};
 use serde_json::json;
+use servers::{InFlight, Kind, Spec, Srv, sample};
 use wait::eventually;
 
-fn server_config(name: &str, server: &TestServer, priority: u32) -> ServerConfig {
-    let mut c = ServerConfig::sse(name, server.url());
-    c.priority = priority;
-    c.timeout = Duration::from_secs(10);
-    c
+/// Runs each listed `fn(Kind)` as a test over every transport.
+macro_rules! over_every_transport {
+    ($($name:ident),* $(,)?) => {
+        mod sse {
+            $( #[test] fn $name() { super::$name(super::Kind::Sse) } )*
+        }
+        mod streamable_http {
+            $( #[test] fn $name() { super::$name(super::Kind::StreamableHttp) } )*
+        }
+        mod stdio {
+            $( #[test] fn $name() { super::$name(super::Kind::Stdio) } )*
+        }
+    };
 }
+
+over_every_transport!(
+    gathers_in_parallel_and_merges_by_priority,
+    within_the_ttl_a_gather_sends_nothing_and_returns_the_same_arc,
+    fail_fast_returns_the_first_failure_at_once_and_closes_open_sessions,
+    without_fail_fast_failures_are_recorded_and_the_rest_is_gathered,
+    no_server_connected_is_an_error_even_without_fail_fast,
+    never_more_handshakes_or_fetches_in_flight_than_the_pool,
+    concurrent_initialize_connects_once_and_initialize_after_close_works,
+    executor_is_the_best_connected_server_with_execute_query,
+    cold_concurrent_gathers_fetch_each_server_once,
+    eight_threads_under_an_expiring_ttl_lose_nothing,
+    byte_budget_and_oversized_entries,
+    read_contents_false_reads_nothing,
+    a_failing_server_fails_a_fail_fast_gather_and_is_reported_otherwise,
+    close_during_initialize_closes_what_it_opened_and_initialize_works_again,
+    huge_timeouts_do_not_overflow,
+    servers_reordered_after_validation_are_merged_by_priority,
+);
 
 fn orchestration(fail_fast: bool) -> Orchestration {
     let mut o = Orchestration::default();
@@ -32,39 +63,27 @@ fn orchestrator(servers: Vec<ServerConfig>, o: Orchestration) -> Orchestrator {
     Orchestrator::new(Config::new(servers, o).unwrap())
 }
 
-fn sample(n: usize) -> TestServerBuilder {
-    TestServer::builder().with_sample_resources(n)
+/// The error a server that cannot be reached at all gives: nothing listening, or no program.
+fn assert_unreachable(err: &Error, server: &str) {
+    assert!(matches!(err, Error::Connect { .. }), "{err}");
+    assert_eq!(err.server(), Some(server), "{err}");
+    let op = err.op_id().expect("an op id").to_string();
+    assert!(err.to_string().contains(&op), "{err}");
 }
 
-fn query_tool() -> Tool {
-    serde_json::from_value(json!({"name": "execute_query", "inputSchema": {"type": "object"}})).unwrap()
-}
-
-fn rows(_: &serde_json::Value) -> Result<CallToolResult, String> {
-    Ok(CallToolResult {
-        content: vec![Content::Text { text: "1 row".into(), annotations: None }],
-        structured_content: None,
-        is_error: false,
-        meta: None,
-    })
-}
-
-#[test]
-fn gathers_in_parallel_and_merges_by_priority() {
-    let shared = |builder: TestServerBuilder, text: &str| {
-        builder.text_resource("shared://x", "x", "text/plain", text).start().unwrap()
-    };
+fn gathers_in_parallel_and_merges_by_priority(kind: Kind) {
+    let shared = |spec: Spec, text: &str| spec.text("shared://x", text).start(kind);
     let low = shared(sample(3).name("low"), "from low");
-    let high = shared(TestServer::builder().name("high"), "from high");
-    let tie_a = shared(TestServer::builder().name("tie_a"), "from tie_a");
+    let high = shared(sample(0).name("high"), "from high");
+    let tie_a = shared(sample(0).name("tie_a"), "from tie_a");
     let o = orchestrator(
-        vec![server_config("low", &low, 10), server_config("high", &high, 1), server_config("tie_a", &tie_a, 1)],
+        vec![low.config("low", 10), high.config("high", 1), tie_a.config("tie_a", 1)],
         orchestration(true),
     );
     o.initialize().unwrap();
     let g = o.gather_all_resources().unwrap();
     assert_eq!(g.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["high", "tie_a", "low"]);
-    assert!(g.servers.iter().all(|s| s.status == Status::Ok));
+    assert!(g.servers.iter().all(|s| s.status == Status::Ok), "{:?}", g.servers);
     let x = g.resource("shared://x").unwrap();
     assert_eq!(x.server, "high");
     assert_eq!(x.shadowed, ["tie_a", "low"]);
@@ -75,65 +94,55 @@ fn gathers_in_parallel_and_merges_by_priority() {
     o.close();
 }
 
-#[test]
-fn within_the_ttl_a_gather_sends_nothing_and_returns_the_same_arc() {
-    let s = sample(5).start().unwrap();
+fn within_the_ttl_a_gather_sends_nothing_and_returns_the_same_arc(kind: Kind) {
+    let s = sample(5).start(kind);
     let mut orch = orchestration(true);
     orch.resource_cache_ttl = Duration::from_millis(300);
-    let o = orchestrator(vec![server_config("a", &s, 1)], orch);
+    let o = orchestrator(vec![s.config("a", 1)], orch);
     o.initialize().unwrap();
     let first = o.gather_all_resources().unwrap();
-    let before = s.stats();
+    let before = s.total();
     let second = o.gather_all_resources().unwrap();
     assert!(Arc::ptr_eq(&first, &second));
-    assert_eq!(s.stats().requests, before.requests, "a warm gather sent requests");
-    assert_eq!(s.stats().posts, before.posts);
+    assert_eq!(s.total(), before, "a warm gather sent requests");
     let stats = o.cache_stats();
     assert!(stats.hits >= 1 && stats.misses == 1, "{stats:?}");
     std::thread::sleep(Duration::from_millis(350)); // past the TTL
     let third = o.gather_all_resources().unwrap();
     assert!(!Arc::ptr_eq(&first, &third));
-    assert_eq!(s.stats().requests.get("resources/list"), Some(&2));
+    assert_eq!(s.count("resources/list"), 2);
     assert_eq!(third.servers[0].data.as_ref().unwrap().resources.len(), 5);
 }
 
-#[test]
-fn fail_fast_returns_the_first_failure_at_once_and_closes_open_sessions() {
-    let refused = TestServer::builder().fault(Fault::RefuseConnections).start().unwrap();
-    let hanging = TestServer::builder().fault(Fault::NoEndpoint).start().unwrap();
-    let healthy = sample(2).start().unwrap();
-    let mut hang = server_config("hanging", &hanging, 3);
+fn fail_fast_returns_the_first_failure_at_once_and_closes_open_sessions(kind: Kind) {
+    let refused = sample(0).fault(Fault::RefuseConnections).start(kind);
+    let hanging = sample(0).fault(Fault::NeverAnswer("initialize".into())).start(kind);
+    let healthy = sample(2).start(kind);
+    let mut hang = hanging.config("hanging", 3);
     hang.timeout = Duration::from_secs(30);
-    let o = orchestrator(
-        vec![server_config("healthy", &healthy, 1), server_config("refused", &refused, 2), hang],
-        orchestration(true),
-    );
+    let o = orchestrator(vec![healthy.config("healthy", 1), refused.config("refused", 2), hang], orchestration(true));
     let t0 = Instant::now();
     let err = o.initialize().unwrap_err();
     assert!(t0.elapsed() < Duration::from_secs(2), "fail-fast took {:?}", t0.elapsed());
-    assert_eq!(err.server(), Some("refused"), "{err}");
-    assert!(matches!(err, Error::Connect { .. }), "{err}");
-    assert!(err.op_id().is_some());
-    eventually("the healthy server's session is closed", || {
-        let s = healthy.stats();
-        s.sse_connections <= 1 && s.open_sessions == 0
-    });
+    assert_unreachable(&err, "refused");
+    eventually("the healthy server's session is closed", || healthy.sessions() <= 1 && healthy.open_sessions() == 0);
     assert!(matches!(o.gather_all_resources().unwrap_err(), Error::Closed { .. }));
     o.close();
+    if kind == Kind::Stdio {
+        // Its connect was abandoned: no process the library started outlives close().
+        assert_eq!(hanging.open_sessions(), 0, "the hanging server's process outlived close()");
+    }
 }
 
-#[test]
-fn without_fail_fast_failures_are_recorded_and_the_rest_is_gathered() {
-    let refused = TestServer::builder().fault(Fault::RefuseConnections).start().unwrap();
-    let healthy = sample(2).start().unwrap();
-    let mut disabled = server_config("disabled", &healthy, 0);
+fn without_fail_fast_failures_are_recorded_and_the_rest_is_gathered(kind: Kind) {
+    let refused = sample(0).fault(Fault::RefuseConnections).start(kind);
+    let healthy = sample(2).start(kind);
+    let mut disabled = healthy.config("disabled", 0);
     disabled.enabled = false;
-    let o = orchestrator(
-        vec![server_config("healthy", &healthy, 5), server_config("refused", &refused, 1), disabled],
-        orchestration(false),
-    );
+    let o =
+        orchestrator(vec![healthy.config("healthy", 5), refused.config("refused", 1), disabled], orchestration(false));
     o.initialize().unwrap();
-    assert!(o.connect_failures().contains_key("refused"));
+    assert_unreachable(&o.connect_failures()["refused"], "refused");
     let g = o.gather_all_resources().unwrap();
     assert_eq!(
         g.servers.iter().map(|s| (s.name.as_str(), s.status)).collect::<Vec<_>>(),
@@ -142,30 +151,26 @@ fn without_fail_fast_failures_are_recorded_and_the_rest_is_gathered() {
     let refused_outcome = g.server("refused").unwrap();
     assert_eq!(refused_outcome.error.as_ref().unwrap().server(), Some("refused"));
     assert_eq!(g.resources.len(), 2);
-    // Only the enabled, healthy server was ever contacted by the disabled entry's URL.
-    assert_eq!(healthy.stats().sse_connections, 1);
+    // Only the enabled entry reached the healthy server, never the disabled one.
+    assert_eq!(healthy.sessions(), 1);
 }
 
-#[test]
-fn no_server_connected_is_an_error_even_without_fail_fast() {
-    let refused = TestServer::builder().fault(Fault::RefuseConnections).start().unwrap();
-    let o = orchestrator(vec![server_config("refused", &refused, 1)], orchestration(false));
+fn no_server_connected_is_an_error_even_without_fail_fast(kind: Kind) {
+    let refused = sample(0).fault(Fault::RefuseConnections).start(kind);
+    let o = orchestrator(vec![refused.config("refused", 1)], orchestration(false));
     let err = o.initialize().unwrap_err();
     assert!(matches!(err, Error::NoServer { .. }), "{err}");
-    assert!(err.to_string().contains("refused"), "{err}");
+    assert!(err.to_string().contains("server `refused`"), "{err}");
 }
 
-#[test]
-fn never_more_handshakes_or_fetches_in_flight_than_the_pool() {
-    let gauge = Gauge::new();
-    let servers: Vec<TestServer> = (0..6)
+fn never_more_handshakes_or_fetches_in_flight_than_the_pool(kind: Kind) {
+    let in_flight = InFlight::new();
+    let servers: Vec<Srv> = (0..6)
         .map(|_| {
             sample(3)
-                .gauge(gauge.clone())
                 .fault(Fault::Delay("initialize".into(), Duration::from_millis(80)))
                 .fault(Fault::Delay("resources/list".into(), Duration::from_millis(80)))
-                .start()
-                .unwrap()
+                .start_counted(kind, Some(&in_flight))
         })
         .collect();
     // Without contents each server has at most one request outstanding (the handshake, then
@@ -175,7 +180,7 @@ fn never_more_handshakes_or_fetches_in_flight_than_the_pool() {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut c = server_config(&format!("s{i}"), s, i as u32);
+            let mut c = s.config(&format!("s{i}"), i as u32);
             c.read_contents = false;
             c
         })
@@ -187,13 +192,12 @@ fn never_more_handshakes_or_fetches_in_flight_than_the_pool() {
     let g = o.gather_all_resources().unwrap();
     assert_eq!(g.resources.len(), 3);
     // Two at once (the pool is used in parallel), never three.
-    assert_eq!(gauge.max(), 2, "{} servers were in flight at once", gauge.max());
+    assert_eq!(in_flight.max(kind), 2, "{} servers were in flight at once", in_flight.max(kind));
 }
 
-#[test]
-fn concurrent_initialize_connects_once_and_initialize_after_close_works() {
-    let s = sample(1).start().unwrap();
-    let o = Arc::new(orchestrator(vec![server_config("a", &s, 1)], orchestration(true)));
+fn concurrent_initialize_connects_once_and_initialize_after_close_works(kind: Kind) {
+    let s = sample(1).start(kind);
+    let o = Arc::new(orchestrator(vec![s.config("a", 1)], orchestration(true)));
     let barrier = Arc::new(Barrier::new(4));
     let handles: Vec<_> = (0..4)
         .map(|_| {
@@ -207,30 +211,29 @@ fn concurrent_initialize_connects_once_and_initialize_after_close_works() {
     for h in handles {
         h.join().unwrap().unwrap();
     }
-    assert_eq!(s.stats().sse_connections, 1);
+    assert_eq!(s.sessions(), 1);
     let t0 = Instant::now();
     o.close();
     o.close();
-    assert!(t0.elapsed() < Duration::from_secs(3));
-    eventually("the session is gone", || s.stats().open_sessions == 0);
+    assert!(t0.elapsed() < Duration::from_secs(3), "close took {:?}", t0.elapsed());
+    eventually("the session is gone", || s.open_sessions() == 0);
     assert!(matches!(o.executor().unwrap_err(), Error::Closed { .. }));
     o.initialize().unwrap();
-    assert_eq!(s.stats().sse_connections, 2);
+    assert_eq!(s.sessions(), 2);
     assert_eq!(o.gather_all_resources().unwrap().resources.len(), 1);
 }
 
-#[test]
-fn executor_is_the_best_connected_server_with_execute_query() {
-    let db = TestServer::builder().name("db").tool(query_tool(), rows).start().unwrap();
-    let db2 = TestServer::builder().name("db2").tool(query_tool(), rows).start().unwrap();
-    let meta = sample(1).name("meta").start().unwrap();
-    let mut a = server_config("database_mcp", &db, 10);
+fn executor_is_the_best_connected_server_with_execute_query(kind: Kind) {
+    let db = sample(0).name("db").query_tool().start(kind);
+    let db2 = sample(0).name("db2").query_tool().start(kind);
+    let meta = sample(1).name("meta").start(kind);
+    let mut a = db.config("database_mcp", 10);
     a.capabilities = vec!["execute_query".into(), "list_resources".into()];
     a.domains = vec!["sales".into()];
-    let mut b = server_config("backup_db", &db2, 20);
+    let mut b = db2.config("backup_db", 20);
     b.capabilities = vec!["execute_query".into()];
     b.domains = vec!["sales".into(), "orders".into()];
-    let mut m = server_config("product_metadata_mcp", &meta, 1);
+    let mut m = meta.config("product_metadata_mcp", 1);
     m.capabilities = vec!["list_resources".into()];
     let o = orchestrator(vec![a, b, m], orchestration(true));
     o.initialize().unwrap();
@@ -244,25 +247,24 @@ fn executor_is_the_best_connected_server_with_execute_query() {
     for _ in 0..2 {
         assert_eq!(o.call_tool(None, "execute_query", json!({"query": "SELECT 1"})).unwrap().text(), "1 row");
     }
-    assert_eq!(db.stats().requests.get("tools/call"), Some(&2));
+    assert_eq!(db.count("tools/call"), 2);
     o.call_tool(Some("backup_db"), "execute_query", json!({})).unwrap();
-    assert_eq!(db2.stats().requests.get("tools/call"), Some(&1));
+    assert_eq!(db2.count("tools/call"), 1);
     let err = o.call_tool(Some("nope"), "execute_query", json!({})).unwrap_err();
     assert!(err.to_string().contains("no server named `nope`"), "{err}");
 
-    let only_meta = orchestrator(vec![server_config("m", &meta, 1)], orchestration(true));
+    let only_meta = orchestrator(vec![meta.config("m", 1)], orchestration(true));
     only_meta.initialize().unwrap();
     let err = only_meta.executor().unwrap_err();
     assert!(matches!(err, Error::NoServer { .. }));
     assert!(err.to_string().contains("execute_query"), "{err}");
 }
 
-#[test]
-fn cold_concurrent_gathers_fetch_each_server_once() {
-    let servers: Vec<TestServer> = (0..3)
-        .map(|_| sample(4).fault(Fault::Delay("resources/list".into(), Duration::from_millis(100))).start().unwrap())
+fn cold_concurrent_gathers_fetch_each_server_once(kind: Kind) {
+    let servers: Vec<Srv> = (0..3)
+        .map(|_| sample(4).fault(Fault::Delay("resources/list".into(), Duration::from_millis(100))).start(kind))
         .collect();
-    let configs = servers.iter().enumerate().map(|(i, s)| server_config(&format!("s{i}"), s, 1)).collect();
+    let configs = servers.iter().enumerate().map(|(i, s)| s.config(&format!("s{i}"), 1)).collect();
     let o = Arc::new(orchestrator(configs, orchestration(true)));
     o.initialize().unwrap();
     let barrier = Arc::new(Barrier::new(8));
@@ -279,14 +281,13 @@ fn cold_concurrent_gathers_fetch_each_server_once() {
         assert_eq!(h.join().unwrap().unwrap(), 4);
     }
     for s in &servers {
-        assert_eq!(s.stats().requests.get("resources/list"), Some(&1));
+        assert_eq!(s.count("resources/list"), 1);
     }
 }
 
-#[test]
-fn eight_threads_under_an_expiring_ttl_lose_nothing() {
-    let servers: Vec<TestServer> = (0..3).map(|_| sample(10).start().unwrap()).collect();
-    let configs = servers.iter().enumerate().map(|(i, s)| server_config(&format!("s{i}"), s, i as u32)).collect();
+fn eight_threads_under_an_expiring_ttl_lose_nothing(kind: Kind) {
+    let servers: Vec<Srv> = (0..3).map(|_| sample(10).start(kind)).collect();
+    let configs = servers.iter().enumerate().map(|(i, s)| s.config(&format!("s{i}"), i as u32)).collect();
     let mut orch = orchestration(true);
     orch.resource_cache_ttl = Duration::from_millis(5);
     let o = Arc::new(orchestrator(configs, orch));
@@ -311,14 +312,12 @@ fn eight_threads_under_an_expiring_ttl_lose_nothing() {
     assert_eq!(n, 200, "a gather was lost or deadlocked");
 }
 
-#[test]
-fn byte_budget_and_oversized_entries() {
-    let small = sample(2).start().unwrap();
-    let big =
-        TestServer::builder().text_resource("big://x", "x", "text/plain", &"x".repeat(64 * 1024)).start().unwrap();
+fn byte_budget_and_oversized_entries(kind: Kind) {
+    let small = sample(2).start(kind);
+    let big = sample(0).text("big://x", &"x".repeat(64 * 1024)).start(kind);
     let mut orch = orchestration(true);
     orch.cache_max_bytes = 16 * 1024;
-    let o = orchestrator(vec![server_config("small", &small, 1), server_config("big", &big, 2)], orch);
+    let o = orchestrator(vec![small.config("small", 1), big.config("big", 2)], orch);
     o.initialize().unwrap();
     let g = o.gather_all_resources().unwrap();
     assert_eq!(g.contents("big://x").unwrap()[0].text().unwrap().len(), 64 * 1024);
@@ -328,49 +327,49 @@ fn byte_budget_and_oversized_entries() {
     assert!(stats.bytes <= stats.max_bytes && stats.bytes > 0, "{stats:?}");
     // The oversized server is fetched again; the small one is served from the cache.
     o.gather_all_resources().unwrap();
-    assert_eq!(big.stats().requests.get("resources/list"), Some(&2));
-    assert_eq!(small.stats().requests.get("resources/list"), Some(&1));
+    assert_eq!(big.count("resources/list"), 2);
+    assert_eq!(small.count("resources/list"), 1);
 }
 
+/// Over the legacy event stream only: the test server sends notifications there.
 #[test]
 fn list_changed_drops_the_servers_entry() {
-    let s = sample(2).start().unwrap();
-    let o = orchestrator(vec![server_config("a", &s, 1)], orchestration(true));
+    let s = sample(2).start(Kind::Sse);
+    let o = orchestrator(vec![s.config("a", 1)], orchestration(true));
     o.initialize().unwrap();
     o.gather_all_resources().unwrap();
-    s.notify("notifications/resources/list_changed", None);
+    s.http().unwrap().notify("notifications/resources/list_changed", None);
     eventually("the entry is dropped", || o.cache_stats().entries == 0);
     o.gather_all_resources().unwrap();
-    assert_eq!(s.stats().requests.get("resources/list"), Some(&2));
+    assert_eq!(s.count("resources/list"), 2);
 }
 
-#[test]
-fn read_contents_false_reads_nothing() {
-    let s = sample(3).start().unwrap();
-    let mut c = server_config("a", &s, 1);
+fn read_contents_false_reads_nothing(kind: Kind) {
+    let s = sample(3).start(kind);
+    let mut c = s.config("a", 1);
     c.read_contents = false;
     let o = orchestrator(vec![c], orchestration(true));
     o.initialize().unwrap();
     let g = o.gather_all_resources().unwrap();
     assert_eq!(g.resources.len(), 3);
     assert!(g.contents("test://resource/0").is_none());
-    assert_eq!(s.stats().requests.get("resources/read"), None);
+    assert_eq!(s.count("resources/read"), 0);
 }
 
-#[test]
-fn a_failing_server_fails_a_fail_fast_gather_and_is_reported_otherwise() {
+fn a_failing_server_fails_a_fail_fast_gather_and_is_reported_otherwise(kind: Kind) {
     for fail_fast in [true, false] {
-        let ok = sample(1).start().unwrap();
-        let bad = sample(1).fault(Fault::NeverAnswer("resources/list".into())).start().unwrap();
-        let mut b = server_config("bad", &bad, 2);
+        let ok = sample(1).start(kind);
+        let bad = sample(1).fault(Fault::NeverAnswer("resources/list".into())).start(kind);
+        let mut b = bad.config("bad", 2);
         b.timeout = Duration::from_millis(300);
-        let o = orchestrator(vec![server_config("ok", &ok, 1), b], orchestration(fail_fast));
+        let o = orchestrator(vec![ok.config("ok", 1), b], orchestration(fail_fast));
         o.initialize().unwrap();
         let t0 = Instant::now();
         let result = o.gather_all_resources();
-        assert!(t0.elapsed() < Duration::from_secs(5));
+        assert!(t0.elapsed() < Duration::from_secs(5), "the gather took {:?}", t0.elapsed());
         if fail_fast {
             let err = result.unwrap_err();
+            assert!(matches!(err, Error::Timeout { .. }), "{err}");
             assert_eq!(err.server(), Some("bad"));
             assert_eq!(err.method(), Some("resources/list"));
         } else {
@@ -383,29 +382,27 @@ fn a_failing_server_fails_a_fail_fast_gather_and_is_reported_otherwise() {
     }
 }
 
-#[test]
-fn close_during_initialize_closes_what_it_opened_and_initialize_works_again() {
-    let s = sample(2).fault(Fault::Delay("initialize".into(), Duration::from_millis(400))).start().unwrap();
-    let o = Arc::new(orchestrator(vec![server_config("a", &s, 1)], orchestration(true)));
+fn close_during_initialize_closes_what_it_opened_and_initialize_works_again(kind: Kind) {
+    let s = sample(2).fault(Fault::Delay("initialize".into(), Duration::from_millis(400))).start(kind);
+    let o = Arc::new(orchestrator(vec![s.config("a", 1)], orchestration(true)));
     let connecting = {
         let o = o.clone();
         std::thread::spawn(move || o.initialize())
     };
-    eventually("the handshake reaches the server", || s.stats().count("initialize") == 1);
+    eventually("the handshake reaches the server", || s.count("initialize") == 1);
     o.close();
     let err = connecting.join().unwrap().unwrap_err();
     assert!(matches!(err, Error::Closed { .. }), "{err}");
     assert!(err.to_string().contains("closed during initialize"), "{err}");
-    eventually("the session opened during close is closed", || s.stats().open_sessions == 0);
+    eventually("the session opened during close is closed", || s.open_sessions() == 0);
     assert!(matches!(o.executor().unwrap_err(), Error::Closed { .. }));
     o.initialize().unwrap();
     assert_eq!(o.gather_all_resources().unwrap().resources.len(), 2);
 }
 
-#[test]
-fn huge_timeouts_do_not_overflow() {
-    let s = sample(2).start().unwrap();
-    let mut c = server_config("a", &s, 1);
+fn huge_timeouts_do_not_overflow(kind: Kind) {
+    let s = sample(2).start(kind);
+    let mut c = s.config("a", 1);
     c.timeout = Duration::MAX;
     let o = orchestrator(vec![c], orchestration(true));
     o.initialize().unwrap();
@@ -413,16 +410,45 @@ fn huge_timeouts_do_not_overflow() {
     o.call_tool(Some("a"), "nope", json!({})).unwrap_err();
 }
 
-#[test]
-fn servers_reordered_after_validation_are_merged_by_priority() {
-    let a = TestServer::builder().text_resource("x://1", "x", "text/plain", "from a").start().unwrap();
-    let b = TestServer::builder().text_resource("x://1", "x", "text/plain", "from b").start().unwrap();
-    let mut config =
-        Config::new(vec![server_config("a", &a, 5), server_config("b", &b, 1)], orchestration(true)).unwrap();
+fn servers_reordered_after_validation_are_merged_by_priority(kind: Kind) {
+    let a = sample(0).text("x://1", "from a").start(kind);
+    let b = sample(0).text("x://1", "from b").start(kind);
+    let mut config = Config::new(vec![a.config("a", 5), b.config("b", 1)], orchestration(true)).unwrap();
     config.servers.reverse(); // the fields are public: the orchestrator must not trust their order
     let o = Orchestrator::new(config);
     o.initialize().unwrap();
     let g = o.gather_all_resources().unwrap();
     assert_eq!(g.resource("x://1").unwrap().server, "b");
     assert_eq!(g.servers[0].name, "b");
+}
+
+#[test]
+fn one_config_mixing_the_three_transports_gathers_and_merges_in_one_call() {
+    let over = |kind: Kind, text: &str| sample(2).text("shared://x", text).start(kind);
+    let (sse, http, stdio) =
+        (over(Kind::Sse, "over sse"), over(Kind::StreamableHttp, "over http"), over(Kind::Stdio, "over stdio"));
+    let o = orchestrator(
+        vec![stdio.config("over-stdio", 1), http.config("over-http", 2), sse.config("over-sse", 3)],
+        orchestration(true),
+    );
+    o.initialize().unwrap();
+    let g = o.gather_all_resources().unwrap();
+    let names: Vec<&str> = g.servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["over-stdio", "over-http", "over-sse"]);
+    for outcome in &g.servers {
+        assert_eq!(outcome.status, Status::Ok, "{}: {:?}", outcome.name, outcome.error);
+        assert_eq!(outcome.data.as_ref().unwrap().contents.len(), 3, "{}", outcome.name);
+    }
+    let x = g.resource("shared://x").unwrap();
+    assert_eq!(
+        (x.server.as_str(), &x.shadowed[..]),
+        ("over-stdio", &["over-http".to_string(), "over-sse".to_string()][..])
+    );
+    assert_eq!(g.contents("shared://x").unwrap()[0].text(), Some("over stdio"));
+    assert_eq!(g.resources.len(), 3);
+    o.close();
+    // A process is reaped and a Streamable HTTP session deleted before close() returns; the
+    // SSE server sees its stream end a moment later.
+    assert_eq!((stdio.open_sessions(), http.open_sessions()), (0, 0));
+    eventually("the SSE session ends", || sse.open_sessions() == 0);
 }

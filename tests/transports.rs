@@ -1,6 +1,8 @@
 //! Streamable HTTP and stdio against real servers: the official Python SDK's server (over
 //! streamable HTTP stateful, stateless and with JSON replies, and over stdio), small Python
-//! scripts for the stdio failure modes, and one config mixing all three transports.
+//! scripts for the stdio failure modes, one config mixing all three transports, and the test
+//! server's Streamable HTTP faults. (Orchestrator behaviour over every transport is in
+//! tests/orchestrator.rs; stdio process faults in tests/faults_stdio.rs.)
 //!
 //! The SDK tests need the interop venv (`$MCP_INTEROP_PYTHON`, else `.venv-interop`; see
 //! tests/interop/README.md); without it they are skipped with a message, unless `CI` is set, in
@@ -8,6 +10,8 @@
 
 #[path = "support/python.rs"]
 mod python;
+#[path = "support/wait.rs"]
+mod wait;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use mcp_orchestrator::{Client, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Transport};
 use python::PythonServer;
+use scripted::Seen;
 use serde_json::json;
+use wait::eventually;
 
 const BLOB_BASE64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2t7i5uru8vb6/wMHCw8TFxsfIycrLzM3Oz9DR0tPU1dbX2Nna29zd3t/g4eLj5OXm5+jp6uvs7e7v8PHy8/T19vf4+fr7/P3+/w==";
 
@@ -656,10 +662,14 @@ fn streamable_http_request_past_its_deadline_is_cancelled() {
     let took = started.elapsed();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(3), "took {took:?}");
+    // The notice is clean-up, sent off the caller's path: wait for it before closing (close
+    // drops notices still queued).
+    let cancelled = |s: &&Seen| s.json()["method"] == "notifications/cancelled";
+    eventually("the server saw the cancellation", || server.seen.lock().unwrap().iter().any(|s| cancelled(&s)));
     client.close();
     let seen = server.seen.lock().unwrap().clone();
     let call = seen.iter().find(|s| s.json()["method"] == "tools/call").unwrap();
-    let cancel = seen.iter().find(|s| s.json()["method"] == "notifications/cancelled").expect("a cancellation");
+    let cancel = seen.iter().find(cancelled).expect("a cancellation");
     assert_eq!(cancel.json()["params"]["requestId"], call.json()["id"]);
 }
 
@@ -684,4 +694,60 @@ fn streamable_http_session_lost_in_a_server_restart_is_renewed_transparently() {
     let sum = client.call_tool("add", json!({"a": 1, "b": 2})).unwrap();
     assert_eq!(sum.structured_content, Some(json!({"result": 3})));
     client.close();
+}
+
+/// The test server's faults that apply to Streamable HTTP, through the client: each error's
+/// kind, server, method and op id, and an upper time bound with slack.
+#[cfg(feature = "testing")]
+#[test]
+fn streamable_http_faults_of_the_test_server() {
+    use mcp_orchestrator::testing::{Fault, TestServer};
+
+    const TIMEOUT: Duration = Duration::from_millis(800);
+    let connect = |fault: Fault| {
+        let server = TestServer::builder().with_sample_resources(1).fault(fault).start().unwrap();
+        let mut c = http("h", server.mcp_url().to_string());
+        c.timeout = TIMEOUT;
+        (Client::connect(&c), server)
+    };
+    let check = |err: &Error, method: &str| {
+        assert_eq!((err.server(), err.method()), (Some("h"), Some(method)), "{err}");
+        assert!(err.to_string().contains(&err.op_id().unwrap().to_string()), "{err}");
+    };
+
+    let (result, _s) = connect(Fault::PostStatus(500));
+    let err = result.unwrap_err();
+    assert!(matches!(&err, Error::Http { status: 500, body, .. } if body.contains("injected fault")), "{err}");
+    check(&err, "initialize");
+
+    let (result, _s) = connect(Fault::ForgetSessions);
+    let err = result.unwrap_err();
+    assert!(matches!(&err, Error::ConnectionClosed { detail, .. } if detail.contains("expired")), "{err}");
+    check(&err, "notifications/initialized");
+
+    let (result, _s) = connect(Fault::RefuseConnections);
+    let err = result.unwrap_err();
+    assert!(matches!(&err, Error::Connect { server, .. } if server == "h"), "{err}");
+
+    let (client, _s) = connect(Fault::CloseStreamOn("tools/list".into()));
+    let t0 = Instant::now();
+    let err = client.unwrap().list_tools().unwrap_err();
+    assert!(t0.elapsed() < TIMEOUT, "took {:?}", t0.elapsed());
+    assert!(matches!(err, Error::ConnectionClosed { .. }), "{err}");
+    check(&err, "tools/list");
+
+    let (client, _s) = connect(Fault::NeverAnswer("tools/list".into()));
+    let t0 = Instant::now();
+    let err = client.unwrap().list_tools().unwrap_err();
+    assert!(t0.elapsed() < TIMEOUT + Duration::from_millis(700), "took {:?}", t0.elapsed());
+    assert!(matches!(err, Error::Timeout { .. }), "{err}");
+    check(&err, "tools/list");
+
+    // A bad event before the answer is skipped; a delay within the deadline is waited for.
+    let (client, _s) = connect(Fault::MalformedEvent("tools/list".into()));
+    assert!(client.unwrap().list_tools().unwrap().is_empty());
+    let (client, _s) = connect(Fault::Delay("tools/list".into(), Duration::from_millis(300)));
+    let t0 = Instant::now();
+    assert!(client.unwrap().list_tools().unwrap().is_empty());
+    assert!(t0.elapsed() >= Duration::from_millis(300), "answered after {:?}", t0.elapsed());
 }

@@ -43,6 +43,9 @@ fn params_value(params: Option<&RawValue>) -> Result<Value, RpcError> {
 /// Answers one request.
 pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Result<Value, RpcError> {
     let params = params_value(params)?;
+    if let (Some(n), "resources/list") = (spec.endless_pages(), method) {
+        return endless_page(n, &params);
+    }
     match method {
         "initialize" => initialize(spec, &params),
         "ping" => Ok(json!({})),
@@ -80,6 +83,15 @@ fn initialize(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
         server_info: Implementation { name: spec.name.clone(), version: spec.version.clone(), title: None },
         instructions: spec.instructions.clone(),
     })
+}
+
+/// A page of [`Fault::EndlessPages`]: one resource of about `n` bytes, and the next cursor.
+fn endless_page(n: usize, params: &Value) -> Result<Value, RpcError> {
+    let k = params.get("cursor").and_then(Value::as_str).and_then(|c| c.strip_prefix("endless-")?.parse().ok());
+    let k: u64 = k.unwrap_or(0);
+    let mut resource = super::plain_resource(&format!("test://endless/{k}"), "endless", "text/plain");
+    resource.description = Some("x".repeat(n));
+    to_value(&ListResourcesResult { resources: vec![resource], next_cursor: Some(format!("endless-{}", k + 1)) })
 }
 
 /// An opaque cursor: the list it belongs to and an offset.

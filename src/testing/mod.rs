@@ -1,5 +1,7 @@
-//! An MCP server for tests: the legacy HTTP+SSE transport on `127.0.0.1:0`, built from a list
-//! of resources, templates and tools, with scripted faults and counters to assert on.
+//! An MCP server for tests: the legacy HTTP+SSE transport and Streamable HTTP on
+//! `127.0.0.1:0` (one port, [`TestServer::url`] and [`TestServer::mcp_url`]), or stdio
+//! ([`TestServerBuilder::serve_stdio`], the `mcp-test-server` binary), built from a list of
+//! resources, templates and tools, with scripted faults and counters to assert on.
 //!
 //! It is a real server: one thread per TCP connection, HTTP/1.1 with keep-alive, an event stream
 //! per session. The crate's own tests, benches and the `demo` command use it; so can your tests.
@@ -42,6 +44,9 @@
 //!   goes out on the session's event stream (it may arrive before or after the `202`). A missing
 //!   `session_id` → `400`; an unknown one → `404 Could not find session`; a body that is not
 //!   JSON-RPC → `400 Could not parse message`, and a `-32700` error with `"id": null` on the stream.
+//! - Streamable HTTP on `/mcp`: `POST` answers in the response body (`application/json`), with
+//!   the `mcp-session-id` given in reply to `initialize`; `GET` → `405`; `DELETE` ends the
+//!   session. Server-to-client messages need the event stream and are not sent there.
 //! - Anything else → `404`, or `405` for a known path with the wrong method. A request head over
 //!   16 KiB → `400`; a body over 8 MiB → `413`; both close the connection.
 //!
@@ -70,18 +75,22 @@ mod base64;
 mod http;
 mod mcp;
 mod server;
+mod stdio;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io;
+use std::fs::File;
+use std::io::{self, BufRead, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub use stdio::StdioEnd;
 
 use crate::{CallToolResult, Content, ContentsBody, RequestId, Resource, ResourceContents, ResourceTemplate, Tool};
 
@@ -104,6 +113,13 @@ pub enum Fault {
     /// Requests with this method are answered after this delay, on a timer thread, without
     /// holding up any other request.
     Delay(String, Duration),
+    /// A `POST` carrying a message with this method (e.g. `notifications/cancelled`) gets its
+    /// `202` only after this delay; the message is then processed as usual (and recorded even
+    /// when the client stopped waiting).
+    SlowAccept(String, Duration),
+    /// `resources/list` never ends: every page holds one resource whose description is this many
+    /// bytes of `x`, and a new `nextCursor`.
+    EndlessPages(usize),
     /// Before answering a request with this method, send an event whose data is not JSON
     /// (`{not json`).
     MalformedEvent(String),
@@ -137,6 +153,10 @@ pub enum Fault {
     /// Write each event in pieces of a few bytes with this pause between them, to exercise a
     /// client's reassembly of events split across reads.
     SlowStream(Duration),
+    /// Over stdio: exit at once with this status, before reading anything.
+    ExitAtStart(i32),
+    /// Over stdio: when the input ends, keep running (answering nothing) until killed.
+    IgnoreEndOfInput,
 }
 
 /// A `notifications/cancelled` the server received.
@@ -170,9 +190,12 @@ pub struct Stats {
     pub posts: u64,
     /// Event streams accepted (`GET /sse` answered with `200`).
     pub sse_connections: u64,
-    /// Event streams open now.
+    /// Streamable HTTP sessions started (`initialize` posted to `/mcp`).
+    pub mcp_sessions: u64,
+    /// Sessions open now: event streams, and Streamable HTTP sessions not yet deleted.
     pub open_sessions: usize,
-    /// Event streams that have ended (closed by the client, a fault, or shutdown).
+    /// Sessions that have ended (an event stream closed by the client, a fault, or shutdown;
+    /// a Streamable HTTP session deleted).
     pub closed_sessions: u64,
     /// TCP connections accepted.
     pub http_connections: u64,
@@ -307,6 +330,17 @@ impl Spec {
         self.method_fault(method, |f| if let Fault::CloseStreamOn(m) = f { Some(m) } else { None })
     }
 
+    fn slow_accept(&self, method: &str) -> Option<Duration> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::SlowAccept(m, d) if m == method => Some(*d),
+            _ => None,
+        })
+    }
+
+    fn endless_pages(&self) -> Option<usize> {
+        self.faults.iter().find_map(|f| if let Fault::EndlessPages(n) = f { Some(*n) } else { None })
+    }
+
     fn delay_for(&self, method: &str) -> Option<Duration> {
         self.faults.iter().find_map(|f| match f {
             Fault::Delay(m, d) if m == method => Some(*d),
@@ -337,6 +371,7 @@ impl Spec {
 pub struct TestServerBuilder {
     spec: Spec,
     gauges: Vec<Arc<Gauge>>,
+    events: Vec<File>,
 }
 
 impl TestServerBuilder {
@@ -475,6 +510,31 @@ impl TestServerBuilder {
     pub fn start(self) -> io::Result<TestServer> {
         server::start(self.spec, self.gauges)
     }
+
+    /// Over stdio: appends a line to `file` for each thing the server sees or does, as
+    /// `<name> <event>`: `start <pid>`, `in <method>` (a request or notification received),
+    /// `out <method>` (its answer written), `answer <method>` (the client's answer to a server
+    /// request), `eof`, `closed`, `exit <status>`. Each line is one `write`, so servers of one
+    /// test may share a file (opened for appending) and a test can read the order of events
+    /// across processes. May be given several files. (Over HTTP, use [`TestServer::stats`] and [`gauge`](Self::gauge).)
+    pub fn event_log(mut self, file: File) -> Self {
+        self.events.push(file);
+        self
+    }
+
+    /// Serves over stdio instead of a port: newline-delimited JSON-RPC read from `input`,
+    /// answers and server messages written to `output` (one line each, flushed). Returns when
+    /// the input ends (with [`Fault::IgnoreEndOfInput`]: never), when [`Fault::CloseStreamOn`]
+    /// fires, or at once with [`Fault::ExitAtStart`]; the caller (a process's `main`) decides
+    /// what the end means, e.g. exiting with a status. The `mcp-test-server` binary of this
+    /// package is this over its stdin and stdout, configured by flags.
+    ///
+    /// # Errors
+    ///
+    /// When the writer thread cannot be started.
+    pub fn serve_stdio(self, input: impl BufRead, output: impl Write + Send + 'static) -> io::Result<StdioEnd> {
+        stdio::serve(&self.spec, self.events, input, output)
+    }
 }
 
 fn plain_resource(uri: &str, name: &str, mime_type: &str) -> Resource {
@@ -529,12 +589,19 @@ impl TestServer {
                 faults: Vec::new(),
             },
             gauges: Vec::new(),
+            events: Vec::new(),
         }
     }
 
     /// The event-stream URL a client connects to: `http://127.0.0.1:PORT/sse`.
     pub fn url(&self) -> &str {
         self.inner.url()
+    }
+
+    /// The Streamable HTTP endpoint of the same server: `http://127.0.0.1:PORT/mcp` (see the
+    /// module docs for what it does).
+    pub fn mcp_url(&self) -> &str {
+        self.inner.mcp_url()
     }
 
     /// The address the server listens on (or listened on, with [`Fault::RefuseConnections`]).

@@ -1,8 +1,8 @@
 //! The running server: the accept loop, connection threads, event-stream sessions, dispatch,
 //! and shutdown.
 
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
 use std::io::{self, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -13,6 +13,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, select, unbounded};
 use serde_json::{Value, json};
+
+#[path = "streamable.rs"]
+mod streamable;
 
 use super::http::{self, ReadOutcome, Request, RequestReader};
 use super::{Cancellation, ClientAnswer, Fault, Gauge, InFlight, Spec, Stats, TestServer, mcp};
@@ -44,6 +47,8 @@ struct Shared {
     gauges: Vec<Arc<Gauge>>,
     connections: Arc<Gauge>,
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    /// Streamable HTTP sessions (ids given in answer to `initialize`, not yet deleted).
+    mcp_sessions: Mutex<HashSet<String>>,
     /// A clone of every live socket, to shut them down on stop.
     sockets: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -110,6 +115,7 @@ impl Session {
 pub(crate) struct Running {
     shared: Arc<Shared>,
     url: String,
+    mcp_url: String,
     acceptor: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -130,11 +136,13 @@ pub(crate) fn start(spec: Spec, extra_gauges: Vec<Arc<Gauge>>) -> io::Result<Tes
         gauges,
         connections: Gauge::new(),
         sessions: Mutex::new(HashMap::new()),
+        mcp_sessions: Mutex::new(HashSet::new()),
         sockets: Mutex::new(HashMap::new()),
         threads: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(0),
     });
     let url = format!("http://{addr}/sse");
+    let mcp_url = format!("http://{addr}{}", streamable::PATH);
     let acceptor = if refuse {
         drop(listener);
         log::debug!("test server `{}`: refusing connections on {addr}", shared.spec.name);
@@ -146,12 +154,16 @@ pub(crate) fn start(spec: Spec, extra_gauges: Vec<Arc<Gauge>>) -> io::Result<Tes
         log::debug!("test server `{}` listening on {url}", shared.spec.name);
         Some(handle)
     };
-    Ok(TestServer { inner: Running { shared, url, acceptor: Mutex::new(acceptor) } })
+    Ok(TestServer { inner: Running { shared, url, mcp_url, acceptor: Mutex::new(acceptor) } })
 }
 
 impl Running {
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    pub(crate) fn mcp_url(&self) -> &str {
+        &self.mcp_url
     }
 
     pub(crate) fn addr(&self) -> SocketAddr {
@@ -287,6 +299,7 @@ fn handle_requests(shared: &Arc<Shared>, stream: &TcpStream) {
             }
             (_, "/sse") => write_response(stream, 405, &[("allow", "GET")], "Method Not Allowed", keep_alive),
             ("POST", "/messages/" | "/messages") => handle_post(shared, stream, &req, keep_alive),
+            (_, streamable::PATH) => streamable::handle(shared, stream, &req, keep_alive),
             (_, "/messages/" | "/messages") => {
                 write_response(stream, 405, &[("allow", "POST")], "Method Not Allowed", keep_alive)
             }
@@ -368,6 +381,14 @@ fn handle_post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_ali
             (m, guard)
         })
         .collect();
+    let slow = work.iter().find_map(|(m, _)| match m {
+        Message::Request { method, .. } | Message::Notification { method, .. } => spec.slow_accept(method),
+        Message::Response { .. } => None,
+    });
+    if let Some(delay) = slow {
+        // Disconnected means shutdown: answer at once.
+        let _ = shared.stop_rx.recv_timeout(delay);
+    }
     let written = write_response(stream, 202, &[], "Accepted", keep_alive);
     for (message, guard) in work {
         dispatch(shared, &session, message, guard);

@@ -4,7 +4,8 @@
 //! which every transport shares: it completes pending requests by id, answers the server's own
 //! requests, logs server log messages and hands notifications to the subscriber.
 
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,8 @@ use crate::error::Result;
 use crate::jsonrpc::{self, Message, RequestId, RpcError};
 use crate::op::OpId;
 
+pub(crate) mod child;
+pub(crate) mod http;
 pub(crate) mod sse;
 pub(crate) mod stdio;
 pub(crate) mod streamable_http;
@@ -22,44 +25,14 @@ pub(crate) mod streamable_http;
 /// How long closing a session may wait for its reader thread after interrupting it.
 pub(crate) const CLOSE_BOUND: Duration = Duration::from_secs(2);
 
-/// `now + d`, saturating: a timeout from a config (or built in code) may be as large as
-/// `Duration::MAX`, and `Instant + Duration` panics on overflow.
+/// `now + d`, saturating (see [`Deadline`](crate::deadline::Deadline), which the transports use).
 pub(crate) fn deadline_in(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d).unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+    crate::deadline::Deadline::after(d).instant()
 }
 
 /// The deadline of our answer to a server request (a `ping`): the reader thread sends it, and
 /// routes nothing else meanwhile, so it must be short whatever the request timeout is.
 pub(crate) const ANSWER_BOUND: Duration = Duration::from_secs(2);
-
-/// ureq's per-connection buffers. Its defaults (128 KiB each way) cost 256 KiB of memory per
-/// connection, two connections per server; our requests are small JSON, and the event-stream
-/// parser assembles large events itself, so small buffers do. Response headers must fit in
-/// the input buffer.
-pub(crate) const HTTP_INPUT_BUFFER: usize = 32 * 1024;
-pub(crate) const HTTP_OUTPUT_BUFFER: usize = 16 * 1024;
-
-const USER_AGENT: &str = concat!("mcp-orchestrator/", env!("CARGO_PKG_VERSION"));
-
-fn agent_config() -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
-    ureq::Agent::config_builder()
-        .input_buffer_size(HTTP_INPUT_BUFFER)
-        .output_buffer_size(HTTP_OUTPUT_BUFFER)
-        .http_status_as_error(false)
-        .user_agent(USER_AGENT)
-}
-
-/// The agent for requests: its idle connections are reused; each request sets its own timeout.
-pub(crate) fn request_agent() -> ureq::Agent {
-    agent_config().max_idle_connections_per_host(64).build().new_agent()
-}
-
-/// The agent that owns a long-lived event stream: connecting and the response headers are
-/// bounded by `timeout`; the stream's reads are not (close interrupts them with `shutdown`).
-pub(crate) fn stream_agent(timeout: Duration) -> ureq::Agent {
-    agent_config().timeout_connect(Some(timeout)).timeout_recv_response(Some(timeout)).build().new_agent()
-}
 
 /// A transport's reader thread: its handle, and a channel that disconnects when it ends.
 pub(crate) struct Reader {
@@ -140,6 +113,31 @@ impl Reply {
             // Only failures are ever duplicated (fail_all); results go to one waiter.
             Reply::Result(_) | Reply::Rpc(_) => Reply::Closed("connection failed".into()),
         }
+    }
+}
+
+/// The most answers to server requests one message may lead to, counting the requests that
+/// arrive in the replies to our answers (a server that answers each of our answers with
+/// another request would otherwise keep the thread busy forever).
+pub(crate) const MAX_CHAINED_ANSWERS: usize = 256;
+
+/// Our answers to server requests, waiting to be sent.
+type Answers = VecDeque<(Vec<u8>, String)>;
+
+thread_local! {
+    /// While this thread sends an answer for a router (identified by its address), answers to
+    /// the requests that arrive in the reply are queued here, and the outermost `handle` sends
+    /// them in turn: answering server requests never recurses.
+    static ANSWERING: RefCell<Option<(usize, Answers)>> = const { RefCell::new(None) };
+}
+
+/// Restores the thread's answering state when the outermost `handle` ends, even by a panic.
+struct AnsweringGuard(Option<(usize, Answers)>);
+
+impl Drop for AnsweringGuard {
+    fn drop(&mut self) {
+        let outer = self.0.take();
+        ANSWERING.with(|a| *a.borrow_mut() = outer);
     }
 }
 
@@ -227,9 +225,10 @@ impl Router {
             Ok(m) => m,
             Err(e) => vec![Err(e)],
         };
+        let mut answers = Answers::new();
         for message in messages {
             match message {
-                Ok(m) => self.handle_one(m, reply),
+                Ok(m) => answers.extend(self.handle_one(m)),
                 Err(e) => {
                     // The payload itself only at trace: it may hold data.
                     log::warn!(
@@ -242,9 +241,50 @@ impl Router {
                 }
             }
         }
+        self.answer(answers, reply);
     }
 
-    fn handle_one(&self, message: Message, reply: &dyn Fn(Vec<u8>, &str)) {
+    /// Sends our answers to server requests, one after the other: answers to requests that
+    /// arrive while one is being sent (in its reply) are queued and sent by the outermost call.
+    fn answer(&self, mut answers: Answers, reply: &dyn Fn(Vec<u8>, &str)) {
+        if answers.is_empty() {
+            return;
+        }
+        let me = self as *const Router as usize;
+        let nested = ANSWERING.with(|a| match &mut *a.borrow_mut() {
+            Some((owner, queue)) if *owner == me => {
+                queue.append(&mut answers);
+                true
+            }
+            _ => false,
+        });
+        if nested {
+            return;
+        }
+        let _guard = AnsweringGuard(ANSWERING.with(|a| a.borrow_mut().replace((me, Answers::new()))));
+        let mut sent = 0;
+        while let Some((body, method)) = answers.pop_front() {
+            if sent == MAX_CHAINED_ANSWERS {
+                log::warn!(
+                    "op={} server={}: not answering `{method}` and {} more: {sent} answers in one chain",
+                    self.session_op,
+                    self.server,
+                    answers.len()
+                );
+                break;
+            }
+            reply(body, &method);
+            sent += 1;
+            ANSWERING.with(|a| {
+                if let Some((_, queue)) = &mut *a.borrow_mut() {
+                    answers.append(queue);
+                }
+            });
+        }
+    }
+
+    /// Routes one message; returns our answer when it is a server request.
+    fn handle_one(&self, message: Message) -> Option<(Vec<u8>, String)> {
         match message {
             Message::Response { id: Some(id), result } => {
                 let entry = self.lock().pending.remove(&id);
@@ -282,10 +322,11 @@ impl Router {
                     };
                     jsonrpc::encode_response(&id, Err(&err))
                 };
-                reply(body, &method);
+                return Some((body, method));
             }
             Message::Notification { method, params } => self.notification(method, params),
         }
+        None
     }
 
     fn notification(&self, method: String, params: Option<Box<RawValue>>) {
@@ -325,19 +366,6 @@ impl Router {
     }
 }
 
-/// A URL as logs and errors may show it: origin and path, without user info or query (either
-/// may hold a secret that came from `${VAR}`).
-pub(crate) fn redacted(url: &str) -> String {
-    match HttpUrl::parse(url) {
-        Ok(u) => {
-            let path = u.path.split(['?', '#']).next().unwrap_or("/");
-            let query = if u.path.contains('?') { "?…" } else { "" };
-            format!("{}{path}{query}", u.origin())
-        }
-        Err(_) => "<an invalid URL>".to_string(),
-    }
-}
-
 /// The first `max` characters of `text`, for messages and logs.
 pub(crate) fn excerpt(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max).collect();
@@ -347,101 +375,9 @@ pub(crate) fn excerpt(text: &str, max: usize) -> String {
     out
 }
 
-/// The origin of an http(s) URL and the parts needed to resolve references against it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct HttpUrl {
-    pub scheme: String,
-    pub host: String,
-    pub port: u16,
-    /// Path and query, starting with '/'.
-    pub path: String,
-}
-
-impl HttpUrl {
-    pub(crate) fn parse(url: &str) -> std::result::Result<HttpUrl, String> {
-        let uri: ureq::http::Uri = url.parse().map_err(|e| format!("invalid URL {url:?}: {e}"))?;
-        let scheme =
-            uri.scheme_str().map(str::to_ascii_lowercase).ok_or_else(|| format!("URL {url:?} has no scheme"))?;
-        let default_port = match scheme.as_str() {
-            "http" => 80,
-            "https" => 443,
-            other => return Err(format!("URL {url:?} has scheme {other:?}; only http and https are supported")),
-        };
-        let host = uri.host().filter(|h| !h.is_empty()).ok_or_else(|| format!("URL {url:?} has no host"))?;
-        let path = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
-        let path = if path.starts_with('/') { path } else { format!("/{path}") };
-        Ok(HttpUrl { scheme, host: host.to_ascii_lowercase(), port: uri.port_u16().unwrap_or(default_port), path })
-    }
-
-    /// Resolves a reference (absolute, scheme-relative, absolute-path or relative-path) against
-    /// this URL.
-    pub(crate) fn join(&self, reference: &str) -> std::result::Result<HttpUrl, String> {
-        let reference = reference.trim();
-        if reference.contains("://") {
-            return HttpUrl::parse(reference);
-        }
-        if let Some(rest) = reference.strip_prefix("//") {
-            return HttpUrl::parse(&format!("{}://{rest}", self.scheme));
-        }
-        let path = if reference.starts_with('/') {
-            reference.to_string()
-        } else {
-            let base = self.path.split(['?', '#']).next().unwrap_or("/");
-            let dir = &base[..base.rfind('/').map_or(0, |i| i + 1)];
-            format!("{dir}{reference}")
-        };
-        HttpUrl::parse(&format!("{}://{}:{}{}", self.scheme, self.host_for_url(), self.port, path))
-    }
-
-    fn host_for_url(&self) -> String {
-        if self.host.contains(':') && !self.host.starts_with('[') {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        }
-    }
-
-    pub(crate) fn same_origin(&self, other: &HttpUrl) -> bool {
-        self.scheme == other.scheme && self.host == other.host && self.port == other.port
-    }
-
-    pub(crate) fn origin(&self) -> String {
-        format!("{}://{}:{}", self.scheme, self.host_for_url(), self.port)
-    }
-
-    pub(crate) fn as_string(&self) -> String {
-        format!("{}{}", self.origin(), self.path)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_resolve_and_compare_origins() {
-        let base = HttpUrl::parse("http://127.0.0.1:8000/sse").unwrap();
-        assert_eq!(base.path, "/sse");
-        let a = base.join("/messages/?session_id=ab12").unwrap();
-        assert_eq!(a.as_string(), "http://127.0.0.1:8000/messages/?session_id=ab12");
-        assert!(a.same_origin(&base));
-        let b = HttpUrl::parse("http://localhost/mcp/sse").unwrap().join("message?sessionId=1").unwrap();
-        assert_eq!(b.as_string(), "http://localhost:80/mcp/message?sessionId=1");
-        let c = base.join("http://127.0.0.2:8000/messages/").unwrap();
-        assert!(!c.same_origin(&base));
-        let d = base.join("//127.0.0.1:8001/x").unwrap();
-        assert!(!d.same_origin(&base));
-        assert!(
-            HttpUrl::parse("HTTP://Example.COM/x")
-                .unwrap()
-                .same_origin(&HttpUrl::parse("http://example.com:80/y").unwrap())
-        );
-        assert!(HttpUrl::parse("ftp://x/y").unwrap_err().contains("only http and https"));
-        assert!(HttpUrl::parse("not a url").is_err());
-        assert_eq!(HttpUrl::parse("https://[::1]/sse").unwrap().origin(), "https://[::1]:443");
-        assert_eq!(redacted("http://user:pw@host:8/sse?token=s3cret"), "http://host:8/sse?…");
-        assert_eq!(redacted("http://host/mcp"), "http://host:80/mcp");
-    }
 
     #[test]
     fn router_completes_fails_and_answers() {

@@ -13,16 +13,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{RecvTimeoutError, Sender, bounded};
 use ureq::Agent;
 
-use super::{
-    ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, HttpUrl, Reader, Reply, Router, Transport, deadline_in, excerpt, redacted,
-};
+use super::http::{self, Ctx, PumpEnd};
+use super::{ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, Reader, Reply, Router, Transport};
 use crate::config::Headers;
-use crate::error::{Error, Result};
-use crate::op::{OP_ID_HEADER, OpId};
+use crate::deadline::{Deadline, Phase};
+use crate::error::Result;
+use crate::op::OpId;
 use crate::sse::{Event, EventParser};
-
-/// The most bytes of an error response body we read (the rest is discarded).
-const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+use crate::url::Url;
 
 /// Settings of one SSE session.
 #[derive(Clone, Debug)]
@@ -37,73 +35,34 @@ pub(crate) struct SseOptions {
 struct Poster {
     server: Arc<str>,
     agent: Agent,
-    url: OnceLock<String>,
+    url: OnceLock<Url>,
     headers: Headers,
 }
 
 impl Poster {
-    fn post(&self, body: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let timeout = |phase| Error::Timeout {
-            server: self.server.to_string(),
-            method: method.to_string(),
-            op: op.clone(),
-            phase,
-            after: remaining,
-        };
+    fn post(&self, body: Vec<u8>, method: &str, op: &OpId, deadline: Deadline) -> Result<()> {
+        let ctx = Ctx { server: &self.server, method, op };
+        let remaining = deadline.remaining();
         if remaining.is_zero() {
-            return Err(timeout("deadline passed before sending"));
+            return Err(ctx.timeout(Phase::BeforeSending, remaining));
         }
         let Some(url) = self.url.get() else {
-            return Err(Error::ConnectionClosed {
-                server: self.server.to_string(),
-                method: method.to_string(),
-                op: op.clone(),
-                detail: "no endpoint yet".into(),
-            });
+            return Err(ctx.closed("no endpoint yet".into()));
         };
         log::trace!("op={op} server={}: POST {method} {}", self.server, String::from_utf8_lossy(&body));
-        let mut request =
-            self.agent.post(url).header("Content-Type", "application/json").header(OP_ID_HEADER, op.as_str());
-        for (name, value) in self.headers.iter() {
-            request = request.header(name, value);
+        let request = self.agent.post(url.request_target()).header("Content-Type", "application/json");
+        let request = http::bounded(http::with_headers(request, url, &self.headers, op), deadline);
+        let mut response = match request.send(&body[..]) {
+            Ok(r) => r,
+            Err(e) => return Err(ctx.ureq(e, remaining, Phase::SendingRequest)),
+        };
+        if let Some(e) = http::redirect_error(&response, url, ctx) {
+            return Err(e);
         }
-        let result = request.config().timeout_global(Some(remaining)).build().send(&body[..]);
-        match result {
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                // Read the body to its end so the connection goes back to the pool.
-                let text =
-                    response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string().unwrap_or_default();
-                if (200..300).contains(&status) {
-                    Ok(())
-                } else {
-                    Err(Error::Http {
-                        server: self.server.to_string(),
-                        method: method.to_string(),
-                        op: op.clone(),
-                        status,
-                        body: excerpt(text.trim(), 200),
-                    })
-                }
-            }
-            Err(ureq::Error::Timeout(t)) => Err(timeout(timeout_phase(t, "sending the request"))),
-            Err(e) => Err(Error::ConnectionClosed {
-                server: self.server.to_string(),
-                method: method.to_string(),
-                op: op.clone(),
-                detail: format!("POST failed: {e}"),
-            }),
-        }
-    }
-}
-
-fn timeout_phase(t: ureq::Timeout, default: &'static str) -> &'static str {
-    match t {
-        ureq::Timeout::Connect | ureq::Timeout::Resolve => "connecting",
-        ureq::Timeout::RecvResponse => "waiting for the response headers",
-        ureq::Timeout::SendBody | ureq::Timeout::SendRequest => "sending the request",
-        _ => default,
+        let status = response.status().as_u16();
+        // Read the body to its end so the connection goes back to the pool.
+        let text = http::error_body(&mut response, deadline, None, &self.server);
+        if (200..300).contains(&status) { Ok(()) } else { Err(ctx.http(status, &text)) }
     }
 }
 
@@ -127,54 +86,39 @@ impl SseTransport {
         op: &OpId,
         deadline: Instant,
     ) -> Result<SseTransport> {
+        let deadline = Deadline::at(deadline);
         let server: Arc<str> = router.server().into();
-        let connect_err = |detail: String| Error::Connect { server: server.to_string(), op: op.clone(), detail };
-        let sse_url = HttpUrl::parse(url).map_err(connect_err)?;
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let stream_agent = super::stream_agent(remaining);
-        let post_agent = super::request_agent();
+        let ctx = Ctx { server: &server, method: "connect", op };
+        let sse_url =
+            Url::parse(url).map_err(|why| ctx.connect(format!("url `{}` {why}", crate::url::redacted(url))))?;
+        let remaining = deadline.remaining();
+        let stream_agent = http::stream_agent();
+        let post_agent = http::request_agent();
 
-        log::debug!("op={op} server={server}: GET {}", redacted(url));
-        let mut request = stream_agent
-            .get(url)
+        log::debug!("op={op} server={server}: GET {sse_url}");
+        let request = stream_agent
+            .get(sse_url.request_target())
             .header("Accept", "text/event-stream")
-            .header("Cache-Control", "no-cache")
-            .header(OP_ID_HEADER, op.as_str());
-        for (name, value) in headers.iter() {
-            request = request.header(name, value);
-        }
+            .header("Cache-Control", "no-cache");
+        let request = http::stream_request(http::with_headers(request, &sse_url, headers, op), deadline);
         let mut response = match request.call() {
             Ok(r) => r,
-            Err(ureq::Error::Timeout(t)) => {
-                return Err(Error::Timeout {
-                    server: server.to_string(),
-                    method: "connect".into(),
-                    op: op.clone(),
-                    phase: timeout_phase(t, "opening the event stream"),
-                    after: remaining,
-                });
-            }
-            Err(e) => return Err(connect_err(format!("GET {}: {e}", redacted(url)))),
+            Err(ureq::Error::Timeout(t)) => return Err(ctx.timeout(Phase::of_ureq(t, Phase::OpeningStream), remaining)),
+            Err(e) => return Err(ctx.connect(format!("GET {sse_url}: {}", http::describe(&e)))),
         };
+        if let Some(e) = http::redirect_error(&response, &sse_url, ctx) {
+            return Err(e);
+        }
         let status = response.status().as_u16();
         if status != 200 {
-            let text = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string().unwrap_or_default();
-            return Err(Error::Http {
-                server: server.to_string(),
-                method: "connect".into(),
-                op: op.clone(),
-                status,
-                body: excerpt(text.trim(), 200),
-            });
+            let text = http::error_body(&mut response, deadline, Some(&stream_agent), &server);
+            return Err(ctx.http(status, &text));
         }
-        let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
-        if !content_type.to_ascii_lowercase().starts_with("text/event-stream") {
-            return Err(Error::Protocol {
-                server: server.to_string(),
-                method: "connect".into(),
-                op: op.clone(),
-                detail: format!("GET {} answered content-type {content_type:?}, not text/event-stream", redacted(url)),
-            });
+        let content_type = http::content_type(&response);
+        if !content_type.starts_with("text/event-stream") {
+            return Err(
+                ctx.protocol(format!("GET {sse_url} answered content-type {content_type:?}, not text/event-stream"))
+            );
         }
 
         let poster = Arc::new(Poster {
@@ -202,7 +146,7 @@ impl SseTransport {
                 let _done = done_tx; // dropped when the thread ends: close() waits on it
                 reader_state.run(body, max_event_bytes);
             })
-            .map_err(|e| connect_err(format!("cannot start the reader thread: {e}")))?;
+            .map_err(|e| ctx.connect(format!("cannot start the reader thread: {e}")))?;
 
         let transport = SseTransport {
             router,
@@ -212,48 +156,41 @@ impl SseTransport {
             reader: Mutex::new(Some(Reader { handle, done: done_rx })),
         };
 
-        let endpoint = match endpoint_rx.recv_deadline(deadline) {
+        let endpoint = match endpoint_rx.recv_deadline(deadline.instant()) {
             Ok(e) => e,
             Err(RecvTimeoutError::Timeout) => {
                 transport.close();
-                return Err(Error::Timeout {
-                    server: server.to_string(),
-                    method: "connect".into(),
-                    op: op.clone(),
-                    phase: "no endpoint event",
-                    after: remaining,
-                });
+                return Err(ctx.timeout(Phase::NoEndpoint, remaining));
             }
             Err(RecvTimeoutError::Disconnected) => {
                 transport.close();
-                return Err(connect_err("the event stream ended before the endpoint event".into()));
+                return Err(ctx.connect("the event stream ended before the endpoint event".into()));
             }
         };
         let resolved = match sse_url.join(&endpoint) {
             Ok(u) if u.same_origin(&sse_url) => u,
             Ok(u) => {
                 transport.close();
-                return Err(connect_err(format!(
-                    "refusing endpoint {:?}: origin {} is not the event stream's origin {}",
-                    excerpt(&endpoint, 200),
+                return Err(ctx.connect(format!(
+                    "refusing endpoint on origin {}: it is not the event stream's origin {}",
                     u.origin(),
                     sse_url.origin()
                 )));
             }
             Err(e) => {
                 transport.close();
-                return Err(connect_err(format!("bad endpoint event: {e}")));
+                return Err(ctx.connect(format!("bad endpoint event: {e}")));
             }
         };
-        log::debug!("op={op} server={server}: endpoint {}", resolved.path);
-        let _ = transport.poster.url.set(resolved.as_string());
+        log::debug!("op={op} server={server}: endpoint {}", resolved.path());
+        let _ = transport.poster.url.set(resolved);
         Ok(transport)
     }
 }
 
 impl Transport for SseTransport {
     fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()> {
-        self.poster.post(message, method, op, deadline)
+        self.poster.post(message, method, op, Deadline::at(deadline))
     }
 
     fn close(&self) {
@@ -288,30 +225,19 @@ struct ReaderState {
 }
 
 impl ReaderState {
-    fn run(mut self, mut body: impl Read, max_event_bytes: usize) {
+    fn run(mut self, body: impl Read, max_event_bytes: usize) {
         let server = self.router.server().to_string();
         let mut parser = EventParser::new(max_event_bytes);
-        let mut events = Vec::new();
-        let mut buf = vec![0u8; 32 * 1024];
-        let why = loop {
-            match body.read(&mut buf) {
-                Ok(0) => break Reply::Closed("the server closed the event stream".into()),
-                Ok(n) => {
-                    if let Err(e) = parser.feed(&buf[..n], &mut events) {
-                        log::warn!(
-                            "op={} server={server}: event larger than {} bytes; dropping the session",
-                            self.op,
-                            e.limit
-                        );
-                        break Reply::Limit { what: "event size", limit: e.limit };
-                    }
-                    for event in events.drain(..) {
-                        self.event(event);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => break Reply::Closed(format!("event stream read failed: {e}")),
+        let why = match http::pump(body, &mut parser, |event| {
+            self.event(event);
+            true
+        }) {
+            PumpEnd::Eof | PumpEnd::Stopped => Reply::Closed("the server closed the event stream".into()),
+            PumpEnd::Limit(limit) => {
+                log::warn!("op={} server={server}: event larger than {limit} bytes; dropping the session", self.op);
+                Reply::Limit { what: "event size", limit }
             }
+            PumpEnd::Read(e) => Reply::Closed(format!("event stream read failed: {e}")),
         };
         let why = if self.closing.load(Ordering::SeqCst) {
             Reply::Closed("the client closed the session".into())
@@ -336,7 +262,7 @@ impl ReaderState {
                 let op = &self.op;
                 let timeout = self.request_timeout;
                 self.router.handle(&event.data, &|body, method| {
-                    if let Err(e) = poster.post(body, method, op, deadline_in(timeout.min(ANSWER_BOUND))) {
+                    if let Err(e) = poster.post(body, method, op, Deadline::after(timeout.min(ANSWER_BOUND))) {
                         log::warn!("op={op} server={}: could not answer the server's `{method}`: {e}", poster.server);
                     }
                 });

@@ -1,7 +1,7 @@
 //! The stdio transport: the server is a child process speaking newline-delimited JSON-RPC on
 //! its stdin and stdout (one compact message per line); its stderr goes to the log.
 //!
-//! Threads, all named and joined on close:
+//! Threads, all named; close joins them:
 //! - `mcp-stdio:<server>` reads stdout lines (each at most `max_line_bytes`; a longer one ends
 //!   the session with a limit error rather than growing without bound) and routes them;
 //! - `mcp-stdio-err:<server>` forwards stderr lines to `log::debug!` under the server's name;
@@ -9,17 +9,16 @@
 //!   waits for its write to complete until its deadline at most: a child that stops reading
 //!   blocks only this thread, never a caller past its deadline and never close().
 //!
-//! Close: stdin is closed (the writer drops it), the child gets [`EXIT_GRACE`] to exit, then it
-//! is killed and reaped; no zombie is left behind. On Unix the child leads its own process
-//! group, and the kill goes to the whole group, so that processes it started (a launcher's
-//! server) go too. A child that exits by itself but leaves a process holding its pipes open is
-//! not chased: its reader threads are waited for [`CLOSE_BOUND`], then left to end with the
-//! pipe (a warning says so).
+//! Close: stdin is closed (the writer drops it), the child gets [`EXIT_GRACE`] to exit, then
+//! its process group gets `SIGTERM` and [`TERM_GRACE`], then — whatever the child did — the
+//! group gets `SIGKILL` before the child is reaped (see [`child`](super::child)), so that nothing
+//! it started (a launcher's server, a grandchild holding its pipes) outlives the session. The
+//! threads then end with the pipes; each is waited for within one shared [`CLOSE_BOUND`].
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -27,12 +26,15 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, SendTimeoutError, Sender, bounded};
 
+use super::child::{GroupChild, Processes, Signal};
 use super::{CLOSE_BOUND, Reply, Router, Transport, excerpt};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 
-/// How long a closed child may take to exit after its stdin is closed before it is killed.
+/// How long a closed child may take to exit after its stdin is closed before it is signalled.
 pub(crate) const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// How long a child may take to exit after `SIGTERM` before its group is killed.
+pub(crate) const TERM_GRACE: Duration = Duration::from_secs(1);
 /// How long the reader waits for the exit status of a child whose stdout ended.
 const STATUS_WAIT: Duration = Duration::from_secs(1);
 /// Messages queued for the writer thread at most.
@@ -48,6 +50,8 @@ pub(crate) struct StdioSpec<'a> {
     pub cwd: Option<&'a Path>,
     /// The longest stdout line (one message) accepted.
     pub max_line_bytes: usize,
+    /// Where to record the child, so that an abandoned connect's child can be ended from outside.
+    pub processes: Option<&'a Processes>,
 }
 
 /// A line for the writer thread, and where to say how writing it went.
@@ -63,7 +67,7 @@ struct Worker {
 pub(crate) struct StdioTransport {
     server: Arc<str>,
     router: Arc<Router>,
-    child: Arc<Mutex<Option<Child>>>,
+    child: Arc<GroupChild>,
     /// The writer's queue; taken (dropped) on close, which closes the child's stdin.
     writer: Arc<Mutex<Option<Sender<Queued>>>>,
     workers: Mutex<Vec<Worker>>,
@@ -74,25 +78,6 @@ pub(crate) struct StdioTransport {
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere cannot leave an Option<Child> or a Sender inconsistent.
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The child's exit status, if it has exited (reaping it).
-fn exit_status(child: &Mutex<Option<Child>>) -> Option<ExitStatus> {
-    lock(child).as_mut().and_then(|c| c.try_wait().ok().flatten())
-}
-
-/// Polls for the child's exit until `bound` passes.
-fn wait_exit(child: &Mutex<Option<Child>>, bound: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + bound;
-    loop {
-        if let Some(status) = exit_status(child) {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 impl StdioTransport {
@@ -110,9 +95,22 @@ impl StdioTransport {
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         log::debug!("op={op} server={server}: spawning `{}` with {} argument(s)", spec.command, spec.args.len());
+        let abandoned = || connect_err("abandoned: the call failed or was closed while connecting".into());
+        // Announced before the spawn, so that a close() at this moment waits to see the child.
+        let slot = match spec.processes {
+            Some(processes) => Some(processes.slot().ok_or_else(abandoned)?),
+            None => None,
+        };
         let mut child = command.spawn().map_err(|e| connect_err(format!("cannot start `{}`: {e}", spec.command)))?;
         let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
-        let child = Arc::new(Mutex::new(Some(child)));
+        let child = Arc::new(GroupChild::new(child));
+        if let Some(slot) = slot
+            && !slot.register(op, child.clone())
+        {
+            // The call that wanted it has failed or was closed meanwhile.
+            child.kill_and_reap(CLOSE_BOUND);
+            return Err(abandoned());
+        }
         let closing = Arc::new(AtomicBool::new(false));
         let (write_tx, write_rx) = bounded::<Queued>(WRITE_QUEUE);
         let transport = StdioTransport {
@@ -161,7 +159,7 @@ impl StdioTransport {
 
     /// Why writing failed, with the child's exit status when it has exited.
     fn write_failure(&self, what: String) -> String {
-        match wait_exit(&self.child, Duration::from_millis(200)) {
+        match self.child.wait_exited(Duration::from_millis(200)) {
             Some(status) => format!("{what}; the server process `{}` exited ({status})", self.command),
             None => what,
         }
@@ -187,7 +185,7 @@ impl Transport for StdioTransport {
         let remaining = deadline.saturating_duration_since(Instant::now());
         match tx.send_timeout((message, Some(ack_tx)), remaining) {
             Ok(()) => {}
-            Err(SendTimeoutError::Timeout(_)) => return Err(timeout("the server process is not reading its input")),
+            Err(SendTimeoutError::Timeout(_)) => return Err(timeout(crate::deadline::Phase::StdinBlocked)),
             Err(SendTimeoutError::Disconnected(_)) => {
                 return Err(self.closed(method, op, self.write_failure("the server's input is closed".into())));
             }
@@ -197,7 +195,7 @@ impl Transport for StdioTransport {
             Ok(Err(e)) => {
                 Err(self.closed(method, op, self.write_failure(format!("writing to the server failed: {e}"))))
             }
-            Err(RecvTimeoutError::Timeout) => Err(timeout("the server process is not reading its input")),
+            Err(RecvTimeoutError::Timeout) => Err(timeout(crate::deadline::Phase::StdinBlocked)),
             Err(RecvTimeoutError::Disconnected) => {
                 Err(self.closed(method, op, self.write_failure("the server's input is closed".into())))
             }
@@ -211,25 +209,7 @@ impl Transport for StdioTransport {
         self.router.fail_all(Reply::Closed("the client closed the session".into()));
         // The writer drains its queue, then drops stdin: the child sees end of input.
         drop(lock(&self.writer).take());
-        let status = match wait_exit(&self.child, EXIT_GRACE) {
-            Some(status) => Some(status),
-            None => {
-                log::debug!(
-                    "server={}: the process did not exit within {EXIT_GRACE:?} of closing its input; killing it",
-                    self.server
-                );
-                if let Some(child) = lock(&self.child).as_mut() {
-                    // Not yet reaped, so its id (the group's id) cannot have been reused.
-                    kill_group(child.id());
-                    let _ = child.kill();
-                }
-                wait_exit(&self.child, CLOSE_BOUND)
-            }
-        };
-        match status {
-            Some(status) => log::debug!("server={}: the process exited ({status})", self.server),
-            None => log::warn!("server={}: the process did not exit even after being killed", self.server),
-        }
+        self.end_process();
         let workers = std::mem::take(&mut *lock(&self.workers));
         // One bound for all three threads, not one each.
         let deadline = Instant::now() + CLOSE_BOUND;
@@ -239,11 +219,39 @@ impl Transport for StdioTransport {
                     let _ = worker.handle.join();
                 }
                 _ => log::warn!(
-                    "server={}: thread {} still busy {CLOSE_BOUND:?} after close (a grandchild holds its pipe?)",
+                    "server={}: thread {} still busy {CLOSE_BOUND:?} after close (a process outside the group holds a pipe, or a notification callback runs)",
                     self.server,
                     worker.name
                 ),
             }
+        }
+    }
+}
+
+impl StdioTransport {
+    /// Ends the child and everything in its process group, and reaps it: end of input, then
+    /// [`EXIT_GRACE`]; `SIGTERM`, then [`TERM_GRACE`]; then `SIGKILL` to the group whatever
+    /// the child did, before reaping (the group's id stays ours until then). Bounded; no lock
+    /// is held across a wait.
+    fn end_process(&self) {
+        let server = &self.server;
+        let mut status = self.child.wait_exited(EXIT_GRACE);
+        if status.is_none() {
+            log::debug!(
+                "server={server}: the process did not exit within {EXIT_GRACE:?} of closing its input; SIGTERM"
+            );
+            self.child.signal(Signal::Term);
+            status = self.child.wait_exited(TERM_GRACE);
+        }
+        if status.is_none() {
+            log::debug!("server={server}: the process ignored SIGTERM for {TERM_GRACE:?}; SIGKILL");
+        }
+        // Also when the child exited by itself: a process it started may still hold its pipes.
+        self.child.signal(Signal::Kill);
+        self.child.wait_exited(CLOSE_BOUND);
+        match self.child.reap() {
+            Some(status) => log::debug!("server={server}: the process exited ({status})"),
+            None => log::warn!("server={server}: process {} did not exit even after SIGKILL", self.child.id()),
         }
     }
 }
@@ -253,30 +261,6 @@ impl Drop for StdioTransport {
         self.close();
     }
 }
-
-/// Sends SIGKILL to the process group `pgid` (the child's, see `spawn`), through the `kill`
-/// utility: the crate forbids `unsafe`, and the standard library kills single processes only.
-/// Best effort and bounded; the caller kills the direct child in any case.
-#[cfg(unix)]
-fn kill_group(pgid: u32) {
-    let spawned = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(kill) = spawned else { return };
-    let kill = Mutex::new(Some(kill));
-    if wait_exit(&kill, Duration::from_secs(1)).is_none()
-        && let Some(k) = lock(&kill).as_mut()
-    {
-        let _ = k.kill();
-        let _ = k.wait();
-    }
-}
-
-#[cfg(not(unix))]
-fn kill_group(_pgid: u32) {}
 
 /// The writer thread: writes queued lines until the queue closes or a write fails.
 fn write_loop(mut stdin: ChildStdin, queue: Receiver<Queued>) {
@@ -323,7 +307,7 @@ fn read_loop(
     stdout: impl Read,
     max: usize,
     router: &Router,
-    child: &Mutex<Option<Child>>,
+    child: &GroupChild,
     closing: &AtomicBool,
     writer: &Mutex<Option<Sender<Queued>>>,
     op: &OpId,
@@ -364,7 +348,7 @@ fn read_loop(
                 router.handle(text, &reply);
             }
             Ok(false) => {
-                let status = wait_exit(child, STATUS_WAIT);
+                let status = child.wait_exited(STATUS_WAIT);
                 break Reply::Closed(match status {
                     Some(status) => format!("the server process exited ({status})"),
                     None => "the server process closed its output".into(),

@@ -16,8 +16,15 @@
 //!
 //! Streams: priming events (an id and empty data) only move the last event id; when a server
 //! closes a reply stream before the response, the transport resumes it with a GET carrying
-//! `Last-Event-ID`, after the `retry` delay, a bounded number of times, within the deadline.
+//! `Last-Event-ID`, after the `retry` delay (at least 100 ms; close ends the wait), at most five
+//! times in a row without a message, within the deadline.
+//!
+//! Server requests (a `ping`) that come with a reply are answered by POST, in a loop: an answer
+//! whose reply carries another request queues it, never recursing, at most [`MAX_ANSWERS`] in
+//! one go and never past the deadline of the call that received them.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -28,27 +35,32 @@ use serde::Deserialize;
 use ureq::Agent;
 use ureq::http::Response;
 
-use super::{ANSWER_BOUND, CLOSE_BOUND, HttpUrl, Reader, Router, Transport, deadline_in, excerpt, redacted};
+use super::http::{self, Ctx, PumpEnd};
+use super::{ANSWER_BOUND, CLOSE_BOUND, Reader, Router, Transport};
 use crate::config::Headers;
+use crate::deadline::{Deadline, Phase};
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, Message, RequestId};
-use crate::op::{OP_ID_HEADER, OpId};
-use crate::protocol::InitializeResult;
+use crate::op::OpId;
+use crate::protocol::{self, InitializeResult};
 use crate::sse::EventParser;
 use crate::transport::Reply;
+use crate::url::Url;
 
-/// The most bytes of an error response body we read (the rest is discarded).
-const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 const SESSION_HEADER: &str = "Mcp-Session-Id";
 const VERSION_HEADER: &str = "MCP-Protocol-Version";
 /// The reconnection delay when the server sent no `retry` field.
 const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// The shortest reconnection delay, whatever `retry` says (`retry: 0` would spin).
+const MIN_RETRY: Duration = Duration::from_millis(100);
 /// The longest reconnection delay we honour, whatever `retry` says.
 const MAX_RETRY: Duration = Duration::from_secs(30);
-/// How many times in a row a stream is reopened without receiving anything before we give up.
+/// How many times in a row a stream is reopened without a message before we give up.
 const MAX_RECONNECTS: u32 = 5;
+/// The most server requests answered in one go (a server answering each answer with another
+/// request would otherwise keep us busy until the deadline).
+const MAX_ANSWERS: usize = 64;
 /// The bound on telling the server about a request that timed out.
-const CANCEL_BOUND: Duration = Duration::from_secs(2);
 /// The bound on the `DELETE` of the session at close.
 const DELETE_BOUND: Duration = Duration::from_secs(2);
 
@@ -68,8 +80,6 @@ struct Head {
     id: Option<RequestId>,
     #[serde(default)]
     method: Option<String>,
-    #[serde(default)]
-    params: Option<serde_json::Value>,
 }
 
 /// What a POST came to.
@@ -84,8 +94,8 @@ enum Posted {
 struct StreamEnd {
     last_event_id: Option<String>,
     retry: Option<u64>,
-    /// Events dispatched (priming events included).
-    events: usize,
+    /// Messages delivered (priming events and other event types do not count).
+    messages: usize,
     error: Option<Error>,
 }
 
@@ -95,10 +105,25 @@ struct Sink<'a> {
     wanted: &'a dyn Fn() -> bool,
 }
 
+/// Server requests waiting for our answers. They are answered in a loop, never recursively
+/// (an answer's reply may carry another request: it joins the queue), at most [`MAX_ANSWERS`]
+/// in one go and never past the deadline of the call that received them.
+struct Answers {
+    queue: RefCell<VecDeque<(Vec<u8>, String)>>,
+    draining: Cell<bool>,
+    deadline: Deadline,
+}
+
+impl Answers {
+    fn new(deadline: Deadline) -> Answers {
+        Answers { queue: RefCell::new(VecDeque::new()), draining: Cell::new(false), deadline }
+    }
+}
+
 /// What callers and the reader thread share.
 struct Inner {
     server: Arc<str>,
-    url: String,
+    url: Url,
     headers: Headers,
     router: Arc<Router>,
     /// POSTs, DELETE and stream resumption from the caller's thread.
@@ -106,9 +131,9 @@ struct Inner {
     options: HttpOptions,
     session_id: Mutex<Option<String>>,
     protocol_version: Mutex<Option<String>>,
-    /// The params of our `initialize`, kept to initialize again when the session expires.
-    init_params: Mutex<Option<serde_json::Value>>,
     closing: AtomicBool,
+    /// Disconnects on close: wakes every back-off wait (resumption, the reader) at once.
+    woken: Receiver<()>,
     reinit_seq: AtomicU64,
     /// Whether a request is re-initializing an expired session now (the others wait for it).
     renewing: Mutex<bool>,
@@ -120,53 +145,58 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn timeout_phase(t: ureq::Timeout, default: &'static str) -> &'static str {
-    match t {
-        ureq::Timeout::Connect | ureq::Timeout::Resolve => "connecting",
-        ureq::Timeout::RecvResponse => "waiting for the response headers",
-        ureq::Timeout::SendBody | ureq::Timeout::SendRequest => "sending the request",
-        _ => default,
-    }
-}
-
-fn content_type(response: &Response<ureq::Body>) -> String {
-    response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase()
-}
-
 impl Inner {
-    fn timeout(&self, method: &str, op: &OpId, phase: &'static str, after: Duration) -> Error {
-        Error::Timeout { server: self.server.to_string(), method: method.into(), op: op.clone(), phase, after }
+    fn ctx<'a>(&'a self, method: &'a str, op: &'a OpId) -> Ctx<'a> {
+        Ctx { server: &self.server, method, op }
     }
 
     fn closed(&self, method: &str, op: &OpId, detail: String) -> Error {
-        Error::ConnectionClosed { server: self.server.to_string(), method: method.into(), op: op.clone(), detail }
+        self.ctx(method, op).closed(detail)
     }
 
-    fn protocol(&self, method: &str, op: &OpId, detail: String) -> Error {
-        Error::Protocol { server: self.server.to_string(), method: method.into(), op: op.clone(), detail }
-    }
-
-    /// Routes one incoming text; server requests are answered by POST.
-    fn route(&self, text: &str, op: &OpId) {
+    /// Routes one incoming text; server requests join `answers` and are answered by POST.
+    fn route(&self, text: &str, op: &OpId, answers: &Answers) {
         log::trace!("op={op} server={}: <- {text}", self.server);
-        self.router.handle(text, &|body, method| self.answer(body, method, op));
+        self.router.handle(text, &|body, method| answers.queue.borrow_mut().push_back((body, method.to_string())));
+        self.answer(answers, op);
     }
 
-    /// POSTs our answer to a server request.
-    fn answer(&self, body: Vec<u8>, method: &str, op: &OpId) {
-        let deadline = deadline_in(self.options.request_timeout.min(ANSWER_BOUND));
-        let sink = Sink { deliver: &|t| self.route(t, op), wanted: &|| false };
-        if let Err(e) = self.post(&body, method, op, deadline, &sink) {
-            log::warn!("op={op} server={}: could not answer the server's `{method}`: {e}", self.server);
+    /// POSTs our answers to server requests, one after the other. A nested call (from the reply
+    /// to an answer) only queues: the loop of the outermost call sends it.
+    fn answer(&self, answers: &Answers, op: &OpId) {
+        if answers.draining.replace(true) {
+            return;
         }
+        let mut sent = 0;
+        loop {
+            let Some((body, method)) = answers.queue.borrow_mut().pop_front() else { break };
+            if sent == MAX_ANSWERS || answers.deadline.is_past() || self.closing.load(Ordering::SeqCst) {
+                let dropped = answers.queue.borrow().len() + 1;
+                answers.queue.borrow_mut().clear();
+                log::warn!(
+                    "op={op} server={}: not answering {dropped} more server requests (answered {sent}; {})",
+                    self.server,
+                    if sent == MAX_ANSWERS { "the most in one go" } else { "the deadline passed" }
+                );
+                break;
+            }
+            sent += 1;
+            let deadline = answers.deadline.within(self.options.request_timeout.min(ANSWER_BOUND));
+            let sink = Sink { deliver: &|t| self.route(t, op, answers), wanted: &|| false };
+            if let Err(e) = self.post(&body, &method, op, deadline, &sink) {
+                log::warn!("op={op} server={}: could not answer the server's `{method}`: {e}", self.server);
+            }
+        }
+        answers.draining.set(false);
     }
 
     /// POSTs one message and hands every message of the reply to the sink. A reply stream that
     /// ends while the sink still wants more is resumed with GET + `Last-Event-ID`.
-    fn post(&self, body: &[u8], method: &str, op: &OpId, deadline: Instant, sink: &Sink<'_>) -> Result<Posted> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
+    fn post(&self, body: &[u8], method: &str, op: &OpId, deadline: Deadline, sink: &Sink<'_>) -> Result<Posted> {
+        let ctx = self.ctx(method, op);
+        let remaining = deadline.remaining();
         if remaining.is_zero() {
-            return Err(self.timeout(method, op, "deadline passed before sending", remaining));
+            return Err(ctx.timeout(Phase::BeforeSending, remaining));
         }
         let initialize = method == "initialize";
         let session = if initialize { None } else { lock(&self.session_id).clone() };
@@ -174,57 +204,45 @@ impl Inner {
         log::trace!("op={op} server={}: POST {method} {}", self.server, String::from_utf8_lossy(body));
         let mut request = self
             .agent
-            .post(&self.url)
+            .post(self.url.request_target())
             .header("Content-Type", "application/json")
-            .header("Accept", "application/json, text/event-stream")
-            .header(OP_ID_HEADER, op.as_str());
+            .header("Accept", "application/json, text/event-stream");
         if let Some(s) = &session {
             request = request.header(SESSION_HEADER, s);
         }
         if let Some(v) = &version {
             request = request.header(VERSION_HEADER, v);
         }
-        for (name, value) in self.headers.iter() {
-            request = request.header(name, value);
-        }
-        let mut response = match request.config().timeout_global(Some(remaining)).build().send(body) {
+        let request = http::bounded(http::with_headers(request, &self.url, &self.headers, op), deadline);
+        let mut response = match request.send(body) {
             Ok(r) => r,
-            Err(ureq::Error::Timeout(t)) => {
-                return Err(self.timeout(method, op, timeout_phase(t, "sending the request"), remaining));
-            }
+            Err(e @ ureq::Error::Timeout(_)) => return Err(ctx.ureq(e, remaining, Phase::SendingRequest)),
             Err(e) if initialize && !self.closing.load(Ordering::SeqCst) => {
-                return Err(Error::Connect {
-                    server: self.server.to_string(),
-                    op: op.clone(),
-                    detail: format!("POST {}: {e}", redacted(&self.url)),
-                });
+                return Err(ctx.connect(format!("POST {}: {}", self.url, http::describe(&e))));
             }
-            Err(e) => return Err(self.closed(method, op, format!("POST failed: {e}"))),
+            Err(e) => return Err(ctx.ureq(e, remaining, Phase::SendingRequest)),
         };
+        if let Some(e) = http::redirect_error(&response, &self.url, ctx) {
+            return Err(e);
+        }
         let status = response.status().as_u16();
         if status == 404
             && let Some(expired) = session
         {
-            let _ = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string();
+            let _ = http::error_body(&mut response, deadline, None, &self.server);
             return Ok(Posted::Expired(expired));
         }
         if !(200..300).contains(&status) {
-            let text = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string().unwrap_or_default();
-            return Err(Error::Http {
-                server: self.server.to_string(),
-                method: method.into(),
-                op: op.clone(),
-                status,
-                body: excerpt(text.trim(), 200),
-            });
+            let text = http::error_body(&mut response, deadline, None, &self.server);
+            return Err(ctx.http(status, &text));
         }
         if initialize {
             // The new session's id, or none (a stateless server).
             let id = response.headers().get(SESSION_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
-            log::debug!("op={op} server={}: session id {id:?}", self.server);
+            log::debug!("op={op} server={}: session id {}", self.server, if id.is_some() { "set" } else { "none" });
             *lock(&self.session_id) = id;
         }
-        let kind = content_type(&response);
+        let kind = http::content_type(&response);
         if kind.starts_with("text/event-stream") {
             let reader = response.into_body().into_reader();
             let mut end = self.read_stream(reader, method, op, remaining, sink);
@@ -244,35 +262,17 @@ impl Inner {
             }
             return Ok(Posted::Done);
         }
-        let limit = self.options.max_event_bytes;
-        let text = match response.body_mut().with_config().limit(limit as u64).read_to_string() {
-            Ok(t) => t,
-            Err(ureq::Error::BodyExceedsLimit(_)) => {
-                return Err(Error::Limit {
-                    server: self.server.to_string(),
-                    method: method.into(),
-                    op: op.clone(),
-                    what: "reply size",
-                    limit,
-                });
-            }
-            Err(ureq::Error::Timeout(t)) => {
-                return Err(self.timeout(method, op, timeout_phase(t, "reading the reply"), remaining));
-            }
-            Err(e) => return Err(self.closed(method, op, format!("reading the reply failed: {e}"))),
-        };
+        let text = http::json_body(&mut response, self.options.max_event_bytes, remaining, ctx)?;
         if text.trim().is_empty() {
             if (sink.wanted)() && status != 202 {
-                return Err(self.protocol(method, op, format!("status {status} with an empty body")));
+                return Err(ctx.protocol(format!("status {status} with an empty body")));
             }
             return Ok(Posted::Done);
         }
         if !kind.starts_with("application/json") {
-            return Err(self.protocol(
-                method,
-                op,
-                format!("the reply has content-type {kind:?}, not application/json or text/event-stream"),
-            ));
+            return Err(
+                ctx.protocol(format!("the reply has content-type {kind:?}, not application/json or text/event-stream"))
+            );
         }
         (sink.deliver)(&text);
         Ok(Posted::Done)
@@ -280,57 +280,44 @@ impl Inner {
 
     /// Reads an event stream, handing each message to the sink, until it ends or the sink wants
     /// no more.
-    fn read_stream(&self, mut body: impl Read, method: &str, op: &OpId, after: Duration, sink: &Sink<'_>) -> StreamEnd {
+    fn read_stream(&self, body: impl Read, method: &str, op: &OpId, after: Duration, sink: &Sink<'_>) -> StreamEnd {
+        let ctx = self.ctx(method, op);
         let mut parser = EventParser::new(self.options.max_event_bytes);
-        let mut events = Vec::new();
-        let mut buf = vec![0u8; 32 * 1024];
-        let mut count = 0;
-        let error = 'read: loop {
-            match body.read(&mut buf) {
-                Ok(0) => break None,
-                Ok(n) => {
-                    let fed = parser.feed(&buf[..n], &mut events);
-                    for event in events.drain(..) {
-                        count += 1;
-                        if event.event != "message" {
-                            log::debug!("op={op} server={}: ignoring event type {:?}", self.server, event.event);
-                        } else if event.data.trim().is_empty() {
-                            log::trace!("op={op} server={}: priming event {:?}", self.server, event.id);
-                        } else {
-                            (sink.deliver)(&event.data);
-                            if !(sink.wanted)() {
-                                break 'read None;
-                            }
-                        }
-                    }
-                    if let Err(e) = fed {
-                        break Some(Error::Limit {
-                            server: self.server.to_string(),
-                            method: method.into(),
-                            op: op.clone(),
-                            what: "event size",
-                            limit: e.limit,
-                        });
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    break Some(match ureq::Error::from(e) {
-                        ureq::Error::Timeout(t) => {
-                            self.timeout(method, op, timeout_phase(t, "reading the reply"), after)
-                        }
-                        e if self.closing.load(Ordering::SeqCst) => {
-                            self.closed(method, op, format!("the client closed the session ({e})"))
-                        }
-                        e => self.closed(method, op, format!("event stream read failed: {e}")),
-                    });
-                }
+        let mut messages = 0;
+        let end = http::pump(body, &mut parser, |event| {
+            if event.event != "message" {
+                log::debug!("op={op} server={}: ignoring event type {:?}", self.server, event.event);
+                return true;
             }
+            if event.data.trim().is_empty() {
+                log::trace!("op={op} server={}: priming event {:?}", self.server, event.id);
+                return true;
+            }
+            messages += 1;
+            (sink.deliver)(&event.data);
+            (sink.wanted)()
+        });
+        let error = match end {
+            PumpEnd::Eof | PumpEnd::Stopped => None,
+            PumpEnd::Limit(limit) => Some(Error::Limit {
+                server: self.server.to_string(),
+                method: method.into(),
+                op: op.clone(),
+                what: "event size",
+                limit,
+            }),
+            PumpEnd::Read(e) => Some(match ureq::Error::from(e) {
+                ureq::Error::Timeout(t) => ctx.timeout(Phase::of_ureq(t, Phase::ReadingReply), after),
+                e if self.closing.load(Ordering::SeqCst) => {
+                    ctx.closed(format!("the client closed the session ({})", http::describe(&e)))
+                }
+                e => ctx.closed(format!("event stream read failed: {}", http::describe(&e))),
+            }),
         };
         StreamEnd {
             last_event_id: parser.last_event_id().filter(|id| !id.is_empty()).map(str::to_string),
             retry: parser.retry(),
-            events: count,
+            messages,
             error,
         }
     }
@@ -344,41 +331,38 @@ impl Inner {
     }
 
     /// A reply stream ended before the response: reopen it with `Last-Event-ID` (after the
-    /// server's `retry` delay), a bounded number of times, within the deadline.
-    fn resume(&self, mut end: StreamEnd, method: &str, op: &OpId, deadline: Instant, sink: &Sink<'_>) -> Result<()> {
+    /// server's `retry` delay, at least [`MIN_RETRY`]), a bounded number of times, within the
+    /// deadline. The wait ends at once when the session is closed.
+    fn resume(&self, mut end: StreamEnd, method: &str, op: &OpId, deadline: Deadline, sink: &Sink<'_>) -> Result<()> {
+        let ctx = self.ctx(method, op);
         let mut quiet = 0;
         loop {
             let Some(last_id) = end.last_event_id.clone() else {
-                return Err(self.closed(method, op, "the server ended the reply stream before the response".into()));
+                return Err(ctx.closed("the server ended the reply stream before the response".into()));
             };
-            if end.events == 0 {
+            if end.messages == 0 {
                 quiet += 1;
             } else {
                 quiet = 0;
             }
             if quiet >= MAX_RECONNECTS {
-                return Err(self.closed(
-                    method,
-                    op,
-                    format!("the reply stream was resumed {MAX_RECONNECTS} times without events"),
-                ));
+                return Err(ctx.closed(format!("the reply stream was resumed {MAX_RECONNECTS} times without messages")));
             }
-            let delay = end.retry.map_or(DEFAULT_RETRY, Duration::from_millis).min(MAX_RETRY);
-            if Instant::now() + delay >= deadline {
-                return Err(self.timeout(method, op, "waiting to resume the reply stream", delay));
+            let delay = retry_delay(end.retry);
+            if delay >= deadline.remaining() {
+                return Err(ctx.timeout(Phase::Resuming, delay));
             }
-            std::thread::sleep(delay);
-            if self.closing.load(Ordering::SeqCst) {
-                return Err(self.closed(method, op, "the client closed the session".into()));
+            if self.woken.recv_timeout(delay) != Err(RecvTimeoutError::Timeout) {
+                return Err(ctx.closed("the client closed the session".into()));
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.remaining();
             log::debug!(
                 "op={op} server={}: resuming the reply stream of `{method}` after event {last_id}",
                 self.server
             );
-            let response = self.open_get(&self.agent, Some(&last_id), op, Some(remaining))?;
+            let response = self.open_get(&self.agent, Some(&last_id), op, deadline, false)?;
             let Some(response) = response else {
-                return Err(self.closed(method, op, "the server ended the reply stream and cannot resume it".into()));
+                return Err(ctx.closed("the server ended the reply stream and cannot resume it".into()));
             };
             let previous = (end.last_event_id, end.retry);
             end = self.read_stream(response.into_body().into_reader(), method, op, remaining, sink);
@@ -396,19 +380,21 @@ impl Inner {
         }
     }
 
-    /// Opens a GET event stream. `None`: the server offers none (405, or any non-stream answer).
+    /// Opens a GET event stream within `deadline` (up to the response headers only, when
+    /// `long_lived`). `None`: the server offers none (405, or any non-stream answer).
     fn open_get(
         &self,
         agent: &Agent,
         last_event_id: Option<&str>,
         op: &OpId,
-        timeout: Option<Duration>,
+        deadline: Deadline,
+        long_lived: bool,
     ) -> Result<Option<Response<ureq::Body>>> {
+        let ctx = self.ctx("GET stream", op);
         let mut request = agent
-            .get(&self.url)
+            .get(self.url.request_target())
             .header("Accept", "text/event-stream")
-            .header("Cache-Control", "no-cache")
-            .header(OP_ID_HEADER, op.as_str());
+            .header("Cache-Control", "no-cache");
         if let Some(s) = lock(&self.session_id).clone() {
             request = request.header(SESSION_HEADER, s);
         }
@@ -418,30 +404,22 @@ impl Inner {
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
         }
-        for (name, value) in self.headers.iter() {
-            request = request.header(name, value);
-        }
-        let result = match timeout {
-            Some(t) => request.config().timeout_global(Some(t)).build().call(),
-            None => request.call(),
-        };
-        let mut response = match result {
+        let request = http::with_headers(request, &self.url, &self.headers, op);
+        let request =
+            if long_lived { http::stream_request(request, deadline) } else { http::bounded(request, deadline) };
+        let response = match request.call() {
             Ok(r) => r,
-            Err(ureq::Error::Timeout(t)) => {
-                return Err(self.timeout(
-                    "GET stream",
-                    op,
-                    timeout_phase(t, "opening the stream"),
-                    timeout.unwrap_or_default(),
-                ));
-            }
-            Err(e) => return Err(self.closed("GET stream", op, format!("GET failed: {e}"))),
+            Err(e) => return Err(ctx.ureq(e, deadline.remaining(), Phase::OpeningStream)),
         };
+        if let Some(e) = http::redirect_error(&response, &self.url, ctx) {
+            return Err(e);
+        }
         let status = response.status().as_u16();
-        if status == 200 && content_type(&response).starts_with("text/event-stream") {
+        if status == 200 && http::content_type(&response).starts_with("text/event-stream") {
             return Ok(Some(response));
         }
-        let _ = response.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string();
+        // Not read: a body that stalls would hold this thread; dropping it closes the connection.
+        drop(response);
         if status == 405 {
             log::debug!("op={op} server={}: the server offers no GET stream (405)", self.server);
         } else {
@@ -453,7 +431,7 @@ impl Inner {
     /// Session `expired` is gone: initialize a new one, unless another request already has.
     /// One request renews at a time: the others wait for it (never past their deadline), then
     /// retry with the new session, or renew themselves if it failed.
-    fn renew(&self, expired: &str, op: &OpId, deadline: Instant) -> Result<()> {
+    fn renew(&self, expired: &str, op: &OpId, deadline: Deadline) -> Result<()> {
         let mut renewing = lock(&self.renewing);
         loop {
             let current = lock(&self.session_id).clone();
@@ -465,9 +443,9 @@ impl Inner {
                 *renewing = true;
                 break;
             }
-            let wait = deadline.saturating_duration_since(Instant::now());
+            let wait = deadline.remaining();
             if wait.is_zero() {
-                return Err(self.timeout("initialize", op, "waiting for the session to be renewed", wait));
+                return Err(self.ctx("initialize", op).timeout(Phase::SessionRenewal, wait));
             }
             renewing = self.renewed.wait_timeout(renewing, wait).unwrap_or_else(|e| e.into_inner()).0;
         }
@@ -478,33 +456,36 @@ impl Inner {
         result
     }
 
-    /// The session expired: initialize a new one (same params), then `notifications/initialized`.
-    fn reinitialize(&self, op: &OpId, deadline: Instant) -> Result<()> {
-        let Some(params) = lock(&self.init_params).clone() else {
-            return Err(self.closed("initialize", op, "the session expired before it was initialized".into()));
-        };
+    /// The session expired: initialize a new one (the same params and version check as the
+    /// first handshake), then `notifications/initialized`.
+    fn reinitialize(&self, op: &OpId, deadline: Deadline) -> Result<()> {
+        let ctx = self.ctx("initialize", op);
+        if lock(&self.protocol_version).is_none() {
+            return Err(ctx.closed("the session expired before it was initialized".into()));
+        }
         log::info!("op={op} server={}: the session expired (404); initializing a new one", self.server);
         let n = self.reinit_seq.fetch_add(1, Ordering::Relaxed);
         let id = RequestId::String(format!("mcp-orchestrator-reinitialize-{n}"));
-        let body = jsonrpc::encode_request(&id, "initialize", Some(&params));
+        let body = jsonrpc::encode_request(&id, "initialize", Some(&protocol::initialize_params()));
         let answer: Mutex<Option<std::result::Result<Box<serde_json::value::RawValue>, jsonrpc::RpcError>>> =
             Mutex::new(None);
+        let answers = Answers::new(deadline);
         let deliver = |text: &str| {
             let Ok(messages) = jsonrpc::decode(text) else {
-                self.route(text, op);
+                self.route(text, op, &answers);
                 return;
             };
             for message in messages {
                 match message {
                     Ok(Message::Response { id: Some(got), result }) if got == id => *lock(&answer) = Some(result),
-                    _ => self.route(text, op),
+                    _ => self.route(text, op, &answers),
                 }
             }
         };
         let wanted = || lock(&answer).is_none();
         match self.post(&body, "initialize", op, deadline, &Sink { deliver: &deliver, wanted: &wanted })? {
             Posted::Done => {}
-            Posted::Expired(_) => return Err(self.closed("initialize", op, "re-initializing answered 404".into())),
+            Posted::Expired(_) => return Err(ctx.closed("re-initializing answered 404".into())),
         }
         let result = lock(&answer).take();
         let raw = match result {
@@ -519,11 +500,11 @@ impl Inner {
                     data: e.data.map(|d| d.to_string()),
                 });
             }
-            None => return Err(self.protocol("initialize", op, "no answer to the new initialize".into())),
+            None => return Err(ctx.protocol("no answer to the new initialize".into())),
         };
-        let init: InitializeResult = serde_json::from_str(raw.get()).map_err(|e| {
-            self.protocol("initialize", op, format!("the result does not have the expected shape: {e}"))
-        })?;
+        let init: InitializeResult = serde_json::from_str(raw.get())
+            .map_err(|e| ctx.protocol(format!("the result does not have the expected shape: {e}")))?;
+        protocol::check_protocol_version(&init.protocol_version).map_err(|detail| ctx.protocol(detail))?;
         let previous = lock(&self.protocol_version).replace(init.protocol_version.clone());
         if previous.as_deref() != Some(init.protocol_version.as_str()) {
             log::warn!(
@@ -533,7 +514,7 @@ impl Inner {
             );
         }
         let body = jsonrpc::encode_notification::<()>("notifications/initialized", None);
-        let none = Sink { deliver: &|t| self.route(t, op), wanted: &|| false };
+        let none = Sink { deliver: &|t| self.route(t, op, &answers), wanted: &|| false };
         match self.post(&body, "notifications/initialized", op, deadline, &none)? {
             Posted::Done => Ok(()),
             Posted::Expired(_) => {
@@ -544,17 +525,20 @@ impl Inner {
 
     /// The reader thread: the GET stream for server-initiated messages, reopened with
     /// `Last-Event-ID` when the server closes it, until close or too many quiet attempts.
-    fn run_reader(&self, agent: &Agent, stop: &Receiver<()>, op: &OpId) {
+    fn run_reader(&self, agent: &Agent, op: &OpId) {
         let mut last_id: Option<String> = None;
         let mut retry: Option<u64> = None;
         let mut quiet = 0;
+        // No caller waits here: each answer is bounded by ANSWER_BOUND alone.
+        let answers = Answers::new(Deadline::after(Duration::MAX));
         while !self.closing.load(Ordering::SeqCst) {
-            let sink = Sink { deliver: &|t| self.route(t, op), wanted: &|| true };
-            match self.open_get(agent, last_id.as_deref(), op, None) {
+            let sink = Sink { deliver: &|t| self.route(t, op, &answers), wanted: &|| true };
+            let deadline = Deadline::after(self.options.request_timeout);
+            match self.open_get(agent, last_id.as_deref(), op, deadline, true) {
                 Ok(Some(response)) => {
                     let end =
                         self.read_stream(response.into_body().into_reader(), "GET stream", op, Duration::ZERO, &sink);
-                    if end.events == 0 {
+                    if end.messages == 0 {
                         quiet += 1;
                     } else {
                         quiet = 0;
@@ -578,10 +562,8 @@ impl Inner {
                 log::debug!("op={op} server={}: giving up on the GET stream after {quiet} quiet attempts", self.server);
                 return;
             }
-            let delay = retry.map_or(DEFAULT_RETRY, Duration::from_millis).min(MAX_RETRY);
-            match stop.recv_timeout(delay) {
-                Err(RecvTimeoutError::Timeout) => {}
-                _ => return,
+            if self.woken.recv_timeout(retry_delay(retry)) != Err(RecvTimeoutError::Timeout) {
+                return;
             }
         }
     }
@@ -589,23 +571,26 @@ impl Inner {
     /// `DELETE` of the session, bounded; 405 (the server does not allow it) is fine.
     fn delete_session(&self, op: &OpId) {
         let Some(session) = lock(&self.session_id).clone() else { return };
-        let bound = DELETE_BOUND.min(self.options.request_timeout);
-        let mut request =
-            self.agent.delete(&self.url).header(SESSION_HEADER, &session).header(OP_ID_HEADER, op.as_str());
+        let deadline = Deadline::after(DELETE_BOUND.min(self.options.request_timeout));
+        let mut request = self.agent.delete(self.url.request_target()).header(SESSION_HEADER, &session);
         if let Some(v) = lock(&self.protocol_version).clone() {
             request = request.header(VERSION_HEADER, v);
         }
-        for (name, value) in self.headers.iter() {
-            request = request.header(name, value);
-        }
-        match request.config().timeout_global(Some(bound)).build().call() {
+        let request = http::bounded(http::with_headers(request, &self.url, &self.headers, op), deadline);
+        match request.call() {
             Ok(mut r) => {
-                let _ = r.body_mut().with_config().limit(ERROR_BODY_LIMIT).read_to_string();
+                let _ = http::error_body(&mut r, deadline, None, &self.server);
                 log::debug!("op={op} server={}: DELETE session: status {}", self.server, r.status().as_u16());
             }
-            Err(e) => log::debug!("op={op} server={}: DELETE session failed: {e}", self.server),
+            Err(e) => log::debug!("op={op} server={}: DELETE session failed: {}", self.server, http::describe(&e)),
         }
     }
+}
+
+/// The reconnection delay for a `retry` field (or none): at least [`MIN_RETRY`], at most
+/// [`MAX_RETRY`].
+fn retry_delay(retry: Option<u64>) -> Duration {
+    retry.map_or(DEFAULT_RETRY, Duration::from_millis).clamp(MIN_RETRY, MAX_RETRY)
 }
 
 /// One session over Streamable HTTP.
@@ -614,7 +599,8 @@ pub(crate) struct StreamableHttpTransport {
     /// The GET stream's agent, shut down on close to interrupt the reader's blocking read.
     stream_agent: Agent,
     op: OpId,
-    stop: Mutex<Option<Sender<()>>>,
+    /// Dropped on close: disconnects [`Inner::woken`].
+    wake: Mutex<Option<Sender<()>>>,
     reader: Mutex<Option<Reader>>,
     reader_started: AtomicBool,
 }
@@ -629,29 +615,32 @@ impl StreamableHttpTransport {
         op: &OpId,
     ) -> Result<StreamableHttpTransport> {
         let server: Arc<str> = router.server().into();
-        HttpUrl::parse(url).map_err(|detail| Error::Connect { server: server.to_string(), op: op.clone(), detail })?;
-        let agent = super::request_agent();
-        let stream_agent = super::stream_agent(options.request_timeout);
+        let url = Url::parse(url).map_err(|why| Error::Connect {
+            server: server.to_string(),
+            op: op.clone(),
+            detail: format!("url `{}` {why}", crate::url::redacted(url)),
+        })?;
+        let (wake, woken) = bounded::<()>(0);
         let inner = Arc::new(Inner {
             server,
-            url: url.to_string(),
+            url,
             headers: headers.clone(),
             router,
-            agent,
+            agent: http::request_agent(),
             options: options.clone(),
             session_id: Mutex::new(None),
             protocol_version: Mutex::new(None),
-            init_params: Mutex::new(None),
             closing: AtomicBool::new(false),
+            woken,
             reinit_seq: AtomicU64::new(1),
             renewing: Mutex::new(false),
             renewed: Condvar::new(),
         });
         Ok(StreamableHttpTransport {
             inner,
-            stream_agent,
+            stream_agent: http::stream_agent(),
             op: op.clone(),
-            stop: Mutex::new(None),
+            wake: Mutex::new(Some(wake)),
             reader: Mutex::new(None),
             reader_started: AtomicBool::new(false),
         })
@@ -673,18 +662,16 @@ impl StreamableHttpTransport {
                 let _ = old.handle.join(); // it has ended: this does not block
             }
         }
-        let (stop_tx, stop_rx) = bounded::<()>(1);
         let (done_tx, done_rx) = bounded::<()>(1);
         let inner = self.inner.clone();
         let agent = self.stream_agent.clone();
         let op = self.op.clone();
         let spawned = std::thread::Builder::new().name(format!("mcp-http:{}", self.inner.server)).spawn(move || {
             let _done = done_tx; // dropped when the thread ends: close() waits on it
-            inner.run_reader(&agent, &stop_rx, &op);
+            inner.run_reader(&agent, &op);
         });
         match spawned {
             Ok(handle) => {
-                *lock(&self.stop) = Some(stop_tx);
                 *lock(&self.reader) = Some(Reader { handle, done: done_rx });
             }
             Err(e) => {
@@ -701,18 +688,16 @@ impl Transport for StreamableHttpTransport {
 
     fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()> {
         let inner = &self.inner;
+        let deadline = Deadline::at(deadline);
         if inner.closing.load(Ordering::SeqCst) {
             return Err(inner.closed(method, op, "the client closed the session".into()));
         }
         let head: Head = serde_json::from_slice(&message).unwrap_or_default();
         let expect = if head.method.is_some() { head.id } else { None };
-        if method == "initialize" {
-            *lock(&inner.init_params) = head.params;
-        }
-        let deliver = |t: &str| inner.route(t, op);
+        let answers = Answers::new(deadline);
+        let deliver = |t: &str| inner.route(t, op, &answers);
         let wanted = || expect.as_ref().is_some_and(|id| inner.router.is_pending(id));
         let sink = Sink { deliver: &deliver, wanted: &wanted };
-        let started = Instant::now();
         let result = match inner.post(&message, method, op, deadline, &sink) {
             Ok(Posted::Done) => Ok(()),
             Ok(Posted::Expired(expired)) => inner.renew(&expired, op, deadline).and_then(|()| {
@@ -724,20 +709,8 @@ impl Transport for StreamableHttpTransport {
             }),
             Err(e) => Err(e),
         };
-        match (&result, &expect) {
-            (Ok(()), _) if method == "notifications/initialized" => self.start_reader(),
-            (Err(Error::Timeout { .. }), Some(id)) if !inner.closing.load(Ordering::SeqCst) => {
-                // The request may have reached the server: tell it we gave up (best effort).
-                let reason = format!("timeout after {:?}", started.elapsed());
-                let params = serde_json::json!({ "requestId": id, "reason": reason });
-                let body = jsonrpc::encode_notification("notifications/cancelled", Some(&params));
-                let none = Sink { deliver: &deliver, wanted: &|| false };
-                let bound = Instant::now() + CANCEL_BOUND.min(inner.options.request_timeout);
-                if let Err(e) = inner.post(&body, "notifications/cancelled", op, bound, &none) {
-                    log::debug!("op={op} server={}: could not send the cancellation: {e}", inner.server);
-                }
-            }
-            _ => {}
+        if result.is_ok() && method == "notifications/initialized" {
+            self.start_reader();
         }
         result
     }
@@ -751,7 +724,7 @@ impl Transport for StreamableHttpTransport {
         if inner.closing.swap(true, Ordering::SeqCst) {
             return;
         }
-        drop(lock(&self.stop).take());
+        drop(lock(&self.wake).take());
         inner.router.fail_all(Reply::Closed("the client closed the session".into()));
         inner.delete_session(&self.op);
         // Interrupts the reader's blocking read (dropping the agent would not) and any POST.

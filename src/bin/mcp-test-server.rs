@@ -1,0 +1,170 @@
+//! `mcp-test-server`: the crate's test server over stdio, for tests that spawn a stdio MCP
+//! server (`env!("CARGO_BIN_EXE_mcp-test-server")`). Flags configure what it offers and how
+//! it misbehaves; run it with `--help` for the list. Exit status: 0 when its input ends (or a
+//! `--exit-on` method arrives), the `--exit-at-start` status, 2 for bad usage.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use mcp_orchestrator::testing::{Fault, StdioEnd, TestServer, TestServerBuilder, text_result};
+
+const USAGE: &str = "\
+usage: mcp-test-server [FLAG]...
+  --name NAME                serverInfo.name (default test-server)
+  --resources N              N text resources test://resource/{i}
+  --text-resource URI=TEXT   one text resource
+  --page-size N              page the lists
+  --query-tool               an `execute_query` tool that answers `1 row`
+  --delay METHOD=MS          answer METHOD after MS milliseconds
+  --never-answer METHOD      never answer METHOD
+  --exit-on METHOD           exit (status 0) when METHOD arrives, without answering
+  --malformed-before METHOD  write a line that is not JSON before answering METHOD
+  --notify-after-initialized send a log message and a progress notification
+  --ping-client              ping the client after initialization
+  --oversized BYTES          write one line of BYTES bytes first
+  --exit-at-start STATUS     exit at once with STATUS
+  --ignore-eof               keep running after the input ends, until killed
+  --ignore-sigterm           ignore SIGTERM (Unix: re-executes itself under `sh` with TERM ignored)
+  --grandchild               start a process that holds stdout open and sleeps until killed
+  --pid-file PATH            write `<pid> <grandchild pid or 0>` to PATH once started
+  --event-log PATH           append `<name> <event>` lines to PATH (see TestServerBuilder::event_log)";
+
+/// Set in the environment of the re-executed process that ignores SIGTERM.
+const TERM_IGNORED: &str = "MCP_TEST_SERVER_SIGTERM_IGNORED";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--hold") {
+        // The grandchild: holds the inherited stdout until its process group is killed.
+        loop {
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+    }
+    match run(&args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("mcp-test-server: {message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode, String> {
+    let mut builder = TestServer::builder();
+    let mut pid_file = None;
+    let mut grandchild = false;
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        builder = match flag.as_str() {
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            "--name" => builder.name(value()?),
+            "--resources" => builder.with_sample_resources(number(&value()?)?),
+            "--text-resource" => {
+                let v = value()?;
+                let (uri, text) = v.split_once('=').ok_or("--text-resource wants URI=TEXT")?;
+                builder.text_resource(uri, uri, "text/plain", text)
+            }
+            "--page-size" => builder.page_size(number(&value()?)?),
+            "--query-tool" => builder.simple_tool("execute_query", "runs a query", |_| Ok(text_result("1 row"))),
+            "--delay" => {
+                let v = value()?;
+                let (method, ms) = v.split_once('=').ok_or("--delay wants METHOD=MS")?;
+                builder.fault(Fault::Delay(method.into(), Duration::from_millis(number(ms)? as u64)))
+            }
+            "--never-answer" => builder.fault(Fault::NeverAnswer(value()?)),
+            "--exit-on" => builder.fault(Fault::CloseStreamOn(value()?)),
+            "--malformed-before" => builder.fault(Fault::MalformedEvent(value()?)),
+            "--notify-after-initialized" => builder.fault(Fault::NotifyAfterInitialized),
+            "--ping-client" => builder.fault(Fault::PingClient),
+            "--oversized" => builder.fault(Fault::OversizedEvent(number(&value()?)?)),
+            "--exit-at-start" => {
+                builder.fault(Fault::ExitAtStart(value()?.parse().map_err(|e| format!("--exit-at-start: {e}"))?))
+            }
+            "--ignore-eof" => builder.fault(Fault::IgnoreEndOfInput),
+            "--ignore-sigterm" => {
+                ignore_sigterm(args)?;
+                builder
+            }
+            "--grandchild" => {
+                grandchild = true;
+                builder
+            }
+            "--pid-file" => {
+                pid_file = Some(value()?);
+                builder
+            }
+            "--event-log" => {
+                let path = value()?;
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(|e| format!("cannot open {path}: {e}"))?;
+                builder.event_log(file)
+            }
+            other => return Err(format!("unknown flag `{other}`")),
+        };
+    }
+    serve(builder, grandchild, pid_file.as_deref())
+}
+
+fn serve(builder: TestServerBuilder, grandchild: bool, pid_file: Option<&str>) -> Result<ExitCode, String> {
+    let held = if grandchild {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
+        // stdout (and stderr) inherited: the grandchild keeps the pipe open after we exit.
+        let child = Command::new(exe).arg("--hold").stdin(Stdio::null()).spawn();
+        Some(child.map_err(|e| format!("cannot start the grandchild: {e}"))?)
+    } else {
+        None
+    };
+    if let Some(path) = pid_file {
+        let grandchild = held.as_ref().map_or(0, |c| c.id());
+        // Written whole, then renamed: a reader never sees half of it.
+        let tmp = format!("{path}.tmp");
+        std::fs::write(&tmp, format!("{} {grandchild}", std::process::id()))
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| format!("cannot write {path}: {e}"))?;
+    }
+    let stdin = std::io::stdin().lock();
+    let end = builder.serve_stdio(stdin, std::io::stdout()).map_err(|e| format!("cannot serve: {e}"))?;
+    // The grandchild is not waited for: it is meant to outlive us, holding the pipe.
+    drop(held);
+    Ok(match end {
+        StdioEnd::Exit(status) => ExitCode::from(u8::try_from(status).unwrap_or(1)),
+        _ => ExitCode::SUCCESS,
+    })
+}
+
+fn number(text: &str) -> Result<usize, String> {
+    text.parse().map_err(|e| format!("`{text}` is not a number: {e}"))
+}
+
+/// Re-executes this program under `sh` with SIGTERM ignored (an ignored signal stays ignored
+/// across `exec`), unless that has happened already. Keeps the pid: `exec` twice.
+#[cfg(unix)]
+fn ignore_sigterm(args: &[String]) -> Result<(), String> {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(TERM_IGNORED).is_some() {
+        return Ok(());
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find myself: {e}"))?;
+    let error = Command::new("sh")
+        .args(["-c", "trap '' TERM; exec \"$0\" \"$@\""])
+        .arg(exe)
+        .args(args)
+        .env(TERM_IGNORED, "1")
+        .exec();
+    Err(format!("cannot re-execute under sh: {error}"))
+}
+
+#[cfg(not(unix))]
+fn ignore_sigterm(_args: &[String]) -> Result<(), String> {
+    Err("--ignore-sigterm needs Unix".into())
+}

@@ -1,0 +1,228 @@
+//! The Streamable HTTP side of the test server, on the same port: `POST /mcp` answers each
+//! request in the response body (JSON; an event stream when [`Fault::MalformedEvent`] wants a
+//! bad event first), `GET /mcp` is `405` (no stream for server messages), `DELETE /mcp` ends
+//! the session. The session id comes with the reply to `initialize` (`mcp-session-id`); a
+//! later request with an unknown id gets `404`.
+//!
+//! Faults that apply: [`Fault::RefuseConnections`], [`Fault::NeverAnswer`] (the POST is held
+//! until the client gives up or the server stops), [`Fault::Delay`], [`Fault::MalformedEvent`],
+//! [`Fault::CloseStreamOn`] (the connection is closed without an answer), [`Fault::PostStatus`],
+//! [`Fault::ForgetSessions`], [`Fault::RepeatCursor`]. Server-to-client messages (pings,
+//! notifications) need the legacy event stream and are not sent here.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::RecvTimeoutError;
+use serde_json::json;
+
+use super::http::{self, Request};
+use super::{Fault, InFlight, Shared, lock, mcp, session_id, write_response};
+use crate::jsonrpc::{self, Message, PARSE_ERROR};
+
+/// The path of the Streamable HTTP endpoint.
+pub(crate) const PATH: &str = "/mcp";
+const SESSION_HEADER: &str = "mcp-session-id";
+
+/// Handles one request to `/mcp`; returns whether the connection may serve another.
+pub(super) fn handle(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: bool) -> bool {
+    match req.method.as_str() {
+        "POST" => post(shared, stream, req, keep_alive),
+        "DELETE" => {
+            let known = req.header(SESSION_HEADER).is_some_and(|id| lock(&shared.mcp_sessions).remove(id));
+            if known {
+                shared.count(|s| {
+                    s.open_sessions = s.open_sessions.saturating_sub(1);
+                    s.closed_sessions += 1;
+                });
+            }
+            let status = if known { 200 } else { 404 };
+            write_response(stream, status, &[], "", keep_alive)
+        }
+        _ => write_response(stream, 405, &[("allow", "POST, DELETE")], "Method Not Allowed", keep_alive),
+    }
+}
+
+fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: bool) -> bool {
+    let spec = &shared.spec;
+    shared.count(|s| s.posts += 1);
+    if let Some(status) = spec.post_status() {
+        return write_response(stream, status, &[], &format!("injected fault: status {status}"), keep_alive);
+    }
+    let decoded = std::str::from_utf8(&req.body).map_err(|e| e.to_string()).and_then(|text| {
+        jsonrpc::decode(text).and_then(|v| v.into_iter().collect::<Result<Vec<_>, _>>()).map_err(|e| e.0)
+    });
+    let messages = match decoded {
+        Ok(m) => m,
+        Err(why) => {
+            let error = json!({"jsonrpc": "2.0", "id": null, "error": {"code": PARSE_ERROR, "message": "Parse error", "data": why}});
+            return json_response(stream, 400, None, &error.to_string(), keep_alive);
+        }
+    };
+    let initializing = messages.iter().any(|m| matches!(m, Message::Request { method, .. } if method == "initialize"));
+    // A new session counts once its id goes out with the answer to `initialize`.
+    let session = if initializing {
+        session_id(shared.next_id.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+    } else {
+        let known = req.header(SESSION_HEADER).filter(|id| lock(&shared.mcp_sessions).contains(*id));
+        match known {
+            Some(id) if !spec.has(&Fault::ForgetSessions) => id.to_string(),
+            _ if req.header(SESSION_HEADER).is_none() => {
+                return write_response(stream, 400, &[], "mcp-session-id is required", keep_alive);
+            }
+            _ => return write_response(stream, 404, &[], "Could not find session", keep_alive),
+        }
+    };
+    let mut answers = Vec::new();
+    let mut malformed = false;
+    for message in messages {
+        match message {
+            Message::Request { id, method, params } => {
+                shared.count(|s| *s.requests.entry(method.clone()).or_default() += 1);
+                let guard = InFlight::enter(shared.gauges.clone());
+                if spec.closes_on(&method) {
+                    drop(guard);
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                    return false;
+                }
+                if spec.never_answers(&method) {
+                    hold(shared, stream);
+                    return false;
+                }
+                if let Some(delay) = spec.delay_for(&method)
+                    && shared.stop_rx.recv_timeout(delay) != Err(RecvTimeoutError::Timeout)
+                {
+                    return false; // shutting down
+                }
+                malformed |= spec.malformed_before(&method);
+                let result = mcp::answer(spec, &method, params.as_deref());
+                answers.push(String::from_utf8_lossy(&jsonrpc::encode_response(&id, result.as_ref())).into_owned());
+                drop(guard);
+            }
+            Message::Notification { method, .. } => {
+                shared.count(|s| *s.requests.entry(method).or_default() += 1);
+            }
+            Message::Response { .. } => {}
+        }
+    }
+    if initializing && !answers.is_empty() {
+        lock(&shared.mcp_sessions).insert(session.clone());
+        shared.count(|s| {
+            s.mcp_sessions += 1;
+            s.open_sessions += 1;
+        });
+    }
+    match answers.len() {
+        0 => write_response(stream, 202, &[(SESSION_HEADER, &session)], "", keep_alive),
+        _ if malformed => {
+            let mut body = String::from("event: message\ndata: {not json\n\n");
+            for a in &answers {
+                body.push_str(&format!("event: message\ndata: {a}\n\n"));
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n{SESSION_HEADER}: {session}\r\nconnection: close\r\n\r\n"
+            );
+            let _ = (&*stream).write_all(head.as_bytes()).and_then(|()| (&*stream).write_all(body.as_bytes()));
+            false
+        }
+        1 => json_response(stream, 200, Some(&session), &answers[0], keep_alive),
+        _ => json_response(stream, 200, Some(&session), &format!("[{}]", answers.join(",")), keep_alive),
+    }
+}
+
+/// Holds a request that is never answered until the client closes the connection or the
+/// server stops.
+fn hold(shared: &Shared, stream: &TcpStream) {
+    let mut byte = [0u8; 1];
+    loop {
+        // The socket's read timeout paces this loop.
+        match (&*stream).read(&mut byte) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
+        if shared.stopping() || shared.stop_rx.recv_timeout(Duration::ZERO) == Err(RecvTimeoutError::Disconnected) {
+            return;
+        }
+    }
+}
+
+fn json_response(stream: &TcpStream, status: u16, session: Option<&str>, body: &str, keep_alive: bool) -> bool {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        http::reason(status),
+        body.len()
+    );
+    if let Some(id) = session {
+        out.push_str(&format!("{SESSION_HEADER}: {id}\r\n"));
+    }
+    out.push_str(if keep_alive { "connection: keep-alive\r\n\r\n" } else { "connection: close\r\n\r\n" });
+    out.push_str(body);
+    (&*stream).write_all(out.as_bytes()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use crate::testing::{Fault, TestServer};
+
+    /// One request on a fresh connection; the whole response as text.
+    fn exchange(server: &TestServer, method: &str, session: Option<&str>, body: &str) -> String {
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let session = session.map(|id| format!("mcp-session-id: {id}\r\n")).unwrap_or_default();
+        write!(
+            s,
+            "{method} /mcp HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: {}\r\n{session}\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    fn session_of(response: &str) -> String {
+        let line = response.lines().find(|l| l.starts_with("mcp-session-id: ")).expect("a session id");
+        line["mcp-session-id: ".len()..].to_string()
+    }
+
+    const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#;
+    const LIST: &str = r#"{"jsonrpc":"2.0","id":2,"method":"resources/list"}"#;
+
+    #[test]
+    fn sessions_json_answers_and_statuses() {
+        let server = TestServer::builder().with_sample_resources(1).start().unwrap();
+        assert!(server.mcp_url().ends_with("/mcp"));
+        let init = exchange(&server, "POST", None, INIT);
+        assert!(init.starts_with("HTTP/1.1 200") && init.contains("content-type: application/json"), "{init}");
+        let id = session_of(&init);
+        let list = exchange(&server, "POST", Some(&id), LIST);
+        assert!(list.contains(r#""uri":"test://resource/0""#), "{list}");
+        assert!(exchange(&server, "POST", Some("nope"), LIST).starts_with("HTTP/1.1 404"));
+        assert!(exchange(&server, "POST", None, LIST).starts_with("HTTP/1.1 400"));
+        assert!(exchange(&server, "GET", Some(&id), "").starts_with("HTTP/1.1 405"));
+        let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert!(exchange(&server, "POST", Some(&id), note).starts_with("HTTP/1.1 202"));
+        let stats = server.stats();
+        assert_eq!((stats.mcp_sessions, stats.open_sessions), (1, 1));
+        assert!(exchange(&server, "DELETE", Some(&id), "").starts_with("HTTP/1.1 200"));
+        assert_eq!(server.stats().open_sessions, 0);
+        assert_eq!(server.stats().count("resources/list"), 1);
+    }
+
+    #[test]
+    fn a_malformed_event_comes_first_in_an_event_stream_reply() {
+        let server = TestServer::builder().fault(Fault::MalformedEvent("initialize".into())).start().unwrap();
+        let init = exchange(&server, "POST", None, INIT);
+        assert!(init.contains("content-type: text/event-stream"), "{init}");
+        let first = init.find("data: {not json").unwrap();
+        assert!(first < init.find("\"result\"").unwrap(), "{init}");
+    }
+}
