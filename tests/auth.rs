@@ -352,3 +352,70 @@ fn secrets_stay_out_of_debug_and_errors() {
     assert!(text.contains("status 401") && text.contains("invalid_client"), "{text}");
     assert!(!text.contains("hunter2") && !text.contains("code-") && !text.contains("access-"), "{text}");
 }
+
+fn config(auth: &[&str]) -> mcp_orchestrator::Result<mcp_orchestrator::Config> {
+    let mut text = String::from(
+        "mcp_servers:\n  guarded:\n    transport: streamable_http\n    url: http://127.0.0.1:1/mcp\n    priority: 1\n",
+    );
+    for line in auth {
+        text.push_str(&format!("    {line}\n"));
+    }
+    let env = |name: &str| match name {
+        "TOKEN" => Some("tok-secret".to_string()),
+        "SECRET" => Some("client-secret".to_string()),
+        _ => None,
+    };
+    mcp_orchestrator::Config::from_yaml_str_with_env(&text, env)
+}
+
+fn config_error(auth: &[&str]) -> (String, Option<usize>, Option<usize>) {
+    match config(auth).unwrap_err() {
+        mcp_orchestrator::Error::Config { message, line, column } => (message, line, column),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_auth_block_of_the_config() {
+    let c = config(&["auth:", "  type: bearer", "  token: ${TOKEN}"]).unwrap();
+    let auth = c.servers[0].auth.clone().unwrap();
+    assert_eq!(auth, AuthConfig::Bearer(Secret::new("tok-secret")));
+    assert!(!format!("{:?}", c).contains("tok-secret"));
+
+    let c = config(&[
+        "auth:",
+        "  type: oauth",
+        "  client_id: app",
+        "  client_secret: ${SECRET}",
+        "  scopes: [mcp:read, mcp:write]",
+        "  redirect_port: 8123",
+        "  token_file: /tmp/t.json",
+    ])
+    .unwrap();
+    let AuthConfig::OAuth(o) = c.servers[0].auth.clone().unwrap() else { panic!() };
+    assert_eq!(
+        (o.client_id.as_deref(), o.client_secret.as_ref().map(Secret::expose)),
+        (Some("app"), Some("client-secret"))
+    );
+    assert_eq!((o.scopes.len(), o.redirect_uri()), (2, "http://127.0.0.1:8123/callback".to_string()));
+    assert!(!format!("{:?}", c).contains("client-secret"));
+
+    let c = config(&["auth: {type: client_credentials, client_id: svc, client_secret: '${SECRET}'}"]).unwrap();
+    assert!(matches!(c.servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
+
+    let (m, l, col) = config_error(&["auth:", "  type: magic"]);
+    assert_eq!(
+        (m.as_str(), l, col),
+        ("server `guarded`: unknown `auth.type` `magic` (valid: bearer, oauth, client_credentials)", Some(7), Some(13))
+    );
+    let (m, l, _) = config_error(&["auth:", "  type: bearer", "  token: ${NOPE}"]);
+    assert!(m.contains("`NOPE` (used in `auth.token`) is not set") && l == Some(8), "{m} {l:?}");
+    let (m, l, _) = config_error(&["auth:", "  type: oauth", "  redirect_port: 70000"]);
+    assert!(m.contains("redirect_port` must be 1 to 65535") && l == Some(8), "{m}");
+    let (m, _, _) = config_error(&["auth: {type: client_credentials, client_id: svc}"]);
+    assert!(m.contains("needs one of `client_secret` and `private_key`"), "{m}");
+    let (m, l, _) = config_error(&["auth:", "  type: bearer", "  token: x", "  colour: red"]);
+    assert!(m.contains("unknown key `colour`") && l == Some(9), "{m} {l:?}");
+    let (m, _, _) = config_error(&["auth: {type: bearer, token: '${TOKEN}', client_secret: '${SECRET}'}"]);
+    assert!(m.contains("`auth.client_secret` is not used with `type: bearer`") && !m.contains("client-secret"), "{m}");
+}

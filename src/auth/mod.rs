@@ -64,7 +64,7 @@ impl fmt::Debug for Secret {
 }
 
 /// How a server is authorized: the config's per-server `auth` block.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum AuthConfig {
     /// A static token, sent as `Authorization: Bearer <token>` (`type: bearer`).
@@ -78,7 +78,7 @@ pub enum AuthConfig {
 /// Settings of the authorization code flow. Everything is optional: without a client id the
 /// client uses a Client ID Metadata Document (when the server supports them and one is named) or
 /// registers itself dynamically.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct OAuthConfig {
     /// A pre-registered client id.
     pub client_id: Option<String>,
@@ -99,7 +99,7 @@ pub struct OAuthConfig {
 /// Settings of the client-credentials grant: a secret (`client_secret_basic`, or
 /// `client_secret_post` when that is all the server accepts) or a private key
 /// (`private_key_jwt`, ES256).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClientCredentialsConfig {
     /// The client id.
     pub client_id: String,
@@ -316,10 +316,16 @@ impl Authorizer {
             }
             state.flow_running = true;
         }
-        let result = flow::renew(inner, &net, &challenge, step_up, sent);
-        inner.lock().flow_running = false;
-        inner.flow_ended.notify_all();
-        result
+        /// Ends the flow even if the person's handler panics.
+        struct Running<'a>(&'a Inner);
+        impl Drop for Running<'_> {
+            fn drop(&mut self) {
+                self.0.lock().flow_running = false;
+                self.0.flow_ended.notify_all();
+            }
+        }
+        let _running = Running(inner);
+        flow::renew(inner, &net, &challenge, step_up, sent)
     }
 }
 
