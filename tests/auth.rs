@@ -419,3 +419,57 @@ fn the_auth_block_of_the_config() {
     let (m, _, _) = config_error(&["auth: {type: bearer, token: '${TOKEN}', client_secret: '${SECRET}'}"]);
     assert!(m.contains("`auth.client_secret` is not used with `type: bearer`") && !m.contains("client-secret"), "{m}");
 }
+
+fn guarded_config(server: &AuthServer, auth: &str) -> mcp_orchestrator::ServerConfig {
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: streamable_http\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {auth}\n",
+        server.mcp_url()
+    );
+    mcp_orchestrator::Config::from_yaml_str(&text).unwrap().servers.remove(0)
+}
+
+#[test]
+fn a_client_over_streamable_http_authorizes_retries_and_steps_up() {
+    let server =
+        AuthServer::builder().challenge_scope("mcp:basic").method_scope("tools/call", "mcp:write").start().unwrap();
+    let config = guarded_config(&server, "{type: oauth}");
+    let client = mcp_orchestrator::Client::builder(&config)
+        .authorization_handler(Arc::new(ImmediateRedirect))
+        .connect()
+        .unwrap();
+    assert_eq!(client.list_tools().unwrap()[0].name, "whoami");
+    let result = client.call_tool("whoami", serde_json::json!({})).unwrap();
+    assert!(format!("{result:?}").contains("scope: mcp:basic mcp:write"), "{result:?}");
+    let scopes: Vec<_> =
+        server.requests_to("/authorize").iter().map(|r| r.param("scope").unwrap_or("").to_string()).collect();
+    assert_eq!(scopes, ["mcp:basic", "mcp:basic mcp:write"]);
+    // Every MCP request after the first carried the token.
+    let posts = server.requests_to("/mcp");
+    assert!(posts.iter().skip(1).filter(|r| r.method == "POST").all(|r| r.authorization.is_some()));
+    client.close();
+
+    // Without a handler, a server that needs a person fails with a clear error, naming the server.
+    let err = mcp_orchestrator::Client::connect(&config).unwrap_err().to_string();
+    assert!(err.contains("no authorization handler") && err.contains("server `guarded`"), "{err}");
+}
+
+#[test]
+fn a_client_with_client_credentials_from_the_config() {
+    let server = AuthServer::builder()
+        .registration(false)
+        .auth_methods(&["client_secret_basic"])
+        .client("svc", "pw")
+        .start()
+        .unwrap();
+    let config = guarded_config(&server, "{type: client_credentials, client_id: svc, client_secret: pw}");
+    let client = mcp_orchestrator::Client::connect(&config).unwrap();
+    assert_eq!(client.list_tools().unwrap().len(), 1);
+    assert_eq!(server.requests_to("/token").len(), 1);
+    assert!(server.requests_to("/authorize").is_empty());
+    client.close();
+
+    let server = AuthServer::builder().start().unwrap();
+    let config = guarded_config(&server, "{type: bearer, token: wrong}");
+    let err = mcp_orchestrator::Client::connect(&config).unwrap_err().to_string();
+    assert!(err.contains("rejected the configured bearer token") && !err.contains("wrong"), "{err}");
+}

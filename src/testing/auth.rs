@@ -3,7 +3,8 @@
 //! URL, `/authorize` (redirects at once, with `code`, `state` and `iss`), `/token` (authorization
 //! code with PKCE, refresh, client credentials with a secret or an ES256 assertion), `/register`
 //! (RFC 7591), and a protected `POST /mcp` that answers JSON-RPC requests with a valid bearer
-//! token, 401 without one, 403 `insufficient_scope` when a method needs a scope the token lacks.
+//! token (a minimal MCP server: `initialize`, `tools/list`, `tools/call` of `whoami`), 401
+//! without one, 403 `insufficient_scope` when a method needs a scope the token lacks.
 //! It records what clients sent, for tests to assert on. On `127.0.0.1:0`, one thread per
 //! connection, every connection closed after one response.
 
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use super::http::{ReadOutcome, RequestReader, response};
+use super::http::{ReadOutcome, RequestReader, reason};
 
 /// Where the protected-resource metadata is published.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -343,8 +344,17 @@ fn serve(shared: &Shared, stop: &AtomicBool, mut stream: TcpStream) {
         _ => return,
     };
     let (status, headers, body) = handle(shared, &request);
-    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let _ = stream.write_all(&response(status, &headers, &body, false));
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
+        reason(status),
+        body.len()
+    );
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\r\n"));
+    }
+    out.push_str("\r\n");
+    out.push_str(&body);
+    let _ = stream.write_all(out.as_bytes());
 }
 
 type Reply = (u16, Vec<(&'static str, String)>, String);
@@ -485,6 +495,7 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
             (302, vec![("location", location)], String::new())
         }
         ("POST", "/token") => token(shared, &mut state, &recorded, &issuer),
+        ("GET" | "DELETE", "/mcp") => (405, vec![("allow", "POST".into())], String::new()),
         (_, "/mcp") => {
             let www = |error: &str, scope: Option<&str>| {
                 let mut v = format!("Bearer error=\"{error}\"");
@@ -518,10 +529,20 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
                 return (403, vec![("www-authenticate", www("insufficient_scope", Some(needed)))], String::new());
             }
             state.served += 1;
-            json(
-                200,
-                serde_json::json!({"jsonrpc": "2.0", "id": message["id"], "result": {"method": method, "scope": granted}}),
-            )
+            if message.get("id").is_none() {
+                return (202, vec![], String::new()); // a notification
+            }
+            let result = match method {
+                "initialize" => serde_json::json!({
+                    "protocolVersion": message["params"]["protocolVersion"],
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "guarded", "version": "1"},
+                }),
+                "tools/list" => serde_json::json!({"tools": [{"name": "whoami", "inputSchema": {"type": "object"}}]}),
+                "tools/call" => serde_json::json!({"content": [{"type": "text", "text": format!("scope: {granted}")}]}),
+                _ => serde_json::json!({"method": method, "scope": granted}),
+            };
+            json(200, serde_json::json!({"jsonrpc": "2.0", "id": message["id"], "result": result}))
         }
         _ => (404, vec![], "not found".into()),
     }
