@@ -133,6 +133,9 @@ struct State {
 struct Shared {
     opts: AuthServerBuilder,
     base: String,
+    /// Another authorization server the PRM names instead of this one, and whose tokens `/mcp`
+    /// accepts (an authorization server that moved).
+    moved_to: Mutex<Option<(String, Arc<Shared>)>>,
     state: Mutex<State>,
 }
 
@@ -203,6 +206,13 @@ impl AuthServer {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// From now on the protected-resource metadata names `other` as the authorization server,
+    /// `/mcp` accepts `other`'s tokens, and this server's tokens are revoked.
+    pub fn move_to(&self, other: &AuthServer) {
+        *self.shared.moved_to.lock().unwrap_or_else(|e| e.into_inner()) = Some((other.issuer(), other.shared.clone()));
+        self.revoke_access_tokens();
     }
 
     /// Stops the server and joins its thread.
@@ -317,8 +327,12 @@ impl AuthServerBuilder {
     pub fn start(self) -> std::io::Result<AuthServer> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
-        let shared =
-            Arc::new(Shared { opts: self, base: format!("http://127.0.0.1:{}", addr.port()), state: Mutex::default() });
+        let shared = Arc::new(Shared {
+            opts: self,
+            base: format!("http://127.0.0.1:{}", addr.port()),
+            moved_to: Mutex::new(None),
+            state: Mutex::default(),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (shared.clone(), stop.clone());
         let thread = std::thread::Builder::new().name("mcp-test-auth".into()).spawn(move || {
@@ -393,6 +407,14 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
         authorization: request.header("authorization").map(str::to_string),
         json: serde_json::from_str(&body).ok(),
     };
+    let moved = shared.moved_to.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // A token of the authorization server we moved to (looked up before taking our own lock).
+    let foreign_grant = moved.as_ref().and_then(|(_, other)| {
+        let token = recorded.authorization.as_deref()?.strip_prefix("Bearer ")?;
+        let other = other.state.lock().unwrap_or_else(|e| e.into_inner());
+        other.access.get(token).filter(|(until, _)| Instant::now() < *until).map(|(_, scope)| scope.clone())
+    });
+    let prm_issuer = moved.as_ref().map_or(issuer.clone(), |(i, _)| i.clone());
     let mut state = shared.state.lock().unwrap_or_else(|e| e.into_inner());
     state.requests.push(recorded.clone());
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -409,7 +431,7 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
             .resource_override
             .clone()
             .unwrap_or_else(|| if o.prm == PrmAt::Root { base.clone() } else { format!("{base}/mcp") });
-        let mut prm = serde_json::json!({"resource": resource, "authorization_servers": [issuer]});
+        let mut prm = serde_json::json!({"resource": resource, "authorization_servers": [prm_issuer]});
         if let Some(s) = &o.scopes_supported {
             prm["scopes_supported"] = serde_json::json!(s);
         }
@@ -448,7 +470,7 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
     match (request.method.as_str(), path.as_str()) {
         ("POST", "/register") if o.registration => {
             state.counter += 1;
-            let id = format!("dyn-client-{}", state.counter);
+            let id = format!("dyn-client-{}-{}", base.rsplit(':').next().unwrap_or(""), state.counter);
             let method = recorded
                 .json
                 .as_ref()
@@ -512,6 +534,7 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
             };
             let token = recorded.authorization.as_deref().and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
             let granted = match state.access.get(token) {
+                _ if foreign_grant.is_some() => foreign_grant.clone().unwrap_or_default(),
                 Some((until, scope)) if Instant::now() < *until => scope.clone(),
                 _ => {
                     return (
