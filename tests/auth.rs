@@ -492,3 +492,17 @@ fn an_authorization_server_that_moves_is_rediscovered_and_registered_with_anew()
     // No refresh was tried at the old server with the old server's refresh token after the move.
     assert!(first.requests_to("/token").iter().all(|r| r.param("grant_type") != Some("refresh_token")));
 }
+
+#[test]
+fn concurrent_requests_share_one_authorization() {
+    let server = AuthServer::builder().start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    std::thread::scope(|s| {
+        let calls: Vec<_> = (0..6).map(|_| s.spawn(|| call(&auth, &server, "tools/list"))).collect();
+        for c in calls {
+            assert_eq!(c.join().unwrap().unwrap(), 200);
+        }
+    });
+    assert_eq!((auth.authorizations(), server.requests_to("/authorize").len()), (1, 1));
+    assert_eq!(server.requests_to("/register").len(), 1);
+}

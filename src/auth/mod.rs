@@ -241,7 +241,7 @@ impl Authorizer {
     }
 
     /// Authorizes ahead of time (the `login` command): discovery from the well-known URLs, then
-    /// the flow, without waiting for the server's 401.
+    /// the flow, without waiting for the server's 401. Does nothing when a token is already held.
     pub fn login(&self, timeout: Duration) -> Result<()> {
         self.challenged_by(401, None, None, Deadline::after(timeout), &OpId::new())
     }
@@ -311,8 +311,8 @@ impl Authorizer {
                 .as_ref()
                 .and_then(|d| inner.store.get(&d.server.issuer, &d.resource))
                 .map(|t| bearer(&t.access_token));
-            if sent.is_some() && current.is_some() && current.as_ref() != sent {
-                return Ok(()); // renewed by another thread meanwhile
+            if current.is_some() && current.as_ref() != sent {
+                return Ok(()); // renewed by another thread meanwhile: retry with its token
             }
             state.flow_running = true;
         }
