@@ -506,3 +506,17 @@ fn concurrent_requests_share_one_authorization() {
     assert_eq!((auth.authorizations(), server.requests_to("/authorize").len()), (1, 1));
     assert_eq!(server.requests_to("/register").len(), 1);
 }
+
+#[test]
+fn login_ahead_of_time_needs_no_401() {
+    let server = AuthServer::builder().prm(PrmAt::Path).start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    auth.login(T).unwrap();
+    assert_eq!(auth.authorizations(), 1);
+    let before = server.requests_to("/mcp").len();
+    assert_eq!(before, 0, "login talks to the metadata and the authorization server only");
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    let posts = server.requests_to("/mcp");
+    assert_eq!(posts.len(), 1, "the first request already carries the token");
+    assert!(posts[0].authorization.is_some());
+}
