@@ -1,4 +1,10 @@
-//! The YAML schema, validated into a [`Config`]; defaults; `${VAR}` expansion.
+//! The YAML schema, validated into a [`Config`]; defaults; `${VAR}` expansion. The other
+//! clients' JSON formats are in `config/json.rs` (chosen by content in [`Config::from_path`]);
+//! how several problems are reported, with snippets, in `config/report.rs`.
+//!
+//! Each server and the `orchestration` section are validated separately, and every problem
+//! found is reported in one [`Error::Config`] (a syntax, unknown-key or wrong-type error stops
+//! the parse, so it is reported alone).
 //!
 //! Parsing goes in two steps. serde-saphyr deserializes the document into private "raw" structs
 //! (`#[serde(deny_unknown_fields)]`, every value wrapped in [`serde_saphyr::Spanned`] where a
@@ -33,6 +39,11 @@ use serde_saphyr::{Location, Spanned};
 use crate::error::{Error, Result};
 use crate::url::{Url, redacted};
 
+mod json;
+mod report;
+
+pub(crate) use report::combine;
+
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `resource_cache_ttl`.
@@ -47,21 +58,47 @@ pub const DEFAULT_MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_LISTING_ITEMS: usize = 100_000;
 
 /// A validated configuration: the servers and the orchestration settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Config {
     /// The servers, in priority order (lowest number first, ties by name).
     pub servers: Vec<ServerConfig>,
     /// How the orchestrator behaves.
     pub orchestration: Orchestration,
+    /// The format it was read from.
+    format: ConfigFormat,
+}
+
+/// Two configs are equal when their servers and orchestration are (whatever their format).
+impl PartialEq for Config {
+    fn eq(&self, other: &Config) -> bool {
+        self.servers == other.servers && self.orchestration == other.orchestration
+    }
+}
+
+/// The format a [`Config`] was read from ([`Config::format`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigFormat {
+    /// This crate's YAML (`mcp_servers:`), talk-2-tables' `mcp_config.yaml` included.
+    Yaml,
+    /// The `mcpServers` JSON of Claude Desktop, Claude Code (`.mcp.json`), Cursor and others.
+    McpServersJson,
+    /// VS Code's `servers` JSON (`.vscode/mcp.json`, or `mcp.servers` in `settings.json`).
+    VsCodeJson,
+    /// Built in code ([`Config::new`], [`Config::builder`]).
+    Code,
 }
 
 /// One server of the `mcp_servers` map.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Its key in `mcp_servers`.
+    /// Its key in `mcp_servers` (`mcpServers`, `servers`): how errors, logs and results name it.
     pub name: String,
+    /// A human-readable name (`name:` inside the server, as talk-2-tables writes it), shown
+    /// next to the key by the CLI's `check` and `status`; the key stays the identifier.
+    pub display_name: Option<String>,
     /// How to reach it.
     pub transport: Transport,
     /// Lower number = higher priority.
@@ -86,6 +123,9 @@ pub struct ServerConfig {
     /// The most items one paged listing may gather (`max_listing_items`; default: the
     /// orchestration's, 100 000).
     pub max_listing_items: usize,
+    /// What the loader assumed or left out (a priority from file order, a transport guessed
+    /// from the URL, a key only another client uses); see [`ServerConfig::notes`].
+    notes: Vec<String>,
 }
 
 /// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
@@ -198,6 +238,10 @@ pub struct Orchestration {
     pub max_listing_bytes: usize,
     /// The default of each server's `max_listing_items` (default 100 000).
     pub max_listing_items: usize,
+    /// How many times a server whose connection failed or broke may be reconnected before it
+    /// counts as failed (`max_retries`, default 0: never). Stored for the orchestrator's
+    /// reconnection; talk-2-tables writes it.
+    pub max_retries: u32,
 }
 
 impl Default for Orchestration {
@@ -211,6 +255,7 @@ impl Default for Orchestration {
             request_timeout: DEFAULT_TIMEOUT,
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
+            max_retries: 0,
         }
     }
 }
@@ -221,6 +266,7 @@ impl ServerConfig {
     pub fn new(name: impl Into<String>, transport: Transport) -> ServerConfig {
         ServerConfig {
             name: name.into(),
+            display_name: None,
             transport,
             priority: 0,
             domains: Vec::new(),
@@ -231,7 +277,16 @@ impl ServerConfig {
             read_contents: true,
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
+            notes: Vec::new(),
         }
+    }
+
+    /// What the loader assumed or left out for this server, one sentence each: a priority
+    /// taken from file order (formats without priorities), a transport guessed from the URL, a
+    /// key ignored because only another client uses it. Empty for a server built in code or
+    /// written out in full.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// A server over the legacy HTTP+SSE transport, with the defaults of [`ServerConfig::new`].
@@ -253,7 +308,8 @@ impl ServerConfig {
 // Public API: building a Config
 // ---------------------------------------------------------------------------------------------
 
-/// The transports the config accepts, as spelled in `transport:`.
+/// The transports the config accepts, as spelled in `transport:` (`streamable-http`, the
+/// SDKs' spelling, is read as `streamable_http`).
 const TRANSPORTS: &[&str] = &["sse", "streamable_http", "stdio"];
 /// The log levels `log_level` accepts (case-insensitively).
 const LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "OFF"];
@@ -277,7 +333,9 @@ impl Config {
             }
             validate_server(server).map_err(unlocated)?;
         }
-        Ok(Config::sorted(servers, orchestration))
+        let mut config = Config::sorted(servers, orchestration);
+        config.format = ConfigFormat::Code;
+        Ok(config)
     }
 
     /// Parses and validates a YAML document; `${VAR}` is taken from the process environment.
@@ -297,23 +355,60 @@ impl Config {
     /// which it returns `None` is unset). [`Config::from_yaml_str`] uses the process
     /// environment; this lets tests and embedders supply their own.
     pub fn from_yaml_str_with_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let raw = parse_raw(text)?;
-        build(text, raw, &lookup)
+        Config::yaml(text, &lookup).map_err(|e| report::with_snippets(text, e))
     }
 
-    /// Reads, parses and validates a YAML file; `${VAR}` is taken from the process environment.
+    fn yaml(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let raw = parse_raw(text)?;
+        build(text, raw, lookup)
+    }
+
+    /// Parses and validates a document in any of the formats this crate reads, recognised by
+    /// its content: this crate's YAML, the `mcpServers` JSON of Claude Desktop, Claude Code and
+    /// Cursor, VS Code's `servers` JSON (see [`ConfigFormat`]). Variables come from `lookup`.
     ///
-    /// An error (I/O or content) names the path at the start of its message.
+    /// `${workspaceFolder}` and a relative `envFile` need the file's location: use
+    /// [`Config::from_path`] for them.
+    pub fn from_str_with_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        Config::load(text, None, &lookup)
+    }
+
+    fn load(text: &str, dir: Option<&Path>, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let cx = json::Context { dir: dir.map(Path::to_path_buf), lookup };
+        let loaded = match json::try_load(text, &cx) {
+            Some(result) => result.map(|(mut config, flavor)| {
+                config.format = match flavor {
+                    json::Flavor::McpServers => ConfigFormat::McpServersJson,
+                    json::Flavor::VsCode => ConfigFormat::VsCodeJson,
+                };
+                config
+            }),
+            None => Config::yaml(text, lookup),
+        };
+        loaded.map_err(|e| report::with_snippets(text, e))
+    }
+
+    /// Reads, parses and validates a config file in any format [`Config::from_str_with_env`]
+    /// reads, whatever its name; `${VAR}` is taken from the process environment.
+    ///
+    /// Every error (I/O or content, and each of several problems) names the path at the start
+    /// of its message.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Config> {
+        Config::from_path_with_env(path, |name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_path`], taking variables from `lookup`.
+    pub fn from_path_with_env(path: impl AsRef<Path>, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let path = path.as_ref();
         let text =
             std::fs::read_to_string(path).map_err(|e| unlocated(format!("cannot read `{}`: {e}", path.display())))?;
-        Config::from_yaml_str(&text).map_err(|e| match e {
-            Error::Config { message, line, column } => {
-                Error::Config { message: format!("`{}`: {message}", path.display()), line, column }
-            }
-            other => other,
-        })
+        let dir = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d });
+        Config::load(&text, dir, &lookup).map_err(|e| report::prefix(e, &format!("`{}`: ", path.display())))
+    }
+
+    /// The format the config was read from.
+    pub fn format(&self) -> ConfigFormat {
+        self.format
     }
 
     /// The servers with `enabled: true`, in priority order.
@@ -328,12 +423,22 @@ impl Config {
 
     fn sorted(mut servers: Vec<ServerConfig>, orchestration: Orchestration) -> Config {
         servers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
-        Config { servers, orchestration }
+        Config { servers, orchestration, format: ConfigFormat::Yaml }
+    }
+}
+
+impl std::str::FromStr for Config {
+    type Err = Error;
+
+    /// [`Config::from_str_with_env`] with the process environment: any format, recognised by
+    /// its content.
+    fn from_str(text: &str) -> Result<Config> {
+        Config::from_str_with_env(text, |name| std::env::var(name).ok())
     }
 }
 
 fn unlocated(message: impl Into<String>) -> Error {
-    Error::Config { message: message.into(), line: None, column: None }
+    Error::Config { message: message.into(), line: None, column: None, snippet: None, more: Vec::new() }
 }
 
 /// A config error at a position (1-based; a zero line means unknown).
@@ -343,6 +448,8 @@ fn at(line: u64, column: u64, message: impl Into<String>) -> Error {
         message: message.into(),
         line: known.then_some(line as usize),
         column: (known && column > 0).then_some(column as usize),
+        snippet: None,
+        more: Vec::new(),
     }
 }
 
@@ -498,6 +605,7 @@ fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> std::result::R
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
+    name: Option<String>,
     url: Option<Spanned<String>>,
     priority: Option<Spanned<i64>>,
     domains: Option<Vec<String>>,
@@ -527,6 +635,8 @@ struct RawOrchestration {
     request_timeout: Option<Spanned<f64>>,
     max_listing_bytes: Option<Spanned<i64>>,
     max_listing_items: Option<Spanned<i64>>,
+    enable_logging: Option<bool>,
+    max_retries: Option<Spanned<i64>>,
 }
 
 /// A string-keyed map in document order (duplicate keys are rejected by serde-saphyr).
@@ -784,8 +894,12 @@ fn structure_word(expected: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 
 fn build(text: &str, raw: RawDoc, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let mut problems = Vec::new();
     let orchestration = match &raw.orchestration {
-        Some(o) => build_orchestration(&o.value)?,
+        Some(o) => build_orchestration(&o.value).unwrap_or_else(|e| {
+            problems.push(e);
+            Orchestration::default()
+        }),
         None => Orchestration::default(),
     };
     let Some((servers_key, raw_servers)) = raw.servers else {
@@ -796,11 +910,17 @@ fn build(text: &str, raw: RawDoc, lookup: &dyn Fn(&str) -> Option<String>) -> Re
         });
     };
     if raw_servers.is_empty() {
-        return Err(at_loc(&servers_key, "`mcp_servers` is empty: configure at least one server"));
+        problems.push(at_loc(&servers_key, "`mcp_servers` is empty: configure at least one server"));
     }
     let mut servers = Vec::with_capacity(raw_servers.len());
     for (name, server) in raw_servers {
-        servers.push(build_server(text, &name, server.value, &orchestration, lookup)?);
+        match build_server(text, &name, server.value, &orchestration, lookup) {
+            Ok(server) => servers.push(server),
+            Err(e) => problems.push(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(combine(problems));
     }
     Ok(Config::sorted(servers, orchestration))
 }
@@ -813,7 +933,15 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
     if let Some(fail_fast) = raw.fail_fast {
         o.fail_fast = fail_fast;
     }
-    if let Some(level) = &raw.log_level {
+    if let Some(n) = &raw.max_retries {
+        o.max_retries = u32::try_from(n.value).map_err(|_| {
+            at_loc(&n.referenced, format!("orchestration: `max_retries` must be 0 or more, got {}", n.value))
+        })?;
+    }
+    if raw.enable_logging == Some(false) {
+        // talk-2-tables' switch: off silences the log whatever `log_level` says.
+        o.log_level = Some(log::LevelFilter::Off);
+    } else if let Some(level) = &raw.log_level {
         o.log_level = Some(parse_log_level(&level.value).ok_or_else(|| {
             at_loc(
                 &level.referenced,
@@ -959,13 +1087,13 @@ fn build_server(
 
     let transport_hint = format!(" (one of {})", TRANSPORTS.join(", "));
     let kind = raw.transport.as_ref().ok_or_else(|| missing("transport", &transport_hint))?;
-    if !TRANSPORTS.contains(&kind.value.as_str()) {
+    if !TRANSPORTS.contains(&kind.value.as_str()) && kind.value != "streamable-http" {
         return Err(at_loc(
             &kind.referenced,
             format!("server `{server}`: unknown transport `{}` (valid: {})", kind.value, TRANSPORTS.join(", ")),
         ));
     }
-    let kind_name = kind.value.as_str();
+    let kind_name = if kind.value == "streamable-http" { "streamable_http" } else { kind.value.as_str() };
 
     let priority =
         raw.priority.as_ref().ok_or_else(|| missing("priority", " (an integer >= 0; lower is preferred)"))?;
@@ -1087,6 +1215,7 @@ fn build_server(
 
     Ok(ServerConfig {
         name: server.to_owned(),
+        display_name: raw.name,
         transport,
         priority,
         domains: raw.domains.unwrap_or_default(),
@@ -1097,6 +1226,7 @@ fn build_server(
         read_contents: raw.read_contents.unwrap_or(true),
         max_listing_bytes,
         max_listing_items,
+        notes: Vec::new(),
     })
 }
 
@@ -1133,7 +1263,7 @@ mod tests {
     fn fail(lines: &[&str]) -> (String, Option<usize>, Option<usize>) {
         match parse(lines) {
             Ok(c) => panic!("expected an error, got {c:?}"),
-            Err(Error::Config { message, line, column }) => (message, line, column),
+            Err(Error::Config { message, line, column, .. }) => (message, line, column),
             Err(other) => panic!("expected a config error, got {other:?}"),
         }
     }
@@ -1143,7 +1273,7 @@ mod tests {
         assert_eq!((m.as_str(), l, c), (message, Some(line), Some(column)), "document:\n{}", doc(lines));
     }
 
-    const SERVER_KEYS: &str = "url, priority, domains, capabilities, transport, timeout, headers, enabled, \
+    const SERVER_KEYS: &str = "name, url, priority, domains, capabilities, transport, timeout, headers, enabled, \
                                read_contents, max_listing_bytes, max_listing_items, command, args, env, cwd";
 
     #[test]
@@ -1177,7 +1307,7 @@ mod tests {
 
         let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-config.yaml");
         let e = Config::from_path(&missing).unwrap_err();
-        let Error::Config { message, line: None, column: None } = &e else { panic!("{e:?}") };
+        let Error::Config { message, line: None, column: None, .. } = &e else { panic!("{e:?}") };
         assert!(message.starts_with(&format!("cannot read `{}`: ", missing.display())), "{message}");
     }
 
@@ -1404,7 +1534,7 @@ mod tests {
         assert_fail(
             &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
             "orchestration: unknown key `ttl` (allowed: resource_cache_ttl, fail_fast, log_level, \
-             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items)",
+             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items, enable_logging, max_retries)",
             4,
             3,
         );
@@ -1803,7 +1933,7 @@ mod tests {
         assert_eq!(config.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["c", "a", "b"]);
 
         let message = |r: Result<Config>| match r {
-            Err(Error::Config { message, line: None, column: None }) => message,
+            Err(Error::Config { message, line: None, column: None, .. }) => message,
             other => panic!("{other:?}"),
         };
         assert_eq!(message(Config::new(vec![], Orchestration::default())), "no servers: configure at least one server");

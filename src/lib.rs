@@ -126,11 +126,12 @@ mod url;
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
-    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES,
-    DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig, Transport,
+    Config, ConfigFormat, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS,
+    DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig,
+    Transport,
 };
 pub use deadline::Phase;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
 pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};
