@@ -358,9 +358,57 @@ impl Config {
         Config::yaml(text, &lookup).map_err(|e| report::with_snippets(text, e))
     }
 
+    /// Parses and validates, reporting every problem: after an unknown key, a duplicate key or
+    /// a value of the wrong type on a `key: value` line of its own, that line is set aside and
+    /// the document parsed again (at most 50 times), so that the next such problem and the
+    /// validation problems are found too. A syntax error stops there.
     fn yaml(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
-        let raw = parse_raw(text)?;
-        build(text, raw, lookup)
+        let mut problems: Vec<Error> = Vec::new();
+        // (message prefix, key) of each line set aside: its absence is not a problem.
+        let mut removed: Vec<(String, String)> = Vec::new();
+        let mut current = text.to_owned();
+        for _ in 0..50 {
+            match parse_raw(&current) {
+                Ok(raw) => {
+                    let built = build(&current, raw, lookup);
+                    let suppressed = |e: &Error| {
+                        let Error::Config { message, .. } = e else { return false };
+                        (!removed.is_empty() && message.contains("`mcp_servers` is empty"))
+                            || removed.iter().any(|(prefix, key)| {
+                                message.starts_with(prefix.as_str())
+                                    && message.contains(&format!("missing required key `{key}`"))
+                            })
+                    };
+                    match built {
+                        Ok(config) if problems.is_empty() => return Ok(config),
+                        Ok(_) => {}
+                        Err(e) => {
+                            problems.extend(e.config_problems().into_iter().filter(|e| !suppressed(e)));
+                        }
+                    }
+                    return Err(combine(problems));
+                }
+                Err((e, recoverable)) => {
+                    let e = *e;
+                    let set_aside = match &e {
+                        Error::Config { line: Some(line), .. } if recoverable => set_aside(&mut current, *line),
+                        _ => None,
+                    };
+                    let prefix = match &e {
+                        Error::Config { message, .. } => {
+                            message.find("`: ").map(|i| message[..i + 3].to_owned()).unwrap_or_default()
+                        }
+                        _ => String::new(),
+                    };
+                    problems.push(e);
+                    match set_aside {
+                        Some(key) => removed.push((prefix, key)),
+                        None => return Err(combine(problems)),
+                    }
+                }
+            }
+        }
+        Err(combine(problems))
     }
 
     /// Parses and validates a document in any of the formats this crate reads, recognised by
@@ -808,7 +856,9 @@ impl<'de> Visitor<'de> for ServersSeed<'_> {
     }
 }
 
-fn parse_raw(text: &str) -> Result<RawDoc> {
+/// The document, or its first problem and whether it is one the parse can go on after (an
+/// unknown or duplicate key, a value of the wrong type), rather than a syntax error.
+fn parse_raw(text: &str) -> std::result::Result<RawDoc, (Box<Error>, bool)> {
     let ctx = Ctx::default();
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
@@ -818,17 +868,29 @@ fn parse_raw(text: &str) -> Result<RawDoc> {
         Ok(doc) => Ok(doc),
         Err(e) => {
             if let Some(raised) = ctx.raised.borrow_mut().take() {
-                return Err(raised);
+                return Err((Box::new(raised), false));
             }
             let section = ctx.section.borrow().clone();
-            Err(translate(&e, &section))
+            let mut inner = e.without_snippet();
+            while let serde_saphyr::Error::AliasError { error, .. } = inner {
+                inner = error.without_snippet();
+            }
+            let recoverable = matches!(
+                inner,
+                serde_saphyr::Error::SerdeUnknownField { .. }
+                    | serde_saphyr::Error::DuplicateMappingKey { .. }
+                    | serde_saphyr::Error::InvalidScalar { .. }
+                    | serde_saphyr::Error::Unexpected { .. }
+                    | serde_saphyr::Error::SerdeInvalidType { .. }
+            );
+            Err((Box::new(translate(&e, &section, text)), recoverable))
         }
     }
 }
 
 /// Rewrites a serde-saphyr error into ours: names the server (or section), the key and the
 /// alternatives; keeps serde-saphyr's line and column.
-fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
+fn translate(e: &serde_saphyr::Error, section: &Section, text: &str) -> Error {
     use serde_saphyr::Error as E;
     use serde_saphyr::MessageFormatter;
 
@@ -842,6 +904,18 @@ fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
         Section::Server(name) => format!("server `{name}`: "),
         Section::Orchestration => "orchestration: ".to_owned(),
     };
+    // A value of the wrong type: name its key.
+    let key = e
+        .location()
+        .and_then(|loc| key_at(text, loc.line() as usize, loc.column() as usize))
+        .filter(|k| match section {
+            Section::Top => true,
+            Section::Servers => k != "mcp_servers",
+            Section::Server(name) => k != name,
+            Section::Orchestration => k != "orchestration",
+        })
+        .map(|k| format!("`{k}`: "))
+        .unwrap_or_default();
     let message = match inner {
         E::SerdeUnknownField { field, expected, .. } => {
             format!("{prefix}unknown key `{field}` (allowed: {})", expected.join(", "))
@@ -853,10 +927,10 @@ fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
                 _ => format!("{prefix}duplicate key `{key}`"),
             }
         }
-        E::InvalidScalar { ty, .. } => format!("{prefix}invalid value: expected {}", type_word(ty)),
-        E::Unexpected { expected, .. } => format!("{prefix}expected {}", structure_word(expected)),
+        E::InvalidScalar { ty, .. } => format!("{prefix}{key}invalid value: expected {}", type_word(ty)),
+        E::Unexpected { expected, .. } => format!("{prefix}{key}expected {}", structure_word(expected)),
         E::SerdeInvalidType { unexpected, expected, .. } => {
-            format!("{prefix}invalid type: expected {expected}, found {unexpected}")
+            format!("{prefix}{key}invalid type: expected {expected}, found {unexpected}")
         }
         other => {
             let text = serde_saphyr::UserMessageFormatter.format_message(other);
@@ -867,6 +941,61 @@ fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
         Some(loc) => at_loc(&loc, message),
         None => unlocated(message),
     }
+}
+
+/// Blanks line `line` (1-based) of `text` when it is an indented `key: value` line whose value
+/// is all on it (the next line is not indented more); returns the key.
+fn set_aside(text: &mut String, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let here = *lines.get(line.checked_sub(1)?)?;
+    let indent = here.len() - here.trim_start().len();
+    let trimmed = here.trim_start();
+    if indent == 0 || trimmed.starts_with('-') || trimmed.starts_with('#') {
+        return None;
+    }
+    let (key, value) = trimmed.split_once(':')?;
+    let value = value.trim();
+    if value.is_empty() || value.starts_with('#') || value.starts_with('|') || value.starts_with('>') {
+        return None;
+    }
+    let next = lines[line..].iter().find(|l| {
+        let t = l.trim_start();
+        !t.is_empty() && !t.starts_with('#')
+    });
+    if next.is_some_and(|n| n.len() - n.trim_start().len() > indent) {
+        return None;
+    }
+    let key = key.trim().trim_matches(['"', '\'']).to_owned();
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    out[line - 1] = String::new();
+    *text = out.join("\n");
+    Some(key)
+}
+
+/// The key whose value starts at (`line`, `column`) (1-based): `key:` just before it on the
+/// same line (block or flow style), or, for a value on the lines below its key, the nearest
+/// preceding non-blank, non-comment line when it is `key:` alone.
+fn key_at(text: &str, line: usize, column: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?;
+    let before: String = here.chars().take(column.saturating_sub(1)).collect();
+    let key_of = |prefix: &str| -> Option<String> {
+        let body = prefix.trim_end().strip_suffix(':')?;
+        let start = body.rfind(['{', ',', ' ', '\t', '-']).map_or(0, |i| i + 1);
+        let key = body[start..].trim_matches(['"', '\'']);
+        (!key.is_empty()).then(|| key.to_owned())
+    };
+    if let Some(key) = key_of(&before) {
+        return Some(key);
+    }
+    if !before.trim().is_empty() && before.trim() != "-" {
+        return None;
+    }
+    let previous = lines[..line - 1].iter().rev().find(|l| {
+        let t = l.trim_start();
+        !t.is_empty() && !t.starts_with('#')
+    })?;
+    key_of(previous)
 }
 
 fn type_word(ty: &str) -> String {
@@ -1526,10 +1655,27 @@ mod tests {
     #[test]
     fn unknown_keys_are_named_with_the_allowed_ones() {
         assert_fail(
-            &["mcp_servers:", "  db:", "    urll: http://localhost/sse", "    priority: 1", "    transport: sse"],
-            &format!("server `db`: unknown key `urll` (allowed: {SERVER_KEYS})"),
+            &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: 1", "    transportt: sse"],
+            "server `db`: missing required key `transport` (one of sse, streamable_http, stdio)",
+            2,
             3,
-            5,
+        );
+        // The unknown key is reported, and so is the missing one it was probably meant to be.
+        let e = parse(&[
+            "mcp_servers:",
+            "  db:",
+            "    urll: http://localhost/sse",
+            "    priority: 1",
+            "    transport: sse",
+        ])
+        .unwrap_err();
+        let problems: Vec<String> = e.config_problems().iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            problems,
+            [
+                "config: server `db`: missing required key `url` (transport `sse` needs one) at line 2 column 3\n   2 |   db:\n     |   ^".to_owned(),
+                format!("config: server `db`: unknown key `urll` (allowed: {SERVER_KEYS}) at line 3 column 5\n   3 |     urll: http://localhost/sse\n     |     ^"),
+            ]
         );
         assert_fail(
             &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
@@ -1544,6 +1690,43 @@ mod tests {
             2,
             1,
         );
+    }
+
+    #[test]
+    fn several_problems_at_once() {
+        let e = parse(&[
+            "mcp_servers:",
+            "  db:",
+            "    url: http://localhost/sse",
+            "    priority: high",
+            "    transport: sse",
+            "    colour: blue",
+            "  other:",
+            "    url: http://localhost/sse",
+            "    priority: 1",
+            "    transport: sse",
+            "    timeout: soon",
+            "  third: {url: 'ftp://h', priority: 1, transport: sse}",
+            "orchestration:",
+            "  fail_fast: perhaps",
+        ])
+        .unwrap_err();
+        let problems: Vec<(String, Option<usize>)> = e
+            .config_problems()
+            .iter()
+            .map(|p| match p {
+                Error::Config { message, line, .. } => (message.clone(), *line),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected = [
+            ("server `db`: `priority`: invalid value: expected an integer", 4),
+            (&*format!("server `db`: unknown key `colour` (allowed: {SERVER_KEYS})"), 6),
+            ("server `other`: `timeout`: invalid value: expected a number", 11),
+            ("server `third`: `url` `ftp://h` has scheme `ftp`: only http and https are supported", 12),
+            ("orchestration: `fail_fast`: invalid value: expected true or false", 14),
+        ];
+        assert_eq!(problems, expected.map(|(m, l)| (m.to_owned(), Some(l))));
     }
 
     #[test]
@@ -1650,7 +1833,7 @@ mod tests {
         );
         assert_fail(
             &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: high", "    transport: sse"],
-            "server `db`: invalid value: expected an integer",
+            "server `db`: `priority`: invalid value: expected an integer",
             4,
             15,
         );
@@ -1832,7 +2015,7 @@ mod tests {
         );
         assert_fail(
             &["mcp_servers:", server, "orchestration:", "  fail_fast: perhaps"],
-            "orchestration: invalid value: expected true or false",
+            "orchestration: `fail_fast`: invalid value: expected true or false",
             4,
             14,
         );
@@ -1841,15 +2024,20 @@ mod tests {
     #[test]
     fn values_of_the_wrong_type() {
         let server = |extra: &str| format!("  a: {{url: 'http://h', priority: 1, transport: sse, {extra}}}");
-        assert_fail(&["mcp_servers:", &server("timeout: 30s")], "server `a`: invalid value: expected a number", 2, 62);
         assert_fail(
-            &["mcp_servers:", &server("enabled: maybe")],
-            "server `a`: invalid value: expected true or false",
+            &["mcp_servers:", &server("timeout: 30s")],
+            "server `a`: `timeout`: invalid value: expected a number",
             2,
             62,
         );
-        assert_fail(&["mcp_servers:", &server("domains: sales")], "server `a`: expected a list", 2, 62);
-        assert_fail(&["mcp_servers:", &server("headers: [a]")], "server `a`: expected a mapping", 2, 62);
+        assert_fail(
+            &["mcp_servers:", &server("enabled: maybe")],
+            "server `a`: `enabled`: invalid value: expected true or false",
+            2,
+            62,
+        );
+        assert_fail(&["mcp_servers:", &server("domains: sales")], "server `a`: `domains`: expected a list", 2, 62);
+        assert_fail(&["mcp_servers:", &server("headers: [a]")], "server `a`: `headers`: expected a mapping", 2, 62);
         assert_fail(&["mcp_servers:", &server(""), "orchestration: 5"], "orchestration: expected a mapping", 3, 16);
     }
 

@@ -320,11 +320,20 @@ impl Error {
         }
     }
 
-    /// Every problem of a config error: the error itself (the first problem), then those of
-    /// its `more` (empty for any other error).
-    pub fn config_problems(&self) -> Vec<&Error> {
+    /// Every problem of a config error, in document order, each an `Error::Config` of its own
+    /// (with an empty `more`); empty for any other error.
+    pub fn config_problems(&self) -> Vec<Error> {
         match self {
-            Error::Config { more, .. } => std::iter::once(self).chain(more.iter()).collect(),
+            Error::Config { message, line, column, snippet, more } => {
+                let first = Error::Config {
+                    message: message.clone(),
+                    line: *line,
+                    column: *column,
+                    snippet: snippet.clone(),
+                    more: Vec::new(),
+                };
+                std::iter::once(first).chain(more.iter().flat_map(Error::config_problems)).collect()
+            }
             _ => Vec::new(),
         }
     }
