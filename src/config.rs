@@ -290,8 +290,123 @@ impl ServerConfig {
     }
 
     /// A server over the legacy HTTP+SSE transport, with the defaults of [`ServerConfig::new`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcp_orchestrator::{Config, ServerConfig};
+    ///
+    /// let config = Config::builder()
+    ///     .server(
+    ///         ServerConfig::sse("database_mcp", "http://localhost:8000/sse")
+    ///             .priority(10)
+    ///             .capabilities(["execute_query", "list_resources"])
+    ///             .domains(["sales", "orders"])
+    ///             .header("Authorization", "Bearer secret")
+    ///             .timeout(Duration::from_secs(5)),
+    ///     )
+    ///     .server(ServerConfig::streamable_http("search", "http://localhost:8100/mcp").priority(1))
+    ///     .server(ServerConfig::stdio("files", "python", ["-m", "files_mcp"]).env("LOG", "info").priority(20))
+    ///     .fail_fast(false)
+    ///     .build()?;
+    /// assert_eq!(config.servers[0].name, "search");
+    /// # Ok::<(), mcp_orchestrator::Error>(())
+    /// ```
     pub fn sse(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
         ServerConfig::new(name, Transport::Sse { url: url.into() })
+    }
+
+    /// A server over Streamable HTTP (`url` is the MCP endpoint), with the defaults of
+    /// [`ServerConfig::new`].
+    pub fn streamable_http(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
+        ServerConfig::new(name, Transport::StreamableHttp { url: url.into() })
+    }
+
+    /// The same as [`ServerConfig::streamable_http`]: the transport the SDKs call `http`.
+    pub fn http(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
+        ServerConfig::streamable_http(name, url)
+    }
+
+    /// A server started as a child process, speaking JSON-RPC on its stdin and stdout.
+    pub fn stdio(
+        name: impl Into<String>,
+        command: impl Into<String>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> ServerConfig {
+        let args = args.into_iter().map(Into::into).collect();
+        ServerConfig::new(name, Transport::Stdio { command: command.into(), args, env: BTreeMap::new(), cwd: None })
+    }
+
+    /// Sets the priority (lower number = higher priority).
+    pub fn priority(mut self, priority: u32) -> ServerConfig {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets what it may be used for (`execute_query` makes it an executor candidate).
+    pub fn capabilities(mut self, capabilities: impl IntoIterator<Item = impl Into<String>>) -> ServerConfig {
+        self.capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the data domains it serves.
+    pub fn domains(mut self, domains: impl IntoIterator<Item = impl Into<String>>) -> ServerConfig {
+        self.domains = domains.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the deadline for connecting, for each request and for its part of a gather.
+    pub fn timeout(mut self, timeout: Duration) -> ServerConfig {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Adds an HTTP header (replacing one of the same name); its value is a secret, never
+    /// logged. Headers on a stdio server are an error of [`Config::new`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ServerConfig {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Sets whether the server is used at all (`false` leaves it out).
+    pub fn enabled(mut self, enabled: bool) -> ServerConfig {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Sets whether a gather reads the contents of each resource.
+    pub fn read_contents(mut self, read_contents: bool) -> ServerConfig {
+        self.read_contents = read_contents;
+        self
+    }
+
+    /// Sets the human-readable name shown next to the key.
+    pub fn display_name(mut self, display_name: impl Into<String>) -> ServerConfig {
+        self.display_name = Some(display_name.into());
+        self
+    }
+
+    /// Sets the listing budget: the most result bytes and items one paged listing may gather.
+    pub fn listing_budget(mut self, max_bytes: usize, max_items: usize) -> ServerConfig {
+        self.max_listing_bytes = max_bytes;
+        self.max_listing_items = max_items;
+        self
+    }
+
+    /// Adds an environment variable for a stdio server's process (ignored by the other
+    /// transports).
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> ServerConfig {
+        if let Transport::Stdio { env, .. } = &mut self.transport {
+            env.insert(name.into(), value.into());
+        }
+        self
+    }
+
+    /// Sets a stdio server's working directory (ignored by the other transports).
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> ServerConfig {
+        if let Transport::Stdio { cwd, .. } = &mut self.transport {
+            *cwd = Some(dir.into());
+        }
+        self
     }
 
     /// The server's URL as it may be shown (in a table, a log, an error): origin and path, no
@@ -336,6 +451,12 @@ impl Config {
         let mut config = Config::sorted(servers, orchestration);
         config.format = ConfigFormat::Code;
         Ok(config)
+    }
+
+    /// A builder: servers and orchestration settings in code, validated by
+    /// [`ConfigBuilder::build`] (see [`ServerConfig::sse`] for an example).
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder { servers: Vec::new(), orchestration: Orchestration::default() }
     }
 
     /// Parses and validates a YAML document; `${VAR}` is taken from the process environment.
@@ -472,6 +593,83 @@ impl Config {
     fn sorted(mut servers: Vec<ServerConfig>, orchestration: Orchestration) -> Config {
         servers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
         Config { servers, orchestration, format: ConfigFormat::Yaml }
+    }
+}
+
+/// Builds a [`Config`] in code ([`Config::builder`]): servers, then orchestration settings
+/// (each defaulting as in the YAML), then [`ConfigBuilder::build`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConfigBuilder {
+    servers: Vec<ServerConfig>,
+    orchestration: Orchestration,
+}
+
+impl ConfigBuilder {
+    /// Adds a server.
+    pub fn server(mut self, server: ServerConfig) -> ConfigBuilder {
+        self.servers.push(server);
+        self
+    }
+
+    /// Adds servers.
+    pub fn servers(mut self, servers: impl IntoIterator<Item = ServerConfig>) -> ConfigBuilder {
+        self.servers.extend(servers);
+        self
+    }
+
+    /// How long gathered resources stay fresh (default 300 s).
+    pub fn resource_cache_ttl(mut self, ttl: Duration) -> ConfigBuilder {
+        self.orchestration.resource_cache_ttl = ttl;
+        self
+    }
+
+    /// Whether the first server failure fails the whole call (default true).
+    pub fn fail_fast(mut self, fail_fast: bool) -> ConfigBuilder {
+        self.orchestration.fail_fast = fail_fast;
+        self
+    }
+
+    /// The log level the program should apply (the library installs no logger).
+    pub fn log_level(mut self, level: log::LevelFilter) -> ConfigBuilder {
+        self.orchestration.log_level = Some(level);
+        self
+    }
+
+    /// The most servers connected or fetched at once (default 10).
+    pub fn max_concurrent_connections(mut self, n: usize) -> ConfigBuilder {
+        self.orchestration.max_concurrent_connections = n;
+        self
+    }
+
+    /// The cache's byte budget (default 100 MiB).
+    pub fn cache_max_bytes(mut self, bytes: usize) -> ConfigBuilder {
+        self.orchestration.cache_max_bytes = bytes;
+        self
+    }
+
+    /// The timeout of servers that kept the default one ([`DEFAULT_TIMEOUT`]), applied by
+    /// [`ConfigBuilder::build`].
+    pub fn request_timeout(mut self, timeout: Duration) -> ConfigBuilder {
+        self.orchestration.request_timeout = timeout;
+        self
+    }
+
+    /// How many times a failed or broken server connection may be retried ([`Orchestration::max_retries`]).
+    pub fn max_retries(mut self, retries: u32) -> ConfigBuilder {
+        self.orchestration.max_retries = retries;
+        self
+    }
+
+    /// Validates as [`Config::new`] does and sorts the servers by (priority, name).
+    pub fn build(self) -> Result<Config> {
+        let timeout = self.orchestration.request_timeout;
+        let servers = self
+            .servers
+            .into_iter()
+            .map(|s| if s.timeout == DEFAULT_TIMEOUT { s.timeout(timeout) } else { s })
+            .collect();
+        Config::new(servers, self.orchestration)
     }
 }
 

@@ -126,9 +126,9 @@ mod url;
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
-    Config, ConfigFormat, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS,
-    DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig,
-    Transport,
+    Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL,
+    DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers,
+    Orchestration, ServerConfig, Transport,
 };
 pub use deadline::Phase;
 pub use error::{Error, ErrorKind, Result};
@@ -140,6 +140,9 @@ pub use protocol::{
     Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
     Tool,
 };
+/// JSON values, for tool arguments and results (`serde_json`'s, re-exported so that a program
+/// needs no `serde_json` dependency of its own).
+pub use serde_json::{Value, json};
 pub use transport::Notification;
 
 /// The README's examples, compiled and run as doctests.

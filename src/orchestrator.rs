@@ -28,6 +28,7 @@ const COLLECT_SLACK: Duration = Duration::from_secs(5);
 ///
 /// This is what the cache holds, one entry per server, shared by `Arc`.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct ServerResources {
     /// Every resource (all pages).
     pub resources: Vec<Resource>,

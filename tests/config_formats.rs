@@ -240,3 +240,73 @@ fn read_errors_name_the_file() {
     assert_eq!(e.kind(), ErrorKind::Config);
     assert!(e.to_string().contains(&format!("cannot read `{}`", missing.display())), "{e}");
 }
+
+#[test]
+fn builders_make_what_the_yaml_makes() {
+    let built = Config::builder()
+        .server(
+            ServerConfig::sse("database_mcp", "http://localhost:8000/sse")
+                .priority(10)
+                .domains(["sales", "orders"])
+                .capabilities(["execute_query", "list_resources"]),
+        )
+        .server(
+            ServerConfig::sse("product_metadata_mcp", "http://localhost:8002/sse")
+                .priority(1)
+                .domains(["products", "aliases"])
+                .capabilities(["list_resources"]),
+        )
+        .resource_cache_ttl(Duration::from_secs(300))
+        .fail_fast(true)
+        .log_level(log::LevelFilter::Debug)
+        .build()
+        .unwrap();
+    let loaded = load("plain_config.txt");
+    assert_eq!(built, loaded);
+    assert_eq!(built.format(), ConfigFormat::Code);
+
+    let all = Config::builder()
+        .server(
+            ServerConfig::streamable_http("a", "http://localhost:1/mcp")
+                .header("Authorization", "Bearer x")
+                .timeout(Duration::from_millis(250))
+                .enabled(false)
+                .read_contents(false)
+                .display_name("A")
+                .listing_budget(10, 2),
+        )
+        .server(ServerConfig::http("b", "http://localhost:2/mcp"))
+        .server(ServerConfig::stdio("c", "python", ["-m", "x"]).env("K", "v").cwd("/tmp"))
+        .request_timeout(Duration::from_secs(7))
+        .max_concurrent_connections(3)
+        .cache_max_bytes(1024)
+        .max_retries(2)
+        .build()
+        .unwrap();
+    let a = all.server("a").unwrap();
+    assert_eq!((a.timeout, a.enabled, a.read_contents), (Duration::from_millis(250), false, false));
+    assert_eq!((a.max_listing_bytes, a.max_listing_items, a.display_name.as_deref()), (10, 2, Some("A")));
+    assert_eq!(header(a, "Authorization"), Some("Bearer x"));
+    // A server that kept the default timeout takes the builder's request_timeout.
+    let b = all.server("b").unwrap();
+    assert_eq!(b.transport, Transport::StreamableHttp { url: "http://localhost:2/mcp".into() });
+    assert_eq!(b.timeout, Duration::from_secs(7));
+    let (command, args, vars, cwd) = stdio(all.server("c").unwrap());
+    assert_eq!((command, args, cwd), ("python", &["-m".to_owned(), "x".to_owned()][..], Some(Path::new("/tmp"))));
+    assert_eq!(vars.get("K").map(String::as_str), Some("v"));
+    let o = &all.orchestration;
+    assert_eq!((o.max_concurrent_connections, o.cache_max_bytes, o.max_retries), (3, 1024, 2));
+
+    // The builder validates as Config::new does.
+    let e = Config::builder().server(ServerConfig::sse("x", "ws://h")).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(e.to_string().contains("server `x`: `url` `ws://h` has scheme `ws`"), "{e}");
+    let e = Config::builder().build().unwrap_err();
+    assert!(e.to_string().contains("no servers"), "{e}");
+}
+
+#[test]
+fn tool_arguments_need_no_serde_json_dependency() {
+    let args: mcp_orchestrator::Value = mcp_orchestrator::json!({"query": "SELECT 1"});
+    assert_eq!(args["query"], "SELECT 1");
+}
