@@ -66,7 +66,10 @@
 //!
 //! Every fallible call returns [`Error`], one `#[non_exhaustive]` enum. Its message is
 //! `category: detail (server …, method …, op …)`, and [`Error::server`], [`Error::method`] and
-//! [`Error::op_id`] give the context without parsing. Config errors carry the line and column.
+//! [`Error::op_id`] give the context without parsing, and [`Error::kind`] classifies it
+//! ([`ErrorKind`]: unreachable, timeout, unauthorized, server error, protocol, disconnected,
+//! limit, config, closed, not initialized, no server). Config errors carry the line, column and
+//! line of each problem, all of a file's problems at once.
 //! A timeout says which phase timed out; a limit says the number.
 //!
 //! # Threads and shutdown
