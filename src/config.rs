@@ -578,8 +578,10 @@ impl Config {
         let path = path.as_ref();
         let text =
             std::fs::read_to_string(path).map_err(|e| unlocated(format!("cannot read `{}`: {e}", path.display())))?;
+        // `${workspaceFolder}` is absolute, as in the editors, whatever the current directory.
         let dir = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d });
-        Config::load(&text, dir, &lookup).map_err(|e| report::prefix(e, &format!("`{}`: ", path.display())))
+        let dir = dir.map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_path_buf()));
+        Config::load(&text, dir.as_deref(), &lookup).map_err(|e| report::prefix(e, &format!("`{}`: ", path.display())))
     }
 
     /// The format the config was read from.
