@@ -96,20 +96,43 @@ pub(super) fn redact_line(line: &str) -> String {
         segment.push(c);
     }
     shown.push_str(&redact_segment(&segment));
-    // URL user info: `scheme://user:pass@host` -> `scheme://***@host`.
+    // URLs as everywhere else: user info as `***`, a query string as `?…`.
     let mut out = String::new();
     let mut rest = shown.as_str();
     while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let end = rest.find(|c: char| c == '/' || c == '"' || c == '\'' || c.is_whitespace()).unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            out.push_str("***");
-            rest = &rest[at..];
-        }
+        let start = rest[..i]
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+            .last()
+            .map_or(i, |(j, _)| j);
+        let end = rest[i..]
+            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ']'))
+            .map_or(rest.len(), |e| i + e);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url_as_written(&rest[start..end]));
+        rest = &rest[end..];
     }
     out.push_str(rest);
     out.chars().filter(|c| !c.is_control() || *c == '\t').take(200).collect()
+}
+
+/// A URL as written, its user info replaced by `***` and its query string by `?…` (not
+/// normalised, so that the snippet still reads as the file does).
+fn redact_url_as_written(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (rest, query) = match rest.find(['?', '#']) {
+        Some(q) if rest[q..].starts_with('?') => (&rest[..q], "?…"),
+        Some(q) => (&rest[..q], ""),
+        None => (rest, ""),
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => format!("***{}", &authority[at..]),
+        None => authority.to_owned(),
+    };
+    format!("{scheme}://{authority}{path}{query}")
 }
 
 /// `key: value` with a secret-looking key becomes `key: <redacted>`.
@@ -137,6 +160,10 @@ mod tests {
         assert_eq!(redact_line("    \"X-Api-Key\": \"k\","), "    \"X-Api-Key\": <redacted>,");
         assert_eq!(redact_line("  \"GITHUB_TOKEN\": \"ghp_x\""), "  \"GITHUB_TOKEN\": <redacted>");
         assert_eq!(redact_line("    url: http://user:pw@h/sse"), "    url: http://***@h/sse");
+        assert_eq!(
+            redact_line("    url: http://alice:pw@h:99999/x?api_key=k, \"https://h/?t=1\""),
+            "    url: http://***@h:99999/x?…, \"https://h/?…\""
+        );
         assert_eq!(redact_line("    priority: high"), "    priority: high");
         assert_eq!(
             redact_line("  db: {url: 'http://h', headers: {Authorization: \"Bearer a,b\", X-Other: y}}"),
