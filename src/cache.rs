@@ -25,6 +25,7 @@ use lru::LruCache;
 
 /// The cache's counters, readable at any time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct CacheStats {
     /// Fresh entries returned (including callers that waited for another caller's fetch).
     pub hits: u64,

@@ -1,4 +1,10 @@
-//! The YAML schema, validated into a [`Config`]; defaults; `${VAR}` expansion.
+//! The YAML schema, validated into a [`Config`]; defaults; `${VAR}` expansion. The other
+//! clients' JSON formats are in `config/json.rs` (chosen by content in [`Config::from_path`]);
+//! how several problems are reported, with snippets, in `config/report.rs`.
+//!
+//! Each server and the `orchestration` section are validated separately, and every problem
+//! found is reported in one [`Error::Config`] (a syntax, unknown-key or wrong-type error stops
+//! the parse, so it is reported alone).
 //!
 //! Parsing goes in two steps. serde-saphyr deserializes the document into private "raw" structs
 //! (`#[serde(deny_unknown_fields)]`, every value wrapped in [`serde_saphyr::Spanned`] where a
@@ -35,6 +41,11 @@ use crate::error::{Error, Result};
 mod auth;
 use crate::url::{Url, redacted};
 
+mod json;
+mod report;
+
+pub(crate) use report::combine;
+
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default `resource_cache_ttl`.
@@ -49,21 +60,47 @@ pub const DEFAULT_MAX_LISTING_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_LISTING_ITEMS: usize = 100_000;
 
 /// A validated configuration: the servers and the orchestration settings.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct Config {
     /// The servers, in priority order (lowest number first, ties by name).
     pub servers: Vec<ServerConfig>,
     /// How the orchestrator behaves.
     pub orchestration: Orchestration,
+    /// The format it was read from.
+    format: ConfigFormat,
+}
+
+/// Two configs are equal when their servers and orchestration are (whatever their format).
+impl PartialEq for Config {
+    fn eq(&self, other: &Config) -> bool {
+        self.servers == other.servers && self.orchestration == other.orchestration
+    }
+}
+
+/// The format a [`Config`] was read from ([`Config::format`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigFormat {
+    /// This crate's YAML (`mcp_servers:`), talk-2-tables' `mcp_config.yaml` included.
+    Yaml,
+    /// The `mcpServers` JSON of Claude Desktop, Claude Code (`.mcp.json`), Cursor and others.
+    McpServersJson,
+    /// VS Code's `servers` JSON (`.vscode/mcp.json`, or `mcp.servers` in `settings.json`).
+    VsCodeJson,
+    /// Built in code ([`Config::new`], [`Config::builder`]).
+    Code,
 }
 
 /// One server of the `mcp_servers` map.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub struct ServerConfig {
-    /// Its key in `mcp_servers`.
+    /// Its key in `mcp_servers` (`mcpServers`, `servers`): how errors, logs and results name it.
     pub name: String,
+    /// A human-readable name (`name:` inside the server, as talk-2-tables writes it), shown
+    /// next to the key by the CLI's `check` and `status`; the key stays the identifier.
+    pub display_name: Option<String>,
     /// How to reach it.
     pub transport: Transport,
     /// Lower number = higher priority.
@@ -90,6 +127,9 @@ pub struct ServerConfig {
     pub max_listing_items: usize,
     /// How the server is authorized (`auth`; HTTP transports only): see `config/auth.rs`.
     pub auth: Option<crate::auth::AuthConfig>,
+    /// What the loader assumed or left out (a priority from file order, a transport guessed
+    /// from the URL, a key only another client uses); see [`ServerConfig::notes`].
+    notes: Vec<String>,
 }
 
 /// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
@@ -202,6 +242,10 @@ pub struct Orchestration {
     pub max_listing_bytes: usize,
     /// The default of each server's `max_listing_items` (default 100 000).
     pub max_listing_items: usize,
+    /// How many times a server whose connection failed or broke may be reconnected before it
+    /// counts as failed (`max_retries`, default 0: never). Stored for the orchestrator's
+    /// reconnection; talk-2-tables writes it.
+    pub max_retries: u32,
 }
 
 impl Default for Orchestration {
@@ -215,6 +259,7 @@ impl Default for Orchestration {
             request_timeout: DEFAULT_TIMEOUT,
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
+            max_retries: 0,
         }
     }
 }
@@ -225,6 +270,7 @@ impl ServerConfig {
     pub fn new(name: impl Into<String>, transport: Transport) -> ServerConfig {
         ServerConfig {
             name: name.into(),
+            display_name: None,
             transport,
             priority: 0,
             domains: Vec::new(),
@@ -236,12 +282,136 @@ impl ServerConfig {
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
             auth: None,
+            notes: Vec::new(),
         }
     }
 
+    /// What the loader assumed or left out for this server, one sentence each: a priority
+    /// taken from file order (formats without priorities), a transport guessed from the URL, a
+    /// key ignored because only another client uses it. Empty for a server built in code or
+    /// written out in full.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// A server over the legacy HTTP+SSE transport, with the defaults of [`ServerConfig::new`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mcp_orchestrator::{Config, ServerConfig};
+    ///
+    /// let config = Config::builder()
+    ///     .server(
+    ///         ServerConfig::sse("database_mcp", "http://localhost:8000/sse")
+    ///             .priority(10)
+    ///             .capabilities(["execute_query", "list_resources"])
+    ///             .domains(["sales", "orders"])
+    ///             .header("Authorization", "Bearer secret")
+    ///             .timeout(Duration::from_secs(5)),
+    ///     )
+    ///     .server(ServerConfig::streamable_http("search", "http://localhost:8100/mcp").priority(1))
+    ///     .server(ServerConfig::stdio("files", "python", ["-m", "files_mcp"]).env("LOG", "info").priority(20))
+    ///     .fail_fast(false)
+    ///     .build()?;
+    /// assert_eq!(config.servers[0].name, "search");
+    /// # Ok::<(), mcp_orchestrator::Error>(())
+    /// ```
     pub fn sse(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
         ServerConfig::new(name, Transport::Sse { url: url.into() })
+    }
+
+    /// A server over Streamable HTTP (`url` is the MCP endpoint), with the defaults of
+    /// [`ServerConfig::new`].
+    pub fn streamable_http(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
+        ServerConfig::new(name, Transport::StreamableHttp { url: url.into() })
+    }
+
+    /// The same as [`ServerConfig::streamable_http`]: the transport the SDKs call `http`.
+    pub fn http(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
+        ServerConfig::streamable_http(name, url)
+    }
+
+    /// A server started as a child process, speaking JSON-RPC on its stdin and stdout.
+    pub fn stdio(
+        name: impl Into<String>,
+        command: impl Into<String>,
+        args: impl IntoIterator<Item = impl Into<String>>,
+    ) -> ServerConfig {
+        let args = args.into_iter().map(Into::into).collect();
+        ServerConfig::new(name, Transport::Stdio { command: command.into(), args, env: BTreeMap::new(), cwd: None })
+    }
+
+    /// Sets the priority (lower number = higher priority).
+    pub fn priority(mut self, priority: u32) -> ServerConfig {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets what it may be used for (`execute_query` makes it an executor candidate).
+    pub fn capabilities(mut self, capabilities: impl IntoIterator<Item = impl Into<String>>) -> ServerConfig {
+        self.capabilities = capabilities.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the data domains it serves.
+    pub fn domains(mut self, domains: impl IntoIterator<Item = impl Into<String>>) -> ServerConfig {
+        self.domains = domains.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the deadline for connecting, for each request and for its part of a gather.
+    pub fn timeout(mut self, timeout: Duration) -> ServerConfig {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Adds an HTTP header (replacing one of the same name); its value is a secret, never
+    /// logged. Headers on a stdio server are an error of [`Config::new`].
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> ServerConfig {
+        self.headers.insert(name, value);
+        self
+    }
+
+    /// Sets whether the server is used at all (`false` leaves it out).
+    pub fn enabled(mut self, enabled: bool) -> ServerConfig {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Sets whether a gather reads the contents of each resource.
+    pub fn read_contents(mut self, read_contents: bool) -> ServerConfig {
+        self.read_contents = read_contents;
+        self
+    }
+
+    /// Sets the human-readable name shown next to the key.
+    pub fn display_name(mut self, display_name: impl Into<String>) -> ServerConfig {
+        self.display_name = Some(display_name.into());
+        self
+    }
+
+    /// Sets the listing budget: the most result bytes and items one paged listing may gather.
+    pub fn listing_budget(mut self, max_bytes: usize, max_items: usize) -> ServerConfig {
+        self.max_listing_bytes = max_bytes;
+        self.max_listing_items = max_items;
+        self
+    }
+
+    /// Adds an environment variable for a stdio server's process (ignored by the other
+    /// transports).
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> ServerConfig {
+        if let Transport::Stdio { env, .. } = &mut self.transport {
+            env.insert(name.into(), value.into());
+        }
+        self
+    }
+
+    /// Sets a stdio server's working directory (ignored by the other transports).
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> ServerConfig {
+        if let Transport::Stdio { cwd, .. } = &mut self.transport {
+            *cwd = Some(dir.into());
+        }
+        self
     }
 
     /// The server's URL as it may be shown (in a table, a log, an error): origin and path, no
@@ -265,7 +435,8 @@ impl ServerConfig {
 // Public API: building a Config
 // ---------------------------------------------------------------------------------------------
 
-/// The transports the config accepts, as spelled in `transport:`.
+/// The transports the config accepts, as spelled in `transport:` (`streamable-http`, the
+/// SDKs' spelling, is read as `streamable_http`).
 const TRANSPORTS: &[&str] = &["sse", "streamable_http", "stdio"];
 /// The log levels `log_level` accepts (case-insensitively).
 const LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "OFF"];
@@ -289,7 +460,15 @@ impl Config {
             }
             validate_server(server).map_err(unlocated)?;
         }
-        Ok(Config::sorted(servers, orchestration))
+        let mut config = Config::sorted(servers, orchestration);
+        config.format = ConfigFormat::Code;
+        Ok(config)
+    }
+
+    /// A builder: servers and orchestration settings in code, validated by
+    /// [`ConfigBuilder::build`] (see [`ServerConfig::sse`] for an example).
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder { servers: Vec::new(), orchestration: Orchestration::default() }
     }
 
     /// Parses and validates a YAML document; `${VAR}` is taken from the process environment.
@@ -309,23 +488,110 @@ impl Config {
     /// which it returns `None` is unset). [`Config::from_yaml_str`] uses the process
     /// environment; this lets tests and embedders supply their own.
     pub fn from_yaml_str_with_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let raw = parse_raw(text)?;
-        build(text, raw, &lookup)
+        Config::yaml(text, &lookup).map_err(|e| report::with_snippets(text, e))
     }
 
-    /// Reads, parses and validates a YAML file; `${VAR}` is taken from the process environment.
+    /// Parses and validates, reporting every problem: after an unknown key, a duplicate key or
+    /// a value of the wrong type on a `key: value` line of its own, that line is set aside and
+    /// the document parsed again (at most 50 times), so that the next such problem and the
+    /// validation problems are found too. A syntax error stops there.
+    fn yaml(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let mut problems: Vec<Error> = Vec::new();
+        // (message prefix, key) of each line set aside: its absence is not a problem.
+        let mut removed: Vec<(String, String)> = Vec::new();
+        let mut current = text.to_owned();
+        for _ in 0..50 {
+            match parse_raw(&current) {
+                Ok(raw) => {
+                    let built = build(&current, raw, lookup);
+                    let suppressed = |e: &Error| {
+                        let Error::Config { message, .. } = e else { return false };
+                        (!removed.is_empty() && message.contains("`mcp_servers` is empty"))
+                            || removed.iter().any(|(prefix, key)| {
+                                message.starts_with(prefix.as_str())
+                                    && message.contains(&format!("missing required key `{key}`"))
+                            })
+                    };
+                    match built {
+                        Ok(config) if problems.is_empty() => return Ok(config),
+                        Ok(_) => {}
+                        Err(e) => {
+                            problems.extend(e.config_problems().into_iter().filter(|e| !suppressed(e)));
+                        }
+                    }
+                    return Err(combine(problems));
+                }
+                Err((e, recoverable)) => {
+                    let e = *e;
+                    let set_aside = match &e {
+                        Error::Config { line: Some(line), .. } if recoverable => set_aside(&mut current, *line),
+                        _ => None,
+                    };
+                    let prefix = match &e {
+                        Error::Config { message, .. } => {
+                            message.find("`: ").map(|i| message[..i + 3].to_owned()).unwrap_or_default()
+                        }
+                        _ => String::new(),
+                    };
+                    problems.push(e);
+                    match set_aside {
+                        Some(key) => removed.push((prefix, key)),
+                        None => return Err(combine(problems)),
+                    }
+                }
+            }
+        }
+        Err(combine(problems))
+    }
+
+    /// Parses and validates a document in any of the formats this crate reads, recognised by
+    /// its content: this crate's YAML, the `mcpServers` JSON of Claude Desktop, Claude Code and
+    /// Cursor, VS Code's `servers` JSON (see [`ConfigFormat`]). Variables come from `lookup`.
     ///
-    /// An error (I/O or content) names the path at the start of its message.
+    /// `${workspaceFolder}` and a relative `envFile` need the file's location: use
+    /// [`Config::from_path`] for them.
+    pub fn from_str_with_env(text: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
+        Config::load(text, None, &lookup)
+    }
+
+    fn load(text: &str, dir: Option<&Path>, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+        let cx = json::Context { dir: dir.map(Path::to_path_buf), lookup };
+        let loaded = match json::try_load(text, &cx) {
+            Some(result) => result.map(|(mut config, flavor)| {
+                config.format = match flavor {
+                    json::Flavor::McpServers => ConfigFormat::McpServersJson,
+                    json::Flavor::VsCode => ConfigFormat::VsCodeJson,
+                };
+                config
+            }),
+            None => Config::yaml(text, lookup),
+        };
+        loaded.map_err(|e| report::with_snippets(text, e))
+    }
+
+    /// Reads, parses and validates a config file in any format [`Config::from_str_with_env`]
+    /// reads, whatever its name; `${VAR}` is taken from the process environment.
+    ///
+    /// Every error (I/O or content, and each of several problems) names the path at the start
+    /// of its message.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Config> {
+        Config::from_path_with_env(path, |name| std::env::var(name).ok())
+    }
+
+    /// [`Config::from_path`], taking variables from `lookup`.
+    pub fn from_path_with_env(path: impl AsRef<Path>, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let path = path.as_ref();
         let text =
             std::fs::read_to_string(path).map_err(|e| unlocated(format!("cannot read `{}`: {e}", path.display())))?;
-        Config::from_yaml_str(&text).map_err(|e| match e {
-            Error::Config { message, line, column } => {
-                Error::Config { message: format!("`{}`: {message}", path.display()), line, column }
-            }
-            other => other,
-        })
+        // `${workspaceFolder}` is absolute, as in the editors, whatever the current directory.
+        let dir = path.parent().map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d });
+        let dir = dir.map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_path_buf()));
+        Config::load(&text, dir.as_deref(), &lookup).map_err(|e| report::prefix(e, &format!("`{}`: ", path.display())))
+    }
+
+    /// The format the config was read from.
+    pub fn format(&self) -> ConfigFormat {
+        self.format
     }
 
     /// The servers with `enabled: true`, in priority order.
@@ -340,12 +606,99 @@ impl Config {
 
     fn sorted(mut servers: Vec<ServerConfig>, orchestration: Orchestration) -> Config {
         servers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
-        Config { servers, orchestration }
+        Config { servers, orchestration, format: ConfigFormat::Yaml }
+    }
+}
+
+/// Builds a [`Config`] in code ([`Config::builder`]): servers, then orchestration settings
+/// (each defaulting as in the YAML), then [`ConfigBuilder::build`].
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConfigBuilder {
+    servers: Vec<ServerConfig>,
+    orchestration: Orchestration,
+}
+
+impl ConfigBuilder {
+    /// Adds a server.
+    pub fn server(mut self, server: ServerConfig) -> ConfigBuilder {
+        self.servers.push(server);
+        self
+    }
+
+    /// Adds servers.
+    pub fn servers(mut self, servers: impl IntoIterator<Item = ServerConfig>) -> ConfigBuilder {
+        self.servers.extend(servers);
+        self
+    }
+
+    /// How long gathered resources stay fresh (default 300 s).
+    pub fn resource_cache_ttl(mut self, ttl: Duration) -> ConfigBuilder {
+        self.orchestration.resource_cache_ttl = ttl;
+        self
+    }
+
+    /// Whether the first server failure fails the whole call (default true).
+    pub fn fail_fast(mut self, fail_fast: bool) -> ConfigBuilder {
+        self.orchestration.fail_fast = fail_fast;
+        self
+    }
+
+    /// The log level the program should apply (the library installs no logger).
+    pub fn log_level(mut self, level: log::LevelFilter) -> ConfigBuilder {
+        self.orchestration.log_level = Some(level);
+        self
+    }
+
+    /// The most servers connected or fetched at once (default 10).
+    pub fn max_concurrent_connections(mut self, n: usize) -> ConfigBuilder {
+        self.orchestration.max_concurrent_connections = n;
+        self
+    }
+
+    /// The cache's byte budget (default 100 MiB).
+    pub fn cache_max_bytes(mut self, bytes: usize) -> ConfigBuilder {
+        self.orchestration.cache_max_bytes = bytes;
+        self
+    }
+
+    /// The timeout of servers that kept the default one ([`DEFAULT_TIMEOUT`]), applied by
+    /// [`ConfigBuilder::build`].
+    pub fn request_timeout(mut self, timeout: Duration) -> ConfigBuilder {
+        self.orchestration.request_timeout = timeout;
+        self
+    }
+
+    /// How many times a failed or broken server connection may be retried ([`Orchestration::max_retries`]).
+    pub fn max_retries(mut self, retries: u32) -> ConfigBuilder {
+        self.orchestration.max_retries = retries;
+        self
+    }
+
+    /// Validates as [`Config::new`] does and sorts the servers by (priority, name).
+    pub fn build(self) -> Result<Config> {
+        let timeout = self.orchestration.request_timeout;
+        let servers = self
+            .servers
+            .into_iter()
+            .map(|s| if s.timeout == DEFAULT_TIMEOUT { s.timeout(timeout) } else { s })
+            .collect();
+        Config::new(servers, self.orchestration)
+    }
+}
+
+impl std::str::FromStr for Config {
+    type Err = Error;
+
+    /// [`Config::from_str_with_env`] with the process environment: any format, recognised by
+    /// its content.
+    fn from_str(text: &str) -> Result<Config> {
+        Config::from_str_with_env(text, |name| std::env::var(name).ok())
     }
 }
 
 fn unlocated(message: impl Into<String>) -> Error {
-    Error::Config { message: message.into(), line: None, column: None }
+    Error::Config { message: message.into(), line: None, column: None, snippet: None, more: Vec::new() }
 }
 
 /// A config error at a position (1-based; a zero line means unknown).
@@ -355,6 +708,8 @@ fn at(line: u64, column: u64, message: impl Into<String>) -> Error {
         message: message.into(),
         line: known.then_some(line as usize),
         column: (known && column > 0).then_some(column as usize),
+        snippet: None,
+        more: Vec::new(),
     }
 }
 
@@ -510,6 +865,7 @@ fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> std::result::R
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawServer {
+    name: Option<String>,
     url: Option<Spanned<String>>,
     priority: Option<Spanned<i64>>,
     domains: Option<Vec<String>>,
@@ -540,6 +896,8 @@ struct RawOrchestration {
     request_timeout: Option<Spanned<f64>>,
     max_listing_bytes: Option<Spanned<i64>>,
     max_listing_items: Option<Spanned<i64>>,
+    enable_logging: Option<bool>,
+    max_retries: Option<Spanned<i64>>,
 }
 
 /// A string-keyed map in document order (duplicate keys are rejected by serde-saphyr).
@@ -711,7 +1069,9 @@ impl<'de> Visitor<'de> for ServersSeed<'_> {
     }
 }
 
-fn parse_raw(text: &str) -> Result<RawDoc> {
+/// The document, or its first problem and whether it is one the parse can go on after (an
+/// unknown or duplicate key, a value of the wrong type), rather than a syntax error.
+fn parse_raw(text: &str) -> std::result::Result<RawDoc, (Box<Error>, bool)> {
     let ctx = Ctx::default();
     let mut options = serde_saphyr::Options::default();
     options.with_snippet = false;
@@ -721,17 +1081,29 @@ fn parse_raw(text: &str) -> Result<RawDoc> {
         Ok(doc) => Ok(doc),
         Err(e) => {
             if let Some(raised) = ctx.raised.borrow_mut().take() {
-                return Err(raised);
+                return Err((Box::new(raised), false));
             }
             let section = ctx.section.borrow().clone();
-            Err(translate(&e, &section))
+            let mut inner = e.without_snippet();
+            while let serde_saphyr::Error::AliasError { error, .. } = inner {
+                inner = error.without_snippet();
+            }
+            let recoverable = matches!(
+                inner,
+                serde_saphyr::Error::SerdeUnknownField { .. }
+                    | serde_saphyr::Error::DuplicateMappingKey { .. }
+                    | serde_saphyr::Error::InvalidScalar { .. }
+                    | serde_saphyr::Error::Unexpected { .. }
+                    | serde_saphyr::Error::SerdeInvalidType { .. }
+            );
+            Err((Box::new(translate(&e, &section, text)), recoverable))
         }
     }
 }
 
 /// Rewrites a serde-saphyr error into ours: names the server (or section), the key and the
 /// alternatives; keeps serde-saphyr's line and column.
-fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
+fn translate(e: &serde_saphyr::Error, section: &Section, text: &str) -> Error {
     use serde_saphyr::Error as E;
     use serde_saphyr::MessageFormatter;
 
@@ -745,6 +1117,18 @@ fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
         Section::Server(name) => format!("server `{name}`: "),
         Section::Orchestration => "orchestration: ".to_owned(),
     };
+    // A value of the wrong type: name its key.
+    let key = e
+        .location()
+        .and_then(|loc| key_at(text, loc.line() as usize, loc.column() as usize))
+        .filter(|k| match section {
+            Section::Top => true,
+            Section::Servers => k != "mcp_servers",
+            Section::Server(name) => k != name,
+            Section::Orchestration => k != "orchestration",
+        })
+        .map(|k| format!("`{k}`: "))
+        .unwrap_or_default();
     let message = match inner {
         E::SerdeUnknownField { field, expected, .. } => {
             format!("{prefix}unknown key `{field}` (allowed: {})", expected.join(", "))
@@ -756,10 +1140,10 @@ fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
                 _ => format!("{prefix}duplicate key `{key}`"),
             }
         }
-        E::InvalidScalar { ty, .. } => format!("{prefix}invalid value: expected {}", type_word(ty)),
-        E::Unexpected { expected, .. } => format!("{prefix}expected {}", structure_word(expected)),
+        E::InvalidScalar { ty, .. } => format!("{prefix}{key}invalid value: expected {}", type_word(ty)),
+        E::Unexpected { expected, .. } => format!("{prefix}{key}expected {}", structure_word(expected)),
         E::SerdeInvalidType { unexpected, expected, .. } => {
-            format!("{prefix}invalid type: expected {expected}, found {unexpected}")
+            format!("{prefix}{key}invalid type: expected {expected}, found {unexpected}")
         }
         other => {
             let text = serde_saphyr::UserMessageFormatter.format_message(other);
@@ -770,6 +1154,61 @@ fn translate(e: &serde_saphyr::Error, section: &Section) -> Error {
         Some(loc) => at_loc(&loc, message),
         None => unlocated(message),
     }
+}
+
+/// Blanks line `line` (1-based) of `text` when it is an indented `key: value` line whose value
+/// is all on it (the next line is not indented more); returns the key.
+fn set_aside(text: &mut String, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let here = *lines.get(line.checked_sub(1)?)?;
+    let indent = here.len() - here.trim_start().len();
+    let trimmed = here.trim_start();
+    if indent == 0 || trimmed.starts_with('-') || trimmed.starts_with('#') {
+        return None;
+    }
+    let (key, value) = trimmed.split_once(':')?;
+    let value = value.trim();
+    if value.is_empty() || value.starts_with('#') || value.starts_with('|') || value.starts_with('>') {
+        return None;
+    }
+    let next = lines[line..].iter().find(|l| {
+        let t = l.trim_start();
+        !t.is_empty() && !t.starts_with('#')
+    });
+    if next.is_some_and(|n| n.len() - n.trim_start().len() > indent) {
+        return None;
+    }
+    let key = key.trim().trim_matches(['"', '\'']).to_owned();
+    let mut out: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    out[line - 1] = String::new();
+    *text = out.join("\n");
+    Some(key)
+}
+
+/// The key whose value starts at (`line`, `column`) (1-based): `key:` just before it on the
+/// same line (block or flow style), or, for a value on the lines below its key, the nearest
+/// preceding non-blank, non-comment line when it is `key:` alone.
+fn key_at(text: &str, line: usize, column: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.checked_sub(1)?)?;
+    let before: String = here.chars().take(column.saturating_sub(1)).collect();
+    let key_of = |prefix: &str| -> Option<String> {
+        let body = prefix.trim_end().strip_suffix(':')?;
+        let start = body.rfind(['{', ',', ' ', '\t', '-']).map_or(0, |i| i + 1);
+        let key = body[start..].trim_matches(['"', '\'']);
+        (!key.is_empty()).then(|| key.to_owned())
+    };
+    if let Some(key) = key_of(&before) {
+        return Some(key);
+    }
+    if !before.trim().is_empty() && before.trim() != "-" {
+        return None;
+    }
+    let previous = lines[..line - 1].iter().rev().find(|l| {
+        let t = l.trim_start();
+        !t.is_empty() && !t.starts_with('#')
+    })?;
+    key_of(previous)
 }
 
 fn type_word(ty: &str) -> String {
@@ -797,8 +1236,12 @@ fn structure_word(expected: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 
 fn build(text: &str, raw: RawDoc, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config> {
+    let mut problems = Vec::new();
     let orchestration = match &raw.orchestration {
-        Some(o) => build_orchestration(&o.value)?,
+        Some(o) => build_orchestration(&o.value).unwrap_or_else(|e| {
+            problems.push(e);
+            Orchestration::default()
+        }),
         None => Orchestration::default(),
     };
     let Some((servers_key, raw_servers)) = raw.servers else {
@@ -809,11 +1252,17 @@ fn build(text: &str, raw: RawDoc, lookup: &dyn Fn(&str) -> Option<String>) -> Re
         });
     };
     if raw_servers.is_empty() {
-        return Err(at_loc(&servers_key, "`mcp_servers` is empty: configure at least one server"));
+        problems.push(at_loc(&servers_key, "`mcp_servers` is empty: configure at least one server"));
     }
     let mut servers = Vec::with_capacity(raw_servers.len());
     for (name, server) in raw_servers {
-        servers.push(build_server(text, &name, server.value, &orchestration, lookup)?);
+        match build_server(text, &name, server.value, &orchestration, lookup) {
+            Ok(server) => servers.push(server),
+            Err(e) => problems.push(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(combine(problems));
     }
     Ok(Config::sorted(servers, orchestration))
 }
@@ -826,7 +1275,15 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
     if let Some(fail_fast) = raw.fail_fast {
         o.fail_fast = fail_fast;
     }
-    if let Some(level) = &raw.log_level {
+    if let Some(n) = &raw.max_retries {
+        o.max_retries = u32::try_from(n.value).map_err(|_| {
+            at_loc(&n.referenced, format!("orchestration: `max_retries` must be 0 or more, got {}", n.value))
+        })?;
+    }
+    if raw.enable_logging == Some(false) {
+        // talk-2-tables' switch: off silences the log whatever `log_level` says.
+        o.log_level = Some(log::LevelFilter::Off);
+    } else if let Some(level) = &raw.log_level {
         o.log_level = Some(parse_log_level(&level.value).ok_or_else(|| {
             at_loc(
                 &level.referenced,
@@ -972,13 +1429,13 @@ fn build_server(
 
     let transport_hint = format!(" (one of {})", TRANSPORTS.join(", "));
     let kind = raw.transport.as_ref().ok_or_else(|| missing("transport", &transport_hint))?;
-    if !TRANSPORTS.contains(&kind.value.as_str()) {
+    if !TRANSPORTS.contains(&kind.value.as_str()) && kind.value != "streamable-http" {
         return Err(at_loc(
             &kind.referenced,
             format!("server `{server}`: unknown transport `{}` (valid: {})", kind.value, TRANSPORTS.join(", ")),
         ));
     }
-    let kind_name = kind.value.as_str();
+    let kind_name = if kind.value == "streamable-http" { "streamable_http" } else { kind.value.as_str() };
 
     let priority =
         raw.priority.as_ref().ok_or_else(|| missing("priority", " (an integer >= 0; lower is preferred)"))?;
@@ -1103,6 +1560,7 @@ fn build_server(
 
     Ok(ServerConfig {
         name: server.to_owned(),
+        display_name: raw.name,
         transport,
         priority,
         domains: raw.domains.unwrap_or_default(),
@@ -1114,6 +1572,7 @@ fn build_server(
         max_listing_bytes,
         max_listing_items,
         auth: raw.auth.as_ref().map(|a| auth::build_auth(a, server, lookup)).transpose()?,
+        notes: Vec::new(),
     })
 }
 
@@ -1150,7 +1609,7 @@ mod tests {
     fn fail(lines: &[&str]) -> (String, Option<usize>, Option<usize>) {
         match parse(lines) {
             Ok(c) => panic!("expected an error, got {c:?}"),
-            Err(Error::Config { message, line, column }) => (message, line, column),
+            Err(Error::Config { message, line, column, .. }) => (message, line, column),
             Err(other) => panic!("expected a config error, got {other:?}"),
         }
     }
@@ -1160,7 +1619,7 @@ mod tests {
         assert_eq!((m.as_str(), l, c), (message, Some(line), Some(column)), "document:\n{}", doc(lines));
     }
 
-    const SERVER_KEYS: &str = "url, priority, domains, capabilities, transport, timeout, headers, enabled, \
+    const SERVER_KEYS: &str = "name, url, priority, domains, capabilities, transport, timeout, headers, enabled, \
                                read_contents, max_listing_bytes, max_listing_items, command, args, env, cwd, auth";
 
     #[test]
@@ -1194,7 +1653,7 @@ mod tests {
 
         let missing = Path::new(env!("CARGO_MANIFEST_DIR")).join("no-such-config.yaml");
         let e = Config::from_path(&missing).unwrap_err();
-        let Error::Config { message, line: None, column: None } = &e else { panic!("{e:?}") };
+        let Error::Config { message, line: None, column: None, .. } = &e else { panic!("{e:?}") };
         assert!(message.starts_with(&format!("cannot read `{}`: ", missing.display())), "{message}");
     }
 
@@ -1413,15 +1872,32 @@ mod tests {
     #[test]
     fn unknown_keys_are_named_with_the_allowed_ones() {
         assert_fail(
-            &["mcp_servers:", "  db:", "    urll: http://localhost/sse", "    priority: 1", "    transport: sse"],
-            &format!("server `db`: unknown key `urll` (allowed: {SERVER_KEYS})"),
+            &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: 1", "    transportt: sse"],
+            "server `db`: missing required key `transport` (one of sse, streamable_http, stdio)",
+            2,
             3,
-            5,
+        );
+        // The unknown key is reported, and so is the missing one it was probably meant to be.
+        let e = parse(&[
+            "mcp_servers:",
+            "  db:",
+            "    urll: http://localhost/sse",
+            "    priority: 1",
+            "    transport: sse",
+        ])
+        .unwrap_err();
+        let problems: Vec<String> = e.config_problems().iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            problems,
+            [
+                "config: server `db`: missing required key `url` (transport `sse` needs one) at line 2 column 3\n   2 |   db:\n     |   ^".to_owned(),
+                format!("config: server `db`: unknown key `urll` (allowed: {SERVER_KEYS}) at line 3 column 5\n   3 |     urll: http://localhost/sse\n     |     ^"),
+            ]
         );
         assert_fail(
             &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
             "orchestration: unknown key `ttl` (allowed: resource_cache_ttl, fail_fast, log_level, \
-             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items)",
+             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items, enable_logging, max_retries)",
             4,
             3,
         );
@@ -1431,6 +1907,43 @@ mod tests {
             2,
             1,
         );
+    }
+
+    #[test]
+    fn several_problems_at_once() {
+        let e = parse(&[
+            "mcp_servers:",
+            "  db:",
+            "    url: http://localhost/sse",
+            "    priority: high",
+            "    transport: sse",
+            "    colour: blue",
+            "  other:",
+            "    url: http://localhost/sse",
+            "    priority: 1",
+            "    transport: sse",
+            "    timeout: soon",
+            "  third: {url: 'ftp://h', priority: 1, transport: sse}",
+            "orchestration:",
+            "  fail_fast: perhaps",
+        ])
+        .unwrap_err();
+        let problems: Vec<(String, Option<usize>)> = e
+            .config_problems()
+            .iter()
+            .map(|p| match p {
+                Error::Config { message, line, .. } => (message.clone(), *line),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let expected = [
+            ("server `db`: `priority`: invalid value: expected an integer", 4),
+            (&*format!("server `db`: unknown key `colour` (allowed: {SERVER_KEYS})"), 6),
+            ("server `other`: `timeout`: invalid value: expected a number", 11),
+            ("server `third`: `url` `ftp://h` has scheme `ftp`: only http and https are supported", 12),
+            ("orchestration: `fail_fast`: invalid value: expected true or false", 14),
+        ];
+        assert_eq!(problems, expected.map(|(m, l)| (m.to_owned(), Some(l))));
     }
 
     #[test]
@@ -1537,7 +2050,7 @@ mod tests {
         );
         assert_fail(
             &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: high", "    transport: sse"],
-            "server `db`: invalid value: expected an integer",
+            "server `db`: `priority`: invalid value: expected an integer",
             4,
             15,
         );
@@ -1719,7 +2232,7 @@ mod tests {
         );
         assert_fail(
             &["mcp_servers:", server, "orchestration:", "  fail_fast: perhaps"],
-            "orchestration: invalid value: expected true or false",
+            "orchestration: `fail_fast`: invalid value: expected true or false",
             4,
             14,
         );
@@ -1728,15 +2241,20 @@ mod tests {
     #[test]
     fn values_of_the_wrong_type() {
         let server = |extra: &str| format!("  a: {{url: 'http://h', priority: 1, transport: sse, {extra}}}");
-        assert_fail(&["mcp_servers:", &server("timeout: 30s")], "server `a`: invalid value: expected a number", 2, 62);
         assert_fail(
-            &["mcp_servers:", &server("enabled: maybe")],
-            "server `a`: invalid value: expected true or false",
+            &["mcp_servers:", &server("timeout: 30s")],
+            "server `a`: `timeout`: invalid value: expected a number",
             2,
             62,
         );
-        assert_fail(&["mcp_servers:", &server("domains: sales")], "server `a`: expected a list", 2, 62);
-        assert_fail(&["mcp_servers:", &server("headers: [a]")], "server `a`: expected a mapping", 2, 62);
+        assert_fail(
+            &["mcp_servers:", &server("enabled: maybe")],
+            "server `a`: `enabled`: invalid value: expected true or false",
+            2,
+            62,
+        );
+        assert_fail(&["mcp_servers:", &server("domains: sales")], "server `a`: `domains`: expected a list", 2, 62);
+        assert_fail(&["mcp_servers:", &server("headers: [a]")], "server `a`: `headers`: expected a mapping", 2, 62);
         assert_fail(&["mcp_servers:", &server(""), "orchestration: 5"], "orchestration: expected a mapping", 3, 16);
     }
 
@@ -1820,7 +2338,7 @@ mod tests {
         assert_eq!(config.servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["c", "a", "b"]);
 
         let message = |r: Result<Config>| match r {
-            Err(Error::Config { message, line: None, column: None }) => message,
+            Err(Error::Config { message, line: None, column: None, .. }) => message,
             other => panic!("{other:?}"),
         };
         assert_eq!(message(Config::new(vec![], Orchestration::default())), "no servers: configure at least one server");

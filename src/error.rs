@@ -18,15 +18,23 @@ use crate::op::OpId;
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The configuration is invalid: YAML syntax, an unknown or missing key, a bad value.
-    #[error("config: {message}{}", location(*.line, *.column))]
+    /// The configuration is invalid: syntax, an unknown or missing key, a value of the wrong
+    /// type, a bad value. `message`, `line`, `column` and `snippet` describe the first problem
+    /// found; `more` holds the others of the same document (each an `Error::Config`), so that
+    /// one run reports them all. [`Error::config_problems`] iterates over all of them.
+    #[error("{}", display_config(message, *line, *column, snippet.as_deref(), more))]
     Config {
-        /// What is wrong, naming the key.
+        /// What is wrong, naming the key (and the file, when read from one).
         message: String,
-        /// 1-based line in the YAML document, when known.
+        /// 1-based line in the document, when known.
         line: Option<usize>,
-        /// 1-based column in the YAML document, when known.
+        /// 1-based column in the document, when known.
         column: Option<usize>,
+        /// The document's line at `line`, with values of secret-looking keys and URL user info
+        /// redacted, when known.
+        snippet: Option<String>,
+        /// The other problems of the same document, in document order.
+        more: Vec<Error>,
     },
 
     /// The server could not be reached or refused the session (connection refused, DNS,
@@ -130,10 +138,19 @@ pub enum Error {
         limit: usize,
     },
 
-    /// The client or orchestrator was closed (or never initialized) before the call.
+    /// The client or orchestrator was closed before (or during) the call.
     #[error("closed: {what} is closed (op {op})")]
     Closed {
         /// What is closed: `client <name>` or `orchestrator`.
+        what: String,
+        /// The operation.
+        op: OpId,
+    },
+
+    /// The orchestrator has not been initialized yet: call `initialize` first.
+    #[error("not initialized: {what} has not been initialized; call initialize() first (op {op})")]
+    NotInitialized {
+        /// What is not initialized: `orchestrator`.
         what: String,
         /// The operation.
         op: OpId,
@@ -150,11 +167,82 @@ pub enum Error {
     },
 }
 
+/// What kind of failure an [`Error`] is, for a program deciding what to do about it
+/// ([`Error::kind`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The configuration is invalid ([`Error::Config`]): fix the file or the code.
+    Config,
+    /// The server could not be reached or refused the session ([`Error::Connect`]); retrying
+    /// later may help.
+    Unreachable,
+    /// A deadline passed ([`Error::Timeout`]).
+    Timeout,
+    /// The server answered HTTP 401 or 403 ([`Error::Http`]): credentials are missing or wrong.
+    Unauthorized,
+    /// The server reported an error: a JSON-RPC error ([`Error::Rpc`]) or another HTTP error
+    /// status ([`Error::Http`]).
+    ServerError,
+    /// The server broke the protocol ([`Error::Protocol`]).
+    Protocol,
+    /// The connection ended while a request waited for its answer ([`Error::ConnectionClosed`]).
+    Disconnected,
+    /// A limit was exceeded ([`Error::Limit`]).
+    Limit,
+    /// The client or orchestrator was closed ([`Error::Closed`]).
+    Closed,
+    /// The orchestrator was used before `initialize` ([`Error::NotInitialized`]).
+    NotInitialized,
+    /// No connected server can do what was asked ([`Error::NoServer`]).
+    NoServer,
+}
+
 fn location(line: Option<usize>, column: Option<usize>) -> String {
     match (line, column) {
         (Some(l), Some(c)) => format!(" at line {l} column {c}"),
         (Some(l), None) => format!(" at line {l}"),
         _ => String::new(),
+    }
+}
+
+/// `config: message at line L column C`, the snippet under it with a caret, then the other
+/// problems, numbered.
+fn display_config(
+    message: &str,
+    line: Option<usize>,
+    column: Option<usize>,
+    snippet: Option<&str>,
+    more: &[Error],
+) -> String {
+    let mut out = String::new();
+    if !more.is_empty() {
+        out.push_str(&format!("config: {} problems:\n1. ", more.len() + 1));
+    } else {
+        out.push_str("config: ");
+    }
+    one_problem(&mut out, message, line, column, snippet);
+    for (i, e) in more.iter().enumerate() {
+        if let Error::Config { message, line, column, snippet, .. } = e {
+            out.push_str(&format!("\n{}. ", i + 2));
+            one_problem(&mut out, message, *line, *column, snippet.as_deref());
+        }
+    }
+    out
+}
+
+fn one_problem(out: &mut String, message: &str, line: Option<usize>, column: Option<usize>, snippet: Option<&str>) {
+    out.push_str(message);
+    out.push_str(&location(line, column));
+    if let (Some(l), Some(text)) = (line, snippet) {
+        let number = l.to_string();
+        out.push_str(&format!("\n   {number} | {text}"));
+        if let Some(c) = column {
+            let pad = " ".repeat(number.len());
+            let indent: String =
+                text.chars().take(c.saturating_sub(1)).map(|ch| if ch == '\t' { '\t' } else { ' ' }).collect();
+            out.push_str(&format!("\n   {pad} | {indent}^"));
+        }
     }
 }
 
@@ -169,7 +257,7 @@ impl Error {
             | Error::Protocol { server, .. }
             | Error::Rpc { server, .. }
             | Error::Limit { server, .. } => Some(server),
-            Error::Config { .. } | Error::Closed { .. } | Error::NoServer { .. } => None,
+            Error::Config { .. } | Error::Closed { .. } | Error::NotInitialized { .. } | Error::NoServer { .. } => None,
         }
     }
 
@@ -183,7 +271,7 @@ impl Error {
             | Error::Protocol { method, .. }
             | Error::Rpc { method, .. }
             | Error::Limit { method, .. } => Some(method),
-            Error::Config { .. } | Error::Closed { .. } | Error::NoServer { .. } => None,
+            Error::Config { .. } | Error::Closed { .. } | Error::NotInitialized { .. } | Error::NoServer { .. } => None,
         }
     }
 
@@ -198,6 +286,7 @@ impl Error {
             | Error::Rpc { op, .. }
             | Error::Limit { op, .. }
             | Error::Closed { op, .. }
+            | Error::NotInitialized { op, .. }
             | Error::NoServer { op, .. } => Some(op),
             Error::Config { .. } => None,
         }
@@ -206,6 +295,47 @@ impl Error {
     /// Whether this is a config error.
     pub fn is_config(&self) -> bool {
         matches!(self, Error::Config { .. })
+    }
+
+    /// What kind of failure this is, to decide what to do without matching every variant.
+    ///
+    /// ```
+    /// use mcp_orchestrator::{Config, ErrorKind};
+    /// let e = Config::from_yaml_str("mcp_servers: {}").unwrap_err();
+    /// assert_eq!(e.kind(), ErrorKind::Config);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Config { .. } => ErrorKind::Config,
+            Error::Connect { .. } => ErrorKind::Unreachable,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Http { status: 401 | 403, .. } => ErrorKind::Unauthorized,
+            Error::Http { .. } | Error::Rpc { .. } => ErrorKind::ServerError,
+            Error::Protocol { .. } => ErrorKind::Protocol,
+            Error::ConnectionClosed { .. } => ErrorKind::Disconnected,
+            Error::Limit { .. } => ErrorKind::Limit,
+            Error::Closed { .. } => ErrorKind::Closed,
+            Error::NotInitialized { .. } => ErrorKind::NotInitialized,
+            Error::NoServer { .. } => ErrorKind::NoServer,
+        }
+    }
+
+    /// Every problem of a config error, in document order, each an `Error::Config` of its own
+    /// (with an empty `more`); empty for any other error.
+    pub fn config_problems(&self) -> Vec<Error> {
+        match self {
+            Error::Config { message, line, column, snippet, more } => {
+                let first = Error::Config {
+                    message: message.clone(),
+                    line: *line,
+                    column: *column,
+                    snippet: snippet.clone(),
+                    more: Vec::new(),
+                };
+                std::iter::once(first).chain(more.iter().flat_map(Error::config_problems)).collect()
+            }
+            _ => Vec::new(),
+        }
     }
 }
 
@@ -235,9 +365,58 @@ mod tests {
 
     #[test]
     fn config_errors_carry_their_location() {
-        let e = Error::Config { message: "unknown key `urll`".into(), line: Some(3), column: Some(5) };
+        let e = Error::Config {
+            message: "unknown key `urll`".into(),
+            line: Some(3),
+            column: Some(5),
+            snippet: None,
+            more: vec![],
+        };
         assert_eq!(e.to_string(), "config: unknown key `urll` at line 3 column 5");
         assert!(e.is_config());
+        assert_eq!(e.kind(), ErrorKind::Config);
         assert_eq!(e.op_id(), None);
+        assert_eq!(e.config_problems().len(), 1);
+    }
+
+    #[test]
+    fn several_config_problems_with_snippets() {
+        let problem = |message: &str, line, column, snippet: &str| Error::Config {
+            message: message.into(),
+            line: Some(line),
+            column: Some(column),
+            snippet: Some(snippet.into()),
+            more: vec![],
+        };
+        let Error::Config { message, line, column, snippet, .. } = problem("`a`: bad", 3, 5, "    urll: x") else {
+            unreachable!()
+        };
+        let e = Error::Config { message, line, column, snippet, more: vec![problem("`b`: worse", 12, 3, "  b: 1")] };
+        assert_eq!(
+            e.to_string(),
+            "config: 2 problems:\n1. `a`: bad at line 3 column 5\n   3 |     urll: x\n     |     ^\n\
+             2. `b`: worse at line 12 column 3\n   12 |   b: 1\n      |   ^"
+        );
+        assert_eq!(e.config_problems().len(), 2);
+    }
+
+    #[test]
+    fn kinds() {
+        let op = OpId::new();
+        let http = |status| Error::Http {
+            server: "s".into(),
+            method: "m".into(),
+            op: op.clone(),
+            status,
+            body: String::new(),
+        };
+        assert_eq!(http(401).kind(), ErrorKind::Unauthorized);
+        assert_eq!(http(500).kind(), ErrorKind::ServerError);
+        assert_eq!(Error::Closed { what: "orchestrator".into(), op: op.clone() }.kind(), ErrorKind::Closed);
+        let e = Error::NotInitialized { what: "orchestrator".into(), op: op.clone() };
+        assert_eq!(e.kind(), ErrorKind::NotInitialized);
+        assert!(e.to_string().starts_with("not initialized: orchestrator has not been initialized"), "{e}");
+        let e = Error::Connect { server: "s".into(), op, detail: "refused".into() };
+        assert_eq!(e.kind(), ErrorKind::Unreachable);
     }
 }

@@ -69,7 +69,10 @@
 //!
 //! Every fallible call returns [`Error`], one `#[non_exhaustive]` enum. Its message is
 //! `category: detail (server …, method …, op …)`, and [`Error::server`], [`Error::method`] and
-//! [`Error::op_id`] give the context without parsing. Config errors carry the line and column.
+//! [`Error::op_id`] give the context without parsing, and [`Error::kind`] classifies it
+//! ([`ErrorKind`]: unreachable, timeout, unauthorized, server error, protocol, disconnected,
+//! limit, config, closed, not initialized, no server). Config errors carry the line, column and
+//! line of each problem, all of a file's problems at once.
 //! A timeout says which phase timed out; a limit says the number.
 //!
 //! # Threads and shutdown
@@ -134,11 +137,12 @@ pub use auth::{
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
-    Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES,
-    DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig, Transport,
+    Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL,
+    DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers,
+    Orchestration, ServerConfig, Transport,
 };
 pub use deadline::Phase;
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
 pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};
@@ -147,6 +151,9 @@ pub use protocol::{
     Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
     Tool,
 };
+/// JSON values, for tool arguments and results (`serde_json`'s, re-exported so that a program
+/// needs no `serde_json` dependency of its own).
+pub use serde_json::{Value, json};
 pub use transport::Notification;
 
 /// The README's examples, compiled and run as doctests (they start the test server).

@@ -28,6 +28,7 @@ const COLLECT_SLACK: Duration = Duration::from_secs(5);
 ///
 /// This is what the cache holds, one entry per server, shared by `Arc`.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct ServerResources {
     /// Every resource (all pages).
     pub resources: Vec<Resource>,
@@ -194,6 +195,9 @@ struct State {
     /// The stdio processes the last initialize started: fail-fast kills those still
     /// connecting, `close()` every one its sessions did not end.
     processes: Arc<Processes>,
+    /// `close()` ran and no `initialize` since: calls fail with `Error::Closed`, not
+    /// `Error::NotInitialized`.
+    closed: bool,
 }
 
 /// Many MCP servers used as one.
@@ -234,6 +238,7 @@ impl Orchestrator {
                 generation: 0,
                 abort: Arc::new(AtomicBool::new(false)),
                 processes: Arc::new(Processes::default()),
+                closed: false,
             }),
             changed: Condvar::new(),
             cache,
@@ -243,6 +248,15 @@ impl Orchestrator {
     /// The config it was built with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The error of a call that needs a connected orchestrator: closed, or not initialized.
+    fn not_ready(&self, state: &State, op: OpId) -> Error {
+        if state.closed {
+            Error::Closed { what: "orchestrator".into(), op }
+        } else {
+            Error::NotInitialized { what: "orchestrator".into(), op }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -291,6 +305,7 @@ impl Orchestrator {
                 }
             }
             state.phase = Phase::Connecting;
+            state.closed = false;
             state.abort = Arc::new(AtomicBool::new(false));
             state.processes = Arc::new(Processes::default());
             let abort = Abort { flag: state.abort.clone(), processes: state.processes.clone() };
@@ -468,13 +483,27 @@ impl Orchestrator {
     ///
     /// With `fail_fast`, a server that fails fails the call; without it, the failure is in that
     /// server's outcome.
+    ///
+    /// Not initialized yet (or the last `initialize` failed), it calls
+    /// [`initialize`](Self::initialize) first; after [`close`](Self::close) it fails with
+    /// [`Error::Closed`] until `initialize` is called again.
     pub fn gather_all_resources(&self) -> Result<Arc<Gathered>> {
         let op = OpId::new();
+        let needs_initialize = {
+            let state = self.lock();
+            if state.closed && !matches!(state.phase, Phase::Ready) {
+                return Err(Error::Closed { what: "orchestrator".into(), op });
+            }
+            !matches!(state.phase, Phase::Ready)
+        };
+        if needs_initialize {
+            self.initialize()?;
+        }
         let (pool, clients, failures, last, generation) = {
             let state = self.lock();
             match state.phase {
                 Phase::Ready => {}
-                _ => return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op }),
+                _ => return Err(self.not_ready(&state, op)),
             }
             let clients: Vec<(Arc<ServerConfig>, Arc<Client>)> =
                 state.clients.iter().map(|c| (c.config.clone(), c.client.clone())).collect();
@@ -618,7 +647,7 @@ impl Orchestrator {
         let op = OpId::new();
         let state = self.lock();
         if !matches!(state.phase, Phase::Ready) {
-            return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op });
+            return Err(self.not_ready(&state, op));
         }
         match state
             .clients
@@ -663,7 +692,7 @@ impl Orchestrator {
         let op = OpId::new();
         let state = self.lock();
         if !matches!(state.phase, Phase::Ready) {
-            return Err(Error::Closed { what: "orchestrator (not initialized)".into(), op });
+            return Err(self.not_ready(&state, op));
         }
         match state.clients.iter().find(|c| c.config.name == server) {
             Some(c) => Ok(c.client.clone()),
@@ -713,6 +742,7 @@ impl Orchestrator {
             // An initialize in progress sees the new generation when it finishes, closes what it
             // opened and resets the phase itself; its queued connect jobs give up now.
             state.generation += 1;
+            state.closed = true;
             state.abort.store(true, Ordering::SeqCst);
             if matches!(state.phase, Phase::Ready) {
                 state.phase = Phase::Idle;

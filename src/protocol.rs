@@ -35,6 +35,7 @@ pub(crate) fn check_protocol_version(version: &str) -> Result<(), String> {
 
 /// The name and version of an MCP implementation (`serverInfo`, `clientInfo`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Implementation {
     /// The programmatic name.
     pub name: String,
@@ -47,6 +48,7 @@ pub struct Implementation {
 
 /// What a server said it can do, in its `initialize` result.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServerCapabilities {
     /// Present when the server offers resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +72,7 @@ pub struct ServerCapabilities {
 
 /// The `resources` capability.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ResourcesCapability {
     /// The server accepts `resources/subscribe`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,6 +84,7 @@ pub struct ResourcesCapability {
 
 /// A capability whose only option is `listChanged`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ListChangedCapability {
     /// The server sends a `notifications/…/list_changed` when the list changes.
     #[serde(default, rename = "listChanged", skip_serializing_if = "Option::is_none")]
@@ -90,6 +94,7 @@ pub struct ListChangedCapability {
 /// The result of `initialize`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct InitializeResult {
     /// The version the server chose.
     pub protocol_version: String,
@@ -106,6 +111,7 @@ pub struct InitializeResult {
 /// Hints about how a resource (or content) is meant to be used.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Annotations {
     /// Who the data is for: `"user"`, `"assistant"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,6 +127,7 @@ pub struct Annotations {
 /// A resource a server offers (an item of `resources/list`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Resource {
     /// The resource's URI: its identity across servers.
     pub uri: String,
@@ -152,6 +159,7 @@ pub struct Resource {
 /// A parameterized resource (an item of `resources/templates/list`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct ResourceTemplate {
     /// An RFC 6570 URI template.
     pub uri_template: String,
@@ -271,6 +279,7 @@ impl<'de> Deserialize<'de> for ResourceContents {
 /// A tool a server offers (an item of `tools/list`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct Tool {
     /// The tool's name, used to call it.
     pub name: String,

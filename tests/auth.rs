@@ -370,7 +370,7 @@ fn config(auth: &[&str]) -> mcp_orchestrator::Result<mcp_orchestrator::Config> {
 
 fn config_error(auth: &[&str]) -> (String, Option<usize>, Option<usize>) {
     match config(auth).unwrap_err() {
-        mcp_orchestrator::Error::Config { message, line, column } => (message, line, column),
+        mcp_orchestrator::Error::Config { message, line, column, .. } => (message, line, column),
         other => panic!("{other:?}"),
     }
 }

@@ -126,7 +126,7 @@ fn fail_fast_returns_the_first_failure_at_once_and_closes_open_sessions(kind: Ki
     assert!(t0.elapsed() < Duration::from_secs(2), "fail-fast took {:?}", t0.elapsed());
     assert_unreachable(&err, "refused");
     eventually("the healthy server's session is closed", || healthy.sessions() <= 1 && healthy.open_sessions() == 0);
-    assert!(matches!(o.gather_all_resources().unwrap_err(), Error::Closed { .. }));
+    assert!(matches!(o.executor().unwrap_err(), Error::NotInitialized { .. }));
     o.close();
     if kind == Kind::Stdio {
         // Its connect was abandoned: no process the library started outlives close().

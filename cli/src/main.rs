@@ -96,6 +96,14 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             match args.format {
                 Format::Table => {
                     emit(&output::config_table(&config));
+                    let notes = output::config_notes(&config);
+                    if !notes.is_empty() {
+                        say!(
+                            "\nread as {} config; assumed or left out:\n{}",
+                            output::format_name(config.format()),
+                            notes.trim_end()
+                        );
+                    }
                     say!("\nok: {} server(s), {} enabled", config.servers.len(), config.enabled_servers().count());
                 }
                 Format::Json => print_json(&output::config_json(&config))?,

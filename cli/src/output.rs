@@ -169,6 +169,8 @@ pub fn config_json(config: &Config) -> serde_json::Value {
                 "capabilities": s.capabilities,
                 "read_contents": s.read_contents,
                 "headers": s.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+                "display_name": s.display_name,
+                "notes": s.notes(),
             });
             match &s.transport {
                 Transport::Stdio { command, args, env, cwd } => {
@@ -192,8 +194,34 @@ pub fn config_json(config: &Config) -> serde_json::Value {
             "max_concurrent_connections": o.max_concurrent_connections,
             "cache_max_bytes": o.cache_max_bytes,
             "request_timeout_s": o.request_timeout.as_secs_f64(),
+            "max_retries": o.max_retries,
         },
+        "format": format_name(config.format()),
     })
+}
+
+/// The config format's name: `yaml`, `mcpServers`, `vscode`, `code`.
+pub fn format_name(format: mcp_orchestrator::ConfigFormat) -> &'static str {
+    match format {
+        mcp_orchestrator::ConfigFormat::McpServersJson => "mcpServers",
+        mcp_orchestrator::ConfigFormat::VsCodeJson => "vscode",
+        mcp_orchestrator::ConfigFormat::Code => "code",
+        _ => "yaml",
+    }
+}
+
+/// What the loader assumed, one line per note: `  server: note` (empty when nothing was).
+pub fn config_notes(config: &Config) -> String {
+    let mut out = String::new();
+    for s in &config.servers {
+        if let Some(display) = &s.display_name {
+            out.push_str(&format!("  {}: named \"{display}\"\n", s.name));
+        }
+        for note in s.notes() {
+            out.push_str(&format!("  {}: {note}\n", s.name));
+        }
+    }
+    out
 }
 
 fn status_word(s: Status) -> &'static str {

@@ -136,6 +136,31 @@ fn check_lists_the_servers_of_a_valid_config() {
 }
 
 #[test]
+fn check_reads_other_clients_configs_and_says_what_it_assumed() {
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/configs");
+    let desktop = configs.join("claude_desktop_config.json");
+    let r = run(&["check", "--config", desktop.to_str().unwrap()]);
+    assert_exit(&r, 0);
+    for needle in ["read as mcpServers config", "github: priority 2 from file order", "ok: 2 server(s)"] {
+        assert!(r.stdout.contains(needle), "{needle:?} not in\n{}", r.stdout);
+    }
+    assert!(!r.stdout.contains("ghp_example"), "{}", r.stdout);
+
+    let talk = configs.join("talk-2-tables_mcp_config.yaml");
+    let r = run(&["check", "--config", talk.to_str().unwrap(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(doc["format"], "yaml");
+    assert_eq!(doc["orchestration"]["max_retries"], 3);
+    assert_eq!(doc["servers"][1]["display_name"], "Database MCP Server");
+
+    // Every problem of a file, each with its line.
+    let r = run(&["check", "--config", configs.join("several_errors.yaml").to_str().unwrap()]);
+    assert_exit(&r, 2);
+    assert!(r.stderr.starts_with("error: config: 4 problems:"), "{}", r.stderr);
+}
+
+#[test]
 fn check_rejects_a_bad_config_with_the_key_and_the_line() {
     let config = TempFile::new(
         "bad.yaml",

@@ -81,6 +81,7 @@ pub(crate) trait Transport: Send + Sync {
 
 /// A notification the server sent.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct Notification {
     /// The method, e.g. `notifications/resources/list_changed`.
     pub method: String,
