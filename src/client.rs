@@ -125,7 +125,7 @@ impl<'a> ClientBuilder<'a> {
                 let options = SseOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
                 Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
             }
-            TransportConfig::StreamableHttp { url } => {
+            TransportConfig::StreamableHttp { url } | TransportConfig::Http { url } => {
                 let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
                 Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
             }

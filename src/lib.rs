@@ -127,7 +127,7 @@ pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
     Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES,
-    DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ServerConfig, Transport,
+    DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers, Orchestration, ProtocolChoice, ServerConfig, Transport,
 };
 pub use deadline::Phase;
 pub use error::{Error, Result};
@@ -135,9 +135,9 @@ pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
 pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};
 pub use protocol::{
-    Annotations, CallToolResult, Content, ContentsBody, Implementation, InitializeResult, ListChangedCapability,
-    Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
-    Tool,
+    Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, Implementation, InitializeResult,
+    ListChangedCapability, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Resource, ResourceContents, ResourceTemplate,
+    ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities, Tool,
 };
 pub use transport::Notification;
 
