@@ -268,9 +268,7 @@ impl ServerConfig {
     /// user info, a query string as `?…`. `None` for a stdio server.
     pub fn redacted_url(&self) -> Option<String> {
         match &self.transport {
-            Transport::Sse { url } | Transport::StreamableHttp { url } | Transport::Http { url } => {
-                Some(redacted(url))
-            }
+            Transport::Sse { url } | Transport::StreamableHttp { url } | Transport::Http { url } => Some(redacted(url)),
             Transport::Stdio { .. } => None,
         }
     }
@@ -1572,7 +1570,14 @@ mod tests {
         assert_eq!(c.protocol, ProtocolChoice::Version("2024-11-05".into()));
         assert_eq!(d.protocol, ProtocolChoice::Auto);
         assert_fail(
-            &["mcp_servers:", "  db:", "    url: http://h/mcp", "    priority: 1", "    transport: http", "    protocol: 2027-01-01"],
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://h/mcp",
+                "    priority: 1",
+                "    transport: http",
+                "    protocol: 2027-01-01",
+            ],
             "server `db`: unknown protocol `2027-01-01` (valid: auto, 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, \
              2024-11-05)",
             6,

@@ -123,3 +123,86 @@ fn orchestrator_gathers_two_python_servers() {
     assert_eq!(g.contents("test://resource/55").unwrap()[0].text(), Some("content of resource 55"));
     o.close();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The 2026-07-28 wire (Python SDK 2.3.0 serves it on its Streamable HTTP endpoint, routed by the
+// `MCP-Protocol-Version` header) and detection.
+// ---------------------------------------------------------------------------------------------
+
+fn http_config(name: &str, url: String, transport: &str) -> ServerConfig {
+    let transport = match transport {
+        "http" => mcp_orchestrator::Transport::Http { url },
+        "sse" => mcp_orchestrator::Transport::Sse { url },
+        _ => mcp_orchestrator::Transport::StreamableHttp { url },
+    };
+    let mut config = ServerConfig::new(name, transport);
+    config.timeout = Duration::from_secs(20);
+    config
+}
+
+#[test]
+fn modern_wire_lists_reads_and_calls() {
+    for stateless in [false, true] {
+        let mut args = vec!["--transport", "streamable_http", "--resources", "30"];
+        if stateless {
+            args.push("--stateless");
+        }
+        let Some(server) = PythonServer::start(&args) else { return };
+        let client = Client::connect(&http_config("py", server.mcp_url(), "http")).unwrap();
+        assert_eq!(client.protocol_version(), "2026-07-28", "stateless={stateless}");
+        assert_eq!(client.transport(), "streamable_http");
+        assert!(client.is_modern());
+        assert!(client.server().capabilities.resources.is_some());
+        assert!(!client.server().server_info.name.is_empty(), "serverInfo from _meta");
+
+        let resources = client.list_resources().unwrap();
+        assert_eq!(resources.len(), 31, "30 text resources and the blob");
+        let text = client.read_resource("test://resource/7").unwrap();
+        assert_eq!(text[0].text(), Some("content of resource 7"));
+        assert_eq!(client.read_resource("test://blob").unwrap()[0].blob(), Some(blob_base64().as_str()));
+        let reads = client.read_resources(&["test://resource/1", "test://nope"]);
+        assert_eq!(reads[0].as_ref().unwrap()[0].text(), Some("content of resource 1"));
+        assert!(
+            matches!(&reads[1], Err(mcp_orchestrator::Error::ResourceNotFound { uri, .. }) if uri == "test://nope"),
+            "{:?}",
+            reads[1]
+        );
+        let templates = client.list_resource_templates().unwrap();
+        assert!(templates.iter().any(|t| t.uri_template == "test://template/{id}"));
+        let tools = client.list_tools().unwrap();
+        assert!(tools.iter().any(|t| t.name == "add"));
+        let sum = client.call_tool("add", json!({"a": 20, "b": 22})).unwrap();
+        assert_eq!(sum.text(), "42");
+        assert_eq!(client.call_tool("echo", json!({"text": "héllo"})).unwrap().text(), "héllo");
+        client.ping().unwrap();
+        client.close();
+    }
+}
+
+#[test]
+fn legacy_sse_is_detected_behind_transport_http_and_sse_urls_serving_streamable_http_are_reached() {
+    let Some(sse) = PythonServer::start(&["--transport", "sse", "--resources", "3"]) else { return };
+    let client = Client::connect(&http_config("legacy", sse.sse_url(), "http")).unwrap();
+    assert_eq!(client.transport(), "sse");
+    assert!(mcp_orchestrator::SUPPORTED_PROTOCOL_VERSIONS.contains(&client.protocol_version()));
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    client.close();
+
+    let Some(http) = PythonServer::start(&["--transport", "streamable_http", "--resources", "3"]) else { return };
+    let client = Client::connect(&http_config("misconfigured", http.mcp_url(), "sse")).unwrap();
+    assert_eq!((client.transport(), client.protocol_version()), ("streamable_http", "2026-07-28"));
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    client.close();
+}
+
+#[test]
+fn pinned_handshake_version_speaks_initialize_to_the_same_server() {
+    let Some(server) = PythonServer::start(&["--transport", "streamable_http", "--resources", "3"]) else { return };
+    let mut config = http_config("pinned", server.mcp_url(), "streamable_http");
+    config.protocol = mcp_orchestrator::ProtocolChoice::Version("2025-06-18".into());
+    let client = Client::connect(&config).unwrap();
+    assert_eq!(client.protocol_version(), "2025-06-18");
+    assert!(!client.is_modern());
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    client.close();
+}

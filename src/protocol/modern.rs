@@ -168,10 +168,10 @@ pub(crate) fn result_kind(raw: &str) -> Result<ResultKind, String> {
 /// space, with no space at either end, and it does not look like an encoded value; otherwise
 /// `=?base64?…?=` of its UTF-8 bytes.
 pub(crate) fn encode_header_value(value: &str) -> String {
-    let plain = value.chars().all(|c| (' '..='~').contains(&c))
-        && !value.starts_with(' ')
-        && !value.ends_with(' ')
-        && !(value.starts_with("=?base64?") && value.ends_with("?=") && value.len() >= 11);
+    let visible = value.chars().all(|c| (' '..='~').contains(&c));
+    let padded = value.starts_with(' ') || value.ends_with(' ');
+    let looks_encoded = value.starts_with("=?base64?") && value.ends_with("?=") && value.len() >= 11;
+    let plain = visible && !padded && !looks_encoded;
     if plain { value.to_string() } else { format!("=?base64?{}?=", base64(value.as_bytes())) }
 }
 
@@ -264,7 +264,9 @@ fn walk(
         }
         match obj.get("type").and_then(Value::as_str) {
             Some("string" | "integer" | "boolean") => {}
-            _ => return Err(format!("x-mcp-header {name:?} is on a property that is not a string, integer or boolean")),
+            _ => {
+                return Err(format!("x-mcp-header {name:?} is on a property that is not a string, integer or boolean"));
+            }
         }
         found.push(ParamHeader { name: name.to_string(), path: path.clone() });
     }
@@ -280,7 +282,9 @@ fn walk(
         let Some(sub) = obj.get(*keyword) else { continue };
         let subs: Vec<&Value> = match sub {
             Value::Array(items) => items.iter().collect(),
-            Value::Object(m) if matches!(*keyword, "patternProperties" | "dependentSchemas" | "$defs" | "definitions") => {
+            Value::Object(m)
+                if matches!(*keyword, "patternProperties" | "dependentSchemas" | "$defs" | "definitions") =>
+            {
                 m.values().collect()
             }
             other => vec![other],
@@ -421,7 +425,11 @@ mod tests {
         assert_eq!(d.mutual_version(), Some("2026-07-28"));
         assert_eq!(d.server_info().name, "db");
         assert_eq!(supported_versions(Some(r#"{"supported":["2026-07-28"],"requested":"x"}"#)), ["2026-07-28"]);
-        let p = with_envelope(Some(json!({"name": "t", "_meta": {"progressToken": 1}})), envelope("v", &json!({})), &Map::new());
+        let p = with_envelope(
+            Some(json!({"name": "t", "_meta": {"progressToken": 1}})),
+            envelope("v", &json!({})),
+            &Map::new(),
+        );
         assert_eq!(p["_meta"]["progressToken"], 1);
         assert_eq!(p["_meta"][META_VERSION], "v");
         assert_eq!(with_envelope(None, envelope("v", &json!({})), &Map::new())["_meta"][META_CAPABILITIES], json!({}));
