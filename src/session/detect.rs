@@ -39,7 +39,7 @@ use crate::transport::streamable_http::{HttpOptions, StreamableHttpTransport};
 use crate::transport::{NotificationHandler, Router, Transport};
 
 /// The longest a stdio server is given to answer the `server/discover` probe before we fall
-/// back to `initialize` (less when the server's timeout is shorter).
+/// back to `initialize` (at most half the server's timeout, so that `initialize` has time too).
 pub(crate) const STDIO_PROBE: Duration = Duration::from_secs(5);
 
 /// The transport a session uses, as the config spells it.
@@ -282,7 +282,7 @@ fn stdio(config: &ServerConfig, parts: &Parts<'_>, ask: Ask) -> Result<Connected
     let router = parts.router(config);
     let transport: Arc<dyn Transport> = Arc::new(StdioTransport::spawn(&spec, router.clone(), parts.op)?);
     let session = Session::new(config.name.as_str().into(), router, transport, config.timeout);
-    let probe = parts.deadline.min(Instant::now() + STDIO_PROBE);
+    let probe = parts.deadline.min(crate::transport::deadline_in(STDIO_PROBE.min(config.timeout / 2)));
     probe_then_handshake(session, parts, ask, Wire::Stdio, probe)
 }
 
