@@ -411,6 +411,16 @@ impl Session {
             log::debug!("op={} server={}: not cancelling initialize (id {})", call.op, self.name, call.id);
             return;
         }
+        if !self.transport.cancels_with_notice() {
+            log::debug!(
+                "op={} server={}: {} (id {}) abandoned; nothing to send",
+                call.op,
+                self.name,
+                call.method,
+                call.id
+            );
+            return;
+        }
         let reason = format!("timeout after {:?}", call.sent.elapsed());
         let until = deadline_in(CANCEL_DEADLINE.min(self.timeout));
         self.cleanup.cancel(&call.id, call.method, &call.op, reason, until);

@@ -206,3 +206,61 @@ fn pinned_handshake_version_speaks_initialize_to_the_same_server() {
     assert_eq!(client.list_resources().unwrap().len(), 4);
     client.close();
 }
+
+/// The cold-gather time (connect, list, read every resource, close) of the 2026-07-28 wire
+/// against the `initialize` handshake, on the same Python servers, median of several runs.
+/// A measurement, not a check: run it with
+/// `MCP_INTEROP_PYTHON=.venv-interop/bin/python cargo test --all-features --test interop_python -- --ignored --nocapture cold_gather`.
+#[test]
+#[ignore = "a measurement: prints the median cold-gather times; run with --ignored --nocapture"]
+fn cold_gather_modern_wire_against_the_handshake() {
+    const SERVERS: usize = 3;
+    const RESOURCES: &str = "50";
+    const RUNS: usize = 9;
+    let servers: Vec<PythonServer> = (0..SERVERS)
+        .filter_map(|_| PythonServer::start(&["--transport", "streamable_http", "--resources", RESOURCES]))
+        .collect();
+    if servers.len() < SERVERS {
+        return;
+    }
+    let gather = |version: &str| {
+        let configs = servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut c = http_config(&format!("py{i}"), s.mcp_url(), "streamable_http");
+                c.priority = i as u32;
+                c.protocol = mcp_orchestrator::ProtocolChoice::Version(version.into());
+                c
+            })
+            .collect();
+        let t0 = std::time::Instant::now();
+        let o = Orchestrator::new(Config::new(configs, Orchestration::default()).unwrap());
+        o.initialize().unwrap();
+        let g = o.gather_all_resources().unwrap();
+        let took = t0.elapsed();
+        assert!(g.servers.iter().all(|s| s.status == Status::Ok), "{:?}", g.servers);
+        assert_eq!(g.resources.len(), 51);
+        o.close();
+        took
+    };
+    let (mut modern, mut handshake) = (Vec::new(), Vec::new());
+    gather("2026-07-28"); // warm the Python servers up (imports, first connections)
+    gather("2025-11-25");
+    for _ in 0..RUNS {
+        modern.push(gather("2026-07-28"));
+        handshake.push(gather("2025-11-25"));
+    }
+    modern.sort();
+    handshake.sort();
+    println!(
+        "cold gather of {SERVERS} Python SDK servers x {RESOURCES} resources, median of {RUNS}: \
+         2026-07-28 {:?} (min {:?}, max {:?}); 2025-11-25 handshake {:?} (min {:?}, max {:?})",
+        modern[RUNS / 2],
+        modern[0],
+        modern[RUNS - 1],
+        handshake[RUNS / 2],
+        handshake[0],
+        handshake[RUNS - 1]
+    );
+}

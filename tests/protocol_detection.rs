@@ -209,3 +209,129 @@ fn stdio_probes_with_discover_and_falls_back_to_initialize() {
     assert_eq!(client.list_resources().unwrap().len(), 1);
     client.close();
 }
+
+/// A scripted 2026-07-28 server on a raw socket: the first POST is refused with `-32022`, then
+/// `server/discover` answers; `tools/list` answers a tool; the first `tools/call` is refused
+/// with `-32020` (header mismatch); `resources/list` has an unknown `resultType`. It records each request's method, id, version header and `_meta` version.
+mod scripted {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::{Value, json};
+
+    pub type Seen = Arc<Mutex<Vec<(String, Value, Option<String>, Value)>>>;
+
+    pub fn start() -> (u16, Seen) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Seen = Arc::default();
+        let record = seen.clone();
+        std::thread::Builder::new()
+            .name("scripted-modern".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { return };
+                    let record = record.clone();
+                    std::thread::Builder::new()
+                        .name("scripted-modern-conn".into())
+                        .spawn(move || serve(stream, &record))
+                        .unwrap();
+                }
+            })
+            .unwrap();
+        (port, seen)
+    }
+
+    fn serve(stream: std::net::TcpStream, seen: &Seen) {
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        loop {
+            let (mut length, mut version) = (0usize, None);
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            loop {
+                let mut h = String::new();
+                if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                    return;
+                }
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                let (k, v) = h.split_once(':').unwrap_or((h, ""));
+                match k.to_ascii_lowercase().as_str() {
+                    "content-length" => length = v.trim().parse().unwrap_or(0),
+                    "mcp-protocol-version" => version = Some(v.trim().to_string()),
+                    _ => {}
+                }
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                return;
+            }
+            let msg: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let method = msg["method"].as_str().unwrap_or("").to_string();
+            let id = msg["id"].clone();
+            let meta_version = msg["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"].clone();
+            let n = {
+                let mut s = seen.lock().unwrap();
+                s.push((method.clone(), id.clone(), version, meta_version));
+                s.iter().filter(|(m, ..)| *m == method).count()
+            };
+            let error = |code: i64, data: Value| {
+                (400, json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": "scripted", "data": data}}))
+            };
+            let ok = |result: Value| (200, json!({"jsonrpc": "2.0", "id": id, "result": result}));
+            let (status, answer) = match (method.as_str(), n) {
+                (_, _) if seen.lock().unwrap().len() == 1 => {
+                    error(-32022, json!({"supported": ["2026-07-28"], "requested": "2026-07-28"}))
+                }
+                ("server/discover", _) => ok(json!({"resultType": "complete", "supportedVersions": ["2026-07-28"],
+                    "capabilities": {"tools": {}}, "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "scripted", "version": "1"}}})),
+                ("tools/list", _) => ok(json!({"tools": [{"name": "t", "inputSchema": {"type": "object"}}]})),
+                ("tools/call", 1) => error(-32020, Value::Null),
+                ("tools/call", _) => {
+                    ok(json!({"resultType": "complete", "content": [{"type": "text", "text": "done"}]}))
+                }
+                ("resources/list", _) => ok(json!({"resultType": "task", "resources": []})),
+                _ => (404, json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32601, "message": "nope"}})),
+            };
+            let text = answer.to_string();
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                text.len()
+            );
+            let mut out = &stream;
+            if out.write_all(head.as_bytes()).and_then(|()| out.write_all(text.as_bytes())).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[test]
+fn modern_errors_unsupported_version_header_mismatch_and_unknown_result_type() {
+    let (port, seen) = scripted::start();
+    let client = Client::connect(&http(&format!("http://127.0.0.1:{port}/mcp"))).unwrap();
+    assert_eq!((client.protocol_version(), client.server().server_info.name.as_str()), ("2026-07-28", "scripted"));
+    {
+        // -32022: retried once, with a new id, the version in header and _meta alike.
+        let s = seen.lock().unwrap();
+        let (first, second) = (&s[0], &s[1]);
+        assert_eq!((first.0.as_str(), second.0.as_str()), ("server/discover", "server/discover"));
+        assert_ne!(first.1, second.1, "a new JSON-RPC id");
+        assert_eq!((second.2.as_deref(), second.3.as_str()), (Some("2026-07-28"), Some("2026-07-28")));
+    }
+    // -32020 on tools/call: the tools are listed again and the call retried once.
+    let before = seen.lock().unwrap().iter().filter(|r| r.0 == "tools/list").count();
+    assert_eq!(client.call_tool("t", json!({})).unwrap().text(), "done");
+    let s = seen.lock().unwrap().clone();
+    assert_eq!(s.iter().filter(|r| r.0 == "tools/call").count(), 2);
+    assert!(s.iter().filter(|r| r.0 == "tools/list").count() > before, "re-listed");
+    // An unknown resultType makes the result invalid.
+    let err = client.list_resources().unwrap_err();
+    assert!(matches!(&err, Error::Protocol { detail, .. } if detail.contains("resultType")), "{err}");
+    client.close();
+}

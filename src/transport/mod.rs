@@ -76,6 +76,13 @@ pub(crate) trait Transport: Send + Sync {
         self.send(message, method, op, deadline)
     }
 
+    /// Whether a request we gave up on is cancelled with `notifications/cancelled` (the default).
+    /// On the 2026-07-28 wire over HTTP, closing the request's response stream is the
+    /// cancellation: there is nothing to send.
+    fn cancels_with_notice(&self) -> bool {
+        true
+    }
+
     /// Speaks the 2026-07-28 wire (no session, no GET stream, JSON-RPC errors in 4xx bodies)
     /// or, with `false`, the handshake era. The default does nothing.
     fn set_modern(&self, _modern: bool) {}

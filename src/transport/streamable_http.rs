@@ -736,6 +736,10 @@ impl Transport for StreamableHttpTransport {
         self.send_with(message, method, op, deadline, &[])
     }
 
+    fn cancels_with_notice(&self) -> bool {
+        !self.inner.modern.load(Ordering::SeqCst)
+    }
+
     fn set_modern(&self, modern: bool) {
         self.inner.modern.store(modern, Ordering::SeqCst);
     }
