@@ -277,3 +277,23 @@ fn cold_gather_modern_wire_against_the_handshake() {
         handshake[RUNS - 1]
     );
 }
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn stdio_probe_opens_the_modern_era_of_a_python_process() {
+    let python = python::require_python();
+    let transport = mcp_orchestrator::Transport::Stdio {
+        command: python.to_string_lossy().into_owned(),
+        args: python::stdio_args(&["--resources", "3"]),
+        env: Default::default(),
+        cwd: None,
+    };
+    let mut config = ServerConfig::new("py-stdio", transport);
+    config.timeout = Duration::from_secs(30);
+    let client = Client::connect(&config).unwrap();
+    assert_eq!((client.protocol_version(), client.transport()), ("2026-07-28", "stdio"));
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    assert_eq!(client.read_resource("test://resource/2").unwrap()[0].text(), Some("content of resource 2"));
+    assert_eq!(client.call_tool("add", json!({"a": 1, "b": 2})).unwrap().text(), "3");
+    client.close();
+}
