@@ -1,28 +1,27 @@
 //! [`Client`]: the public single-server API over a [`Session`] — connect, paged listings
 //! within a budget, pipelined reads, tool calls, notifications, bounded close.
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use crate::config::{ServerConfig, Transport as TransportConfig};
+use crate::config::ServerConfig;
 use crate::error::{Error, Result};
 use crate::op::OpId;
+use crate::protocol::modern::{self, ParamHeader};
 use crate::protocol::{
     CallToolResult, InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Tool,
 };
-use crate::session::{Call, Session};
+use crate::session::detect::{self, Connected, Parts, Wire};
+use crate::session::{Call, RequestOptions, Session};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
 use crate::transport::child::Processes;
-use crate::transport::sse::{SseOptions, SseTransport};
-use crate::transport::stdio::{StdioSpec, StdioTransport};
-use crate::transport::streamable_http::{HttpOptions, StreamableHttpTransport};
-use crate::transport::{Notification, NotificationHandler, Router, Transport, deadline_in};
+use crate::transport::{Notification, NotificationHandler, deadline_in};
 
 /// The most pages one listing may take before it is an error.
 pub const DEFAULT_MAX_PAGES: usize = 10_000;
@@ -48,8 +47,12 @@ const OVERLAPPED_READS: usize = 8;
 pub struct Client {
     session: Session,
     init: InitializeResult,
+    wire: Wire,
     max_pages: usize,
     budget: ListingBudget,
+    /// On the modern wire over HTTP: each listed tool's `x-mcp-header` annotations (`None`
+    /// until the tools were listed).
+    tool_headers: Mutex<Option<HashMap<String, Vec<ParamHeader>>>>,
 }
 
 /// What one paged listing may gather before it fails with [`Error::Limit`].
@@ -120,59 +123,39 @@ impl<'a> ClientBuilder<'a> {
         self
     }
 
-    /// Connects and performs the handshake, all within the server's `timeout`.
+    /// Connects and performs the handshake (or, on the 2026-07-28 wire, `server/discover`),
+    /// all within the server's `timeout`. With `protocol: auto` the protocol and, for
+    /// `transport: http`, the transport are detected once per endpoint and remembered.
     pub fn connect(self) -> Result<Client> {
         let op = self.op.unwrap_or_default();
         let config = self.config;
         let deadline = deadline_in(config.timeout);
-        let name: Arc<str> = config.name.as_str().into();
-        let router = Arc::new(Router::new(name.clone(), op.clone(), self.on_notification));
-        log::debug!("op={op} server={name}: connecting over {}", config.transport.kind());
-        let transport: Arc<dyn Transport> = match &config.transport {
-            TransportConfig::Sse { url } => {
-                let options = SseOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
-                Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
-            }
-            TransportConfig::StreamableHttp { url } => {
-                let auth = config.auth.clone().map(|a| {
-                    let authorizer = crate::auth::Authorizer::new(&config.name, url, a);
-                    match &self.authorization_handler {
-                        Some(h) => authorizer.with_handler(h.clone()),
-                        None => authorizer,
-                    }
-                });
-                let options =
-                    HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes, auth };
-                Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
-            }
-            TransportConfig::Stdio { command, args, env, cwd } => {
-                let spec = StdioSpec {
-                    command,
-                    args,
-                    env,
-                    cwd: cwd.as_deref(),
-                    max_line_bytes: self.max_event_bytes,
-                    processes: self.processes.as_deref(),
-                };
-                Arc::new(StdioTransport::spawn(&spec, router.clone(), &op)?)
-            }
+        log::debug!("op={op} server={}: connecting over {}", config.name, config.transport.kind());
+        let parts = Parts {
+            op: &op,
+            deadline,
+            on_notification: self.on_notification,
+            max_event_bytes: self.max_event_bytes,
+            processes: self.processes.as_deref(),
+            authorization_handler: self.authorization_handler,
         };
-        let session = Session::new(name, router, transport, config.timeout);
-        let init = match session.handshake(&op, deadline) {
-            Ok(init) => init,
-            Err(e) => {
-                close_in_background(session);
-                return Err(e);
-            }
-        };
+        let Connected { session, init, wire } = detect::connect(config, &parts)?;
         log::info!(
-            "op={op} server={}: connected to {} {} (protocol {})",
+            "op={op} server={}: connected to {} {} (protocol {}, {})",
             session.name,
             init.server_info.name,
             init.server_info.version,
-            init.protocol_version
+            init.protocol_version,
+            wire.name()
         );
-        Ok(Client { session, init, max_pages: self.max_pages, budget: self.budget })
+        Ok(Client {
+            session,
+            init,
+            wire,
+            max_pages: self.max_pages,
+            budget: self.budget,
+            tool_headers: Mutex::new(None),
+        })
     }
 }
 
@@ -201,14 +184,27 @@ impl Client {
         &self.session.name
     }
 
-    /// What the server answered to `initialize`: its version, capabilities and identity.
+    /// What the server answered to `initialize` (on the 2026-07-28 wire: to `server/discover`):
+    /// its version, capabilities and identity.
     pub fn server(&self) -> &InitializeResult {
         &self.init
     }
 
-    /// The protocol version agreed with the server.
+    /// The protocol version agreed with the server (negotiated in `initialize`, or detected
+    /// with `server/discover`: `2026-07-28`).
     pub fn protocol_version(&self) -> &str {
         &self.init.protocol_version
+    }
+
+    /// The transport in use, as the config spells it: `streamable_http`, `sse` or `stdio`
+    /// (what `transport: http` detected).
+    pub fn transport(&self) -> &'static str {
+        self.wire.name()
+    }
+
+    /// Whether the session speaks the stateless 2026-07-28 wire.
+    pub fn is_modern(&self) -> bool {
+        self.session.modern_version().is_some()
     }
 
     /// Every resource the server lists, following `nextCursor` to the last page.
@@ -245,10 +241,14 @@ impl Client {
         self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())
     }
 
-    /// Checks the server is alive.
+    /// Checks the server is alive (`ping`; on the 2026-07-28 wire, which has none,
+    /// `server/discover`).
     pub fn ping(&self) -> Result<()> {
         let op = OpId::new();
         let deadline = self.session.deadline();
+        if self.is_modern() {
+            return self.session.discover(&op, deadline).map(drop);
+        }
         let call = self.session.start::<()>(&op, "ping", None, deadline)?;
         self.session.finish::<serde_json::Value>(call, deadline).map(drop)
     }
@@ -276,7 +276,49 @@ impl Client {
     }
 
     pub(crate) fn list_tools_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<Tool>> {
-        self.list_all(op, "tools/list", deadline, |p: ListToolsResult| (p.tools, p.next_cursor))
+        let tools = self.list_all(op, "tools/list", deadline, |p: ListToolsResult| (p.tools, p.next_cursor))?;
+        if !self.is_modern() || self.wire == Wire::Stdio {
+            return Ok(tools);
+        }
+        // The modern wire over HTTP: a tool whose `x-mcp-header` annotations are invalid
+        // cannot be called correctly, and is left out.
+        let mut headers = HashMap::new();
+        let mut kept = Vec::with_capacity(tools.len());
+        for tool in tools {
+            match modern::param_headers(&tool.input_schema) {
+                Ok(h) => {
+                    headers.insert(tool.name.clone(), h);
+                    kept.push(tool);
+                }
+                Err(why) => log::warn!(
+                    "op={op} server={}: leaving out tool `{}`: invalid x-mcp-header: {why}",
+                    self.session.name,
+                    tool.name
+                ),
+            }
+        }
+        *self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()) = Some(headers);
+        Ok(kept)
+    }
+
+    /// The `Mcp-Param-*` headers of a call (the modern wire over HTTP); lists the tools first
+    /// when they were never listed.
+    fn param_headers(
+        &self,
+        op: &OpId,
+        name: &str,
+        arguments: &serde_json::Value,
+        deadline: Instant,
+    ) -> Vec<(String, String)> {
+        if !self.is_modern() || self.wire == Wire::Stdio {
+            return Vec::new();
+        }
+        let listed = self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if !listed && let Err(e) = self.list_tools_in(op, deadline) {
+            log::debug!("op={op} server={}: listing tools for their headers failed: {e}", self.session.name);
+        }
+        let map = self.tool_headers.lock().unwrap_or_else(|e| e.into_inner());
+        map.as_ref().and_then(|m| m.get(name)).map(|h| modern::param_header_values(h, arguments)).unwrap_or_default()
     }
 
     pub(crate) fn read_resources_in(
@@ -354,9 +396,24 @@ impl Client {
         arguments: serde_json::Value,
         deadline: Instant,
     ) -> Result<CallToolResult> {
-        let call =
-            self.session.start(op, "tools/call", Some(&json!({ "name": name, "arguments": arguments })), deadline)?;
-        self.session.finish(call, deadline)
+        let params = json!({ "name": name, "arguments": arguments });
+        let options =
+            RequestOptions { headers: self.param_headers(op, name, &arguments, deadline), ..Default::default() };
+        let call = self.session.start_with(op, "tools/call", Some(params.clone()), deadline, &options)?;
+        match self.session.finish(call, deadline) {
+            // The tool's schema (its headers) may have changed: list the tools again, retry once.
+            Err(Error::Rpc { code: modern::HEADER_MISMATCH, .. }) if self.is_modern() && self.wire != Wire::Stdio => {
+                log::debug!("op={op} server={}: `{name}`: header mismatch; listing tools again", self.session.name);
+                self.list_tools_in(op, deadline)?;
+                let options = RequestOptions {
+                    headers: self.param_headers(op, name, &arguments, deadline),
+                    ..Default::default()
+                };
+                let call = self.session.start_with(op, "tools/call", Some(params), deadline, &options)?;
+                self.session.finish(call, deadline)
+            }
+            other => other,
+        }
     }
 
     fn list_all<P: DeserializeOwned, T>(
@@ -420,17 +477,5 @@ impl std::fmt::Debug for Client {
             .field("server", &self.init.server_info.name)
             .field("protocol_version", &self.init.protocol_version)
             .finish_non_exhaustive()
-    }
-}
-
-/// Closes a session whose handshake failed on a thread of its own (`mcp-close:<server>`), so
-/// that the caller's error is not held up by the clean-up (a stdio child's exit grace, a
-/// DELETE). Closing is bounded, so the thread ends; without a thread it is closed here.
-fn close_in_background(session: Session) {
-    let session = Arc::new(session);
-    let closer = session.clone();
-    let spawned = std::thread::Builder::new().name(format!("mcp-close:{}", session.name)).spawn(move || closer.close());
-    if spawned.is_err() {
-        session.close();
     }
 }

@@ -130,6 +130,21 @@ pub struct ServerConfig {
     /// What the loader assumed or left out (a priority from file order, a transport guessed
     /// from the URL, a key only another client uses); see [`ServerConfig::notes`].
     notes: Vec<String>,
+    /// Which MCP protocol to speak (`protocol`; default [`ProtocolChoice::Auto`]: detect).
+    pub protocol: ProtocolChoice,
+}
+
+/// The `protocol` key: detect the server's protocol, or speak one version only.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolChoice {
+    /// `auto` (the default): try the 2026-07-28 wire (`server/discover`), fall back to the
+    /// `initialize` handshake (and, for `transport: http`, to legacy HTTP+SSE).
+    #[default]
+    Auto,
+    /// A pinned version: one of [`PROTOCOL_VERSIONS`](crate::PROTOCOL_VERSIONS). The
+    /// 2026-07-28 wire does no fallback; a handshake version skips the `server/discover` probe.
+    Version(String),
 }
 
 /// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
@@ -141,9 +156,16 @@ pub enum Transport {
         /// The SSE URL (http or https).
         url: String,
     },
-    /// Streamable HTTP (`transport: "streamable_http"`): `url` is the MCP endpoint.
+    /// Streamable HTTP (`transport: "streamable_http"`, or the SDKs' `"streamable-http"`):
+    /// `url` is the MCP endpoint.
     StreamableHttp {
         /// The MCP endpoint URL (http or https).
+        url: String,
+    },
+    /// Detect the HTTP transport (`transport: "http"`): Streamable HTTP on the 2026-07-28 wire,
+    /// else Streamable HTTP with `initialize`, else legacy HTTP+SSE.
+    Http {
+        /// The server's URL (http or https).
         url: String,
     },
     /// A child process speaking newline-delimited JSON-RPC on stdin/stdout (`transport: "stdio"`).
@@ -164,6 +186,7 @@ impl fmt::Debug for Transport {
         match self {
             Transport::Sse { url } => f.debug_struct("Sse").field("url", &redacted(url)).finish(),
             Transport::StreamableHttp { url } => f.debug_struct("StreamableHttp").field("url", &redacted(url)).finish(),
+            Transport::Http { url } => f.debug_struct("Http").field("url", &redacted(url)).finish(),
             Transport::Stdio { command, args, env, cwd } => f
                 .debug_struct("Stdio")
                 .field("command", command)
@@ -176,11 +199,12 @@ impl fmt::Debug for Transport {
 }
 
 impl Transport {
-    /// The config's name for the transport: `sse`, `streamable_http`, `stdio`.
+    /// The config's name for the transport: `sse`, `streamable_http`, `http`, `stdio`.
     pub fn kind(&self) -> &'static str {
         match self {
             Transport::Sse { .. } => "sse",
             Transport::StreamableHttp { .. } => "streamable_http",
+            Transport::Http { .. } => "http",
             Transport::Stdio { .. } => "stdio",
         }
     }
@@ -283,6 +307,7 @@ impl ServerConfig {
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
             auth: None,
             notes: Vec::new(),
+            protocol: ProtocolChoice::Auto,
         }
     }
 
@@ -425,7 +450,7 @@ impl ServerConfig {
     /// ```
     pub fn redacted_url(&self) -> Option<String> {
         match &self.transport {
-            Transport::Sse { url } | Transport::StreamableHttp { url } => Some(redacted(url)),
+            Transport::Sse { url } | Transport::StreamableHttp { url } | Transport::Http { url } => Some(redacted(url)),
             Transport::Stdio { .. } => None,
         }
     }
@@ -435,9 +460,10 @@ impl ServerConfig {
 // Public API: building a Config
 // ---------------------------------------------------------------------------------------------
 
-/// The transports the config accepts, as spelled in `transport:` (`streamable-http`, the
-/// SDKs' spelling, is read as `streamable_http`).
-const TRANSPORTS: &[&str] = &["sse", "streamable_http", "stdio"];
+/// The transports the config accepts, as spelled in `transport:`.
+const TRANSPORTS: &[&str] = &["http", "sse", "streamable_http", "streamable-http", "stdio"];
+/// The values `protocol` accepts.
+const PROTOCOLS: &[&str] = &["auto", "2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 /// The log levels `log_level` accepts (case-insensitively).
 const LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "OFF"];
 
@@ -750,8 +776,13 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
     if s.max_listing_bytes == 0 || s.max_listing_items == 0 {
         return Err(format!("server `{name}`: `max_listing_bytes` and `max_listing_items` must be at least 1"));
     }
+    if let ProtocolChoice::Version(v) = &s.protocol
+        && (v == "auto" || !PROTOCOLS.contains(&v.as_str()))
+    {
+        return Err(format!("server `{name}`: unknown protocol `{v}` (valid: {})", PROTOCOLS.join(", ")));
+    }
     match &s.transport {
-        Transport::Sse { url } | Transport::StreamableHttp { url } => {
+        Transport::Sse { url } | Transport::StreamableHttp { url } | Transport::Http { url } => {
             check_url(url).map_err(|why| format!("server `{name}`: `url` `{}` {why}", redacted(url)))?;
         }
         Transport::Stdio { command, env, cwd, .. } => {
@@ -877,6 +908,7 @@ struct RawServer {
     read_contents: Option<bool>,
     max_listing_bytes: Option<Spanned<i64>>,
     max_listing_items: Option<Spanned<i64>>,
+    protocol: Option<Spanned<String>>,
     command: Option<Spanned<String>>,
     args: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<Entries<Spanned<String>>>>,
@@ -1458,7 +1490,7 @@ fn build_server(
     // Keys that belong to the other kind of transport.
     let http = kind_name != "stdio";
     let not_allowed = |key: &str, at: (u64, u64)| {
-        let belongs = if http { "`stdio`" } else { "`sse` and `streamable_http`" };
+        let belongs = if http { "`stdio`" } else { "`http`, `sse` and `streamable_http`" };
         Err(at_pos(
             at,
             format!("server `{server}`: key `{key}` is not allowed with transport `{kind_name}` (it is for {belongs})"),
@@ -1499,7 +1531,11 @@ fn build_server(
                 format!("server `{server}`: `url` `{}`{note} {why}", redacted(&url.value)),
             ));
         }
-        if kind_name == "sse" { Transport::Sse { url: expanded } } else { Transport::StreamableHttp { url: expanded } }
+        match kind_name {
+            "sse" => Transport::Sse { url: expanded },
+            "http" => Transport::Http { url: expanded },
+            _ => Transport::StreamableHttp { url: expanded },
+        }
     } else {
         let command = raw.command.as_ref().ok_or_else(|| missing("command", " (transport `stdio` needs one)"))?;
         let expanded = expand_at(command, server, "command", lookup)?;
@@ -1558,6 +1594,18 @@ fn build_server(
         None => orchestration.max_listing_items,
     };
 
+    let protocol = match &raw.protocol {
+        None => ProtocolChoice::Auto,
+        Some(p) if p.value == "auto" => ProtocolChoice::Auto,
+        Some(p) if PROTOCOLS.contains(&p.value.as_str()) => ProtocolChoice::Version(p.value.clone()),
+        Some(p) => {
+            return Err(at_loc(
+                &p.referenced,
+                format!("server `{server}`: unknown protocol `{}` (valid: {})", p.value, PROTOCOLS.join(", ")),
+            ));
+        }
+    };
+
     Ok(ServerConfig {
         name: server.to_owned(),
         display_name: raw.name,
@@ -1573,6 +1621,7 @@ fn build_server(
         max_listing_items,
         auth: raw.auth.as_ref().map(|a| auth::build_auth(a, server, lookup)).transpose()?,
         notes: Vec::new(),
+        protocol,
     })
 }
 
@@ -1620,7 +1669,7 @@ mod tests {
     }
 
     const SERVER_KEYS: &str = "name, url, priority, domains, capabilities, transport, timeout, headers, enabled, \
-                               read_contents, max_listing_bytes, max_listing_items, command, args, env, cwd, auth";
+                               read_contents, max_listing_bytes, max_listing_items, protocol, command, args, env, cwd, auth";
 
     #[test]
     fn the_shipped_config_parses() {
@@ -1873,7 +1922,7 @@ mod tests {
     fn unknown_keys_are_named_with_the_allowed_ones() {
         assert_fail(
             &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: 1", "    transportt: sse"],
-            "server `db`: missing required key `transport` (one of sse, streamable_http, stdio)",
+            "server `db`: missing required key `transport` (one of http, sse, streamable_http, streamable-http, stdio)",
             2,
             3,
         );
@@ -1956,7 +2005,7 @@ mod tests {
         );
         assert_fail(
             &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: 1"],
-            "server `db`: missing required key `transport` (one of sse, streamable_http, stdio)",
+            "server `db`: missing required key `transport` (one of http, sse, streamable_http, streamable-http, stdio)",
             2,
             3,
         );
@@ -2022,10 +2071,51 @@ mod tests {
     fn unknown_transport_lists_the_valid_ones() {
         assert_fail(
             &["mcp_servers:", "  db:", "    url: http://localhost/sse", "    priority: 1", "    transport: websocket"],
-            "server `db`: unknown transport `websocket` (valid: sse, streamable_http, stdio)",
+            "server `db`: unknown transport `websocket` (valid: http, sse, streamable_http, streamable-http, stdio)",
             5,
             16,
         );
+    }
+
+    #[test]
+    fn protocol_and_the_detecting_transport() {
+        let config = Config::from_yaml_str_with_env(
+            &doc(&[
+                "mcp_servers:",
+                "  a: {url: 'http://h/mcp', priority: 1, transport: http}",
+                "  b: {url: 'http://h/mcp', priority: 2, transport: streamable-http, protocol: 2026-07-28}",
+                "  c: {url: 'http://h/sse', priority: 3, transport: sse, protocol: '2024-11-05'}",
+                "  d: {command: run, priority: 4, transport: stdio, protocol: auto}",
+            ]),
+            env,
+        )
+        .unwrap();
+        let [a, b, c, d] = &config.servers[..] else { panic!() };
+        assert_eq!(a.transport, Transport::Http { url: "http://h/mcp".into() });
+        assert_eq!(a.transport.kind(), "http");
+        assert_eq!(a.protocol, ProtocolChoice::Auto);
+        assert_eq!(b.transport, Transport::StreamableHttp { url: "http://h/mcp".into() });
+        assert_eq!(b.protocol, ProtocolChoice::Version("2026-07-28".into()));
+        assert_eq!(c.protocol, ProtocolChoice::Version("2024-11-05".into()));
+        assert_eq!(d.protocol, ProtocolChoice::Auto);
+        assert_fail(
+            &[
+                "mcp_servers:",
+                "  db:",
+                "    url: http://h/mcp",
+                "    priority: 1",
+                "    transport: http",
+                "    protocol: 2027-01-01",
+            ],
+            "server `db`: unknown protocol `2027-01-01` (valid: auto, 2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, \
+             2024-11-05)",
+            6,
+            15,
+        );
+        let mut built = ServerConfig::new("x", Transport::Http { url: "http://h/mcp".into() });
+        built.protocol = ProtocolChoice::Version("1999-01-01".into());
+        let e = Config::new(vec![built], Orchestration::default()).unwrap_err();
+        assert!(e.to_string().contains("unknown protocol `1999-01-01`"), "{e}");
     }
 
     #[test]
@@ -2130,7 +2220,7 @@ mod tests {
                 "    command: run",
                 "    url: http://h",
             ],
-            "server `p`: key `url` is not allowed with transport `stdio` (it is for `sse` and `streamable_http`)",
+            "server `p`: key `url` is not allowed with transport `stdio` (it is for `http`, `sse` and `streamable_http`)",
             6,
             10,
         );
@@ -2159,7 +2249,7 @@ mod tests {
                 "      # a comment between the key and its entries",
                 "      Authorization: x",
             ],
-            "server `p`: key `headers` is not allowed with transport `stdio` (it is for `sse` and `streamable_http`)",
+            "server `p`: key `headers` is not allowed with transport `stdio` (it is for `http`, `sse` and `streamable_http`)",
             6,
             5,
         );

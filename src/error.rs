@@ -156,6 +156,22 @@ pub enum Error {
         op: OpId,
     },
 
+    /// The server has no resource with this URI (`resources/read` answered `-32602`, or the
+    /// older `-32002`).
+    #[error("not found: resource {uri:?}: {message} (server `{server}`, method `resources/read`, op {op})")]
+    ResourceNotFound {
+        /// The server's name in the config.
+        server: String,
+        /// The URI asked for.
+        uri: String,
+        /// The operation.
+        op: OpId,
+        /// The JSON-RPC error code (`-32602` or `-32002`).
+        code: i64,
+        /// The server's message.
+        message: String,
+    },
+
     /// No connected server can do what was asked (no executor, an unknown server name, no
     /// server connected at all).
     #[error("no server: {detail} (op {op})")]
@@ -256,7 +272,8 @@ impl Error {
             | Error::ConnectionClosed { server, .. }
             | Error::Protocol { server, .. }
             | Error::Rpc { server, .. }
-            | Error::Limit { server, .. } => Some(server),
+            | Error::Limit { server, .. }
+            | Error::ResourceNotFound { server, .. } => Some(server),
             Error::Config { .. } | Error::Closed { .. } | Error::NotInitialized { .. } | Error::NoServer { .. } => None,
         }
     }
@@ -265,6 +282,7 @@ impl Error {
     pub fn method(&self) -> Option<&str> {
         match self {
             Error::Connect { .. } => Some("connect"),
+            Error::ResourceNotFound { .. } => Some("resources/read"),
             Error::Timeout { method, .. }
             | Error::Http { method, .. }
             | Error::ConnectionClosed { method, .. }
@@ -287,6 +305,7 @@ impl Error {
             | Error::Limit { op, .. }
             | Error::Closed { op, .. }
             | Error::NotInitialized { op, .. }
+            | Error::ResourceNotFound { op, .. }
             | Error::NoServer { op, .. } => Some(op),
             Error::Config { .. } => None,
         }
@@ -310,7 +329,7 @@ impl Error {
             Error::Connect { .. } => ErrorKind::Unreachable,
             Error::Timeout { .. } => ErrorKind::Timeout,
             Error::Http { status: 401 | 403, .. } => ErrorKind::Unauthorized,
-            Error::Http { .. } | Error::Rpc { .. } => ErrorKind::ServerError,
+            Error::Http { .. } | Error::Rpc { .. } | Error::ResourceNotFound { .. } => ErrorKind::ServerError,
             Error::Protocol { .. } => ErrorKind::Protocol,
             Error::ConnectionClosed { .. } => ErrorKind::Disconnected,
             Error::Limit { .. } => ErrorKind::Limit,

@@ -38,7 +38,6 @@ pub(crate) struct RpcError {
 
 /// Standard error codes.
 pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
-#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server sends it
 pub(crate) const INVALID_PARAMS: i64 = -32602;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server answers parse errors
 pub(crate) const PARSE_ERROR: i64 = -32700;

@@ -139,7 +139,7 @@ pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
     Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL,
     DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers,
-    Orchestration, ServerConfig, Transport,
+    Orchestration, ProtocolChoice, ServerConfig, Transport,
 };
 pub use deadline::Phase;
 pub use error::{Error, ErrorKind, Result};
@@ -147,9 +147,9 @@ pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
 pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};
 pub use protocol::{
-    Annotations, CallToolResult, Content, ContentsBody, Implementation, InitializeResult, ListChangedCapability,
-    Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
-    Tool,
+    Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, Implementation, InitializeResult,
+    ListChangedCapability, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Resource, ResourceContents, ResourceTemplate,
+    ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities, Tool,
 };
 /// JSON values, for tool arguments and results (`serde_json`'s, re-exported so that a program
 /// needs no `serde_json` dependency of its own).

@@ -7,7 +7,12 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The protocol versions this crate speaks, newest first. We offer the first.
+pub(crate) mod modern;
+
+pub use modern::{DiscoverResult, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS};
+
+/// The handshake-era (`initialize`) protocol versions this crate speaks, newest first. We
+/// offer the first. [`PROTOCOL_VERSIONS`] adds the 2026-07-28 wire.
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// The params of our `initialize` request: the first handshake and a session's renewal send
@@ -106,6 +111,19 @@ pub struct InitializeResult {
     /// Hints for the model using the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,
+}
+
+impl InitializeResult {
+    /// What a `server/discover` result says, as the handshake would have: the version we
+    /// chose, the capabilities, who the server is, its instructions.
+    pub(crate) fn from_discover(version: &str, discover: &DiscoverResult) -> InitializeResult {
+        InitializeResult {
+            protocol_version: version.to_string(),
+            capabilities: discover.capabilities.clone(),
+            server_info: discover.server_info(),
+            instructions: discover.instructions.clone(),
+        }
+    }
 }
 
 /// Hints about how a resource (or content) is meant to be used.

@@ -6,28 +6,59 @@
 //! passes its deadline is forgotten at once and the caller gets its `Timeout`; telling the server
 //! (`notifications/cancelled`) is clean-up, done off the caller's path by the session's
 //! [`Cleanup`] thread.
+//!
+//! # Two wires
+//!
+//! A session speaks the `initialize` handshake era (2024-11-05 … 2025-11-25) or the stateless
+//! 2026-07-28 wire ([`Session::set_modern`]). On the modern wire every request's params carry the
+//! `_meta` envelope (protocol version, the session's client capabilities, client info), and every
+//! request goes out with the routing headers `MCP-Protocol-Version`, `Mcp-Method` and, for
+//! `tools/call`, `prompts/get` and `resources/read`, `Mcp-Name` (transports without headers,
+//! stdio, ignore them). A result's `resultType` is checked: absent or `complete` is a result,
+//! `input_required` goes to [`Session::finish_outcome`]'s caller, anything else is a protocol
+//! error. A `-32022` (unsupported version) is answered by switching to a mutual version and
+//! sending the request once more, with a new id.
+//!
+//! Extra `_meta` keys, extra headers and a request's own client capabilities go in
+//! [`RequestOptions`] ([`Session::start_with`]); the session-wide capabilities are
+//! [`Session::set_client_capabilities`].
 
 mod cleanup;
+pub(crate) mod detect;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
 use crate::jsonrpc::{self, RequestId};
 use crate::op::OpId;
-use crate::protocol::{self, InitializeResult};
+use crate::protocol::modern::{self, ResultKind};
+use crate::protocol::{self, DiscoverResult, InitializeResult};
 use crate::transport::{Reply, Router, Transport, deadline_in};
 
 pub(crate) use cleanup::Cleanup;
 
 /// How long the clean-up thread spends telling a server about one request we gave up on.
 pub(crate) const CANCEL_DEADLINE: Duration = Duration::from_secs(2);
+
+/// What a request carries beyond its params (the modern wire only; the handshake era ignores
+/// all of it).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RequestOptions {
+    /// Extra `_meta` keys (`progressToken`, …); the envelope's own keys win over them.
+    pub meta: Map<String, Value>,
+    /// Extra HTTP headers (`Mcp-Param-*`).
+    pub headers: Vec<(String, String)>,
+    /// This request's client capabilities, instead of the session's.
+    pub capabilities: Option<Value>,
+}
 
 /// A request sent and awaiting its answer.
 pub(crate) struct Call {
@@ -36,6 +67,19 @@ pub(crate) struct Call {
     method: &'static str,
     op: OpId,
     sent: Instant,
+    /// `params.name` or `params.uri`: what the request is about (errors name it).
+    target: Option<String>,
+    /// On the modern wire: what it takes to send the request again (a `-32022`).
+    resend: Option<Box<(Option<Value>, RequestOptions)>>,
+}
+
+/// What a modern-wire result is.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A result (`resultType` absent or `complete`).
+    Complete(Box<RawValue>),
+    /// `resultType: input_required`: the server asks for input before it answers.
+    InputRequired(#[allow(dead_code)] /* read by the input_required handlers */ Box<RawValue>),
 }
 
 /// The transport-independent half of a client: ids, the pending table, deadlines, cancellation.
@@ -47,6 +91,14 @@ pub(crate) struct Session {
     pub(crate) timeout: Duration,
     closed: AtomicBool,
     cleanup: Cleanup,
+    /// `Some(version)` on the 2026-07-28 wire.
+    modern: Mutex<Option<String>>,
+    /// The client capabilities the modern envelope declares.
+    capabilities: Mutex<Value>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Session {
@@ -61,7 +113,35 @@ impl Session {
             timeout,
             closed: AtomicBool::new(false),
             cleanup,
+            modern: Mutex::new(None),
+            capabilities: Mutex::new(Value::Object(Map::new())),
         }
+    }
+
+    /// Speaks the 2026-07-28 wire at `version` from now on (`None`: the handshake era).
+    pub(crate) fn set_modern(&self, version: Option<&str>) {
+        *lock(&self.modern) = version.map(str::to_string);
+        self.transport.set_modern(version.is_some());
+    }
+
+    /// The modern wire's version, if the session speaks it.
+    pub(crate) fn modern_version(&self) -> Option<String> {
+        lock(&self.modern).clone()
+    }
+
+    /// The client capabilities every modern request declares (default `{}`). Declare a kind
+    /// only when a handler for it is registered.
+    #[allow(dead_code)] // the server-request handlers set it
+    pub(crate) fn set_client_capabilities(&self, capabilities: Value) {
+        *lock(&self.capabilities) = capabilities;
+    }
+
+    /// `server/discover` at the session's modern version (a `-32022` is retried once with a
+    /// mutual version). `Ok(None)`: the answer is not a discover result (a handshake-era server).
+    pub(crate) fn discover(&self, op: &OpId, deadline: Instant) -> Result<Option<DiscoverResult>> {
+        let call = self.start_with(op, "server/discover", None, deadline, &RequestOptions::default())?;
+        let raw = self.finish_raw(call, deadline)?;
+        Ok(DiscoverResult::parse(raw.get()))
     }
 
     /// The deadline of a request made now.
@@ -75,8 +155,16 @@ impl Session {
     }
 
     /// `initialize`, the version check, `notifications/initialized`.
+    #[allow(dead_code)]
     pub(crate) fn handshake(&self, op: &OpId, deadline: Instant) -> Result<InitializeResult> {
-        let call = self.start(op, "initialize", Some(&protocol::initialize_params()), deadline)?;
+        self.handshake_offering(op, deadline, protocol::SUPPORTED_PROTOCOL_VERSIONS[0])
+    }
+
+    /// [`Session::handshake`] offering `version`.
+    pub(crate) fn handshake_offering(&self, op: &OpId, deadline: Instant, version: &str) -> Result<InitializeResult> {
+        let mut params = protocol::initialize_params();
+        params["protocolVersion"] = Value::String(version.to_string());
+        let call = self.start(op, "initialize", Some(&params), deadline)?;
         let init: InitializeResult = self.finish(call, deadline)?;
         protocol::check_protocol_version(&init.protocol_version).map_err(|d| self.protocol(op, "initialize", d))?;
         self.transport.set_protocol_version(&init.protocol_version);
@@ -94,17 +182,61 @@ impl Session {
         params: Option<&P>,
         deadline: Instant,
     ) -> Result<Call> {
+        let params = match params.map(serde_json::to_value).transpose() {
+            Ok(p) => p,
+            Err(e) => return Err(self.protocol(op, method, format!("cannot encode the params: {e}"))),
+        };
+        self.start_with(op, method, params, deadline, &RequestOptions::default())
+    }
+
+    /// [`Session::start`] with raw params and, on the modern wire, extra `_meta` keys, headers
+    /// and capabilities.
+    pub(crate) fn start_with(
+        &self,
+        op: &OpId,
+        method: &'static str,
+        params: Option<Value>,
+        deadline: Instant,
+        options: &RequestOptions,
+    ) -> Result<Call> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(Error::Closed { what: format!("client `{}`", self.name), op: op.clone() });
         }
+        let target = params
+            .as_ref()
+            .and_then(|p| match method {
+                "tools/call" | "prompts/get" => p.get("name"),
+                "resources/read" => p.get("uri"),
+                _ => None,
+            })
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let modern = self.modern_version();
+        let (wire_params, headers, resend) = match &modern {
+            None => (params, Vec::new(), None),
+            Some(version) => {
+                let capabilities = options.capabilities.clone().unwrap_or_else(|| lock(&self.capabilities).clone());
+                let envelope = modern::envelope(version, &capabilities);
+                let wire = modern::with_envelope(params.clone(), envelope, &options.meta);
+                let mut headers = vec![
+                    ("MCP-Protocol-Version".to_string(), version.clone()),
+                    ("Mcp-Method".to_string(), method.to_string()),
+                ];
+                if let Some(t) = &target {
+                    headers.push(("Mcp-Name".into(), modern::encode_header_value(t)));
+                }
+                headers.extend(options.headers.iter().cloned());
+                (Some(wire), headers, Some(Box::new((params, options.clone()))))
+            }
+        };
         let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
-        let rx = self.router.register(id.clone(), op).map_err(|why| self.reply_error(why, op, method))?;
-        let body = jsonrpc::encode_request(&id, method, params);
+        let rx = self.router.register(id.clone(), op).map_err(|why| self.reply_error(why, op, method, None))?;
+        let body = jsonrpc::encode_request(&id, method, wire_params.as_ref());
         log::debug!("op={op} server={}: -> {method} (id {id})", self.name);
         log::trace!("op={op} server={}: -> {}", self.name, String::from_utf8_lossy(&body));
         let sent = Instant::now();
-        let call = Call { id, rx, method, op: op.clone(), sent };
-        if let Err(e) = self.transport.send(body, method, op, deadline) {
+        let call = Call { id, rx, method, op: op.clone(), sent, target, resend };
+        if let Err(e) = self.transport.send_with(body, method, op, deadline, &headers) {
             if self.router.forget(&call.id) && matches!(e, Error::Timeout { .. }) {
                 self.cancel(&call);
             }
@@ -126,22 +258,76 @@ impl Session {
             .map_err(|e| self.protocol(op, method, format!("the result does not have the expected shape: {e}")))
     }
 
+    /// Waits for a request's answer until `deadline`; the result stays raw. On the modern wire
+    /// an `input_required` result is an error here (no handler answers it on this path; see
+    /// [`Session::finish_outcome`]).
+    pub(crate) fn finish_raw(&self, call: Call, deadline: Instant) -> Result<Box<RawValue>> {
+        let (op, method) = (call.op.clone(), call.method);
+        match self.finish_outcome(call, deadline)? {
+            Outcome::Complete(raw) => Ok(raw),
+            Outcome::InputRequired(_) => Err(self.protocol(
+                &op,
+                method,
+                "the server asked for input (resultType input_required) and no handler answers it".into(),
+            )),
+        }
+    }
+
+    /// [`Session::finish_raw`], telling a result from an `input_required` one (modern wire). A
+    /// `-32022` is answered once: the session switches to a mutual version and the request is
+    /// sent again with a new id.
+    pub(crate) fn finish_outcome(&self, call: Call, deadline: Instant) -> Result<Outcome> {
+        let modern = call.resend.is_some();
+        let (op, method, target) = (call.op.clone(), call.method, call.target.clone());
+        let retry = call.resend.as_ref().map(|r| (r.0.clone(), r.1.clone()));
+        match self.wait(call, deadline) {
+            Ok(raw) if modern => match modern::result_kind(raw.get()) {
+                Ok(ResultKind::Complete) => Ok(Outcome::Complete(raw)),
+                Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
+                Err(why) => Err(self.protocol(&op, method, why)),
+            },
+            Ok(raw) => Ok(Outcome::Complete(raw)),
+            Err(Reply::Rpc(e)) if modern && e.code == modern::UNSUPPORTED_VERSION => {
+                let data = e.data.as_ref().map(|d| d.to_string());
+                let supported = modern::supported_versions(data.as_deref());
+                let Some(version) = modern::mutual(&supported, protocol::MODERN_PROTOCOL_VERSIONS) else {
+                    return Err(self.protocol(
+                        &op,
+                        method,
+                        format!(
+                            "no mutual protocol version: the server speaks {supported:?}, we speak {:?}",
+                            protocol::PROTOCOL_VERSIONS
+                        ),
+                    ));
+                };
+                log::debug!("op={op} server={}: {method}: -32022, retrying once with {version}", self.name);
+                self.set_modern(Some(version));
+                let (params, options) = retry.unwrap_or_default();
+                let again = self.start_with(&op, method, params, deadline, &options)?;
+                let again_target = again.target.clone();
+                match self.wait(again, deadline) {
+                    Ok(raw) => match modern::result_kind(raw.get()) {
+                        Ok(ResultKind::Complete) => Ok(Outcome::Complete(raw)),
+                        Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
+                        Err(why) => Err(self.protocol(&op, method, why)),
+                    },
+                    Err(reply) => Err(self.reply_error(reply, &op, method, again_target.as_deref())),
+                }
+            }
+            Err(reply) => Err(self.reply_error(reply, &op, method, target.as_deref())),
+        }
+    }
+
     /// Waits for a request's answer until `deadline`; the result stays raw. A request that
     /// passes its deadline fails at once with `Timeout`; its cancellation is queued for the
     /// clean-up thread (never for `initialize`, which the spec forbids cancelling).
-    pub(crate) fn finish_raw(&self, call: Call, deadline: Instant) -> Result<Box<RawValue>> {
+    fn wait(&self, call: Call, deadline: Instant) -> std::result::Result<Box<RawValue>, Reply> {
         let reply = match call.rx.recv_deadline(deadline) {
             Ok(reply) => reply,
             Err(RecvTimeoutError::Timeout) => {
                 if self.router.forget(&call.id) {
                     self.cancel(&call);
-                    return Err(Error::Timeout {
-                        server: self.name.to_string(),
-                        method: call.method.into(),
-                        op: call.op,
-                        phase: crate::deadline::Phase::NoResponse,
-                        after: call.sent.elapsed(),
-                    });
+                    return Err(Reply::TimedOut(call.sent.elapsed()));
                 }
                 // The answer arrived as the deadline passed: it is in the channel. Keep it.
                 match call.rx.try_recv() {
@@ -164,16 +350,48 @@ impl Session {
                 log::trace!("op={} server={}: <- {}", call.op, self.name, raw.get());
                 Ok(raw)
             }
-            other => Err(self.reply_error(other, &call.op, call.method)),
+            other => Err(other),
         }
     }
 
-    fn reply_error(&self, reply: Reply, op: &OpId, method: &str) -> Error {
+    fn reply_error(&self, reply: Reply, op: &OpId, method: &str, target: Option<&str>) -> Error {
         let server = self.name.to_string();
         let (op, method) = (op.clone(), method.to_string());
         match reply {
+            Reply::Rpc(e)
+                if method == "resources/read"
+                    && (e.code == jsonrpc::INVALID_PARAMS || e.code == modern::RESOURCE_NOT_FOUND_LEGACY) =>
+            {
+                let uri = e
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("uri"))
+                    .and_then(Value::as_str)
+                    .or(target)
+                    .unwrap_or_default()
+                    .to_string();
+                Error::ResourceNotFound { server, uri, op, code: e.code, message: e.message }
+            }
+            Reply::Rpc(e) if e.code == modern::MISSING_CAPABILITY => {
+                let required = e.data.as_ref().and_then(|d| d.get("requiredCapabilities")).map(Value::to_string);
+                Error::Rpc {
+                    server,
+                    method,
+                    op,
+                    code: e.code,
+                    message: format!(
+                        "the server requires client capabilities {}: {}",
+                        required.as_deref().unwrap_or("(unnamed)"),
+                        e.message
+                    ),
+                    data: e.data.map(|d| d.to_string()),
+                }
+            }
             Reply::Rpc(e) => {
                 Error::Rpc { server, method, op, code: e.code, message: e.message, data: e.data.map(|d| d.to_string()) }
+            }
+            Reply::TimedOut(after) => {
+                Error::Timeout { server, method, op, phase: crate::deadline::Phase::NoResponse, after }
             }
             Reply::Closed(detail) => Error::ConnectionClosed { server, method, op, detail },
             Reply::Limit { what, limit } => Error::Limit { server, method, op, what, limit },
@@ -193,6 +411,16 @@ impl Session {
             log::debug!("op={} server={}: not cancelling initialize (id {})", call.op, self.name, call.id);
             return;
         }
+        if !self.transport.cancels_with_notice() {
+            log::debug!(
+                "op={} server={}: {} (id {}) abandoned; nothing to send",
+                call.op,
+                self.name,
+                call.method,
+                call.id
+            );
+            return;
+        }
         let reason = format!("timeout after {:?}", call.sent.elapsed());
         let until = deadline_in(CANCEL_DEADLINE.min(self.timeout));
         self.cleanup.cancel(&call.id, call.method, &call.op, reason, until);
@@ -207,6 +435,18 @@ impl Session {
             self.transport.close();
             self.cleanup.join();
         }
+    }
+}
+
+/// Closes a session whose set-up failed on a thread of its own (`mcp-close:<server>`), so that
+/// the caller's error is not held up by the clean-up (a stdio child's exit grace, a DELETE).
+/// Closing is bounded, so the thread ends; without a thread it is closed here.
+pub(crate) fn close_in_background(session: Session) {
+    let session = Arc::new(session);
+    let closer = session.clone();
+    let spawned = std::thread::Builder::new().name(format!("mcp-close:{}", session.name)).spawn(move || closer.close());
+    if spawned.is_err() {
+        session.close();
     }
 }
 

@@ -13,7 +13,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use mcp_orchestrator::{Client, Config, Error, OpId, ServerConfig, Transport};
+use mcp_orchestrator::{Client, Config, Error, OpId, ProtocolChoice, ServerConfig, Transport};
 use serde_json::{Value, json};
 use wait::eventually;
 
@@ -175,9 +175,12 @@ fn basics(seen: &Seen, stream: &TcpStream) -> Option<std::io::Result<()>> {
     }
 }
 
+/// These scripted servers speak the handshake era only: pinned, so that no `server/discover`
+/// probe comes first (detection has its own tests, tests/protocol_detection.rs).
 fn http_config(name: &str, url: String, timeout: Duration) -> ServerConfig {
     let mut c = ServerConfig::new(name, Transport::StreamableHttp { url });
     c.timeout = timeout;
+    c.protocol = ProtocolChoice::Version("2025-11-25".into());
     c
 }
 

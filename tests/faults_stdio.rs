@@ -184,7 +184,11 @@ fn a_stdio_child_that_exits_at_once_fails_quickly_naming_its_status() {
     assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
     match &err {
         Error::ConnectionClosed { server, method, detail, .. } => {
-            assert_eq!((server.as_str(), method.as_str()), ("quitter", "initialize"));
+            assert_eq!(
+                (server.as_str(), method.as_str()),
+                ("quitter", "server/discover"),
+                "the first request is the protocol probe"
+            );
             assert!(detail.contains("exit status: 3"), "{detail}");
         }
         other => panic!("{other:?}"),
@@ -263,7 +267,11 @@ fn an_over_long_line_is_a_limit_error_naming_the_server() {
     assert!(t0.elapsed() < Duration::from_secs(2), "took {:?}", t0.elapsed());
     match &err {
         Error::Limit { server, method, what, limit, .. } => {
-            assert_eq!((server.as_str(), method.as_str()), ("long", "initialize"));
+            assert_eq!(
+                (server.as_str(), method.as_str()),
+                ("long", "server/discover"),
+                "the first request is the protocol probe"
+            );
             assert_eq!((*what, *limit), ("message size", 4096));
         }
         other => panic!("{other:?}"),

@@ -1,5 +1,6 @@
 //! Interop: the library against the official Python SDK's server (PyPI `mcp`, pinned in
-//! tests/interop/requirements.txt) over the legacy HTTP+SSE transport.
+//! tests/interop/requirements.txt): the handshake over the legacy HTTP+SSE transport, the
+//! 2026-07-28 wire over Streamable HTTP (stateful and stateless apps), and detection.
 //!
 //! Every test is `#[ignore]`d, so `cargo test` lists it as ignored instead of passing it
 //! unrun. Run them with the venv (tests/interop/README.md; `.ci/run` does):
@@ -126,4 +127,173 @@ fn orchestrator_gathers_two_python_servers() {
     assert_eq!(g.resource("test://resource/55").unwrap().server, "b");
     assert_eq!(g.contents("test://resource/55").unwrap()[0].text(), Some("content of resource 55"));
     o.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The 2026-07-28 wire (Python SDK 2.3.0 serves it on its Streamable HTTP endpoint, routed by the
+// `MCP-Protocol-Version` header) and detection.
+// ---------------------------------------------------------------------------------------------
+
+fn http_config(name: &str, url: String, transport: &str) -> ServerConfig {
+    let transport = match transport {
+        "http" => mcp_orchestrator::Transport::Http { url },
+        "sse" => mcp_orchestrator::Transport::Sse { url },
+        _ => mcp_orchestrator::Transport::StreamableHttp { url },
+    };
+    let mut config = ServerConfig::new(name, transport);
+    config.timeout = Duration::from_secs(20);
+    config
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn modern_wire_lists_reads_and_calls() {
+    for stateless in [false, true] {
+        let mut args = vec!["--transport", "streamable_http", "--resources", "30"];
+        if stateless {
+            args.push("--stateless");
+        }
+        let Some(server) = PythonServer::start(&args) else { return };
+        let client = Client::connect(&http_config("py", server.mcp_url(), "http")).unwrap();
+        assert_eq!(client.protocol_version(), "2026-07-28", "stateless={stateless}");
+        assert_eq!(client.transport(), "streamable_http");
+        assert!(client.is_modern());
+        assert!(client.server().capabilities.resources.is_some());
+        assert!(!client.server().server_info.name.is_empty(), "serverInfo from _meta");
+
+        let resources = client.list_resources().unwrap();
+        assert_eq!(resources.len(), 31, "30 text resources and the blob");
+        let text = client.read_resource("test://resource/7").unwrap();
+        assert_eq!(text[0].text(), Some("content of resource 7"));
+        assert_eq!(client.read_resource("test://blob").unwrap()[0].blob(), Some(blob_base64().as_str()));
+        let reads = client.read_resources(&["test://resource/1", "test://nope"]);
+        assert_eq!(reads[0].as_ref().unwrap()[0].text(), Some("content of resource 1"));
+        assert!(
+            matches!(&reads[1], Err(mcp_orchestrator::Error::ResourceNotFound { uri, .. }) if uri == "test://nope"),
+            "{:?}",
+            reads[1]
+        );
+        let templates = client.list_resource_templates().unwrap();
+        assert!(templates.iter().any(|t| t.uri_template == "test://template/{id}"));
+        let tools = client.list_tools().unwrap();
+        assert!(tools.iter().any(|t| t.name == "add"));
+        let sum = client.call_tool("add", json!({"a": 20, "b": 22})).unwrap();
+        assert_eq!(sum.text(), "42");
+        assert_eq!(client.call_tool("echo", json!({"text": "héllo"})).unwrap().text(), "héllo");
+        client.ping().unwrap();
+        client.close();
+    }
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn legacy_sse_is_detected_behind_transport_http_and_sse_urls_serving_streamable_http_are_reached() {
+    let Some(sse) = PythonServer::start(&["--transport", "sse", "--resources", "3"]) else { return };
+    let client = Client::connect(&http_config("legacy", sse.sse_url(), "http")).unwrap();
+    assert_eq!(client.transport(), "sse");
+    assert!(mcp_orchestrator::SUPPORTED_PROTOCOL_VERSIONS.contains(&client.protocol_version()));
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    client.close();
+
+    let Some(http) = PythonServer::start(&["--transport", "streamable_http", "--resources", "3"]) else { return };
+    let client = Client::connect(&http_config("misconfigured", http.mcp_url(), "sse")).unwrap();
+    assert_eq!((client.transport(), client.protocol_version()), ("streamable_http", "2026-07-28"));
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    client.close();
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn pinned_handshake_version_speaks_initialize_to_the_same_server() {
+    let Some(server) = PythonServer::start(&["--transport", "streamable_http", "--resources", "3"]) else { return };
+    let mut config = http_config("pinned", server.mcp_url(), "streamable_http");
+    config.protocol = mcp_orchestrator::ProtocolChoice::Version("2025-06-18".into());
+    let client = Client::connect(&config).unwrap();
+    assert_eq!(client.protocol_version(), "2025-06-18");
+    assert!(!client.is_modern());
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    client.close();
+}
+
+/// The cold-gather time (connect, list, read every resource, close) of the 2026-07-28 wire
+/// against the `initialize` handshake, on the same Python servers, median of several runs.
+/// A measurement, not a check, skipped unless `MCP_INTEROP_MEASURE` is set (CI runs the
+/// ignored tests): `MCP_INTEROP_MEASURE=1 MCP_INTEROP_PYTHON=.venv-interop/bin/python cargo test
+/// --all-features --test interop_python -- --ignored --nocapture cold_gather`.
+#[test]
+#[ignore = "a measurement: set MCP_INTEROP_MEASURE and run with --ignored --nocapture"]
+fn cold_gather_modern_wire_against_the_handshake() {
+    if std::env::var_os("MCP_INTEROP_MEASURE").is_none() {
+        eprintln!("skipped: set MCP_INTEROP_MEASURE=1 to measure");
+        return;
+    }
+    const SERVERS: usize = 3;
+    const RESOURCES: &str = "50";
+    const RUNS: usize = 9;
+    let servers: Vec<PythonServer> = (0..SERVERS)
+        .filter_map(|_| PythonServer::start(&["--transport", "streamable_http", "--resources", RESOURCES]))
+        .collect();
+    if servers.len() < SERVERS {
+        return;
+    }
+    let gather = |version: &str| {
+        let configs = servers
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let mut c = http_config(&format!("py{i}"), s.mcp_url(), "streamable_http");
+                c.priority = i as u32;
+                c.protocol = mcp_orchestrator::ProtocolChoice::Version(version.into());
+                c
+            })
+            .collect();
+        let t0 = std::time::Instant::now();
+        let o = Orchestrator::new(Config::new(configs, Orchestration::default()).unwrap());
+        o.initialize().unwrap();
+        let g = o.gather_all_resources().unwrap();
+        let took = t0.elapsed();
+        assert!(g.servers.iter().all(|s| s.status == Status::Ok), "{:?}", g.servers);
+        assert_eq!(g.resources.len(), 51);
+        o.close();
+        took
+    };
+    let (mut modern, mut handshake) = (Vec::new(), Vec::new());
+    gather("2026-07-28"); // warm the Python servers up (imports, first connections)
+    gather("2025-11-25");
+    for _ in 0..RUNS {
+        modern.push(gather("2026-07-28"));
+        handshake.push(gather("2025-11-25"));
+    }
+    modern.sort();
+    handshake.sort();
+    println!(
+        "cold gather of {SERVERS} Python SDK servers x {RESOURCES} resources, median of {RUNS}: \
+         2026-07-28 {:?} (min {:?}, max {:?}); 2025-11-25 handshake {:?} (min {:?}, max {:?})",
+        modern[RUNS / 2],
+        modern[0],
+        modern[RUNS - 1],
+        handshake[RUNS / 2],
+        handshake[0],
+        handshake[RUNS - 1]
+    );
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn stdio_probe_opens_the_modern_era_of_a_python_process() {
+    let python = python::require_python();
+    let transport = mcp_orchestrator::Transport::Stdio {
+        command: python.to_string_lossy().into_owned(),
+        args: python::stdio_args(&["--resources", "3"]),
+        env: Default::default(),
+        cwd: None,
+    };
+    let mut config = ServerConfig::new("py-stdio", transport);
+    config.timeout = Duration::from_secs(30);
+    let client = Client::connect(&config).unwrap();
+    assert_eq!((client.protocol_version(), client.transport()), ("2026-07-28", "stdio"));
+    assert_eq!(client.list_resources().unwrap().len(), 4);
+    assert_eq!(client.read_resource("test://resource/2").unwrap()[0].text(), Some("content of resource 2"));
+    assert_eq!(client.call_tool("add", json!({"a": 1, "b": 2})).unwrap().text(), "3");
+    client.close();
 }

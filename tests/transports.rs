@@ -19,7 +19,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mcp_orchestrator::{Client, Config, Content, Error, Orchestration, Orchestrator, ServerConfig, Status, Transport};
+use mcp_orchestrator::{
+    Client, Config, Content, Error, Orchestration, Orchestrator, ProtocolChoice, ServerConfig, Status, Transport,
+};
 use python::PythonServer;
 use scripted::Seen;
 use serde_json::json;
@@ -34,8 +36,12 @@ fn config(name: &str, transport: Transport) -> ServerConfig {
     c
 }
 
+/// Streamable HTTP in the handshake era (pinned: these tests are about that transport; the
+/// 2026-07-28 wire and detection are in tests/protocol_detection.rs).
 fn http(name: &str, url: String) -> ServerConfig {
-    config(name, Transport::StreamableHttp { url })
+    let mut c = config(name, Transport::StreamableHttp { url });
+    c.protocol = ProtocolChoice::Version("2025-11-25".into());
+    c
 }
 
 fn stdio(name: &str, command: impl Into<String>, args: &[&str]) -> ServerConfig {

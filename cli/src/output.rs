@@ -100,7 +100,7 @@ fn list(items: &[String]) -> String {
 /// command line.
 fn endpoint(s: &mcp_orchestrator::ServerConfig) -> String {
     match &s.transport {
-        Transport::Sse { .. } | Transport::StreamableHttp { .. } => {
+        Transport::Sse { .. } | Transport::StreamableHttp { .. } | Transport::Http { .. } => {
             s.redacted_url().unwrap_or_else(|| "(redacted)".to_string())
         }
         Transport::Stdio { command, args, .. } => {

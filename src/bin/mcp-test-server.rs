@@ -9,11 +9,13 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use mcp_orchestrator::testing::{Fault, StdioEnd, TestServer, TestServerBuilder, text_result};
+use mcp_orchestrator::testing::{Fault, ProtocolMode, StdioEnd, TestServer, TestServerBuilder, text_result};
 
 const USAGE: &str = "\
 usage: mcp-test-server [FLAG]...
   --name NAME                serverInfo.name (default test-server)
+  --protocol MODE            handshake (default), modern (2026-07-28 only) or both (the first
+                             request fixes the era)
   --resources N              N text resources test://resource/{i}
   --text-resource URI=TEXT   one text resource
   --page-size N              page the lists
@@ -65,6 +67,12 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 return Ok(ExitCode::SUCCESS);
             }
             "--name" => builder.name(value()?),
+            "--protocol" => builder.protocol_mode(match value()?.as_str() {
+                "handshake" => ProtocolMode::HandshakeOnly,
+                "modern" => ProtocolMode::ModernOnly,
+                "both" => ProtocolMode::Both,
+                other => return Err(format!("--protocol: unknown mode `{other}` (handshake, modern, both)")),
+            }),
             "--resources" => builder.with_sample_resources(number(&value()?)?),
             "--text-resource" => {
                 let v = value()?;

@@ -17,9 +17,41 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes standard base64 with `=` padding; `None` for anything else.
+pub(crate) fn decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| ALPHABET.iter().position(|&a| a == c).map(|p| p as u32);
+    let mut out = Vec::with_capacity(text.len() / 4 * 3);
+    for group in text.as_bytes().chunks(4) {
+        let pad = group.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &group[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..3 - pad]);
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{decode, encode};
+
+    #[test]
+    fn decodes_what_it_encodes() {
+        for s in ["", "f", "fo", "foo", "foob", "fooba", "foobar", "Hello, 世界"] {
+            assert_eq!(decode(&encode(s.as_bytes())).as_deref(), Some(s.as_bytes()));
+        }
+        assert_eq!(decode("abc"), None);
+        assert_eq!(decode("a==="), None);
+    }
 
     #[test]
     fn rfc4648_vectors() {

@@ -67,6 +67,136 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
     }
 }
 
+/// The version of the 2026-07-28 wire the test server speaks.
+pub(crate) const MODERN: &str = "2026-07-28";
+const UNSUPPORTED_VERSION: i64 = -32022;
+const HEADER_MISMATCH: i64 = -32020;
+
+/// Whether a request's params carry the 2026-07-28 envelope.
+pub(crate) fn is_enveloped(params: Option<&RawValue>) -> bool {
+    params
+        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+        .is_some_and(|p| p.get("_meta").and_then(|m| m.get(META_VERSION)).is_some())
+}
+
+const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+
+/// A `-32022` for a request that is not on the 2026-07-28 wire (a modern-only server).
+pub(crate) fn unsupported_version(requested: Option<&str>) -> RpcError {
+    error(
+        UNSUPPORTED_VERSION,
+        "Unsupported protocol version",
+        Some(json!({"supported": [MODERN], "requested": requested})),
+    )
+}
+
+/// A request's header by (case-insensitive) name.
+pub(crate) type HeaderLookup<'a> = dyn Fn(&str) -> Option<String> + 'a;
+
+/// Answers a request on the 2026-07-28 wire: checks the envelope and, over HTTP (`header`
+/// given), the routing headers as the spec says, then answers. Returns the HTTP status too.
+pub(crate) fn answer_modern(
+    spec: &Spec,
+    method: &str,
+    raw: Option<&RawValue>,
+    header: Option<&HeaderLookup<'_>>,
+    param_headers: &[(String, String)],
+) -> (u16, Result<Value, RpcError>) {
+    let params = match params_value(raw) {
+        Ok(p) => p,
+        Err(e) => return (400, Err(e)),
+    };
+    let meta = params.get("_meta");
+    let version = meta.and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
+    let Some(version) = version.filter(|_| meta.is_some_and(|m| m.get(META_CAPABILITIES).is_some())) else {
+        return (400, Err(error(INVALID_PARAMS, "Missing _meta protocolVersion or clientCapabilities", None)));
+    };
+    if let Some(header) = header {
+        let mismatch = |what: &str| (400, Err(error(HEADER_MISMATCH, format!("Header mismatch: {what}"), None)));
+        if header("mcp-protocol-version").as_deref() != Some(version) {
+            return mismatch("MCP-Protocol-Version");
+        }
+        if header("mcp-method").as_deref() != Some(method) {
+            return mismatch("Mcp-Method");
+        }
+        let name = match method {
+            "tools/call" | "prompts/get" => params.get("name").and_then(Value::as_str),
+            "resources/read" => params.get("uri").and_then(Value::as_str),
+            _ => None,
+        };
+        if let Some(name) = name
+            && header("mcp-name").map(|v| decode_header_value(&v)) != Some(name.to_string())
+        {
+            return mismatch("Mcp-Name");
+        }
+        if method == "tools/call" {
+            let tool = spec.tools.iter().find(|t| Some(t.name.as_str()) == name);
+            let expected = tool
+                .and_then(|t| crate::protocol::modern::param_headers(&t.input_schema).ok())
+                .map(|h| {
+                    crate::protocol::modern::param_header_values(&h, params.get("arguments").unwrap_or(&Value::Null))
+                })
+                .unwrap_or_default();
+            let lower = |v: &[(String, String)]| {
+                let mut v: Vec<(String, String)> = v.iter().map(|(k, x)| (k.to_ascii_lowercase(), x.clone())).collect();
+                v.sort();
+                v
+            };
+            if lower(&expected) != lower(param_headers) {
+                return mismatch("Mcp-Param-*");
+            }
+        }
+    }
+    if version != MODERN {
+        return (400, Err(unsupported_version(Some(version))));
+    }
+    let result = match method {
+        "server/discover" => to_value(&json!({
+            "supportedVersions": [MODERN],
+            "capabilities": capabilities(),
+            "instructions": spec.instructions,
+            "ttlMs": 0,
+            "cacheScope": "private",
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": spec.name, "version": spec.version}},
+        })),
+        "initialize" | "ping" | "notifications/initialized" => {
+            Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method}))))
+        }
+        "resources/read" => match read(spec, &params) {
+            Err(e) if e.code == RESOURCE_NOT_FOUND => {
+                Err(error(INVALID_PARAMS, "Resource not found", Some(json!({"uri": params.get("uri")}))))
+            }
+            other => other,
+        },
+        _ => answer(spec, method, raw),
+    };
+    match result {
+        Ok(Value::Object(mut m)) => {
+            m.insert("resultType".into(), json!("complete"));
+            (200, Ok(Value::Object(m)))
+        }
+        Ok(other) => (200, Ok(other)),
+        Err(e) if e.code == METHOD_NOT_FOUND => (404, Err(e)),
+        Err(e) if e.code == INVALID_PARAMS => (400, Err(e)),
+        Err(e) => (200, Err(e)),
+    }
+}
+
+/// Decodes a header value in the spec's `=?base64?…?=` form (anything else is plain).
+fn decode_header_value(v: &str) -> String {
+    let Some(b64) = v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else { return v.to_string() };
+    super::base64::decode(b64).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|| v.to_string())
+}
+
+fn capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
+        tools: Some(ListChangedCapability { list_changed: Some(false) }),
+        ..ServerCapabilities::default()
+    }
+}
+
 fn initialize(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     let asked = params.get("protocolVersion").and_then(Value::as_str);
     let version = match asked {
@@ -75,11 +205,7 @@ fn initialize(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     };
     to_value(&InitializeResult {
         protocol_version: version.to_string(),
-        capabilities: ServerCapabilities {
-            resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
-            tools: Some(ListChangedCapability { list_changed: Some(false) }),
-            ..ServerCapabilities::default()
-        },
+        capabilities: capabilities(),
         server_info: Implementation { name: spec.name.clone(), version: spec.version.clone(), title: None },
         instructions: spec.instructions.clone(),
     })

@@ -161,6 +161,29 @@ pub enum Fault {
     IgnoreEndOfInput,
 }
 
+/// Which protocols and transports the server speaks ([`TestServerBuilder::protocol_mode`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProtocolMode {
+    /// The `initialize` handshake only (the default): legacy HTTP+SSE on `/sse`, Streamable
+    /// HTTP with sessions on `/mcp`; over stdio, `server/discover` is an unknown method.
+    #[default]
+    HandshakeOnly,
+    /// The 2026-07-28 wire only, stateless, on `/mcp`: every request must carry the `_meta`
+    /// envelope and matching routing headers (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`,
+    /// `Mcp-Param-*`), checked in the spec's order (`-32602`, `-32020`, `-32022`, all `400`);
+    /// `server/discover` answers; an unknown method is `404` `-32601`; an unknown resource is
+    /// `400` `-32602`. A request without the envelope gets `400` `-32022`; `GET /sse` is `404`.
+    /// Over stdio, `initialize` gets `-32022`.
+    ModernOnly,
+    /// Legacy HTTP+SSE only: `/mcp` answers `404`.
+    LegacySseOnly,
+    /// Both eras, told apart by the request (as the Python SDK 2.x does): over HTTP a POST to
+    /// `/mcp` whose `MCP-Protocol-Version` is 2026-07-28 is the modern wire, anything else the
+    /// handshake; over stdio the first request fixes the era for the process.
+    Both,
+}
+
 /// A `notifications/cancelled` the server received.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cancellation {
@@ -213,6 +236,8 @@ pub struct Stats {
     pub client_pings_answered: u64,
     /// Every answer the client sent to a server request, in order.
     pub client_answers: Vec<ClientAnswer>,
+    /// The headers (lowercase names) of the last `POST /mcp` carrying each method.
+    pub last_headers: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Stats {
@@ -296,6 +321,7 @@ struct Spec {
     handlers: HashMap<String, ToolHandler>,
     page_size: Option<usize>,
     faults: Vec<Fault>,
+    mode: ProtocolMode,
 }
 
 impl fmt::Debug for Spec {
@@ -377,6 +403,13 @@ pub struct TestServerBuilder {
 }
 
 impl TestServerBuilder {
+    /// Which protocols and transports the server speaks (default
+    /// [`ProtocolMode::HandshakeOnly`]).
+    pub fn protocol_mode(mut self, mode: ProtocolMode) -> Self {
+        self.spec.mode = mode;
+        self
+    }
+
     /// The `serverInfo.name` (default `test-server`).
     pub fn name(mut self, name: impl Into<String>) -> Self {
         self.spec.name = name.into();
@@ -589,6 +622,7 @@ impl TestServer {
                 handlers: HashMap::new(),
                 page_size: None,
                 faults: Vec::new(),
+                mode: ProtocolMode::HandshakeOnly,
             },
             gauges: Vec::new(),
             events: Vec::new(),

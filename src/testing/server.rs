@@ -293,9 +293,15 @@ fn handle_requests(shared: &Arc<Shared>, stream: &TcpStream) {
         let keep_alive = req.keep_alive();
         let path = req.path();
         let written = match (req.method.as_str(), path) {
+            ("GET", "/sse") if shared.spec.mode == super::ProtocolMode::ModernOnly => {
+                write_response(stream, 404, &[], "Not Found", keep_alive)
+            }
             ("GET", "/sse") => {
                 serve_sse(shared, stream, &req);
                 return;
+            }
+            (_, streamable::PATH) if shared.spec.mode == super::ProtocolMode::LegacySseOnly => {
+                write_response(stream, 404, &[], "Not Found", keep_alive)
             }
             (_, "/sse") => write_response(stream, 405, &[("allow", "GET")], "Method Not Allowed", keep_alive),
             ("POST", "/messages/" | "/messages") => handle_post(shared, stream, &req, keep_alive),

@@ -20,8 +20,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 use serde_json::{Value, json};
 
 use super::server::oversized_data;
-use super::{Fault, Spec, mcp};
-use crate::jsonrpc::{self, Message, PARSE_ERROR, RequestId};
+use super::{Fault, ProtocolMode, Spec, mcp};
+use crate::jsonrpc::{self, Message, PARSE_ERROR, RequestId, RpcError};
 
 /// The longest input line read (a longer one is answered with a parse error and skipped).
 const MAX_LINE: u64 = 8 * 1024 * 1024;
@@ -76,7 +76,8 @@ pub(crate) fn serve(
         thread::Builder::new().name("test-server-stdout".into()).spawn(move || write_loop(output, &rx, &events))?
     };
     let (stop_tx, stop_rx) = unbounded::<()>();
-    let mut state = State { tx, stop: stop_rx, delays: Vec::new(), asked: HashMap::new(), next_request: 0 };
+    let mut state =
+        State { tx, stop: stop_rx, delays: Vec::new(), asked: HashMap::new(), next_request: 0, modern_era: None };
     if let Some(n) = spec.oversized() {
         state.send(oversized_data(n), None);
     }
@@ -108,6 +109,8 @@ struct State {
     /// Requests the server sent to the client, by id.
     asked: HashMap<RequestId, String>,
     next_request: u64,
+    /// [`ProtocolMode::Both`]: whether the first request opened the modern era.
+    modern_era: Option<bool>,
 }
 
 impl State {
@@ -177,7 +180,26 @@ fn dispatch(spec: &Spec, events: &Events, state: &mut State, message: Message) -
             if spec.never_answers(&method) {
                 return false;
             }
-            let result = mcp::answer(spec, &method, params.as_deref());
+            let enveloped = mcp::is_enveloped(params.as_deref());
+            let modern = match spec.mode {
+                ProtocolMode::ModernOnly => true,
+                ProtocolMode::Both => *state.modern_era.get_or_insert(enveloped),
+                _ => false,
+            };
+            let result = match (modern, method.as_str()) {
+                (true, "initialize") => Err(mcp::unsupported_version(
+                    params
+                        .as_deref()
+                        .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+                        .and_then(|p| p.get("protocolVersion").and_then(Value::as_str).map(str::to_string))
+                        .as_deref(),
+                )),
+                (true, _) => mcp::answer_modern(spec, &method, params.as_deref(), None, &[]).1,
+                (false, _) if enveloped && spec.mode == ProtocolMode::Both => {
+                    Err(RpcError { code: -32600, message: "this process speaks the handshake era".into(), data: None })
+                }
+                (false, _) => mcp::answer(spec, &method, params.as_deref()),
+            };
             let data = jsonrpc::encode_response(&id, result.as_ref());
             if spec.malformed_before(&method) {
                 state.send(b"{not json".to_vec(), None);

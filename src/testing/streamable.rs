@@ -21,6 +21,7 @@ use serde_json::json;
 use super::http::{self, Request};
 use super::{Fault, InFlight, Shared, lock, mcp, session_id, write_response};
 use crate::jsonrpc::{self, Message, PARSE_ERROR};
+use crate::testing::ProtocolMode;
 
 /// The path of the Streamable HTTP endpoint.
 pub(crate) const PATH: &str = "/mcp";
@@ -61,6 +62,33 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
             return json_response(stream, 400, None, &error.to_string(), keep_alive);
         }
     };
+    let headers: std::collections::BTreeMap<String, String> =
+        req.headers.iter().map(|(k, v)| (k.to_ascii_lowercase(), v.clone())).collect();
+    for m in &messages {
+        if let Message::Request { method, .. } | Message::Notification { method, .. } = m {
+            shared.count(|s| {
+                s.last_headers.insert(method.clone(), headers.clone());
+            });
+        }
+    }
+    let version = req.header("mcp-protocol-version");
+    let modern = version.is_some_and(|v| !crate::protocol::SUPPORTED_PROTOCOL_VERSIONS.contains(&v));
+    match spec.mode {
+        ProtocolMode::ModernOnly | ProtocolMode::Both if modern => {
+            return modern_post(shared, stream, req, messages, keep_alive);
+        }
+        ProtocolMode::ModernOnly => {
+            let id = match messages.first() {
+                Some(Message::Request { id, .. }) => json!(id),
+                _ => json!(null),
+            };
+            let e = mcp::unsupported_version(version);
+            let body =
+                json!({"jsonrpc": "2.0", "id": id, "error": {"code": e.code, "message": e.message, "data": e.data}});
+            return json_response(stream, 400, None, &body.to_string(), keep_alive);
+        }
+        _ => {}
+    }
     let initializing = messages.iter().any(|m| matches!(m, Message::Request { method, .. } if method == "initialize"));
     // A new session counts once its id goes out with the answer to `initialize`.
     let session = if initializing {
@@ -130,6 +158,49 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
         1 => json_response(stream, 200, Some(&session), &answers[0], keep_alive),
         _ => json_response(stream, 200, Some(&session), &format!("[{}]", answers.join(",")), keep_alive),
     }
+}
+
+/// A POST on the 2026-07-28 wire: one message, no session; the answer's status says what the
+/// spec says (`400` for envelope, header and version errors, `404` for an unknown method).
+fn modern_post(
+    shared: &Arc<Shared>,
+    stream: &TcpStream,
+    req: &Request,
+    messages: Vec<Message>,
+    keep_alive: bool,
+) -> bool {
+    let spec = &shared.spec;
+    let [message] = &messages[..] else {
+        let body = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "one message per POST"}});
+        return json_response(stream, 400, None, &body.to_string(), keep_alive);
+    };
+    let Message::Request { id, method, params } = message else {
+        if let Message::Notification { method, .. } = message {
+            shared.count(|s| *s.requests.entry(method.clone()).or_default() += 1);
+        }
+        return write_response(stream, 202, &[], "", keep_alive);
+    };
+    shared.count(|s| *s.requests.entry(method.clone()).or_default() += 1);
+    let _guard = InFlight::enter(shared.gauges.clone());
+    if spec.never_answers(method) {
+        hold(shared, stream);
+        return false;
+    }
+    if let Some(delay) = spec.delay_for(method)
+        && shared.stop_rx.recv_timeout(delay) != Err(RecvTimeoutError::Timeout)
+    {
+        return false;
+    }
+    let header = |name: &str| req.header(name).map(str::to_string);
+    let params_headers: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter(|(k, _)| k.to_ascii_lowercase().starts_with("mcp-param-"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let (status, result) = mcp::answer_modern(spec, method, params.as_deref(), Some(&header), &params_headers);
+    let body = jsonrpc::encode_response(id, result.as_ref());
+    json_response(stream, status, None, &String::from_utf8_lossy(&body), keep_alive)
 }
 
 /// Holds a request that is never answered until the client closes the connection or the

@@ -63,6 +63,30 @@ pub(crate) trait Transport: Send + Sync {
     /// server accepted it, or with an error no later than `deadline`.
     fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()>;
 
+    /// [`Transport::send`] with extra HTTP headers (the modern wire's routing headers). A
+    /// transport without headers (stdio) ignores them: the default.
+    fn send_with(
+        &self,
+        message: Vec<u8>,
+        method: &str,
+        op: &OpId,
+        deadline: Instant,
+        _headers: &[(String, String)],
+    ) -> Result<()> {
+        self.send(message, method, op, deadline)
+    }
+
+    /// Whether a request we gave up on is cancelled with `notifications/cancelled` (the default).
+    /// On the 2026-07-28 wire over HTTP, closing the request's response stream is the
+    /// cancellation: there is nothing to send.
+    fn cancels_with_notice(&self) -> bool {
+        true
+    }
+
+    /// Speaks the 2026-07-28 wire (no session, no GET stream, JSON-RPC errors in 4xx bodies)
+    /// or, with `false`, the handshake era. The default does nothing.
+    fn set_modern(&self, _modern: bool) {}
+
     /// Learns the protocol version agreed in the handshake (Streamable HTTP sends it as a header
     /// on every later request). The default does nothing.
     fn set_protocol_version(&self, _version: &str) {}
@@ -104,6 +128,8 @@ pub(crate) enum Reply {
     Closed(String),
     /// The stream broke a limit.
     Limit { what: &'static str, limit: usize },
+    /// No answer came within the deadline (after this long); never sent by a transport.
+    TimedOut(Duration),
 }
 
 impl Reply {
@@ -112,7 +138,7 @@ impl Reply {
             Reply::Closed(d) => Reply::Closed(d.clone()),
             Reply::Limit { what, limit } => Reply::Limit { what, limit: *limit },
             // Only failures are ever duplicated (fail_all); results go to one waiter.
-            Reply::Result(_) | Reply::Rpc(_) => Reply::Closed("connection failed".into()),
+            Reply::Result(_) | Reply::Rpc(_) | Reply::TimedOut(_) => Reply::Closed("connection failed".into()),
         }
     }
 }

@@ -142,6 +142,8 @@ struct Inner {
     options: HttpOptions,
     session_id: Mutex<Option<String>>,
     protocol_version: Mutex<Option<String>>,
+    /// The 2026-07-28 wire: no session, no GET stream; a 4xx body's JSON-RPC error is the answer.
+    modern: AtomicBool,
     closing: AtomicBool,
     /// Disconnects on close: wakes every back-off wait (resumption, the reader) at once.
     woken: Receiver<()>,
@@ -204,8 +206,22 @@ impl Inner {
     /// POSTs one message and hands every message of the reply to the sink. A reply stream that
     /// ends while the sink still wants more is resumed with GET + `Last-Event-ID`.
     fn post(&self, body: &[u8], method: &str, op: &OpId, deadline: Deadline, sink: &Sink<'_>) -> Result<Posted> {
+        self.post_with(body, method, op, deadline, sink, &[])
+    }
+
+    /// [`Inner::post`] with extra headers (the modern wire's routing headers); with OAuth, a
+    /// request answered 401/403 is authorized and sent again (a bounded number of times).
+    fn post_with(
+        &self,
+        body: &[u8],
+        method: &str,
+        op: &OpId,
+        deadline: Deadline,
+        sink: &Sink<'_>,
+        extra: &[(String, String)],
+    ) -> Result<Posted> {
         let Some(auth) = &self.options.auth else {
-            return match self.post_once(body, method, op, deadline, sink, None)? {
+            return match self.post_once(body, method, op, deadline, sink, extra, None)? {
                 Attempt::Posted(posted) => Ok(posted),
                 Attempt::Challenged(status, _, text) => Err(self.ctx(method, op).http(status, &text)),
             };
@@ -213,7 +229,7 @@ impl Inner {
         let mut rounds = 0;
         loop {
             let header = auth.authorization_by(deadline, op)?;
-            match self.post_once(body, method, op, deadline, sink, header.as_ref())? {
+            match self.post_once(body, method, op, deadline, sink, extra, header.as_ref())? {
                 Attempt::Posted(posted) => return Ok(posted),
                 Attempt::Challenged(status, _, text) if rounds == MAX_AUTH_ROUNDS => {
                     return Err(self.ctx(method, op).http(status, &text));
@@ -238,16 +254,18 @@ impl Inner {
         op: &OpId,
         deadline: Deadline,
         sink: &Sink<'_>,
+        extra: &[(String, String)],
         authorization: Option<&crate::auth::Secret>,
     ) -> Result<Attempt> {
+        let modern = self.modern.load(Ordering::SeqCst);
         let ctx = self.ctx(method, op);
         let remaining = deadline.remaining();
         if remaining.is_zero() {
             return Err(ctx.timeout(Phase::BeforeSending, remaining));
         }
         let initialize = method == "initialize";
-        let session = if initialize { None } else { lock(&self.session_id).clone() };
-        let version = if initialize { None } else { lock(&self.protocol_version).clone() };
+        let session = if initialize || modern { None } else { lock(&self.session_id).clone() };
+        let version = if initialize || modern { None } else { lock(&self.protocol_version).clone() };
         log::trace!("op={op} server={}: POST {method} {}", self.server, String::from_utf8_lossy(body));
         let mut request = self
             .agent
@@ -260,6 +278,9 @@ impl Inner {
         if let Some(v) = &version {
             request = request.header(VERSION_HEADER, v);
         }
+        for (name, value) in extra {
+            request = request.header(name, value);
+        }
         if let Some(a) = authorization {
             request = request.header("Authorization", a.expose());
         }
@@ -267,7 +288,7 @@ impl Inner {
         let mut response = match request.send(body) {
             Ok(r) => r,
             Err(e @ ureq::Error::Timeout(_)) => return Err(ctx.ureq(e, remaining, Phase::SendingRequest)),
-            Err(e) if initialize && !self.closing.load(Ordering::SeqCst) => {
+            Err(e) if (initialize || method == "server/discover") && !self.closing.load(Ordering::SeqCst) => {
                 return Err(ctx.connect(format!("POST {}: {}", self.url, http::describe(&e))));
             }
             Err(e) => return Err(ctx.ureq(e, remaining, Phase::SendingRequest)),
@@ -289,6 +310,15 @@ impl Inner {
         }
         if !(200..300).contains(&status) {
             let text = http::error_body(&mut response, deadline, None, &self.server);
+            if modern && let Some(answer) = rpc_error_answer(body, &text) {
+                // The modern wire's errors come as 4xx with a JSON-RPC error body: the answer.
+                log::debug!(
+                    "op={op} server={}: `{method}` answered status {status} with a JSON-RPC error",
+                    self.server
+                );
+                (sink.deliver)(&answer);
+                return Ok(Attempt::Posted(Posted::Done));
+            }
             return Err(ctx.http(status, &text));
         }
         if initialize {
@@ -648,6 +678,23 @@ impl Inner {
     }
 }
 
+/// A JSON-RPC error in an error response's body, as the answer to the request in `sent` (a
+/// body without an id, `"id": null`, gets the request's). `None` when the body is not one.
+fn rpc_error_answer(sent: &[u8], text: &str) -> Option<String> {
+    let head: Head = serde_json::from_slice(sent).ok()?;
+    let id = head.id?;
+    let mut messages = jsonrpc::decode(text.trim()).ok()?;
+    if messages.len() != 1 {
+        return None;
+    }
+    match messages.pop()? {
+        Ok(Message::Response { id: got, result: Err(e) }) if got.is_none() || got.as_ref() == Some(&id) => {
+            Some(String::from_utf8_lossy(&jsonrpc::encode_response(&id, Err(&e))).into_owned())
+        }
+        _ => None,
+    }
+}
+
 /// The reconnection delay for a `retry` field (or none): at least [`MIN_RETRY`], at most
 /// [`MAX_RETRY`].
 fn retry_delay(retry: Option<u64>) -> Duration {
@@ -691,6 +738,7 @@ impl StreamableHttpTransport {
             options: options.clone(),
             session_id: Mutex::new(None),
             protocol_version: Mutex::new(None),
+            modern: AtomicBool::new(false),
             closing: AtomicBool::new(false),
             woken,
             reinit_seq: AtomicU64::new(1),
@@ -748,6 +796,25 @@ impl Transport for StreamableHttpTransport {
     }
 
     fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()> {
+        self.send_with(message, method, op, deadline, &[])
+    }
+
+    fn cancels_with_notice(&self) -> bool {
+        !self.inner.modern.load(Ordering::SeqCst)
+    }
+
+    fn set_modern(&self, modern: bool) {
+        self.inner.modern.store(modern, Ordering::SeqCst);
+    }
+
+    fn send_with(
+        &self,
+        message: Vec<u8>,
+        method: &str,
+        op: &OpId,
+        deadline: Instant,
+        headers: &[(String, String)],
+    ) -> Result<()> {
         let inner = &self.inner;
         let deadline = Deadline::at(deadline);
         if inner.closing.load(Ordering::SeqCst) {
@@ -759,7 +826,7 @@ impl Transport for StreamableHttpTransport {
         let deliver = |t: &str| inner.route(t, op, &answers);
         let wanted = || expect.as_ref().is_some_and(|id| inner.router.is_pending(id));
         let sink = Sink { deliver: &deliver, wanted: &wanted };
-        let result = match inner.post(&message, method, op, deadline, &sink) {
+        let result = match inner.post_with(&message, method, op, deadline, &sink, headers) {
             Ok(Posted::Done) => Ok(()),
             Ok(Posted::Expired(expired)) => inner.renew(&expired, op, deadline).and_then(|()| {
                 self.start_reader();
