@@ -221,7 +221,7 @@ impl Inner {
         extra: &[(String, String)],
     ) -> Result<Posted> {
         let Some(auth) = &self.options.auth else {
-            return match self.post_once(body, method, op, deadline, sink, extra, None)? {
+            return match self.post_once(body, method, op, deadline, sink, (extra, None))? {
                 Attempt::Posted(posted) => Ok(posted),
                 Attempt::Challenged(status, _, text) => Err(self.ctx(method, op).http(status, &text)),
             };
@@ -229,7 +229,7 @@ impl Inner {
         let mut rounds = 0;
         loop {
             let header = auth.authorization_by(deadline, op)?;
-            match self.post_once(body, method, op, deadline, sink, extra, header.as_ref())? {
+            match self.post_once(body, method, op, deadline, sink, (extra, header.as_ref()))? {
                 Attempt::Posted(posted) => return Ok(posted),
                 Attempt::Challenged(status, _, text) if rounds == MAX_AUTH_ROUNDS => {
                     return Err(self.ctx(method, op).http(status, &text));
@@ -254,8 +254,7 @@ impl Inner {
         op: &OpId,
         deadline: Deadline,
         sink: &Sink<'_>,
-        extra: &[(String, String)],
-        authorization: Option<&crate::auth::Secret>,
+        (extra, authorization): (&[(String, String)], Option<&crate::auth::Secret>),
     ) -> Result<Attempt> {
         let modern = self.modern.load(Ordering::SeqCst);
         let ctx = self.ctx(method, op);
