@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::config::{ServerConfig, Transport as TransportConfig};
 use crate::error::{Error, Result};
+use crate::handlers::Handlers;
 use crate::op::OpId;
 use crate::protocol::{
     CallToolResult, InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
@@ -68,9 +69,17 @@ pub struct ClientBuilder<'a> {
     max_pages: usize,
     budget: ListingBudget,
     processes: Option<Arc<Processes>>,
+    handlers: Handlers,
 }
 
 impl<'a> ClientBuilder<'a> {
+    /// Answers the server's elicitation, sampling and roots requests with `handlers`; the
+    /// client declares a capability in `initialize` for each kind registered (see [`Handlers`]).
+    pub fn handlers(mut self, handlers: Handlers) -> Self {
+        self.handlers = handlers;
+        self
+    }
+
     /// Records a stdio server's process in `processes`, so that the orchestrator can end it if
     /// the call that wanted it fails (fail-fast) or is closed while this connect is in flight.
     pub(crate) fn processes(mut self, processes: Arc<Processes>) -> Self {
@@ -118,7 +127,9 @@ impl<'a> ClientBuilder<'a> {
         let config = self.config;
         let deadline = deadline_in(config.timeout);
         let name: Arc<str> = config.name.as_str().into();
-        let router = Arc::new(Router::new(name.clone(), op.clone(), self.on_notification));
+        let router = Arc::new(
+            Router::new(name.clone(), op.clone(), self.on_notification).with_handlers(self.handlers, config.timeout),
+        );
         log::debug!("op={op} server={name}: connecting over {}", config.transport.kind());
         let transport: Arc<dyn Transport> = match &config.transport {
             TransportConfig::Sse { url } => {
@@ -176,6 +187,7 @@ impl Client {
             max_pages: DEFAULT_MAX_PAGES,
             budget: ListingBudget { bytes: config.max_listing_bytes.max(1), items: config.max_listing_items.max(1) },
             processes: None,
+            handlers: Handlers::default(),
         }
     }
 

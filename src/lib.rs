@@ -111,6 +111,7 @@ mod client;
 mod config;
 mod deadline;
 mod error;
+mod handlers;
 mod jsonrpc;
 mod op;
 mod orchestrator;
@@ -131,6 +132,10 @@ pub use config::{
 };
 pub use deadline::Phase;
 pub use error::{Error, Result};
+pub use handlers::{
+    CreateMessageRequest, CreateMessageResult, ElicitAction, ElicitRequest, ElicitResult, ElicitationHandler,
+    HandlerError, Handlers, RequestContext, Root, RootsHandler, SamplingHandler,
+};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
 pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};

@@ -76,7 +76,8 @@ impl Session {
 
     /// `initialize`, the version check, `notifications/initialized`.
     pub(crate) fn handshake(&self, op: &OpId, deadline: Instant) -> Result<InitializeResult> {
-        let call = self.start(op, "initialize", Some(&protocol::initialize_params()), deadline)?;
+        let call =
+            self.start(op, "initialize", Some(&protocol::initialize_params(self.router.capabilities())), deadline)?;
         let init: InitializeResult = self.finish(call, deadline)?;
         protocol::check_protocol_version(&init.protocol_version).map_err(|d| self.protocol(op, "initialize", d))?;
         self.transport.set_protocol_version(&init.protocol_version);

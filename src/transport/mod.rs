@@ -161,11 +161,34 @@ pub(crate) struct Router {
     session_op: OpId,
     state: Mutex<RouterState>,
     on_notification: Option<NotificationHandler>,
+    /// The program's answers to elicitation, sampling and roots requests (`handlers.rs`).
+    handlers: crate::handlers::Handlers,
+    /// How long a handler has to answer (the server's request timeout).
+    handler_timeout: Duration,
 }
 
 impl Router {
     pub(crate) fn new(server: Arc<str>, session_op: OpId, on_notification: Option<NotificationHandler>) -> Router {
-        Router { server, session_op, state: Mutex::new(RouterState::default()), on_notification }
+        Router {
+            server,
+            session_op,
+            state: Mutex::new(RouterState::default()),
+            on_notification,
+            handlers: crate::handlers::Handlers::default(),
+            handler_timeout: ANSWER_BOUND,
+        }
+    }
+
+    /// The same router answering server requests with `handlers`, each within `timeout`.
+    pub(crate) fn with_handlers(mut self, handlers: crate::handlers::Handlers, timeout: Duration) -> Router {
+        self.handlers = handlers;
+        self.handler_timeout = timeout;
+        self
+    }
+
+    /// The `capabilities` our `initialize` declares: one per registered handler.
+    pub(crate) fn capabilities(&self) -> serde_json::Value {
+        self.handlers.capabilities()
     }
 
     pub(crate) fn server(&self) -> &str {
@@ -310,9 +333,13 @@ impl Router {
                 self.server,
                 result.err()
             ),
-            Message::Request { id, method, .. } => {
+            Message::Request { id, method, params } => {
                 log::debug!("op={} server={}: server request `{method}` ({id})", self.session_op, self.server);
-                let body = if method == "ping" {
+                let body = if crate::handlers::Handlers::is_handler_method(&method) {
+                    // No lock is held here: the handler is the program's code.
+                    let deadline = deadline_in(self.handler_timeout);
+                    crate::handlers::answer_request(&self.handlers, &self.server, &id, &method, params, deadline)
+                } else if method == "ping" {
                     jsonrpc::encode_response(&id, Ok(&serde_json::json!({})))
                 } else {
                     let err = RpcError {

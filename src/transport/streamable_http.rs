@@ -466,7 +466,8 @@ impl Inner {
         log::info!("op={op} server={}: the session expired (404); initializing a new one", self.server);
         let n = self.reinit_seq.fetch_add(1, Ordering::Relaxed);
         let id = RequestId::String(format!("mcp-orchestrator-reinitialize-{n}"));
-        let body = jsonrpc::encode_request(&id, "initialize", Some(&protocol::initialize_params()));
+        let body =
+            jsonrpc::encode_request(&id, "initialize", Some(&protocol::initialize_params(self.router.capabilities())));
         let answer: Mutex<Option<std::result::Result<Box<serde_json::value::RawValue>, jsonrpc::RpcError>>> =
             Mutex::new(None);
         let answers = Answers::new(deadline);
