@@ -8,6 +8,9 @@
 //! [`Cleanup`] thread.
 
 mod cleanup;
+// Multi round-trip requests (2026-07-28); the modern wire's call path uses it (owner: conformance).
+#[allow(dead_code)] // reason: called once the 2026-07-28 call path lands (branch proto); unit-tested here
+pub(crate) mod input_required;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
