@@ -157,7 +157,10 @@ impl Inner {
     /// Routes one incoming text; server requests join `answers` and are answered by POST.
     fn route(&self, text: &str, op: &OpId, answers: &Answers) {
         log::trace!("op={op} server={}: <- {text}", self.server);
-        self.router.handle(text, &|body, method| answers.queue.borrow_mut().push_back((body, method.to_string())));
+        let caller = Some(answers.deadline.instant()); // handlers get the caller's deadline
+        self.router.handle_within(text, caller, &|body, method| {
+            answers.queue.borrow_mut().push_back((body, method.to_string()))
+        });
         self.answer(answers, op);
     }
 
