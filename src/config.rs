@@ -241,6 +241,13 @@ impl ServerConfig {
 
     /// The server's URL as it may be shown (in a table, a log, an error): origin and path, no
     /// user info, a query string as `?…`. `None` for a stdio server.
+    ///
+    /// ```
+    /// # use mcp_orchestrator::ServerConfig;
+    /// let s = ServerConfig::sse("db", "https://user:pw@example.com/sse?api_key=SECRET");
+    /// let shown = s.redacted_url().unwrap();
+    /// assert!(!shown.contains("pw") && !shown.contains("SECRET"), "{shown}");
+    /// ```
     pub fn redacted_url(&self) -> Option<String> {
         match &self.transport {
             Transport::Sse { url } | Transport::StreamableHttp { url } => Some(redacted(url)),

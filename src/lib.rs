@@ -10,9 +10,11 @@
 //! ## One server: [`Client`]
 //!
 //! A [`Client`] holds one session. The examples start the crate's own test server
-//! ([`testing::TestServer`], feature `testing`) on `127.0.0.1:0`, so they run anywhere.
+//! ([`testing::TestServer`], feature `testing`) on `127.0.0.1:0`, so they run anywhere (without
+//! that feature they are compiled out and reported as ignored).
 //!
-//! ```
+#![cfg_attr(feature = "testing", doc = "```")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
 //! use mcp_orchestrator::{Client, ServerConfig};
 //! use mcp_orchestrator::testing::TestServer;
 //!
@@ -28,7 +30,8 @@
 //!
 //! ## Many servers: [`Orchestrator`]
 //!
-//! ```
+#![cfg_attr(feature = "testing", doc = "```")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
 //! use mcp_orchestrator::{Config, Orchestrator};
 //! use mcp_orchestrator::testing::TestServer;
 //!
@@ -146,7 +149,7 @@ pub use protocol::{
 };
 pub use transport::Notification;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they start the test server).
+#[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

@@ -3,6 +3,8 @@
 //! stdio: the test server's `Fault::AskClient` sends `elicitation/create`, `sampling/createMessage`
 //! and `roots/list` during a `tools/call` and returns the client's answers as the call's result.
 
+#![cfg(feature = "testing")]
+
 #[path = "support/servers.rs"]
 mod servers;
 
