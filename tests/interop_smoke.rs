@@ -133,13 +133,16 @@ fn stdio_initialize_answers() {
     python::forward_stderr(child.stderr.take().unwrap(), "server.py stdio".to_owned());
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if tx.send(line).is_err() {
-                break;
+    std::thread::Builder::new()
+        .name("interop-stdio-stdout".to_owned())
+        .spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if tx.send(line).is_err() {
+                    break;
+                }
             }
-        }
-    });
+        })
+        .expect("start the stdout reader");
     let mut stdin = child.stdin.take().unwrap();
     writeln!(
         stdin,
@@ -147,11 +150,12 @@ fn stdio_initialize_answers() {
     )
     .unwrap();
     stdin.flush().unwrap();
-    let answer = rx.recv_timeout(Duration::from_secs(10));
+    // The interpreter starts and imports the SDK first: the start-up deadline.
+    let answer = rx.recv_timeout(python::STARTUP_TIMEOUT);
     drop(stdin); // EOF: the server ends
     let _ = child.kill();
     child.wait().unwrap();
-    let line = answer.expect("an answer within 10 s").expect("a UTF-8 line");
+    let line = answer.expect("an answer within the start-up deadline").expect("a UTF-8 line");
     assert!(line.starts_with(r#"{"jsonrpc":"2.0","id":1,"result":"#), "{line:?}");
     assert!(line.contains(r#""protocolVersion":"2025-06-18""#), "{line:?}");
 }
