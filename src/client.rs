@@ -70,6 +70,7 @@ pub struct ClientBuilder<'a> {
     budget: ListingBudget,
     processes: Option<Arc<Processes>>,
     handlers: Handlers,
+    authorization_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
 }
 
 impl<'a> ClientBuilder<'a> {
@@ -77,6 +78,13 @@ impl<'a> ClientBuilder<'a> {
     /// client declares a capability in `initialize` for each kind registered (see [`Handlers`]).
     pub fn handlers(mut self, handlers: Handlers) -> Self {
         self.handlers = handlers;
+        self
+    }
+
+    /// The person's step of the OAuth authorization code flow (a server with `auth: {type:
+    /// oauth}`): shows the authorization URL and returns the redirect it received.
+    pub fn authorization_handler(mut self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Self {
+        self.authorization_handler = Some(handler);
         self
     }
 
@@ -137,7 +145,15 @@ impl<'a> ClientBuilder<'a> {
                 Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
             }
             TransportConfig::StreamableHttp { url } => {
-                let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
+                let auth = config.auth.clone().map(|a| {
+                    let authorizer = crate::auth::Authorizer::new(&config.name, url, a);
+                    match &self.authorization_handler {
+                        Some(h) => authorizer.with_handler(h.clone()),
+                        None => authorizer,
+                    }
+                });
+                let options =
+                    HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes, auth };
                 Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
             }
             TransportConfig::Stdio { command, args, env, cwd } => {
@@ -188,6 +204,7 @@ impl Client {
             budget: ListingBudget { bytes: config.max_listing_bytes.max(1), items: config.max_listing_items.max(1) },
             processes: None,
             handlers: Handlers::default(),
+            authorization_handler: None,
         }
     }
 

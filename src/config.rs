@@ -31,6 +31,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use crate::error::{Error, Result};
+
+mod auth;
 use crate::url::{Url, redacted};
 
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
@@ -86,6 +88,8 @@ pub struct ServerConfig {
     /// The most items one paged listing may gather (`max_listing_items`; default: the
     /// orchestration's, 100 000).
     pub max_listing_items: usize,
+    /// How the server is authorized (`auth`; HTTP transports only): see `config/auth.rs`.
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 /// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
@@ -231,6 +235,7 @@ impl ServerConfig {
             read_contents: true,
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
+            auth: None,
         }
     }
 
@@ -520,6 +525,7 @@ struct RawServer {
     args: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<Entries<Spanned<String>>>>,
     cwd: Option<Spanned<String>>,
+    auth: Option<Spanned<auth::RawAuth>>,
 }
 
 /// The `orchestration` section as written.
@@ -1021,6 +1027,9 @@ fn build_server(
         if let Some(v) = &raw.headers {
             return not_allowed("headers", key_or_value(text, "headers", &v.referenced));
         }
+        if let Some(v) = &raw.auth {
+            return not_allowed("auth", key_or_value(text, "auth", &v.referenced));
+        }
     }
 
     let transport = if http {
@@ -1104,6 +1113,7 @@ fn build_server(
         read_contents: raw.read_contents.unwrap_or(true),
         max_listing_bytes,
         max_listing_items,
+        auth: raw.auth.as_ref().map(|a| auth::build_auth(a, server, lookup)).transpose()?,
     })
 }
 
@@ -1151,7 +1161,7 @@ mod tests {
     }
 
     const SERVER_KEYS: &str = "url, priority, domains, capabilities, transport, timeout, headers, enabled, \
-                               read_contents, max_listing_bytes, max_listing_items, command, args, env, cwd";
+                               read_contents, max_listing_bytes, max_listing_items, command, args, env, cwd, auth";
 
     #[test]
     fn the_shipped_config_parses() {

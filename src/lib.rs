@@ -106,6 +106,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod auth;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod bench_support;
@@ -127,6 +128,10 @@ pub mod testing;
 mod transport;
 mod url;
 
+pub use auth::{
+    AuthConfig, AuthorizationHandler, AuthorizationRequest, Authorizer, ClientCredentialsConfig, DEFAULT_REDIRECT_PORT,
+    ImmediateRedirect, OAuthConfig, Secret,
+};
 pub use cache::CacheStats;
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{

@@ -72,6 +72,7 @@
 //! it returns within a fraction of a second unless a tool handler is still running.
 
 mod ask;
+mod auth;
 mod base64;
 mod http;
 mod mcp;
@@ -91,6 +92,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use auth::{AuthServer, AuthServerBuilder, Iss, MetadataAt, PrmAt, Recorded};
 pub use stdio::StdioEnd;
 
 use crate::{CallToolResult, Content, ContentsBody, RequestId, Resource, ResourceContents, ResourceTemplate, Tool};
