@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::config::ServerConfig;
 use crate::error::{Error, Result};
+use crate::handlers::Handlers;
 use crate::op::OpId;
 use crate::protocol::modern::{self, ParamHeader};
 use crate::protocol::{
@@ -71,10 +72,18 @@ pub struct ClientBuilder<'a> {
     max_pages: usize,
     budget: ListingBudget,
     processes: Option<Arc<Processes>>,
+    handlers: Handlers,
     authorization_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
 }
 
 impl<'a> ClientBuilder<'a> {
+    /// Answers the server's elicitation, sampling and roots requests with `handlers`; the
+    /// client declares a capability in `initialize` for each kind registered (see [`Handlers`]).
+    pub fn handlers(mut self, handlers: Handlers) -> Self {
+        self.handlers = handlers;
+        self
+    }
+
     /// The person's step of the OAuth authorization code flow (a server with `auth: {type:
     /// oauth}`): shows the authorization URL and returns the redirect it received.
     pub fn authorization_handler(mut self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Self {
@@ -138,6 +147,7 @@ impl<'a> ClientBuilder<'a> {
             max_event_bytes: self.max_event_bytes,
             processes: self.processes.as_deref(),
             authorization_handler: self.authorization_handler,
+            handlers: self.handlers,
         };
         let Connected { session, init, wire } = detect::connect(config, &parts)?;
         log::info!(
@@ -175,6 +185,7 @@ impl Client {
             max_pages: DEFAULT_MAX_PAGES,
             budget: ListingBudget { bytes: config.max_listing_bytes.max(1), items: config.max_listing_items.max(1) },
             processes: None,
+            handlers: Handlers::default(),
             authorization_handler: None,
         }
     }
@@ -226,8 +237,9 @@ impl Client {
     pub fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
         let op = OpId::new();
         let deadline = self.session.deadline();
-        let call = self.session.start(&op, "resources/read", Some(&json!({ "uri": uri })), deadline)?;
-        self.session.finish::<ReadResourceResult>(call, deadline).map(|r| r.contents)
+        let params = json!({ "uri": uri });
+        let raw = self.session.request_with_input(&op, "resources/read", params, deadline, &Default::default())?;
+        self.session.decode::<ReadResourceResult>(&op, "resources/read", &raw).map(|r| r.contents)
     }
 
     /// The contents of many resources, pipelined: every request is sent before the first answer
@@ -399,8 +411,8 @@ impl Client {
         let params = json!({ "name": name, "arguments": arguments });
         let options =
             RequestOptions { headers: self.param_headers(op, name, &arguments, deadline), ..Default::default() };
-        let call = self.session.start_with(op, "tools/call", Some(params.clone()), deadline, &options)?;
-        match self.session.finish(call, deadline) {
+        let called = self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options);
+        match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
             // The tool's schema (its headers) may have changed: list the tools again, retry once.
             Err(Error::Rpc { code: modern::HEADER_MISMATCH, .. }) if self.is_modern() && self.wire != Wire::Stdio => {
                 log::debug!("op={op} server={}: `{name}`: header mismatch; listing tools again", self.session.name);
@@ -409,8 +421,8 @@ impl Client {
                     headers: self.param_headers(op, name, &arguments, deadline),
                     ..Default::default()
                 };
-                let call = self.session.start_with(op, "tools/call", Some(params), deadline, &options)?;
-                self.session.finish(call, deadline)
+                let raw = self.session.request_with_input(op, "tools/call", params, deadline, &options)?;
+                self.session.decode(op, "tools/call", &raw)
             }
             other => other,
         }

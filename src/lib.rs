@@ -118,6 +118,7 @@ mod client;
 mod config;
 mod deadline;
 mod error;
+mod handlers;
 mod jsonrpc;
 mod op;
 mod orchestrator;
@@ -143,6 +144,10 @@ pub use config::{
 };
 pub use deadline::Phase;
 pub use error::{Error, ErrorKind, Result};
+pub use handlers::{
+    CreateMessageRequest, CreateMessageResult, ElicitAction, ElicitRequest, ElicitResult, ElicitationHandler,
+    HandlerError, Handlers, RequestContext, Root, RootsHandler, SamplingHandler,
+};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
 pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};

@@ -209,9 +209,18 @@ pub struct Orchestrator {
     state: Mutex<State>,
     changed: Condvar,
     cache: Arc<ResourceCache<Arc<ServerResources>>>,
+    handlers: crate::handlers::Handlers,
 }
 
 impl Orchestrator {
+    /// The same orchestrator answering every server's elicitation, sampling and roots requests
+    /// with `handlers` (each call names the server in its [`RequestContext`](crate::RequestContext)).
+    /// Takes effect for the sessions `initialize` opens afterwards.
+    pub fn with_handlers(mut self, handlers: crate::handlers::Handlers) -> Orchestrator {
+        self.handlers = handlers;
+        self
+    }
+
     /// An orchestrator for a validated config. Does no I/O.
     pub fn new(mut config: Config) -> Orchestrator {
         // `Config`'s fields are public: restore the order and uniqueness the merge relies on,
@@ -242,6 +251,7 @@ impl Orchestrator {
             }),
             changed: Condvar::new(),
             cache,
+            handlers: crate::handlers::Handlers::default(),
         }
     }
 
@@ -375,6 +385,7 @@ impl Orchestrator {
         let abort_job = abort.flag.clone();
         let processes = abort.processes.clone();
         let total = servers.len();
+        let handlers = self.handlers.clone();
         let rx = pool.fan_out(servers, move |i, server: ServerConfig| {
             let child = parent.child(i);
             if abort_job.load(Ordering::SeqCst) {
@@ -386,6 +397,7 @@ impl Orchestrator {
             let result = Client::builder(&server)
                 .op(child.clone())
                 .processes(processes.clone())
+                .handlers(handlers.clone())
                 .on_notification(move |name, n| {
                     let drops_entry = matches!(
                         n.method.as_str(),

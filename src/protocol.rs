@@ -16,11 +16,11 @@ pub use modern::{DiscoverResult, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS};
 pub const SUPPORTED_PROTOCOL_VERSIONS: &[&str] = &["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"];
 
 /// The params of our `initialize` request: the first handshake and a session's renewal send
-/// the same.
-pub(crate) fn initialize_params() -> Value {
+/// the same. `capabilities`: one per registered handler (`Router::capabilities`).
+pub(crate) fn initialize_params(capabilities: Value) -> Value {
     serde_json::json!({
         "protocolVersion": SUPPORTED_PROTOCOL_VERSIONS[0],
-        "capabilities": {},
+        "capabilities": capabilities,
         "clientInfo": { "name": "mcp-orchestrator", "version": env!("CARGO_PKG_VERSION") },
     })
 }

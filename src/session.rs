@@ -25,6 +25,8 @@
 
 mod cleanup;
 pub(crate) mod detect;
+// Multi round-trip requests (2026-07-28), answered through the handlers (owner: conformance).
+pub(crate) mod input_required;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -79,7 +81,7 @@ pub(crate) enum Outcome {
     /// A result (`resultType` absent or `complete`).
     Complete(Box<RawValue>),
     /// `resultType: input_required`: the server asks for input before it answers.
-    InputRequired(#[allow(dead_code)] /* read by the input_required handlers */ Box<RawValue>),
+    InputRequired(Box<RawValue>),
 }
 
 /// The transport-independent half of a client: ids, the pending table, deadlines, cancellation.
@@ -105,6 +107,8 @@ impl Session {
     /// A session over a connected transport; nothing is sent yet.
     pub(crate) fn new(name: Arc<str>, router: Arc<Router>, transport: Arc<dyn Transport>, timeout: Duration) -> Self {
         let cleanup = Cleanup::new(name.clone(), transport.clone());
+        // One kind per registered handler (handlers.rs).
+        let capabilities = Mutex::new(router.capabilities());
         Session {
             name,
             router,
@@ -114,7 +118,7 @@ impl Session {
             closed: AtomicBool::new(false),
             cleanup,
             modern: Mutex::new(None),
-            capabilities: Mutex::new(Value::Object(Map::new())),
+            capabilities,
         }
     }
 
@@ -162,7 +166,7 @@ impl Session {
 
     /// [`Session::handshake`] offering `version`.
     pub(crate) fn handshake_offering(&self, op: &OpId, deadline: Instant, version: &str) -> Result<InitializeResult> {
-        let mut params = protocol::initialize_params();
+        let mut params = protocol::initialize_params(self.router.capabilities());
         params["protocolVersion"] = Value::String(version.to_string());
         let call = self.start(op, "initialize", Some(&params), deadline)?;
         let init: InitializeResult = self.finish(call, deadline)?;

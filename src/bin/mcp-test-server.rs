@@ -26,6 +26,7 @@ usage: mcp-test-server [FLAG]...
   --malformed-before METHOD  write a line that is not JSON before answering METHOD
   --notify-after-initialized send a log message and a progress notification
   --ping-client              ping the client after initialization
+  --ask-client TOOL          a call of TOOL first asks the client elicitation, sampling, roots
   --oversized BYTES          write one line of BYTES bytes first
   --exit-at-start STATUS     exit at once with STATUS
   --ignore-eof               keep running after the input ends, until killed
@@ -91,6 +92,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             "--malformed-before" => builder.fault(Fault::MalformedEvent(value()?)),
             "--notify-after-initialized" => builder.fault(Fault::NotifyAfterInitialized),
             "--ping-client" => builder.fault(Fault::PingClient),
+            "--ask-client" => builder.fault(Fault::AskClient(value()?)),
             "--oversized" => builder.fault(Fault::OversizedEvent(number(&value()?)?)),
             "--exit-at-start" => {
                 builder.fault(Fault::ExitAtStart(value()?.parse().map_err(|e| format!("--exit-at-start: {e}"))?))

@@ -106,13 +106,18 @@ pub(crate) struct Parts<'a> {
     pub on_notification: Option<NotificationHandler>,
     pub max_event_bytes: usize,
     pub processes: Option<&'a Processes>,
+    /// The program's answers to server requests (handlers.rs).
+    pub handlers: crate::handlers::Handlers,
     /// The person's step of an OAuth authorization (`auth: {type: oauth}`), if the program set one.
     pub authorization_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
 }
 
 impl Parts<'_> {
     fn router(&self, config: &ServerConfig) -> Arc<Router> {
-        Arc::new(Router::new(config.name.as_str().into(), self.op.clone(), self.on_notification.clone()))
+        Arc::new(
+            Router::new(config.name.as_str().into(), self.op.clone(), self.on_notification.clone())
+                .with_handlers(self.handlers.clone(), config.timeout),
+        )
     }
 }
 

@@ -71,6 +71,7 @@
 //! stops accepting, shuts down every live socket, wakes every waiting thread and joins them all;
 //! it returns within a fraction of a second unless a tool handler is still running.
 
+mod ask;
 mod auth;
 mod base64;
 mod http;
@@ -159,6 +160,12 @@ pub enum Fault {
     ExitAtStart(i32),
     /// Over stdio: when the input ends, keep running (answering nothing) until killed.
     IgnoreEndOfInput,
+    /// A `tools/call` of this tool (listed or not) first sends the client `elicitation/create`
+    /// (a form whose `name`, `age`, `verified` have defaults), `sampling/createMessage` and
+    /// `roots/list` — on the legacy event stream, on the POST's reply stream (Streamable HTTP),
+    /// or on stdout — and, once all three are answered, returns a text result holding the
+    /// answers as JSON: `{"<method>": {"result": …} | {"error": {"code", "message"}}}`.
+    AskClient(String),
 }
 
 /// Which protocols and transports the server speaks ([`TestServerBuilder::protocol_mode`]).
@@ -238,6 +245,8 @@ pub struct Stats {
     pub client_answers: Vec<ClientAnswer>,
     /// The headers (lowercase names) of the last `POST /mcp` carrying each method.
     pub last_headers: BTreeMap<String, BTreeMap<String, String>>,
+    /// The `capabilities` of the client's last `initialize` (HTTP transports).
+    pub client_capabilities: Option<Value>,
 }
 
 impl Stats {
@@ -344,6 +353,16 @@ impl Spec {
 
     fn method_fault(&self, method: &str, pick: impl Fn(&Fault) -> Option<&String>) -> bool {
         self.faults.iter().any(|f| pick(f).is_some_and(|m| m == method))
+    }
+
+    /// The tool whose calls ask the client first ([`Fault::AskClient`]), if any.
+    fn asking_tool(&self) -> Option<&str> {
+        self.faults.iter().find_map(|f| if let Fault::AskClient(t) = f { Some(t.as_str()) } else { None })
+    }
+
+    /// Whether this request is a call of the asking tool.
+    fn asks(&self, method: &str, params: Option<&serde_json::value::RawValue>) -> bool {
+        method == "tools/call" && self.asking_tool().is_some_and(|t| ask::calls(t, params))
     }
 
     fn never_answers(&self, method: &str) -> bool {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 mod streamable;
 
 use super::http::{self, ReadOutcome, Request, RequestReader};
-use super::{Cancellation, ClientAnswer, Fault, Gauge, InFlight, Spec, Stats, TestServer, mcp};
+use super::{Cancellation, ClientAnswer, Fault, Gauge, InFlight, Spec, Stats, TestServer, ask, mcp};
 use crate::jsonrpc::{self, Message, PARSE_ERROR, RequestId};
 
 /// How often a blocked read wakes to look at the stop flag (a backstop: shutdown also shuts the
@@ -53,7 +53,16 @@ struct Shared {
     sockets: Mutex<HashMap<u64, TcpStream>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_id: AtomicU64,
+    /// Streamable HTTP: the reply streams waiting for the client's answers
+    /// ([`Fault::AskClient`]), by the id of the server's request.
+    mcp_asking: Mutex<HashMap<RequestId, (AnswerTx, &'static str)>>,
 }
+
+/// A client's answer to a server request: its result, or its error's code and message.
+type ClientResult = Result<Value, (i64, String)>;
+
+/// Where a reply stream waiting for the client's answers receives them.
+type AnswerTx = Sender<(RequestId, ClientResult)>;
 
 impl Shared {
     fn stopping(&self) -> bool {
@@ -91,6 +100,8 @@ struct Session {
     /// Requests the server sent to the client, by id.
     asked: Mutex<HashMap<RequestId, String>>,
     next_request: AtomicU64,
+    /// Calls of the asking tool waiting for the client's answers ([`Fault::AskClient`]).
+    asking: Mutex<Vec<(ask::Asking, Option<InFlight>)>>,
 }
 
 impl Session {
@@ -140,6 +151,7 @@ pub(crate) fn start(spec: Spec, extra_gauges: Vec<Arc<Gauge>>) -> io::Result<Tes
         sockets: Mutex::new(HashMap::new()),
         threads: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(0),
+        mcp_asking: Mutex::new(HashMap::new()),
     });
     let url = format!("http://{addr}/sse");
     let mcp_url = format!("http://{addr}{}", streamable::PATH);
@@ -417,6 +429,18 @@ fn dispatch(shared: &Arc<Shared>, session: &Arc<Session>, message: Message, guar
                 }
                 return;
             }
+            if method == "initialize" {
+                record_capabilities(shared, params.as_deref());
+            }
+            if spec.asks(&method, params.as_deref()) {
+                let (asking, requests) = ask::Asking::new(id, shared.next_id.fetch_add(1, Ordering::SeqCst));
+                lock(&session.asking).push((asking, guard));
+                for (id, method, data) in requests {
+                    lock(&session.asked).insert(id, method.to_string());
+                    session.message(data);
+                }
+                return;
+            }
             let result = mcp::answer(spec, &method, params.as_deref());
             let data = jsonrpc::encode_response(&id, result.as_ref());
             log::trace!("test server `{}` -> {}", spec.name, String::from_utf8_lossy(&data));
@@ -460,6 +484,14 @@ fn dispatch(shared: &Arc<Shared>, session: &Arc<Session>, message: Message, guar
                 Ok(raw) => Ok(serde_json::from_str::<Value>(raw.get()).unwrap_or(Value::Null)),
                 Err(e) => Err((e.code, e.message)),
             };
+            let finished = id.as_ref().and_then(|id| {
+                let mut asking = lock(&session.asking);
+                let i = asking.iter_mut().position(|(a, _)| a.answered(id, &result))?;
+                if asking[i].0.done() { Some(asking.remove(i)) } else { None }
+            });
+            if let Some((asking, guard)) = finished {
+                session.send(Out::Event { name: "message", data: asking.response(), _guard: guard });
+            }
             let pinged = method.as_deref() == Some("ping") && result.is_ok();
             shared.count(|s| {
                 if pinged {
@@ -469,6 +501,13 @@ fn dispatch(shared: &Arc<Shared>, session: &Arc<Session>, message: Message, guar
             });
         }
     }
+}
+
+/// Records the `capabilities` of an `initialize` in [`Stats::client_capabilities`].
+fn record_capabilities(shared: &Shared, params: Option<&serde_json::value::RawValue>) {
+    let caps =
+        params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()).and_then(|p| p.get("capabilities").cloned());
+    shared.count(|s| s.client_capabilities = caps);
 }
 
 fn after_initialized(spec: &Spec, session: &Session) {
@@ -609,6 +648,7 @@ fn serve_sse(shared: &Arc<Shared>, stream: &TcpStream, req: &Request) {
         held: Mutex::new(HashMap::new()),
         asked: Mutex::new(HashMap::new()),
         next_request: AtomicU64::new(0),
+        asking: Mutex::new(Vec::new()),
     });
     let done = Arc::new(AtomicBool::new(false));
     let watcher = stream.try_clone().and_then(|clone| {

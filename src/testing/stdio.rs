@@ -6,7 +6,7 @@
 //! [`Fault::MalformedEvent`] (a `{not json` line first), [`Fault::CloseStreamOn`] (serving ends:
 //! the binary exits), [`Fault::OversizedEvent`] (one line of that many bytes first),
 //! [`Fault::PingClient`], [`Fault::RequestClient`], [`Fault::NotifyAfterInitialized`],
-//! [`Fault::RepeatCursor`], and two of its own: [`Fault::ExitAtStart`] and
+//! [`Fault::RepeatCursor`], [`Fault::AskClient`], and two of its own: [`Fault::ExitAtStart`] and
 //! [`Fault::IgnoreEndOfInput`]. One writer thread (`test-server-stdout`) owns the output.
 
 use std::collections::HashMap;
@@ -20,7 +20,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
 use serde_json::{Value, json};
 
 use super::server::oversized_data;
-use super::{Fault, ProtocolMode, Spec, mcp};
+use super::{Fault, ProtocolMode, Spec, ask, mcp};
 use crate::jsonrpc::{self, Message, PARSE_ERROR, RequestId, RpcError};
 
 /// The longest input line read (a longer one is answered with a parse error and skipped).
@@ -76,8 +76,15 @@ pub(crate) fn serve(
         thread::Builder::new().name("test-server-stdout".into()).spawn(move || write_loop(output, &rx, &events))?
     };
     let (stop_tx, stop_rx) = unbounded::<()>();
-    let mut state =
-        State { tx, stop: stop_rx, delays: Vec::new(), asked: HashMap::new(), next_request: 0, modern_era: None };
+    let mut state = State {
+        tx,
+        stop: stop_rx,
+        delays: Vec::new(),
+        asked: HashMap::new(),
+        next_request: 0,
+        modern_era: None,
+        asking: Vec::new(),
+    };
     if let Some(n) = spec.oversized() {
         state.send(oversized_data(n), None);
     }
@@ -111,6 +118,8 @@ struct State {
     next_request: u64,
     /// [`ProtocolMode::Both`]: whether the first request opened the modern era.
     modern_era: Option<bool>,
+    /// Calls of the asking tool waiting for the client's answers ([`Fault::AskClient`]).
+    asking: Vec<ask::Asking>,
 }
 
 impl State {
@@ -180,6 +189,16 @@ fn dispatch(spec: &Spec, events: &Events, state: &mut State, message: Message) -
             if spec.never_answers(&method) {
                 return false;
             }
+            if spec.asks(&method, params.as_deref()) {
+                state.next_request += 1;
+                let (asking, requests) = ask::Asking::new(id, state.next_request);
+                for (id, method, data) in requests {
+                    state.asked.insert(id, method.to_string());
+                    state.send(data, None);
+                }
+                state.asking.push(asking);
+                return false;
+            }
             let enveloped = mcp::is_enveloped(params.as_deref());
             let modern = match spec.mode {
                 ProtocolMode::ModernOnly => true,
@@ -229,9 +248,20 @@ fn dispatch(spec: &Spec, events: &Events, state: &mut State, message: Message) -
                 after_initialized(spec, state);
             }
         }
-        Message::Response { id, .. } => {
+        Message::Response { id, result } => {
             let method = id.as_ref().and_then(|id| state.asked.remove(id));
             events.note(&format!("answer {}", method.as_deref().unwrap_or("?")));
+            let result = match result {
+                Ok(raw) => Ok(serde_json::from_str(raw.get()).unwrap_or(Value::Null)),
+                Err(e) => Err((e.code, e.message)),
+            };
+            let finished = id.as_ref().and_then(|id| {
+                let i = state.asking.iter_mut().position(|a| a.answered(id, &result))?;
+                state.asking[i].done().then(|| state.asking.remove(i))
+            });
+            if let Some(asking) = finished {
+                state.send(asking.response(), Some("out tools/call".into()));
+            }
         }
     }
     false

@@ -7,20 +7,23 @@
 //! Faults that apply: [`Fault::RefuseConnections`], [`Fault::NeverAnswer`] (the POST is held
 //! until the client gives up or the server stops), [`Fault::Delay`], [`Fault::MalformedEvent`],
 //! [`Fault::CloseStreamOn`] (the connection is closed without an answer), [`Fault::PostStatus`],
-//! [`Fault::ForgetSessions`], [`Fault::RepeatCursor`]. Server-to-client messages (pings,
-//! notifications) need the legacy event stream and are not sent here.
+//! [`Fault::ForgetSessions`], [`Fault::RepeatCursor`], [`Fault::AskClient`] (its requests go
+//! out on the call's reply stream; the client POSTs its answers). Other server-to-client
+//! messages (pings, notifications) need the legacy event stream and are not sent here.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crossbeam_channel::RecvTimeoutError;
+use std::sync::atomic::Ordering;
+
+use crossbeam_channel::{RecvTimeoutError, select, unbounded};
 use serde_json::json;
 
 use super::http::{self, Request};
-use super::{Fault, InFlight, Shared, lock, mcp, session_id, write_response};
-use crate::jsonrpc::{self, Message, PARSE_ERROR};
+use super::{ClientAnswer, ClientResult, Fault, InFlight, Shared, ask, lock, mcp, session_id, write_response};
+use crate::jsonrpc::{self, Message, PARSE_ERROR, RequestId};
 use crate::testing::ProtocolMode;
 
 /// The path of the Streamable HTTP endpoint.
@@ -119,6 +122,12 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
                     hold(shared, stream);
                     return false;
                 }
+                if method == "initialize" {
+                    super::record_capabilities(shared, params.as_deref());
+                }
+                if spec.asks(&method, params.as_deref()) {
+                    return ask_on_stream(shared, stream, &session, id, guard);
+                }
                 if let Some(delay) = spec.delay_for(&method)
                     && shared.stop_rx.recv_timeout(delay) != Err(RecvTimeoutError::Timeout)
                 {
@@ -132,7 +141,19 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
             Message::Notification { method, .. } => {
                 shared.count(|s| *s.requests.entry(method).or_default() += 1);
             }
-            Message::Response { .. } => {}
+            Message::Response { id, result } => {
+                let result: ClientResult = match result {
+                    Ok(raw) => Ok(serde_json::from_str(raw.get()).unwrap_or(serde_json::Value::Null)),
+                    Err(e) => Err((e.code, e.message)),
+                };
+                let waiter = id.as_ref().and_then(|id| lock(&shared.mcp_asking).remove(id));
+                let method = waiter.as_ref().map(|(_, m)| m.to_string());
+                shared
+                    .count(|s| s.client_answers.push(ClientAnswer { id: id.clone(), method, result: result.clone() }));
+                if let (Some((tx, _)), Some(id)) = (waiter, id) {
+                    let _ = tx.send((id, result));
+                }
+            }
         }
     }
     if initializing && !answers.is_empty() {
@@ -201,6 +222,55 @@ fn modern_post(
     let (status, result) = mcp::answer_modern(spec, method, params.as_deref(), Some(&header), &params_headers);
     let body = jsonrpc::encode_response(id, result.as_ref());
     json_response(stream, status, None, &String::from_utf8_lossy(&body), keep_alive)
+}
+
+/// Answers a call of the asking tool ([`Fault::AskClient`]) with an event stream: the server's
+/// requests first, then — once the client has POSTed every answer — the call's response.
+/// Gives up (closing the stream without a response) after 30 s or on shutdown.
+fn ask_on_stream(shared: &Arc<Shared>, stream: &TcpStream, session: &str, call: RequestId, _guard: InFlight) -> bool {
+    let (mut asking, requests) = ask::Asking::new(call, shared.next_id.fetch_add(1, Ordering::SeqCst));
+    let (tx, rx) = unbounded();
+    {
+        let mut waiting = lock(&shared.mcp_asking);
+        for (id, method, _) in &requests {
+            waiting.insert(id.clone(), (tx.clone(), *method));
+        }
+    }
+    let head = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n{SESSION_HEADER}: {session}\r\nconnection: close\r\n\r\n"
+    );
+    let mut out = head.into_bytes();
+    for (_, _, data) in &requests {
+        out.extend_from_slice(b"event: message\ndata: ");
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\n\n");
+    }
+    let mut ok = (&*stream).write_all(&out).is_ok();
+    while ok && !asking.done() {
+        select! {
+            recv(rx) -> answer => match answer {
+                Ok((id, result)) => {
+                    asking.answered(&id, &result);
+                }
+                Err(_) => ok = false,
+            },
+            recv(shared.stop_rx) -> _ => ok = false,
+            default(Duration::from_secs(30)) => ok = false,
+        }
+    }
+    {
+        let mut waiting = lock(&shared.mcp_asking);
+        for (id, _, _) in &requests {
+            waiting.remove(id);
+        }
+    }
+    if ok {
+        let mut event = b"event: message\ndata: ".to_vec();
+        event.extend_from_slice(&asking.response());
+        event.extend_from_slice(b"\n\n");
+        let _ = (&*stream).write_all(&event);
+    }
+    false
 }
 
 /// Holds a request that is never answered until the client closes the connection or the

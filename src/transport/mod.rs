@@ -188,11 +188,39 @@ pub(crate) struct Router {
     session_op: OpId,
     state: Mutex<RouterState>,
     on_notification: Option<NotificationHandler>,
+    /// The program's answers to elicitation, sampling and roots requests (`handlers.rs`).
+    handlers: crate::handlers::Handlers,
+    /// How long a handler has to answer (the server's request timeout).
+    handler_timeout: Duration,
 }
 
 impl Router {
     pub(crate) fn new(server: Arc<str>, session_op: OpId, on_notification: Option<NotificationHandler>) -> Router {
-        Router { server, session_op, state: Mutex::new(RouterState::default()), on_notification }
+        Router {
+            server,
+            session_op,
+            state: Mutex::new(RouterState::default()),
+            on_notification,
+            handlers: crate::handlers::Handlers::default(),
+            handler_timeout: ANSWER_BOUND,
+        }
+    }
+
+    /// The same router answering server requests with `handlers`, each within `timeout`.
+    pub(crate) fn with_handlers(mut self, handlers: crate::handlers::Handlers, timeout: Duration) -> Router {
+        self.handlers = handlers;
+        self.handler_timeout = timeout;
+        self
+    }
+
+    /// The handlers answering server requests and `input_required` rounds.
+    pub(crate) fn handlers(&self) -> &crate::handlers::Handlers {
+        &self.handlers
+    }
+
+    /// The `capabilities` our requests declare: one per registered handler.
+    pub(crate) fn capabilities(&self) -> serde_json::Value {
+        self.handlers.capabilities()
     }
 
     pub(crate) fn server(&self) -> &str {
@@ -248,6 +276,12 @@ impl Router {
 
     /// Handles one JSON-RPC text from the server. `reply` sends our answer to a server request.
     pub(crate) fn handle(&self, text: &str, reply: &dyn Fn(Vec<u8>, &str)) {
+        self.handle_within(text, None, reply);
+    }
+
+    /// [`handle`](Router::handle) for a caller that waits until `caller`: a handler answering a
+    /// server request that came with its reply gets that deadline when it is the sooner.
+    pub(crate) fn handle_within(&self, text: &str, caller: Option<Instant>, reply: &dyn Fn(Vec<u8>, &str)) {
         let messages = match jsonrpc::decode(text) {
             Ok(m) => m,
             Err(e) => vec![Err(e)],
@@ -255,7 +289,7 @@ impl Router {
         let mut answers = Answers::new();
         for message in messages {
             match message {
-                Ok(m) => answers.extend(self.handle_one(m)),
+                Ok(m) => answers.extend(self.handle_one(m, caller)),
                 Err(e) => {
                     // The payload itself only at trace: it may hold data.
                     log::warn!(
@@ -311,7 +345,7 @@ impl Router {
     }
 
     /// Routes one message; returns our answer when it is a server request.
-    fn handle_one(&self, message: Message) -> Option<(Vec<u8>, String)> {
+    fn handle_one(&self, message: Message, caller: Option<Instant>) -> Option<(Vec<u8>, String)> {
         match message {
             Message::Response { id: Some(id), result } => {
                 let entry = self.lock().pending.remove(&id);
@@ -337,9 +371,14 @@ impl Router {
                 self.server,
                 result.err()
             ),
-            Message::Request { id, method, .. } => {
+            Message::Request { id, method, params } => {
                 log::debug!("op={} server={}: server request `{method}` ({id})", self.session_op, self.server);
-                let body = if method == "ping" {
+                let body = if crate::handlers::Handlers::is_handler_method(&method) {
+                    // No lock is held here: the handler is the program's code.
+                    let own = deadline_in(self.handler_timeout);
+                    let deadline = caller.map_or(own, |c| c.min(own));
+                    crate::handlers::answer_request(&self.handlers, &self.server, &id, &method, params, deadline)
+                } else if method == "ping" {
                     jsonrpc::encode_response(&id, Ok(&serde_json::json!({})))
                 } else {
                     let err = RpcError {
@@ -428,6 +467,28 @@ mod tests {
         router.fail_all(Reply::Closed("end of stream".into()));
         assert!(matches!(rx2.try_recv().unwrap(), Reply::Closed(d) if d == "end of stream"));
         assert!(matches!(router.register(RequestId::Number(3), &op), Err(Reply::Closed(_))));
+    }
+
+    #[test]
+    fn a_handler_gets_the_sooner_of_its_timeout_and_the_callers_deadline() {
+        use crate::handlers::{Handlers, RequestContext, Root};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s2 = seen.clone();
+        let handlers = Handlers::new().roots(move |cx: &RequestContext| {
+            s2.lock().unwrap().push(cx.deadline);
+            Ok(vec![Root::new("file:///r")])
+        });
+        let router = Router::new("s".into(), OpId::new(), None).with_handlers(handlers, Duration::from_secs(10));
+        let request = r#"{"jsonrpc":"2.0","id":7,"method":"roots/list"}"#;
+        let answer = Mutex::new(String::new());
+        let reply = |body: Vec<u8>, _: &str| *answer.lock().unwrap() = String::from_utf8(body).unwrap();
+        let start = Instant::now();
+        router.handle(request, &reply);
+        router.handle_within(request, Some(start + Duration::from_secs(1)), &reply);
+        assert_eq!(*answer.lock().unwrap(), r#"{"jsonrpc":"2.0","id":7,"result":{"roots":[{"uri":"file:///r"}]}}"#);
+        let seen = seen.lock().unwrap();
+        assert!(seen[0] >= start + Duration::from_secs(10), "the server's timeout");
+        assert_eq!(seen[1], start + Duration::from_secs(1), "the caller's sooner deadline");
     }
 
     #[test]

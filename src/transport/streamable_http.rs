@@ -170,7 +170,10 @@ impl Inner {
     /// Routes one incoming text; server requests join `answers` and are answered by POST.
     fn route(&self, text: &str, op: &OpId, answers: &Answers) {
         log::trace!("op={op} server={}: <- {text}", self.server);
-        self.router.handle(text, &|body, method| answers.queue.borrow_mut().push_back((body, method.to_string())));
+        let caller = Some(answers.deadline.instant()); // handlers get the caller's deadline
+        self.router.handle_within(text, caller, &|body, method| {
+            answers.queue.borrow_mut().push_back((body, method.to_string()))
+        });
         self.answer(answers, op);
     }
 
@@ -553,7 +556,8 @@ impl Inner {
         log::info!("op={op} server={}: the session expired (404); initializing a new one", self.server);
         let n = self.reinit_seq.fetch_add(1, Ordering::Relaxed);
         let id = RequestId::String(format!("mcp-orchestrator-reinitialize-{n}"));
-        let body = jsonrpc::encode_request(&id, "initialize", Some(&protocol::initialize_params()));
+        let body =
+            jsonrpc::encode_request(&id, "initialize", Some(&protocol::initialize_params(self.router.capabilities())));
         let answer: Mutex<Option<std::result::Result<Box<serde_json::value::RawValue>, jsonrpc::RpcError>>> =
             Mutex::new(None);
         let answers = Answers::new(deadline);
@@ -612,7 +616,8 @@ impl Inner {
 
     /// The reader thread: the GET stream for server-initiated messages, reopened with
     /// `Last-Event-ID` when the server closes it, until close or too many quiet attempts.
-    fn run_reader(&self, agent: &Agent, op: &OpId) {
+    fn run_reader(&self, agent: &Agent, op: &OpId, opened: Sender<()>) {
+        let mut opened = Some(opened);
         let mut last_id: Option<String> = None;
         let mut retry: Option<u64> = None;
         let mut quiet = 0;
@@ -621,7 +626,9 @@ impl Inner {
         while !self.closing.load(Ordering::SeqCst) {
             let sink = Sink { deliver: &|t| self.route(t, op, &answers), wanted: &|| true };
             let deadline = Deadline::after(self.options.request_timeout);
-            match self.open_get(agent, last_id.as_deref(), op, deadline, true) {
+            let get = self.open_get(agent, last_id.as_deref(), op, deadline, true);
+            drop(opened.take()); // the first GET has its answer: start_reader may return
+            match get {
                 Ok(Some(response)) => {
                     let end =
                         self.read_stream(response.into_body().into_reader(), "GET stream", op, Duration::ZERO, &sink);
@@ -774,13 +781,19 @@ impl StreamableHttpTransport {
         let inner = self.inner.clone();
         let agent = self.stream_agent.clone();
         let op = self.op.clone();
+        // Disconnects once the first GET has its answer (or failed): see below.
+        let (opened_tx, opened_rx) = bounded::<()>(1);
         let spawned = std::thread::Builder::new().name(format!("mcp-http:{}", self.inner.server)).spawn(move || {
             let _done = done_tx; // dropped when the thread ends: close() waits on it
-            inner.run_reader(&agent, &op);
+            inner.run_reader(&agent, &op, opened_tx);
         });
         match spawned {
             Ok(handle) => {
                 *lock(&self.reader) = Some(Reader { handle, done: done_rx });
+                // The GET stream is open before the caller's next request goes out (bounded), so
+                // it never races that request: a server may take a late GET for the resumption of
+                // a reply stream (the conformance suite's sse-retry mock does).
+                let _ = opened_rx.recv_timeout(self.inner.options.request_timeout.min(ANSWER_BOUND));
             }
             Err(e) => {
                 log::warn!("op={} server={}: cannot start the GET stream reader: {e}", self.op, self.inner.server)
