@@ -107,6 +107,7 @@
 #[doc(hidden)]
 pub mod bench_support;
 mod cache;
+mod catalog;
 mod client;
 mod config;
 mod deadline;
@@ -124,6 +125,10 @@ mod transport;
 mod url;
 
 pub use cache::CacheStats;
+pub use catalog::{
+    Gathered, Merged, MergedPrompt, MergedResource, MergedTemplate, MergedTool, NameFilter, Naming, ServerOutcome,
+    ServerResources, Status, UriRoute, match_template,
+};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
     Config, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES,
@@ -133,11 +138,11 @@ pub use deadline::Phase;
 pub use error::{Error, Result};
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
-pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};
+pub use orchestrator::{EXECUTE_QUERY, Orchestrator};
 pub use protocol::{
-    Annotations, CallToolResult, Content, ContentsBody, Implementation, InitializeResult, ListChangedCapability,
-    Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
-    Tool,
+    Annotations, CallToolResult, Content, ContentsBody, GetPromptResult, Implementation, InitializeResult,
+    ListChangedCapability, Prompt, PromptArgument, PromptMessage, Resource, ResourceContents, ResourceTemplate,
+    ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities, Tool,
 };
 pub use transport::Notification;
 

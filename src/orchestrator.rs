@@ -6,159 +6,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
-use serde::Serialize;
-
 use crate::cache::{CacheStats, ResourceCache};
+use crate::catalog::{Gathered, ServerOutcome, ServerResources, Status};
 use crate::client::Client;
 use crate::config::{Config, ServerConfig};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::pool::Pool;
-use crate::protocol::{CallToolResult, Resource, ResourceContents, ResourceTemplate, Tool};
+use crate::protocol::CallToolResult;
 use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
+use crossbeam_channel::RecvTimeoutError;
 
 /// The capability (in a server's config) that makes it an executor.
 pub const EXECUTE_QUERY: &str = "execute_query";
 /// Slack added to the collecting deadline on top of the servers' own timeouts.
 const COLLECT_SLACK: Duration = Duration::from_secs(5);
-
-/// What one server offers: its listings and the contents of its resources.
-///
-/// This is what the cache holds, one entry per server, shared by `Arc`.
-#[derive(Debug, Default, Serialize)]
-pub struct ServerResources {
-    /// Every resource (all pages).
-    pub resources: Vec<Resource>,
-    /// Every resource template.
-    pub templates: Vec<ResourceTemplate>,
-    /// Every tool.
-    pub tools: Vec<Tool>,
-    /// The contents of each resource, by URI (empty with `read_contents: false`).
-    pub contents: BTreeMap<String, Vec<ResourceContents>>,
-    /// Resources whose read failed, by URI, with the error message.
-    pub read_errors: BTreeMap<String, String>,
-}
-
-impl ServerResources {
-    /// The heap bytes this entry owns (the cache's accounting unit).
-    fn owned_bytes(&self) -> usize {
-        self.resources.iter().map(Resource::owned_bytes).sum::<usize>()
-            + self.templates.iter().map(ResourceTemplate::owned_bytes).sum::<usize>()
-            + self.tools.iter().map(Tool::owned_bytes).sum::<usize>()
-            + self
-                .contents
-                .iter()
-                .map(|(k, v)| k.len() + v.iter().map(ResourceContents::owned_bytes).sum::<usize>())
-                .sum::<usize>()
-            + self.read_errors.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-    }
-}
-
-/// How one server fared in a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// It answered.
-    Ok,
-    /// It failed (see the outcome's error).
-    Failed,
-    /// It was not asked: disabled in the config.
-    Skipped,
-}
-
-/// One server's part of a [`Gathered`].
-#[derive(Clone, Debug)]
-pub struct ServerOutcome {
-    /// Its name in the config.
-    pub name: String,
-    /// Its priority (lower wins).
-    pub priority: u32,
-    /// Ok, failed or skipped.
-    pub status: Status,
-    /// Why it failed.
-    pub error: Option<Error>,
-    /// How long its part took (zero for a cache hit).
-    pub elapsed: Duration,
-    /// Whether its data came from the cache.
-    pub from_cache: bool,
-    /// Its data, when it answered.
-    pub data: Option<Arc<ServerResources>>,
-}
-
-/// A resource of the merged view: the winner for its URI, and who else has it.
-#[derive(Clone, Debug)]
-pub struct MergedResource {
-    /// The winning server (lowest priority number, ties by name).
-    pub server: String,
-    /// The winner's priority.
-    pub priority: u32,
-    /// The winner's description of the resource.
-    pub resource: Resource,
-    /// The servers that also list this URI and lost, in priority order.
-    pub shadowed: Vec<String>,
-}
-
-/// The result of [`Orchestrator::gather_all_resources`].
-#[derive(Debug)]
-pub struct Gathered {
-    /// The operation id of the gather that built it.
-    pub op: OpId,
-    /// Every configured server, in priority order.
-    pub servers: Vec<ServerOutcome>,
-    /// Every URI once, by URI, with the winning server.
-    pub resources: Vec<MergedResource>,
-}
-
-impl Gathered {
-    /// The merged entry for a URI.
-    pub fn resource(&self, uri: &str) -> Option<&MergedResource> {
-        self.resources.binary_search_by(|m| m.resource.uri.as_str().cmp(uri)).ok().map(|i| &self.resources[i])
-    }
-
-    /// The contents of a URI, as the winning server gave them.
-    pub fn contents(&self, uri: &str) -> Option<&[ResourceContents]> {
-        let winner = &self.resource(uri)?.server;
-        let server = self.servers.iter().find(|s| &s.name == winner)?;
-        server.data.as_ref()?.contents.get(uri).map(Vec::as_slice)
-    }
-
-    /// One server's outcome.
-    pub fn server(&self, name: &str) -> Option<&ServerOutcome> {
-        self.servers.iter().find(|s| s.name == name)
-    }
-
-    fn merge(op: OpId, servers: Vec<ServerOutcome>) -> Gathered {
-        // `servers` is in priority order (then name), so the first to claim a URI wins.
-        let mut by_uri: BTreeMap<&str, MergedResource> = BTreeMap::new();
-        for outcome in &servers {
-            let Some(data) = &outcome.data else { continue };
-            for r in &data.resources {
-                match by_uri.get_mut(r.uri.as_str()) {
-                    Some(m) => {
-                        if m.server != outcome.name && !m.shadowed.contains(&outcome.name) {
-                            m.shadowed.push(outcome.name.clone());
-                        }
-                    }
-                    None => {
-                        by_uri.insert(
-                            &r.uri,
-                            MergedResource {
-                                server: outcome.name.clone(),
-                                priority: outcome.priority,
-                                resource: r.clone(),
-                                shadowed: Vec::new(),
-                            },
-                        );
-                    }
-                }
-            }
-        }
-        let resources = by_uri.into_values().collect();
-        Gathered { op, servers, resources }
-    }
-}
 
 enum Phase {
     Idle,
@@ -584,20 +447,12 @@ impl Orchestrator {
                     if fail_fast {
                         return Err(error);
                     }
-                    ServerOutcome {
-                        name: s.name.clone(),
-                        priority: s.priority,
-                        status: Status::Failed,
-                        error: Some(error),
-                        elapsed: Duration::ZERO,
-                        from_cache: false,
-                        data: None,
-                    }
+                    ServerOutcome { status: Status::Failed, error: Some(error), ..skipped(s) }
                 }
             };
             servers.push(o);
         }
-        let gathered = Arc::new(Gathered::merge(op.clone(), servers));
+        let gathered = Arc::new(Gathered::merge(op.clone(), servers, &self.config));
         log::info!(
             "op={op}: gathered {} resources from {} server(s) in {:?}",
             gathered.resources.len(),
@@ -786,7 +641,7 @@ fn outcome(
         Ok(d) => (Status::Ok, None, Some(d)),
         Err(e) => (Status::Failed, Some(e), None),
     };
-    ServerOutcome { name: server.name.clone(), priority: server.priority, status, error, elapsed, from_cache, data }
+    ServerOutcome { status, error, elapsed, from_cache, data, ..skipped(server) }
 }
 
 fn skipped(server: &ServerConfig) -> ServerOutcome {
@@ -797,6 +652,9 @@ fn skipped(server: &ServerConfig) -> ServerOutcome {
         error: None,
         elapsed: Duration::ZERO,
         from_cache: false,
+        protocol: None,
+        transport: server.transport.kind(),
+        recovered: false,
         data: None,
     }
 }
@@ -816,6 +674,9 @@ fn fetch(
     }
     if caps.tools.is_some() {
         data.tools = client.list_tools_in(op, deadline)?;
+    }
+    if caps.prompts.is_some() {
+        data.prompts = client.list_prompts_in(op, deadline)?;
     }
     if server.read_contents && !data.resources.is_empty() {
         let uris: Vec<&str> = data.resources.iter().map(|r| r.uri.as_str()).collect();
