@@ -5,8 +5,15 @@
 
 #[path = "support/servers.rs"]
 mod servers;
+#[path = "support/wait.rs"]
+mod wait;
 
-use mcp_orchestrator::{Config, NameFilter, Naming, Orchestration, Orchestrator, ServerConfig};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use mcp_orchestrator::testing::Fault;
+use mcp_orchestrator::{Config, Error, NameFilter, Naming, Orchestration, Orchestrator, ServerConfig};
+use serde_json::json;
 use servers::{Kind, sample};
 
 /// Runs each listed `fn(Kind)` as a test over every transport.
@@ -29,6 +36,9 @@ over_every_transport!(
     prefix_names_every_tool_and_prompt,
     prefix_on_collision_names_only_the_shared_ones,
     filters_leave_tools_and_prompts_out,
+    calls_and_prompts_go_to_the_owner_under_its_own_name,
+    reads_go_to_the_owner_from_the_cache_or_through_a_template,
+    notifications_reach_subscribers_with_server_and_op,
 );
 
 fn orchestrator(servers: Vec<ServerConfig>, naming: Naming) -> Orchestrator {
@@ -170,4 +180,77 @@ orchestration:
     assert!(e.to_string().contains("`backoff_max` must not be less than `backoff_min`"), "{e}");
     let e = Config::from_yaml_str(&yaml.replace("exclude: [\"secret\"]", "excludes: []")).unwrap_err();
     assert!(e.to_string().contains("unknown key `excludes`"), "{e}");
+}
+
+fn args(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn calls_and_prompts_go_to_the_owner_under_its_own_name(kind: Kind) {
+    let (hi, lo) = two(kind);
+    let o = orchestrator(vec![lo.config("lo", 5), hi.config("hi", 1)], Naming::PrefixOnCollision);
+    o.initialize().unwrap();
+    assert_eq!(o.call_tool("hi__query", json!({})).unwrap().text(), "hi answers");
+    assert_eq!(o.call_tool("lo__query", json!({})).unwrap().text(), "lo answers");
+    assert_eq!(o.call_tool("lo_only", json!({})).unwrap().text(), "lo alone");
+    // The explicit form takes the server's own name.
+    assert_eq!(o.call_tool_on(Some("lo"), "query", json!({})).unwrap().text(), "lo answers");
+    let err = o.call_tool("query", json!({})).unwrap_err();
+    assert!(
+        matches!(err, Error::NoServer { .. }) && err.to_string().contains("no server offers a tool named `query`"),
+        "{err}"
+    );
+    let p = o.get_prompt("lo__greet", &args(&[("who", "Ann")])).unwrap();
+    assert_eq!(serde_json::to_value(&p.messages[0].content).unwrap()["text"], "hello Ann from lo");
+    let p = o.get_prompt("bye", &BTreeMap::new()).unwrap();
+    assert_eq!(serde_json::to_value(&p.messages[0].content).unwrap()["text"], "bye");
+    assert_eq!(o.get_prompt_on("hi", "greet", &args(&[("who", "Bo")])).unwrap().messages.len(), 1);
+    let err = o.get_prompt("lo__greet", &BTreeMap::new()).unwrap_err();
+    assert!(matches!(err, Error::Rpc { .. }) && err.server() == Some("lo"), "{err}");
+    let err = o.get_prompt("nope", &BTreeMap::new()).unwrap_err();
+    assert!(err.to_string().contains("no server offers a prompt named `nope`"), "{err}");
+    o.close();
+}
+
+fn reads_go_to_the_owner_from_the_cache_or_through_a_template(kind: Kind) {
+    let hi = sample(0).name("hi").text("shared://x", "from hi").template("hi://{id}").start(kind);
+    let lo = sample(0)
+        .name("lo")
+        .text("shared://x", "from lo")
+        .template("lo://{table}/rows")
+        .template("hi://{id}")
+        .start(kind);
+    let o = orchestrator(vec![lo.config("lo", 5), hi.config("hi", 1)], Naming::Priority);
+    o.initialize().unwrap();
+    let g = o.gather_all_resources().unwrap();
+    assert_eq!(g.template("hi://{id}").unwrap().shadowed, ["lo"]);
+    let reads = hi.count("resources/read") + lo.count("resources/read");
+    assert_eq!(o.read_resource("shared://x").unwrap()[0].text(), Some("from hi"));
+    assert_eq!(hi.count("resources/read") + lo.count("resources/read"), reads, "a gathered URI is read from the cache");
+    assert_eq!(o.read_resource("lo://users/rows").unwrap()[0].text(), Some("lo:lo://users/rows"));
+    assert_eq!(o.read_resource("hi://42").unwrap()[0].text(), Some("hi:hi://42"), "the template of the better server");
+    assert_eq!(o.read_resource_on("lo", "hi://42").unwrap()[0].text(), Some("lo:hi://42"));
+    let err = o.read_resource("lo://a/b/rows").unwrap_err();
+    assert!(matches!(err, Error::NoServer { .. }) && err.to_string().contains("`lo://a/b/rows`"), "{err}");
+    o.close();
+}
+
+fn notifications_reach_subscribers_with_server_and_op(kind: Kind) {
+    let a = sample(1).name("a").fault(Fault::NotifyAfterInitialized).start(kind);
+    let o = orchestrator(vec![a.config("a", 1)], Naming::Priority);
+    let seen: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let s = seen.clone();
+    o.subscribe(move |server, op, n| s.lock().unwrap().push((server.into(), op.to_string(), n.method.clone())));
+    o.initialize().unwrap();
+    if kind == Kind::StreamableHttp {
+        // The test server sends nothing outside a reply there (it has no GET stream).
+        return;
+    }
+    wait::eventually("the progress notification is forwarded", || {
+        seen.lock().unwrap().iter().any(|(_, _, m)| m == "notifications/progress")
+    });
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.iter().all(|(server, op, _)| server == "a" && !op.is_empty()), "{seen:?}");
+    assert!(seen.iter().any(|(_, _, m)| m == "notifications/message"), "{seen:?}");
+    o.close();
 }

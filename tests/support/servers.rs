@@ -196,6 +196,7 @@ impl Spec {
                     Fault::Delay(m, d) => flag("--delay", Some(format!("{m}={}", d.as_millis()))),
                     Fault::NeverAnswer(m) => flag("--never-answer", Some(m.clone())),
                     Fault::CloseStreamOn(m) => flag("--exit-on", Some(m.clone())),
+                    Fault::NotifyAfterInitialized => flag("--notify-after-initialized", None),
                     // Nothing to start: the stdio equivalent of nothing listening.
                     Fault::RefuseConnections => command = "/nonexistent/mcp-test-server".into(),
                     other => panic!("no stdio flag for {other:?}"),
