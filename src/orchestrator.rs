@@ -516,7 +516,12 @@ impl Orchestrator {
     #[doc(alias = "get_executor_mcp")]
     pub fn executor(&self) -> Result<Arc<Client>> {
         let op = OpId::new();
-        match self.servers_with_capability(EXECUTE_QUERY)?.into_iter().next() {
+        let slots = self.slots(&op)?;
+        // The first capable server that has (or regains) a session; the others are not touched.
+        let chosen = slots.iter().filter(|s| s.config.capabilities.iter().any(|c| c == EXECUTE_QUERY)).find_map(|s| {
+            self.heal(s, &op).map_err(|e| log::debug!("op={op} server={}: not the executor: {e}", s.config.name)).ok()
+        });
+        match chosen {
             Some(c) => {
                 log::debug!("op={op} server={}: chosen as executor", c.name());
                 Ok(c)
