@@ -1,12 +1,11 @@
 //! Embedding the orchestrator in a program: a config from YAML, initialize, gather, use the
 //! merged resources, call the executor, close.
 //!
-//! It starts its own MCP server (the crate's test server, feature `testing`, which the default
-//! features include), so it runs anywhere:
+//! It starts its own MCP server (the crate's test server, feature `testing`), so it runs anywhere:
 //!
 //! ```text
-//! cargo run --example embed
-//! RUST_LOG=debug cargo run --example embed     # with the library's logs
+//! cargo run --example embed --features testing
+//! RUST_LOG=debug cargo run --example embed --features testing     # with the library's logs
 //! ```
 //!
 //! In a real program the YAML would come from a file (`Config::from_path("mcp_config.yaml")`)
@@ -68,5 +67,5 @@ orchestration:
 
 #[cfg(not(feature = "testing"))]
 fn main() {
-    eprintln!("this example starts the crate's test server: build it with the `testing` feature (on by default)");
+    eprintln!("this example starts the crate's test server: run it with `--features testing`");
 }

@@ -69,9 +69,17 @@ pub struct ClientBuilder<'a> {
     max_pages: usize,
     budget: ListingBudget,
     processes: Option<Arc<Processes>>,
+    authorization_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
 }
 
 impl<'a> ClientBuilder<'a> {
+    /// The person's step of the OAuth authorization code flow (a server with `auth: {type:
+    /// oauth}`): shows the authorization URL and returns the redirect it received.
+    pub fn authorization_handler(mut self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Self {
+        self.authorization_handler = Some(handler);
+        self
+    }
+
     /// Records a stdio server's process in `processes`, so that the orchestrator can end it if
     /// the call that wanted it fails (fail-fast) or is closed while this connect is in flight.
     pub(crate) fn processes(mut self, processes: Arc<Processes>) -> Self {
@@ -127,7 +135,15 @@ impl<'a> ClientBuilder<'a> {
                 Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, &op, deadline)?)
             }
             TransportConfig::StreamableHttp { url } => {
-                let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes };
+                let auth = config.auth.clone().map(|a| {
+                    let authorizer = crate::auth::Authorizer::new(&config.name, url, a);
+                    match &self.authorization_handler {
+                        Some(h) => authorizer.with_handler(h.clone()),
+                        None => authorizer,
+                    }
+                });
+                let options =
+                    HttpOptions { request_timeout: config.timeout, max_event_bytes: self.max_event_bytes, auth };
                 Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, &op)?)
             }
             TransportConfig::Stdio { command, args, env, cwd } => {
@@ -177,6 +193,7 @@ impl Client {
             max_pages: DEFAULT_MAX_PAGES,
             budget: ListingBudget { bytes: config.max_listing_bytes.max(1), items: config.max_listing_items.max(1) },
             processes: None,
+            authorization_handler: None,
         }
     }
 

@@ -32,6 +32,8 @@ use serde_saphyr::{Location, Spanned};
 
 use crate::catalog::{NameFilter, Naming};
 use crate::error::{Error, Result};
+
+mod auth;
 use crate::url::{Url, redacted};
 
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
@@ -92,6 +94,8 @@ pub struct ServerConfig {
     pub tools: NameFilter,
     /// Which of its prompts enter the catalogue (`prompts: {include, exclude}`; default: all).
     pub prompts: NameFilter,
+    /// How the server is authorized (`auth`; HTTP transports only): see `config/auth.rs`.
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 /// How to reach a server. `Debug` shows URLs redacted (no user info, no query string).
@@ -269,6 +273,7 @@ impl ServerConfig {
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
             tools: NameFilter::default(),
             prompts: NameFilter::default(),
+            auth: None,
         }
     }
 
@@ -279,6 +284,13 @@ impl ServerConfig {
 
     /// The server's URL as it may be shown (in a table, a log, an error): origin and path, no
     /// user info, a query string as `?…`. `None` for a stdio server.
+    ///
+    /// ```
+    /// # use mcp_orchestrator::ServerConfig;
+    /// let s = ServerConfig::sse("db", "https://user:pw@example.com/sse?api_key=SECRET");
+    /// let shown = s.redacted_url().unwrap();
+    /// assert!(!shown.contains("pw") && !shown.contains("SECRET"), "{shown}");
+    /// ```
     pub fn redacted_url(&self) -> Option<String> {
         match &self.transport {
             Transport::Sse { url } | Transport::StreamableHttp { url } => Some(redacted(url)),
@@ -556,6 +568,7 @@ struct RawServer {
     args: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<Entries<Spanned<String>>>>,
     cwd: Option<Spanned<String>>,
+    auth: Option<Spanned<auth::RawAuth>>,
 }
 
 /// The `orchestration` section as written.
@@ -1106,6 +1119,9 @@ fn build_server(
         if let Some(v) = &raw.headers {
             return not_allowed("headers", key_or_value(text, "headers", &v.referenced));
         }
+        if let Some(v) = &raw.auth {
+            return not_allowed("auth", key_or_value(text, "auth", &v.referenced));
+        }
     }
 
     let transport = if http {
@@ -1191,6 +1207,7 @@ fn build_server(
         max_listing_items,
         tools: RawFilter::build(raw.tools),
         prompts: RawFilter::build(raw.prompts),
+        auth: raw.auth.as_ref().map(|a| auth::build_auth(a, server, lookup)).transpose()?,
     })
 }
 
@@ -1238,7 +1255,8 @@ mod tests {
     }
 
     const SERVER_KEYS: &str = "url, priority, domains, capabilities, transport, timeout, headers, enabled, \
-                               read_contents, max_listing_bytes, max_listing_items, tools, prompts, command, args, env, cwd";
+                               read_contents, max_listing_bytes, max_listing_items, tools, prompts, command, args, env, cwd, \
+                               auth";
 
     #[test]
     fn the_shipped_config_parses() {

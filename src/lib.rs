@@ -12,9 +12,11 @@
 //! ## One server: [`Client`]
 //!
 //! A [`Client`] holds one session. The examples start the crate's own test server
-//! ([`testing::TestServer`], feature `testing`) on `127.0.0.1:0`, so they run anywhere.
+//! ([`testing::TestServer`], feature `testing`) on `127.0.0.1:0`, so they run anywhere (without
+//! that feature they are compiled out and reported as ignored).
 //!
-//! ```
+#![cfg_attr(feature = "testing", doc = "```")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
 //! use mcp_orchestrator::{Client, ServerConfig};
 //! use mcp_orchestrator::testing::TestServer;
 //!
@@ -30,7 +32,8 @@
 //!
 //! ## Many servers: [`Orchestrator`]
 //!
-//! ```
+#![cfg_attr(feature = "testing", doc = "```")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
 //! use mcp_orchestrator::{Config, Orchestrator};
 //! use mcp_orchestrator::testing::TestServer;
 //!
@@ -138,6 +141,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod auth;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod bench_support;
@@ -159,6 +163,10 @@ pub mod testing;
 mod transport;
 mod url;
 
+pub use auth::{
+    AuthConfig, AuthorizationHandler, AuthorizationRequest, Authorizer, ClientCredentialsConfig, DEFAULT_REDIRECT_PORT,
+    ImmediateRedirect, OAuthConfig, Secret,
+};
 pub use cache::CacheStats;
 pub use catalog::{
     Gathered, Merged, MergedPrompt, MergedResource, MergedTemplate, MergedTool, NameFilter, Naming, ServerOutcome,
@@ -181,7 +189,7 @@ pub use protocol::{
 };
 pub use transport::Notification;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they start the test server).
+#[cfg(all(doctest, feature = "testing"))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;

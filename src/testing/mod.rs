@@ -71,6 +71,7 @@
 //! stops accepting, shuts down every live socket, wakes every waiting thread and joins them all;
 //! it returns within a fraction of a second unless a tool handler is still running.
 
+mod auth;
 mod base64;
 mod http;
 mod mcp;
@@ -90,6 +91,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub use auth::{AuthServer, AuthServerBuilder, Iss, MetadataAt, PrmAt, Recorded};
 pub use stdio::StdioEnd;
 
 use crate::{

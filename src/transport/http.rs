@@ -270,6 +270,62 @@ pub(crate) fn pump(mut body: impl Read, parser: &mut EventParser, mut on_event: 
     }
 }
 
+/// The answer to a small non-MCP request ([`exchange`]): OAuth discovery, registration, tokens.
+pub(crate) struct Exchanged {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `Location` header of a 3xx (never followed).
+    pub location: Option<String>,
+    /// The body, read up to the limit (an over-long body is an [`Error::Limit`]).
+    pub body: String,
+}
+
+/// One small request that is not MCP (used by `auth/`): `GET` without a body or `POST` with
+/// `body = (content type, bytes)`, extra headers, bounded by the deadline, no redirect followed
+/// (a 3xx comes back with its `Location`), the body read up to `limit` bytes. No configured
+/// header and no URL user info is sent.
+pub(crate) fn exchange(
+    agent: &Agent,
+    url: &Url,
+    headers: &[(&str, String)],
+    body: Option<(&str, &[u8])>,
+    limit: usize,
+    deadline: Deadline,
+    ctx: Ctx<'_>,
+) -> Result<Exchanged, Error> {
+    let after = deadline.remaining();
+    if deadline.is_past() {
+        return Err(ctx.timeout(Phase::BeforeSending, after));
+    }
+    let result = match body {
+        None => {
+            let mut request = agent.get(url.request_target()).header(OP_ID_HEADER, ctx.op.as_str());
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            bounded(request, deadline).call()
+        }
+        Some((content_type, bytes)) => {
+            let mut request = agent
+                .post(url.request_target())
+                .header(OP_ID_HEADER, ctx.op.as_str())
+                .header("Content-Type", content_type);
+            for (name, value) in headers {
+                request = request.header(*name, value);
+            }
+            bounded(request, deadline).send(bytes)
+        }
+    };
+    let mut response = result.map_err(|e| match e {
+        ureq::Error::Timeout(_) => ctx.ureq(e, after, Phase::ReadingReply),
+        e => ctx.connect(format!("{} unreachable: {}", url.origin(), describe(&e))),
+    })?;
+    let location = response.headers().get("location").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let status = response.status().as_u16();
+    let body = json_body(&mut response, limit, after, ctx)?;
+    Ok(Exchanged { status, location, body })
+}
+
 /// A system name lookup (blocking).
 type Lookup = fn(&str, u16) -> std::io::Result<Vec<SocketAddr>>;
 

@@ -71,6 +71,17 @@ pub(crate) struct HttpOptions {
     pub request_timeout: Duration,
     /// The largest event, or JSON reply body, accepted.
     pub max_event_bytes: usize,
+    /// The server's authorization (issue 12): a header per request, a retry after a 401/403.
+    pub auth: Option<crate::auth::Authorizer>,
+}
+
+/// How many times a request is sent again after the authorizer handled a 401/403.
+const MAX_AUTH_ROUNDS: usize = 3;
+
+/// One POST: its outcome, or a 401/403 for the authorizer (status, `WWW-Authenticate`, body).
+enum Attempt {
+    Posted(Posted),
+    Challenged(u16, Option<String>, String),
 }
 
 /// The id and method of a message we send: enough to tell a request from a notification.
@@ -193,6 +204,42 @@ impl Inner {
     /// POSTs one message and hands every message of the reply to the sink. A reply stream that
     /// ends while the sink still wants more is resumed with GET + `Last-Event-ID`.
     fn post(&self, body: &[u8], method: &str, op: &OpId, deadline: Deadline, sink: &Sink<'_>) -> Result<Posted> {
+        let Some(auth) = &self.options.auth else {
+            return match self.post_once(body, method, op, deadline, sink, None)? {
+                Attempt::Posted(posted) => Ok(posted),
+                Attempt::Challenged(status, _, text) => Err(self.ctx(method, op).http(status, &text)),
+            };
+        };
+        let mut rounds = 0;
+        loop {
+            let header = auth.authorization_by(deadline, op)?;
+            match self.post_once(body, method, op, deadline, sink, header.as_ref())? {
+                Attempt::Posted(posted) => return Ok(posted),
+                Attempt::Challenged(status, _, text) if rounds == MAX_AUTH_ROUNDS => {
+                    return Err(self.ctx(method, op).http(status, &text));
+                }
+                Attempt::Challenged(status, www, _) => {
+                    rounds += 1;
+                    auth.challenged_by(status, www.as_deref(), header.as_ref(), deadline, op)?;
+                }
+            }
+        }
+    }
+
+    /// The `Authorization` header for a request that does not retry (GET stream, DELETE).
+    fn bearer(&self, deadline: Deadline, op: &OpId) -> Option<crate::auth::Secret> {
+        self.options.auth.as_ref().and_then(|a| a.authorization_by(deadline, op).ok().flatten())
+    }
+
+    fn post_once(
+        &self,
+        body: &[u8],
+        method: &str,
+        op: &OpId,
+        deadline: Deadline,
+        sink: &Sink<'_>,
+        authorization: Option<&crate::auth::Secret>,
+    ) -> Result<Attempt> {
         let ctx = self.ctx(method, op);
         let remaining = deadline.remaining();
         if remaining.is_zero() {
@@ -213,6 +260,9 @@ impl Inner {
         if let Some(v) = &version {
             request = request.header(VERSION_HEADER, v);
         }
+        if let Some(a) = authorization {
+            request = request.header("Authorization", a.expose());
+        }
         let request = http::bounded(http::with_headers(request, &self.url, &self.headers, op), deadline);
         let mut response = match request.send(body) {
             Ok(r) => r,
@@ -230,7 +280,12 @@ impl Inner {
             && let Some(expired) = session
         {
             let _ = http::error_body(&mut response, deadline, None, &self.server);
-            return Ok(Posted::Expired(expired));
+            return Ok(Attempt::Posted(Posted::Expired(expired)));
+        }
+        if (status == 401 || status == 403) && self.options.auth.is_some() {
+            let www = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+            let text = http::error_body(&mut response, deadline, None, &self.server);
+            return Ok(Attempt::Challenged(status, www, text));
         }
         if !(200..300).contains(&status) {
             let text = http::error_body(&mut response, deadline, None, &self.server);
@@ -250,7 +305,7 @@ impl Inner {
                 if !(sink.wanted)() {
                     // The response arrived before the stream broke: nothing is lost.
                     log::debug!("op={op} server={}: reply stream of `{method}` ended: {e}", self.server);
-                    return Ok(Posted::Done);
+                    return Ok(Attempt::Posted(Posted::Done));
                 }
                 if !self.resumable(&e, &end) {
                     return Err(e);
@@ -260,14 +315,14 @@ impl Inner {
             if (sink.wanted)() {
                 self.resume(end, method, op, deadline, sink)?;
             }
-            return Ok(Posted::Done);
+            return Ok(Attempt::Posted(Posted::Done));
         }
         let text = http::json_body(&mut response, self.options.max_event_bytes, remaining, ctx)?;
         if text.trim().is_empty() {
             if (sink.wanted)() && status != 202 {
                 return Err(ctx.protocol(format!("status {status} with an empty body")));
             }
-            return Ok(Posted::Done);
+            return Ok(Attempt::Posted(Posted::Done));
         }
         if !kind.starts_with("application/json") {
             return Err(
@@ -275,7 +330,7 @@ impl Inner {
             );
         }
         (sink.deliver)(&text);
-        Ok(Posted::Done)
+        Ok(Attempt::Posted(Posted::Done))
     }
 
     /// Reads an event stream, handing each message to the sink, until it ends or the sink wants
@@ -403,6 +458,9 @@ impl Inner {
         }
         if let Some(id) = last_event_id {
             request = request.header("Last-Event-ID", id);
+        }
+        if let Some(a) = self.bearer(deadline, op) {
+            request = request.header("Authorization", a.expose());
         }
         let request = http::with_headers(request, &self.url, &self.headers, op);
         let request =
@@ -575,6 +633,9 @@ impl Inner {
         let mut request = self.agent.delete(self.url.request_target()).header(SESSION_HEADER, &session);
         if let Some(v) = lock(&self.protocol_version).clone() {
             request = request.header(VERSION_HEADER, v);
+        }
+        if let Some(a) = self.bearer(deadline, op) {
+            request = request.header("Authorization", a.expose());
         }
         let request = http::bounded(http::with_headers(request, &self.url, &self.headers, op), deadline);
         match request.call() {

@@ -3,8 +3,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use mcp_orchestrator::{
-    CacheStats, Config, Gathered, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status, Tool, Transport,
+    CacheStats, Config, Error, Gathered, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status, Tool,
+    Transport,
 };
 use serde::Serialize;
 
@@ -93,6 +96,21 @@ fn list(items: &[String]) -> String {
     if items.is_empty() { "-".to_string() } else { items.join(", ") }
 }
 
+/// Where a server is: its URL without user info or query (either may hold a secret), or its
+/// command line.
+fn endpoint(s: &mcp_orchestrator::ServerConfig) -> String {
+    match &s.transport {
+        Transport::Sse { .. } | Transport::StreamableHttp { .. } => {
+            s.redacted_url().unwrap_or_else(|| "(redacted)".to_string())
+        }
+        Transport::Stdio { command, args, .. } => {
+            std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+        }
+        // Transport is non_exhaustive: a transport added later still gets a line.
+        other => format!("({})", other.kind()),
+    }
+}
+
 /// The `check` listing of a valid config.
 pub fn config_table(config: &Config) -> String {
     let mut t = Table::new(&[
@@ -106,14 +124,7 @@ pub fn config_table(config: &Config) -> String {
         "URL / COMMAND",
     ]);
     for s in &config.servers {
-        let endpoint = match &s.transport {
-            Transport::Sse { url } | Transport::StreamableHttp { url } => url.clone(),
-            Transport::Stdio { command, args, .. } => {
-                std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
-            }
-            // Transport is non_exhaustive: a transport added later still gets a line.
-            other => format!("({})", other.kind()),
-        };
+        let endpoint = endpoint(s);
         t.row(vec![
             s.name.clone(),
             s.priority.to_string(),
@@ -141,6 +152,50 @@ pub fn config_table(config: &Config) -> String {
     out
 }
 
+/// `check --format json`: the config as understood, with nothing secret in it (URLs without
+/// user info or query, header and environment names without values).
+pub fn config_json(config: &Config) -> serde_json::Value {
+    let servers: Vec<serde_json::Value> = config
+        .servers
+        .iter()
+        .map(|s| {
+            let mut server = serde_json::json!({
+                "name": s.name,
+                "priority": s.priority,
+                "transport": s.transport.kind(),
+                "enabled": s.enabled,
+                "timeout_s": s.timeout.as_secs_f64(),
+                "domains": s.domains,
+                "capabilities": s.capabilities,
+                "read_contents": s.read_contents,
+                "headers": s.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            });
+            match &s.transport {
+                Transport::Stdio { command, args, env, cwd } => {
+                    server["command"] = command.as_str().into();
+                    server["args"] = args.as_slice().into();
+                    server["env"] = env.keys().map(String::as_str).collect::<Vec<_>>().into();
+                    server["cwd"] = cwd.as_ref().map(|p| p.display().to_string()).into();
+                }
+                _ => server["url"] = s.redacted_url().into(),
+            }
+            server
+        })
+        .collect();
+    let o = &config.orchestration;
+    serde_json::json!({
+        "servers": servers,
+        "orchestration": {
+            "resource_cache_ttl_s": o.resource_cache_ttl.as_secs_f64(),
+            "fail_fast": o.fail_fast,
+            "log_level": o.log_level.map(|l| l.to_string()),
+            "max_concurrent_connections": o.max_concurrent_connections,
+            "cache_max_bytes": o.cache_max_bytes,
+            "request_timeout_s": o.request_timeout.as_secs_f64(),
+        },
+    })
+}
+
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Ok => "ok",
@@ -148,6 +203,95 @@ fn status_word(s: Status) -> &'static str {
         Status::Failed => "failed",
         Status::Skipped => "skipped",
     }
+}
+
+/// One server's state, as `status` prints it.
+#[derive(Serialize)]
+pub struct ServerState {
+    /// Its name in the config.
+    pub name: String,
+    priority: u32,
+    transport: &'static str,
+    /// The URL without user info or query, or the command line.
+    endpoint: String,
+    /// `false`: disabled in the config, not tried.
+    pub enabled: bool,
+    /// Connected and answered the ping.
+    pub reachable: bool,
+    /// The protocol version agreed.
+    protocol: Option<String>,
+    /// The server's `serverInfo`: name and version.
+    server_info: Option<serde_json::Value>,
+    /// The ping's round trip.
+    latency_ms: Option<f64>,
+    /// Why it is not reachable.
+    error: Option<String>,
+}
+
+impl ServerState {
+    /// The state of `server`: `client` if it connected, the ping's round trip if it answered,
+    /// or the error.
+    pub fn new(
+        server: &mcp_orchestrator::ServerConfig,
+        client: Option<&mcp_orchestrator::Client>,
+        ping: Option<Duration>,
+        error: Option<String>,
+    ) -> ServerState {
+        let info = client.map(|c| &c.server().server_info);
+        ServerState {
+            name: server.name.clone(),
+            priority: server.priority,
+            transport: server.transport.kind(),
+            endpoint: endpoint(server),
+            enabled: server.enabled,
+            reachable: ping.is_some(),
+            protocol: client.map(|c| c.protocol_version().to_string()),
+            server_info: info.map(|i| serde_json::json!({"name": i.name, "version": i.version})),
+            latency_ms: ping.map(millis),
+            error,
+        }
+    }
+}
+
+/// `status` as a table, then each unreachable server's error.
+pub fn status_table(states: &[ServerState]) -> String {
+    let mut t = Table::new(&[
+        "SERVER",
+        ">PRIORITY",
+        "STATUS",
+        "PROTOCOL",
+        ">LATENCY",
+        "TRANSPORT",
+        "SERVER INFO",
+        "URL / COMMAND",
+    ]);
+    for s in states {
+        let status = match (s.enabled, s.reachable) {
+            (false, _) => "disabled",
+            (true, true) => "ok",
+            (true, false) => "unreachable",
+        };
+        let info = s.server_info.as_ref().map_or("-".to_string(), |i| {
+            format!("{} {}", i["name"].as_str().unwrap_or("?"), i["version"].as_str().unwrap_or("?"))
+        });
+        t.row(vec![
+            s.name.clone(),
+            s.priority.to_string(),
+            status.to_string(),
+            s.protocol.clone().unwrap_or_else(|| "-".to_string()),
+            s.latency_ms.map_or("-".to_string(), |ms| human(Duration::from_secs_f64(ms / 1_000.0))),
+            s.transport.to_string(),
+            info,
+            s.endpoint.clone(),
+        ]);
+    }
+    let mut out = t.render("");
+    for s in states {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
 }
 
 /// The per-server table of a gather, then each failed server's error.
@@ -211,6 +355,156 @@ pub fn resources_table(g: &Gathered, indent: &str) -> String {
     t.render(indent)
 }
 
+/// The first line of `text`, at most `max` characters.
+fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or_default();
+    let mut out: String = line.chars().take(max).collect();
+    if out.len() < line.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Every tool of every server that answered, by name then priority.
+fn all_tools(g: &Gathered) -> Vec<(&ServerOutcome, &Tool)> {
+    let mut tools: Vec<(&ServerOutcome, &Tool)> = g
+        .servers
+        .iter()
+        .filter_map(|s| s.data.as_ref().map(|d| (s, d)))
+        .flat_map(|(s, d)| d.tools.iter().map(move |t| (s, t)))
+        .collect();
+    tools.sort_by(|(sa, a), (sb, b)| (&a.name, sa.priority, &sa.name).cmp(&(&b.name, sb.priority, &sb.name)));
+    tools
+}
+
+/// `tools`: one line per tool and server, then each failed server's error.
+pub fn tools_table(g: &Gathered) -> String {
+    let tools = all_tools(g);
+    let mut t = Table::new(&["TOOL", "SERVER", ">PRIORITY", "DESCRIPTION"]);
+    for (s, tool) in &tools {
+        let description = tool.description.as_deref().or(tool.title.as_deref()).unwrap_or("-");
+        t.row(vec![tool.name.clone(), s.name.clone(), s.priority.to_string(), first_line(description, 80)]);
+    }
+    let mut out = if tools.is_empty() { "(no tools)\n".to_string() } else { t.render("") };
+    for s in &g.servers {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
+}
+
+/// `tools --format json`: `{"tools": [{"server", "priority", …the tool as the server sent it}]}`.
+pub fn tools_json(g: &Gathered) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct ToolJson<'a> {
+        server: &'a str,
+        priority: u32,
+        #[serde(flatten)]
+        tool: &'a Tool,
+    }
+    let tools: Vec<ToolJson<'_>> =
+        all_tools(g).into_iter().map(|(s, tool)| ToolJson { server: &s.name, priority: s.priority, tool }).collect();
+    serde_json::json!({ "tools": tools, "servers": server_errors(g) })
+}
+
+/// Each server's status and error, for the JSON of a listing.
+fn server_errors(g: &Gathered) -> serde_json::Value {
+    g.servers
+        .iter()
+        .map(|s| serde_json::json!({"name": s.name, "status": s.status, "error": s.error.as_ref().map(ToString::to_string)}))
+        .collect()
+}
+
+/// `resources`: the merged resources, then every template with its server.
+pub fn resources_and_templates_table(g: &Gathered) -> String {
+    let mut out = String::new();
+    if g.resources.is_empty() {
+        out.push_str("(no resources)\n");
+    } else {
+        let mut t = Table::new(&["URI", "SERVER", "SHADOWED", "MIME TYPE", "NAME"]);
+        for m in &g.resources {
+            t.row(vec![
+                m.resource.uri.clone(),
+                m.server.clone(),
+                list(&m.shadowed),
+                m.resource.mime_type.clone().unwrap_or_else(|| "-".to_string()),
+                m.resource.name.clone(),
+            ]);
+        }
+        out.push_str(&t.render(""));
+    }
+    let templates: Vec<(&ServerOutcome, &ResourceTemplate)> = g
+        .servers
+        .iter()
+        .filter_map(|s| s.data.as_ref().map(|d| (s, d)))
+        .flat_map(|(s, d)| d.templates.iter().map(move |t| (s, t)))
+        .collect();
+    if !templates.is_empty() {
+        let mut t = Table::new(&["TEMPLATE", "SERVER", "NAME"]);
+        for (s, template) in templates {
+            t.row(vec![template.uri_template.clone(), s.name.clone(), template.name.clone()]);
+        }
+        out.push('\n');
+        out.push_str(&t.render(""));
+    }
+    for s in &g.servers {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
+}
+
+/// `resources --format json`: `{"resources": [merged, as in gather's], "templates": [{"server",
+/// "priority", …the template}], "servers": [{"name", "status", "error"}]}`.
+pub fn resources_json(g: &Gathered) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct TemplateJson<'a> {
+        server: &'a str,
+        priority: u32,
+        #[serde(flatten)]
+        template: &'a ResourceTemplate,
+    }
+    let templates: Vec<TemplateJson<'_>> = g
+        .servers
+        .iter()
+        .filter_map(|s| s.data.as_ref().map(|d| (s, d)))
+        .flat_map(|(s, d)| {
+            d.templates.iter().map(move |template| TemplateJson { server: &s.name, priority: s.priority, template })
+        })
+        .collect();
+    let resources: Vec<MergedJson<'_>> = g
+        .resources
+        .iter()
+        .map(|m| MergedJson { resource: &m.resource, server: &m.server, priority: m.priority, shadowed: &m.shadowed })
+        .collect();
+    serde_json::json!({ "resources": resources, "templates": templates, "servers": server_errors(g) })
+}
+
+/// A resource's contents for a person: text as it is, a blob described.
+pub fn contents_text(contents: &[ResourceContents]) -> String {
+    let mut out = String::new();
+    for c in contents {
+        match (c.text(), c.blob()) {
+            (Some(text), _) => {
+                out.push_str(text);
+                if !text.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            (None, Some(blob)) => {
+                let mime = c.mime_type.as_deref().unwrap_or("unknown type");
+                let _ = writeln!(out, "[blob {}: {mime}, {} base64 characters]", c.uri, blob.len());
+            }
+            (None, None) => {
+                let _ = writeln!(out, "[{}: contents of a kind this version does not know]", c.uri);
+            }
+        }
+    }
+    out
+}
+
 /// The cache's counters on one line.
 pub fn cache_line(c: &CacheStats) -> String {
     format!(
@@ -238,6 +532,8 @@ pub fn gather_table(g: &Gathered, cache: &CacheStats) -> String {
 #[derive(Serialize)]
 pub struct GatherJson<'a> {
     op_id: &'a str,
+    /// `null`, or why the gather failed.
+    error: Option<String>,
     servers: Vec<ServerJson<'a>>,
     resources: Vec<MergedJson<'a>>,
     cache: &'a CacheStats,
@@ -312,6 +608,7 @@ fn server_json(s: &ServerOutcome) -> ServerJson<'_> {
 pub fn gather_json<'a>(g: &'a Gathered, cache: &'a CacheStats) -> GatherJson<'a> {
     GatherJson {
         op_id: g.op.as_str(),
+        error: None,
         servers: g.servers.iter().map(server_json).collect(),
         resources: g
             .resources
@@ -325,6 +622,48 @@ pub fn gather_json<'a>(g: &'a Gathered, cache: &'a CacheStats) -> GatherJson<'a>
             .collect(),
         cache,
     }
+}
+
+/// A server in the document of a failed gather.
+#[derive(Serialize)]
+struct FailedServerJson<'a> {
+    name: &'a str,
+    priority: u32,
+    /// `failed`, `skipped` (disabled), or `unknown`: the gather stopped (fail_fast) before
+    /// this server's outcome was known.
+    status: &'static str,
+    error: Option<String>,
+}
+
+/// The document of a failed gather (`initialize` or `gather_all_resources` returned `error`):
+/// the same top-level keys as a successful one, `error` set, each server's outcome as far as
+/// it is known, no resources.
+pub fn gather_failure_json(
+    config: &Config,
+    error: &Error,
+    connect_failures: &BTreeMap<String, Error>,
+    cache: &CacheStats,
+) -> serde_json::Value {
+    let servers: Vec<FailedServerJson<'_>> = config
+        .servers
+        .iter()
+        .map(|s| {
+            let failed = connect_failures.get(&s.name).or((error.server() == Some(s.name.as_str())).then_some(error));
+            let status = match (s.enabled, failed) {
+                (false, _) => "skipped",
+                (true, Some(_)) => "failed",
+                (true, None) => "unknown",
+            };
+            FailedServerJson { name: &s.name, priority: s.priority, status, error: failed.map(ToString::to_string) }
+        })
+        .collect();
+    serde_json::json!({
+        "op_id": error.op_id().map(|op| op.as_str()),
+        "error": error.to_string(),
+        "servers": servers,
+        "resources": [],
+        "cache": cache,
+    })
 }
 
 #[cfg(test)]

@@ -19,7 +19,11 @@ const PRODUCTS: &str = "product_metadata_mcp";
 /// Runs the demo, printing to stdout.
 pub fn run() -> Result<(), Failure> {
     let started = Instant::now();
-    say!("mcp-orchestrator demo: two embedded MCP servers on loopback; nothing installed, nothing written\n");
+    say!("mcp-orchestrator demo: two embedded MCP servers on loopback; nothing installed, nothing written");
+    say!(
+        "(an MCP server offers resources, read-only documents named by a URI, and tools, functions a client \
+         calls; the orchestrator uses many servers as one)\n"
+    );
 
     let t = Instant::now();
     let database = database_server().map_err(|e| Failure::Other(format!("cannot start the database server: {e}")))?;
@@ -86,6 +90,15 @@ fn walk(o: &Orchestrator) -> Result<Vec<(&'static str, Duration)>, Failure> {
     crate::emit(&servers_table(&first, "  "));
     say!("\n3. merged resources (lowest priority number wins a shared URI):");
     crate::emit(&resources_table(&first, "  "));
+    for m in first.resources.iter().filter(|m| !m.shadowed.is_empty()) {
+        say!(
+            "  {} is offered by {} (priority {}) and by {}: the lower number wins, the others are shadowed",
+            m.resource.uri,
+            m.server,
+            m.priority,
+            m.shadowed.join(", ")
+        );
+    }
     if let Some(tables) = described_tables(&first) {
         say!("  database://metadata describes: {tables}");
     }
@@ -370,6 +383,14 @@ pub fn database_server() -> std::io::Result<TestServer> {
     TestServer::builder()
         .name("database-mcp")
         .text_resource("database://metadata", "database_metadata", "application/json", &metadata)
+        // Also offered by the product metadata server, which has the lower priority number:
+        // this one is shadowed in the merge.
+        .text_resource(
+            "metadata-summary://info",
+            "metadata_summary",
+            "application/json",
+            &json!({"tables": tables.len(), "source": "database"}).to_string(),
+        )
         .tool(tool, move |args| {
             let query = args
                 .get("query")

@@ -1,0 +1,435 @@
+//! The command line, declared with clap's derive: global flags, one subcommand, its options and
+//! operands. Global flags (`-v`, `-vv`, `-q`) may appear anywhere; `--name value` and
+//! `--name=value` are both accepted. A usage error exits with status 2, `--help` and
+//! `--version` with 0 (clap's own conventions, which are ours).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// The default for `--config`.
+pub const DEFAULT_CONFIG: &str = "./mcp_config.yaml";
+
+/// The longest `--timeout` accepted: a day. Longer is a typo, and an unbounded number would
+/// overflow deadline arithmetic.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// What the user asked for.
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcp-orchestrator",
+    version,
+    // No subcommand is a usage error that says so, not the whole help on stderr.
+    arg_required_else_help = false,
+    about = "Use many MCP (Model Context Protocol) servers as one",
+    after_help = "\
+Logging: -v/-q win over RUST_LOG, which wins over the config's `log_level`;
+without any of them the command logs warnings and errors. The HTTP client's
+logs never go above info (they would show header values).
+
+Exit status: 0 ok; 1 the operation failed (a server failed with fail_fast, no server
+reachable, the tool reported an error); 2 bad usage or an invalid config; 3 partial
+(gather: some servers failed, the others' results are printed).
+
+Start with `mcp-orchestrator demo`: it needs nothing installed and writes nothing."
+)]
+pub struct Cli {
+    /// More logs on stderr: -v debug, -vv trace (payloads)
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Errors only
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    quiet: u8,
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Cli {
+    /// Parses the process's arguments; on a usage error, `--help` or `--version`, prints and
+    /// exits (2 for an error, 0 otherwise).
+    pub fn from_args() -> Cli {
+        Cli::parse()
+    }
+
+    /// `-v` count minus `-q` count: negative errors only, 0 default, 1 debug, 2+ trace.
+    pub fn verbosity(&self) -> i16 {
+        i16::from(self.verbose) - i16::from(self.quiet)
+    }
+
+    /// The log level the flags ask for, if they ask for one.
+    pub fn level_from_flags(&self) -> Option<log::LevelFilter> {
+        match self.verbosity() {
+            0 => None,
+            v if v < 0 => Some(log::LevelFilter::Error),
+            1 => Some(log::LevelFilter::Debug),
+            _ => Some(log::LevelFilter::Trace),
+        }
+    }
+}
+
+/// How `gather` and `call` print their result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for a person
+    Table,
+    /// One JSON document on stdout
+    Json,
+}
+
+/// A subcommand and its options.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a config file and list its servers
+    #[command(
+        long_about = "\
+Validate a config file and list its servers: name, priority, transport, enabled,
+timeout, domains, capabilities, and the URL (without user info or query) or command.
+Does not connect.",
+        after_help = "Exit status: 0 valid; 2 invalid (the message names the key and the line)."
+    )]
+    Check(CheckArgs),
+    /// Connect to every server, gather their resources and print them, merged by priority
+    #[command(
+        long_about = "\
+Connect to every enabled server in parallel, gather their resources, templates, tools and
+resource contents in parallel, and print each server's outcome and the merged resources
+(for a URI several servers list, the lowest priority number wins; the others are shadowed).",
+        after_help = "\
+Exit status: 0 ok; 1 the gather failed (fail_fast) or no server was reachable;
+2 bad usage or an invalid config; 3 partial: some servers failed (without fail_fast),
+the others' results are printed. With --format json a failure still prints the
+document, with `error` set and each server's outcome."
+    )]
+    Gather(GatherArgs),
+    /// Call a tool on the executor (or on a named server) and print its result
+    #[command(
+        long_about = "\
+Call a tool and print its result: its text content, then its structuredContent as
+pretty JSON when there is one. Without --server the tool runs on the executor: the
+connected server with the lowest priority number whose config lists `execute_query`.",
+        after_help = "\
+Exit status: 0 ok; 1 the call failed or the tool reported an error (isError);
+2 bad usage, ARGS_JSON not a JSON object, or an invalid config."
+    )]
+    Call(CallArgs),
+    /// List every server's tools
+    #[command(
+        long_about = "\
+Connect to every enabled server, list their tools, and print each tool with the server
+that offers it (several servers may offer the same name; `call --server` picks one).",
+        after_help = "\
+Exit status: 0 ok; 1 failed (fail_fast) or no server reachable; 2 bad usage or an
+invalid config; 3 partial: some servers failed, the others' tools are printed."
+    )]
+    Tools(GatherArgs),
+    /// List the resources, merged by priority, and the resource templates
+    #[command(
+        long_about = "\
+Connect to every enabled server, list their resources and resource templates (without
+reading contents), and print the resources merged by URI (the lowest priority number wins;
+the others are shadowed) and every template with its server.",
+        after_help = "\
+Exit status: 0 ok; 1 failed (fail_fast) or no server reachable; 2 bad usage or an
+invalid config; 3 partial: some servers failed, the others' resources are printed."
+    )]
+    Resources(GatherArgs),
+    /// Read one resource from the server that wins its URI
+    #[command(
+        long_about = "\
+Connect to every enabled server, find the server that wins URI in the merge (the lowest
+priority number among those that list it), read it there and print its contents: text as
+it is, a blob described. A URI no server lists (a template's, say) is tried on each
+reachable server in priority order.",
+        after_help = "\
+Exit status: 0 ok; 1 no server could read it, or failed (fail_fast); 2 bad usage or an
+invalid config."
+    )]
+    Read(ReadArgs),
+    /// Connect to every server and show whether it answers: protocol, transport, latency
+    #[command(
+        long_about = "\
+Connect to every enabled server in parallel (never fail-fast), ping each one that
+connected, and print per server: reachable or the error, the server's name and
+version, the protocol version agreed, the transport, the URL (without user info or
+query) or command, and the ping's round trip.",
+        after_help = "\
+Exit status: 0 every server reachable; 1 none reachable; 2 bad usage or an invalid
+config; 3 some reachable, some not."
+    )]
+    Status(StatusArgs),
+    /// Start two embedded MCP servers and walk through connect, gather, cache and a query
+    #[command(long_about = "\
+Start two embedded MCP servers on loopback ports, shaped like the original deployment:
+a Database MCP (priority 10: `database://metadata`, tool `execute_query`) and a Product
+Metadata MCP (priority 1: `product-aliases://list`, `column-mappings://list`,
+`metadata-summary://info`, which the database offers too: the merge shadows its copy).
+Then initialize, gather, show the merged resources, gather again from the cache, pick the
+executor, run `SELECT * FROM customers LIMIT 3` through it, and show what each step cost.
+Logs at info on stderr (-q for errors only). Needs nothing installed; writes nothing.")]
+    Demo,
+    /// Print a shell completion script on stdout
+    #[command(long_about = "\
+Print a completion script for SHELL on stdout, e.g.
+  mcp-orchestrator completions bash > ~/.local/share/bash-completion/completions/mcp-orchestrator
+  mcp-orchestrator completions zsh > \"${fpath[1]}/_mcp-orchestrator\"")]
+    Completions {
+        /// The shell
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout
+    #[command(long_about = "Print the man page (roff) on stdout, e.g. `mcp-orchestrator man | man -l -`.")]
+    Man,
+}
+
+/// `--config FILE`.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// The YAML config
+    #[arg(short, long, value_name = "FILE", default_value = DEFAULT_CONFIG)]
+    pub config: PathBuf,
+}
+
+/// `gather`'s options (and those of `tools`, `resources` and `read`).
+#[derive(Debug, Args)]
+pub struct GatherArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// table, or json: one document on stdout with op_id, error, servers (with their
+    /// resources and contents), the merged resources and the cache counters
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+    /// Only this server of the config (repeatable)
+    #[arg(short, long = "server", value_name = "NAME")]
+    pub servers: Vec<String>,
+    /// --no-fail-fast and --timeout.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// What `gather` and `call` may change of the config for one run.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Go on when a server fails (the config's `fail_fast: false`): a gather prints what the
+    /// others gave, a call goes ahead when its server is up
+    #[arg(long)]
+    pub no_fail_fast: bool,
+    /// Every server's timeout, in seconds (instead of the config's)
+    #[arg(short, long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+/// `check`'s options.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// table, or json: one document on stdout with the servers and the orchestration settings
+    /// as understood (URLs without user info or query, header names without values)
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// `read`'s options and operand.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Which servers, their timeout, fail-fast, and the format.
+    #[command(flatten)]
+    pub listing: GatherArgs,
+    /// The resource's URI, e.g. database://metadata
+    #[arg(value_name = "URI")]
+    pub uri: String,
+}
+
+/// `status`'s options.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// table, or json: one document on stdout with each server's state
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+    /// Only this server of the config (repeatable)
+    #[arg(short, long = "server", value_name = "NAME")]
+    pub servers: Vec<String>,
+    /// Every server's timeout, in seconds (instead of the config's)
+    #[arg(short, long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+/// `call`'s options and operands.
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Call this server instead of the executor
+    #[arg(short, long, value_name = "NAME")]
+    pub server: Option<String>,
+    /// table (the result's text) or json (the whole result)
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+    /// --no-fail-fast and --timeout.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// One argument: KEY=VALUE (a string) or KEY:=JSON (any JSON value); repeatable, and
+    /// wins over the same key in ARGS_JSON
+    #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    pub pairs: Vec<(String, serde_json::Value)>,
+    /// The tool's name, e.g. execute_query
+    #[arg(value_name = "TOOL")]
+    pub tool: String,
+    /// Its arguments, one JSON object, e.g. '{"query": "SELECT 1"}' [default: {}]
+    #[arg(value_name = "ARGS_JSON", value_parser = parse_arguments)]
+    pub json: Option<serde_json::Value>,
+}
+
+impl CallArgs {
+    /// The tool's arguments: ARGS_JSON (or `{}`) with the `-a` pairs set on it.
+    pub fn arguments(&self) -> serde_json::Value {
+        let mut arguments = match &self.json {
+            Some(serde_json::Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        for (key, value) in &self.pairs {
+            arguments.insert(key.clone(), value.clone());
+        }
+        serde_json::Value::Object(arguments)
+    }
+}
+
+/// `-a KEY=VALUE` (a string) or `-a KEY:=JSON`.
+fn parse_pair(text: &str) -> Result<(String, serde_json::Value), String> {
+    let Some((key, value)) = text.split_once('=') else {
+        return Err(format!("expected KEY=VALUE or KEY:=JSON (got `{text}`)"));
+    };
+    let pair = match key.strip_suffix(':') {
+        Some(key) => {
+            let value = serde_json::from_str(value)
+                .map_err(|e| format!("the value of `{key}:=` is not valid JSON: {e} (got `{value}`)"))?;
+            (key, value)
+        }
+        None => (key, serde_json::Value::String(value.to_string())),
+    };
+    if pair.0.is_empty() {
+        return Err(format!("the key is empty (got `{text}`)"));
+    }
+    Ok((pair.0.to_string(), pair.1))
+}
+
+/// ARGS_JSON: a JSON object.
+fn parse_arguments(text: &str) -> Result<serde_json::Value, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("ARGS_JSON is not valid JSON: {e} (got `{text}`)"))?;
+    if !value.is_object() {
+        return Err(format!("ARGS_JSON must be a JSON object like '{{\"query\": \"...\"}}' (got `{text}`)"));
+    }
+    Ok(value)
+}
+
+/// `--timeout SECONDS`: a number of seconds, more than 0, at most a day.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(secs > 0.0 && secs <= MAX_TIMEOUT_SECS) {
+        return Err(format!("the timeout must be more than 0 and at most {MAX_TIMEOUT_SECS} seconds (got `{text}`)"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+    use clap::error::ErrorKind;
+
+    fn p(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("mcp-orchestrator").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_declaration_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn subcommands_and_options() {
+        let cli = p(&["-v", "gather", "--config=x.yaml", "--format", "json"]).unwrap();
+        assert_eq!(cli.verbosity(), 1);
+        let Command::Gather(g) = cli.command else { panic!() };
+        assert_eq!((g.config.config, g.format), ("x.yaml".into(), Format::Json));
+        assert!(!g.run.no_fail_fast && g.servers.is_empty() && g.run.timeout.is_none());
+        let Command::Check(c) = p(&["check"]).unwrap().command else { panic!() };
+        assert_eq!((c.config.config, c.format), (PathBuf::from(DEFAULT_CONFIG), Format::Table));
+        assert_eq!(p(&["demo", "-vv"]).unwrap().level_from_flags(), Some(log::LevelFilter::Trace));
+        assert_eq!(p(&["-q", "demo"]).unwrap().level_from_flags(), Some(log::LevelFilter::Error));
+        assert_eq!(p(&["gather", "-q"]).unwrap().level_from_flags(), Some(log::LevelFilter::Error));
+    }
+
+    #[test]
+    fn gather_filters_servers_and_sets_the_timeout_and_fail_fast() {
+        let cli = p(&["gather", "--no-fail-fast", "--server", "a", "-s", "b", "--timeout", "2.5"]).unwrap();
+        let Command::Gather(g) = cli.command else { panic!() };
+        assert!(g.run.no_fail_fast);
+        assert_eq!(g.servers, ["a", "b"]);
+        assert_eq!(g.run.timeout, Some(Duration::from_millis(2500)));
+        for bad in ["0", "-1", "1e19", "NaN", "inf", "soon"] {
+            let e = p(&["gather", &format!("--timeout={bad}")]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::ValueValidation, "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn call_takes_a_tool_and_a_json_object() {
+        let cli = p(&["call", "-s", "db", "execute_query", r#"{"query":"SELECT 1"}"#]).unwrap();
+        let Command::Call(c) = cli.command else { panic!() };
+        assert_eq!(c.server.as_deref(), Some("db"));
+        assert_eq!(c.tool, "execute_query");
+        assert_eq!(c.arguments(), serde_json::json!({"query": "SELECT 1"}));
+        assert!(p(&["call", "t", "{bad"]).unwrap_err().to_string().contains("not valid JSON"));
+        assert!(p(&["call", "t", "[1]"]).unwrap_err().to_string().contains("JSON object"));
+        assert!(p(&["call"]).is_err());
+    }
+
+    #[test]
+    fn call_arguments_are_optional_and_may_come_as_pairs() {
+        let Command::Call(c) = p(&["call", "t"]).unwrap().command else { panic!() };
+        assert_eq!(c.arguments(), serde_json::json!({}));
+        let cli = p(&["call", "-a", "q=SELECT 1", "--arg", "n:=3", "-a", "e=", "t", r#"{"q": "x", "k": true}"#]);
+        let Command::Call(c) = cli.unwrap().command else { panic!() };
+        assert_eq!(c.arguments(), serde_json::json!({"q": "SELECT 1", "n": 3, "e": "", "k": true}));
+        let Command::Call(c) = p(&["call", "-a", "url=http://h/?a=b", "t"]).unwrap().command else { panic!() };
+        assert_eq!(c.arguments(), serde_json::json!({"url": "http://h/?a=b"}), "split at the first `=`");
+        for bad in ["novalue", "=x", "n:={bad", ":=1"] {
+            assert_eq!(p(&["call", "-a", bad, "t"]).unwrap_err().kind(), ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_are_not_errors_of_usage() {
+        for args in [&["--help"][..], &["help"], &["gather", "-h"], &["help", "call"]] {
+            assert_eq!(p(args).unwrap_err().kind(), ErrorKind::DisplayHelp, "{args:?}");
+        }
+        assert_eq!(p(&["--version"]).unwrap_err().kind(), ErrorKind::DisplayVersion);
+        assert_eq!(p(&["--help"]).unwrap_err().exit_code(), 0);
+    }
+
+    #[test]
+    fn usage_errors_exit_2() {
+        for args in [
+            &["frobnicate"][..],
+            &[],
+            &["gather", "--format", "xml"],
+            &["gather", "--config"],
+            &["gather", "--bogus"],
+            &["check", "extra"],
+            &["demo", "--config", "x"],
+        ] {
+            assert_eq!(p(args).unwrap_err().exit_code(), 2, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,522 @@
+//! Authorization against the test authorization server (`testing::AuthServer`, 127.0.0.1:0):
+//! discovery variants, PKCE + resource + iss, client identities, scopes and step-up, refresh,
+//! client credentials, the token file. Each test drives the `Authorizer` the way the transports
+//! do: ask for a header, send, hand a 401/403 back, retry (at most 3 times).
+
+#![cfg(feature = "testing")]
+
+#[path = "support/wait.rs"]
+mod wait;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcp_orchestrator::testing::{AuthServer, Iss, MetadataAt, PrmAt};
+use mcp_orchestrator::{AuthConfig, Authorizer, ClientCredentialsConfig, ImmediateRedirect, OAuthConfig, Secret};
+use wait::eventually;
+
+const T: Duration = Duration::from_secs(10);
+
+const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgc/uOwHTRAxA4zXQ+
+C+/KNeJisAcC0bvFZe+FJpmeJv6hRANCAAT1aoYSxga3tJmEiJWeXaA0vgWDQU1q
+w20qOMFd1tiN8tCDkQIK0kG5e4d+xSmZAEijGxALkWQwZmGrskCBC+Ev
+-----END PRIVATE KEY-----
+";
+
+fn oauth(server: &AuthServer, config: OAuthConfig) -> Authorizer {
+    Authorizer::new("guarded", &server.mcp_url(), AuthConfig::OAuth(config)).with_handler(Arc::new(ImmediateRedirect))
+}
+
+/// One JSON-RPC request the way a transport sends it; the status of the last answer.
+fn call(auth: &Authorizer, server: &AuthServer, method: &str) -> mcp_orchestrator::Result<u16> {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).build().into();
+    let mut status = 0;
+    for _ in 0..3 {
+        let header = auth.authorization(T)?;
+        let mut request = agent.post(server.mcp_url()).header("content-type", "application/json");
+        if let Some(h) = &header {
+            request = request.header("authorization", h.expose());
+        }
+        let response = request
+            .send(format!(r#"{{"jsonrpc":"2.0","id":1,"method":"{method}"}}"#))
+            .expect("the test server answers");
+        status = response.status().as_u16();
+        if status != 401 && status != 403 {
+            return Ok(status);
+        }
+        let www = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+        auth.challenged(status, www.as_deref(), header.as_ref(), T)?;
+    }
+    Ok(status)
+}
+
+fn paths(server: &AuthServer) -> Vec<String> {
+    server.requests().into_iter().map(|r| r.path).collect()
+}
+
+#[test]
+fn the_default_flow_uses_the_header_metadata_pkce_resource_and_iss() {
+    let server = AuthServer::builder().start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    let p = paths(&server);
+    assert!(p.contains(&"/.well-known/oauth-protected-resource/mcp".to_string()), "{p:?}");
+    assert!(!p.contains(&"/.well-known/oauth-protected-resource".to_string()), "the root PRM is never fetched: {p:?}");
+    let register = &server.requests_to("/register")[0];
+    let body = register.json.as_ref().unwrap();
+    assert_eq!(body["application_type"], "native");
+    assert_eq!(body["token_endpoint_auth_method"], "none");
+    let authorize = &server.requests_to("/authorize")[0];
+    let token = &server.requests_to("/token")[0];
+    assert_eq!(authorize.param("code_challenge_method"), Some("S256"));
+    assert_eq!(authorize.param("resource"), Some(server.mcp_url().as_str()));
+    assert_eq!(token.param("resource"), authorize.param("resource"));
+    assert_eq!(authorize.param("scope"), None, "no scope is defined anywhere");
+    assert!(token.param("client_id").is_some_and(|id| id.starts_with("dyn-client-")), "{token:?}");
+    assert_eq!(token.param("code_verifier").unwrap().len(), 43);
+    assert_eq!(auth.authorizations(), 1);
+    // The token is reused: no further authorization.
+    assert_eq!(call(&auth, &server, "tools/call").unwrap(), 200);
+    assert_eq!(server.requests_to("/authorize").len(), 1);
+    assert_eq!(server.served(), 2);
+}
+
+#[test]
+fn path_metadata_then_the_openid_configuration() {
+    let server = AuthServer::builder().prm(PrmAt::Path).metadata(MetadataAt::OpenIdInserted).start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    let p = paths(&server);
+    let at = |x: &str| p.iter().position(|q| q == x).unwrap_or_else(|| panic!("{x} not requested: {p:?}"));
+    assert!(at("/.well-known/oauth-protected-resource/mcp") < at("/.well-known/oauth-authorization-server"));
+    assert!(at("/.well-known/oauth-authorization-server") < at("/.well-known/openid-configuration"));
+}
+
+#[test]
+fn root_metadata_and_an_issuer_with_a_path() {
+    let server = AuthServer::builder().prm(PrmAt::Root).issuer_path("/tenant1").start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    let p = paths(&server);
+    let at = |x: &str| p.iter().position(|q| q == x).unwrap_or_else(|| panic!("{x} not requested: {p:?}"));
+    assert!(at("/.well-known/oauth-protected-resource/mcp") < at("/.well-known/oauth-protected-resource"));
+    assert!(p.contains(&"/.well-known/oauth-authorization-server/tenant1".to_string()));
+    assert!(!p.contains(&"/.well-known/oauth-authorization-server".to_string()), "{p:?}");
+    // The PRM's resource (the bare origin) is what goes in `resource`.
+    let origin = server.mcp_url().trim_end_matches("/mcp").to_string();
+    assert_eq!(server.requests_to("/authorize")[0].param("resource"), Some(origin.as_str()));
+}
+
+#[test]
+fn custom_metadata_location_and_the_appended_openid_url() {
+    let server = AuthServer::builder()
+        .prm(PrmAt::Custom)
+        .issuer_path("/tenant1")
+        .metadata(MetadataAt::OpenIdAppended)
+        .start()
+        .unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    let p = paths(&server);
+    let expected = [
+        "/custom/metadata.json",
+        "/.well-known/oauth-authorization-server/tenant1",
+        "/.well-known/openid-configuration/tenant1",
+        "/tenant1/.well-known/openid-configuration",
+    ];
+    let found: Vec<&String> = p.iter().filter(|x| expected.contains(&x.as_str())).collect();
+    assert_eq!(found, expected, "{p:?}");
+}
+
+#[test]
+fn a_2025_03_26_server_without_metadata_uses_the_default_endpoints() {
+    let server = AuthServer::builder()
+        .prm(PrmAt::Nowhere)
+        .metadata(MetadataAt::Nowhere)
+        .iss(Iss::NotAdvertised)
+        .auth_methods(&["client_secret_basic"])
+        .start()
+        .unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    let p = paths(&server);
+    assert!(p.contains(&"/.well-known/oauth-authorization-server".to_string()), "{p:?}");
+    assert_eq!(server.requests_to("/register").len(), 1);
+    assert_eq!(server.requests_to("/token").len(), 1);
+}
+
+#[test]
+fn a_wrong_or_missing_iss_stops_before_the_token_request() {
+    for (iss, says) in [(Iss::Wrong, "comes from issuer"), (Iss::Missing, "has no `iss`")] {
+        let server = AuthServer::builder().iss(iss).start().unwrap();
+        let auth = oauth(&server, OAuthConfig::default());
+        let err = call(&auth, &server, "tools/list").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains(says) && text.contains("server `guarded`"), "{text}");
+        assert!(!text.contains("code-"), "no authorization code in errors: {text}");
+        assert_eq!(server.requests_to("/authorize").len(), 1);
+        assert!(server.requests_to("/token").is_empty(), "{iss:?}: the code was redeemed");
+    }
+}
+
+#[test]
+fn a_foreign_issuer_or_a_foreign_resource_is_never_used() {
+    let server = AuthServer::builder().foreign_issuer().start().unwrap();
+    let err = call(&oauth(&server, OAuthConfig::default()), &server, "tools/list").unwrap_err().to_string();
+    assert!(err.contains("names issuer `https://attacker.example.com"), "{err}");
+    assert!(server.requests_to("/authorize").is_empty() && server.requests_to("/register").is_empty());
+
+    let server = AuthServer::builder().resource("https://evil.example.com/mcp").start().unwrap();
+    let err = call(&oauth(&server, OAuthConfig::default()), &server, "tools/list").unwrap_err().to_string();
+    assert!(err.contains("not for this server"), "{err}");
+    assert!(server.requests_to("/authorize").is_empty());
+}
+
+#[test]
+fn scopes_from_the_challenge_else_the_resource_plus_offline_access() {
+    let server = AuthServer::builder().challenge_scope("mcp:basic").scopes_supported(&["a", "b"]).start().unwrap();
+    call(&oauth(&server, OAuthConfig::default()), &server, "x").unwrap();
+    assert_eq!(server.requests_to("/authorize")[0].param("scope"), Some("mcp:basic"));
+
+    let server = AuthServer::builder().scopes_supported(&["mcp:basic", "mcp:read", "mcp:write"]).start().unwrap();
+    call(&oauth(&server, OAuthConfig::default()), &server, "x").unwrap();
+    assert_eq!(server.requests_to("/authorize")[0].param("scope"), Some("mcp:basic mcp:read mcp:write"));
+
+    let server = AuthServer::builder()
+        .scopes_supported(&["mcp:basic"])
+        .as_scopes_supported(&["mcp:basic", "offline_access"])
+        .start()
+        .unwrap();
+    call(&oauth(&server, OAuthConfig::default()), &server, "x").unwrap();
+    assert_eq!(server.requests_to("/authorize")[0].param("scope"), Some("mcp:basic offline_access"));
+}
+
+#[test]
+fn step_up_asks_for_the_union_and_gives_up_after_three_tries() {
+    let server =
+        AuthServer::builder().challenge_scope("mcp:basic").method_scope("tools/call", "mcp:write").start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    assert_eq!(call(&auth, &server, "tools/call").unwrap(), 200);
+    let scopes: Vec<_> =
+        server.requests_to("/authorize").iter().map(|r| r.param("scope").unwrap_or("").to_string()).collect();
+    assert_eq!(scopes, ["mcp:basic", "mcp:basic mcp:write"]);
+
+    let server = AuthServer::builder().method_scope("tools/call", "admin").withhold_scope("admin").start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "tools/call").unwrap(), 403);
+    assert!(server.requests_to("/authorize").len() <= 3, "{}", server.requests_to("/authorize").len());
+}
+
+#[test]
+fn pre_registered_clients_authenticate_as_the_server_allows() {
+    for (method, basic) in [("client_secret_basic", true), ("client_secret_post", false)] {
+        let server =
+            AuthServer::builder().registration(false).auth_methods(&[method]).client("pre", "s3cret").start().unwrap();
+        let config = OAuthConfig {
+            client_id: Some("pre".into()),
+            client_secret: Some(Secret::new("s3cret")),
+            ..OAuthConfig::default()
+        };
+        assert_eq!(call(&oauth(&server, config), &server, "x").unwrap(), 200, "{method}");
+        let token = &server.requests_to("/token")[0];
+        assert_eq!(token.authorization.is_some(), basic, "{method}");
+        assert_eq!(token.param("client_secret").is_some(), !basic, "{method}");
+        assert!(server.requests_to("/register").is_empty());
+    }
+}
+
+#[test]
+fn a_client_metadata_document_url_is_the_client_id_where_supported() {
+    let server = AuthServer::builder().cimd().start().unwrap();
+    let url = "https://client.example/metadata.json";
+    let config = OAuthConfig { client_metadata_url: Some(url.into()), ..OAuthConfig::default() };
+    assert_eq!(call(&oauth(&server, config), &server, "x").unwrap(), 200);
+    assert_eq!(server.requests_to("/authorize")[0].param("client_id"), Some(url));
+    assert!(server.requests_to("/register").is_empty());
+}
+
+#[test]
+fn an_expiring_token_is_refreshed_before_it_expires() {
+    let server = AuthServer::builder().token_lifetime(1).start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    let first = auth.authorization(T).unwrap().unwrap();
+    eventually("the token is refreshed", || auth.authorization(T).unwrap().as_ref() != Some(&first));
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    assert!(server.requests_to("/token").iter().any(|r| r.param("grant_type") == Some("refresh_token")));
+    assert_eq!(auth.authorizations(), 1, "no person needed to refresh");
+}
+
+#[test]
+fn a_401_with_a_refresh_token_refreshes_and_retries() {
+    let server = AuthServer::builder().start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    server.revoke_access_tokens();
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    let refreshes =
+        server.requests_to("/token").iter().filter(|r| r.param("grant_type") == Some("refresh_token")).count();
+    assert_eq!((refreshes, auth.authorizations()), (1, 1));
+    // Without refresh tokens a 401 means a new authorization.
+    let server = AuthServer::builder().refresh_tokens(false).start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    call(&auth, &server, "x").unwrap();
+    server.revoke_access_tokens();
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    assert_eq!(auth.authorizations(), 2);
+}
+
+#[test]
+fn client_credentials_with_a_secret_or_a_signed_assertion() {
+    let server = AuthServer::builder()
+        .registration(false)
+        .auth_methods(&["client_secret_basic"])
+        .client("svc", "pw")
+        .start()
+        .unwrap();
+    let config = ClientCredentialsConfig {
+        client_id: "svc".into(),
+        client_secret: Some(Secret::new("pw")),
+        ..Default::default()
+    };
+    let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    let token = &server.requests_to("/token")[0];
+    assert_eq!(token.param("grant_type"), Some("client_credentials"));
+    assert_eq!(token.param("resource"), Some(server.mcp_url().as_str()));
+    assert!(server.requests_to("/authorize").is_empty());
+
+    let server = AuthServer::builder()
+        .registration(false)
+        .auth_methods(&["private_key_jwt"])
+        .jwt_client("svc", KEY_PEM)
+        .start()
+        .unwrap();
+    let config = ClientCredentialsConfig {
+        client_id: "svc".into(),
+        private_key_pem: Some(Secret::new(KEY_PEM)),
+        ..Default::default()
+    };
+    let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config.clone()));
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    let token = &server.requests_to("/token")[0];
+    assert_eq!(token.param("client_assertion_type"), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+    assert!(!format!("{config:?}").contains("PRIVATE KEY"));
+}
+
+#[test]
+fn the_token_file_is_owner_only_and_reused() {
+    let dir = std::env::temp_dir().join(format!("mcp-auth-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("tokens.json");
+    let _ = std::fs::remove_file(&file);
+    let server = AuthServer::builder().start().unwrap();
+    let config = OAuthConfig { token_file: Some(file.clone()), ..OAuthConfig::default() };
+    let auth = oauth(&server, config.clone());
+    assert_eq!(call(&auth, &server, "x").unwrap(), 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let leftovers: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.path() != file).collect();
+    assert!(leftovers.is_empty(), "no temporary file is left behind: {leftovers:?}");
+    // A new authorizer (a new process) starts with the file's token: no new authorization.
+    let again = oauth(&server, config);
+    assert_eq!(call(&again, &server, "x").unwrap(), 200);
+    assert_eq!((again.authorizations(), server.requests_to("/authorize").len()), (0, 1));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn secrets_stay_out_of_debug_and_errors() {
+    let config = OAuthConfig {
+        client_id: Some("id".into()),
+        client_secret: Some(Secret::new("hunter2")),
+        ..OAuthConfig::default()
+    };
+    assert!(!format!("{config:?}").contains("hunter2"));
+    assert!(!format!("{:?}", AuthConfig::Bearer(Secret::new("tok-123"))).contains("tok-123"));
+    let server = AuthServer::builder()
+        .registration(false)
+        .auth_methods(&["client_secret_basic"])
+        .client("id", "other")
+        .start()
+        .unwrap();
+    let auth = oauth(&server, config);
+    let err = call(&auth, &server, "x").unwrap_err();
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("status 401") && text.contains("invalid_client"), "{text}");
+    assert!(!text.contains("hunter2") && !text.contains("code-") && !text.contains("access-"), "{text}");
+}
+
+fn config(auth: &[&str]) -> mcp_orchestrator::Result<mcp_orchestrator::Config> {
+    let mut text = String::from(
+        "mcp_servers:\n  guarded:\n    transport: streamable_http\n    url: http://127.0.0.1:1/mcp\n    priority: 1\n",
+    );
+    for line in auth {
+        text.push_str(&format!("    {line}\n"));
+    }
+    let env = |name: &str| match name {
+        "TOKEN" => Some("tok-secret".to_string()),
+        "SECRET" => Some("client-secret".to_string()),
+        _ => None,
+    };
+    mcp_orchestrator::Config::from_yaml_str_with_env(&text, env)
+}
+
+fn config_error(auth: &[&str]) -> (String, Option<usize>, Option<usize>) {
+    match config(auth).unwrap_err() {
+        mcp_orchestrator::Error::Config { message, line, column } => (message, line, column),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn the_auth_block_of_the_config() {
+    let c = config(&["auth:", "  type: bearer", "  token: ${TOKEN}"]).unwrap();
+    let auth = c.servers[0].auth.clone().unwrap();
+    assert_eq!(auth, AuthConfig::Bearer(Secret::new("tok-secret")));
+    assert!(!format!("{:?}", c).contains("tok-secret"));
+
+    let c = config(&[
+        "auth:",
+        "  type: oauth",
+        "  client_id: app",
+        "  client_secret: ${SECRET}",
+        "  scopes: [mcp:read, mcp:write]",
+        "  redirect_port: 8123",
+        "  token_file: /tmp/t.json",
+    ])
+    .unwrap();
+    let AuthConfig::OAuth(o) = c.servers[0].auth.clone().unwrap() else { panic!() };
+    assert_eq!(
+        (o.client_id.as_deref(), o.client_secret.as_ref().map(Secret::expose)),
+        (Some("app"), Some("client-secret"))
+    );
+    assert_eq!((o.scopes.len(), o.redirect_uri()), (2, "http://127.0.0.1:8123/callback".to_string()));
+    assert!(!format!("{:?}", c).contains("client-secret"));
+
+    let c = config(&["auth: {type: client_credentials, client_id: svc, client_secret: '${SECRET}'}"]).unwrap();
+    assert!(matches!(c.servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
+
+    let (m, l, col) = config_error(&["auth:", "  type: magic"]);
+    assert_eq!(
+        (m.as_str(), l, col),
+        ("server `guarded`: unknown `auth.type` `magic` (valid: bearer, oauth, client_credentials)", Some(7), Some(13))
+    );
+    let (m, l, _) = config_error(&["auth:", "  type: bearer", "  token: ${NOPE}"]);
+    assert!(m.contains("`NOPE` (used in `auth.token`) is not set") && l == Some(8), "{m} {l:?}");
+    let (m, l, _) = config_error(&["auth:", "  type: oauth", "  redirect_port: 70000"]);
+    assert!(m.contains("redirect_port` must be 1 to 65535") && l == Some(8), "{m}");
+    let (m, _, _) = config_error(&["auth: {type: client_credentials, client_id: svc}"]);
+    assert!(m.contains("needs one of `client_secret` and `private_key`"), "{m}");
+    let (m, l, _) = config_error(&["auth:", "  type: bearer", "  token: x", "  colour: red"]);
+    assert!(m.contains("unknown key `colour`") && l == Some(9), "{m} {l:?}");
+    let (m, _, _) = config_error(&["auth: {type: bearer, token: '${TOKEN}', client_secret: '${SECRET}'}"]);
+    assert!(m.contains("`auth.client_secret` is not used with `type: bearer`") && !m.contains("client-secret"), "{m}");
+}
+
+fn guarded_config(server: &AuthServer, auth: &str) -> mcp_orchestrator::ServerConfig {
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: streamable_http\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {auth}\n",
+        server.mcp_url()
+    );
+    mcp_orchestrator::Config::from_yaml_str(&text).unwrap().servers.remove(0)
+}
+
+#[test]
+fn a_client_over_streamable_http_authorizes_retries_and_steps_up() {
+    let server =
+        AuthServer::builder().challenge_scope("mcp:basic").method_scope("tools/call", "mcp:write").start().unwrap();
+    let config = guarded_config(&server, "{type: oauth}");
+    let client = mcp_orchestrator::Client::builder(&config)
+        .authorization_handler(Arc::new(ImmediateRedirect))
+        .connect()
+        .unwrap();
+    assert_eq!(client.list_tools().unwrap()[0].name, "whoami");
+    let result = client.call_tool("whoami", serde_json::json!({})).unwrap();
+    assert!(format!("{result:?}").contains("scope: mcp:basic mcp:write"), "{result:?}");
+    let scopes: Vec<_> =
+        server.requests_to("/authorize").iter().map(|r| r.param("scope").unwrap_or("").to_string()).collect();
+    assert_eq!(scopes, ["mcp:basic", "mcp:basic mcp:write"]);
+    // Every MCP request after the first carried the token.
+    let posts = server.requests_to("/mcp");
+    assert!(posts.iter().skip(1).filter(|r| r.method == "POST").all(|r| r.authorization.is_some()));
+    client.close();
+
+    // Without a handler, a server that needs a person fails with a clear error, naming the server.
+    let err = mcp_orchestrator::Client::connect(&config).unwrap_err().to_string();
+    assert!(err.contains("no authorization handler") && err.contains("server `guarded`"), "{err}");
+}
+
+#[test]
+fn a_client_with_client_credentials_from_the_config() {
+    let server = AuthServer::builder()
+        .registration(false)
+        .auth_methods(&["client_secret_basic"])
+        .client("svc", "pw")
+        .start()
+        .unwrap();
+    let config = guarded_config(&server, "{type: client_credentials, client_id: svc, client_secret: pw}");
+    let client = mcp_orchestrator::Client::connect(&config).unwrap();
+    assert_eq!(client.list_tools().unwrap().len(), 1);
+    assert_eq!(server.requests_to("/token").len(), 1);
+    assert!(server.requests_to("/authorize").is_empty());
+    client.close();
+
+    let server = AuthServer::builder().start().unwrap();
+    let config = guarded_config(&server, "{type: bearer, token: wrong}");
+    let err = mcp_orchestrator::Client::connect(&config).unwrap_err().to_string();
+    assert!(err.contains("rejected the configured bearer token") && !err.contains("wrong"), "{err}");
+}
+
+#[test]
+fn an_authorization_server_that_moves_is_rediscovered_and_registered_with_anew() {
+    let first = AuthServer::builder().start().unwrap();
+    let second = AuthServer::builder().start().unwrap();
+    let auth = oauth(&first, OAuthConfig::default());
+    assert_eq!(call(&auth, &first, "tools/list").unwrap(), 200);
+    first.move_to(&second);
+    assert_eq!(call(&auth, &first, "tools/list").unwrap(), 200);
+    let first_id = first.requests_to("/token")[0].param("client_id").unwrap().to_string();
+    let second_ids: Vec<_> =
+        second.requests_to("/authorize").iter().map(|r| r.param("client_id").unwrap().to_string()).collect();
+    assert_eq!(second.requests_to("/register").len(), 1, "registered at the new authorization server");
+    assert_eq!(second_ids.len(), 1);
+    assert_ne!(second_ids[0], first_id, "the old server's client id is never sent to the new one");
+    assert!(second.requests_to("/token").iter().all(|r| r.param("client_id") != Some(first_id.as_str())));
+    // No refresh was tried at the old server with the old server's refresh token after the move.
+    assert!(first.requests_to("/token").iter().all(|r| r.param("grant_type") != Some("refresh_token")));
+}
+
+#[test]
+fn concurrent_requests_share_one_authorization() {
+    let server = AuthServer::builder().start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    std::thread::scope(|s| {
+        let calls: Vec<_> = (0..6).map(|_| s.spawn(|| call(&auth, &server, "tools/list"))).collect();
+        for c in calls {
+            assert_eq!(c.join().unwrap().unwrap(), 200);
+        }
+    });
+    assert_eq!((auth.authorizations(), server.requests_to("/authorize").len()), (1, 1));
+    assert_eq!(server.requests_to("/register").len(), 1);
+}
+
+#[test]
+fn login_ahead_of_time_needs_no_401() {
+    let server = AuthServer::builder().prm(PrmAt::Path).start().unwrap();
+    let auth = oauth(&server, OAuthConfig::default());
+    auth.login(T).unwrap();
+    assert_eq!(auth.authorizations(), 1);
+    let before = server.requests_to("/mcp").len();
+    assert_eq!(before, 0, "login talks to the metadata and the authorization server only");
+    assert_eq!(call(&auth, &server, "tools/list").unwrap(), 200);
+    let posts = server.requests_to("/mcp");
+    assert_eq!(posts.len(), 1, "the first request already carries the token");
+    assert!(posts[0].authorization.is_some());
+}
