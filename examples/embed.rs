@@ -57,7 +57,7 @@ orchestration:
         println!("  {} from {}: {}", merged.resource.uri, merged.server, text.unwrap_or("(not text)"));
     }
 
-    let result = orchestrator.call_tool(None, "execute_query", serde_json::json!({"query": "SELECT 1"}))?;
+    let result = orchestrator.call_tool_on(None, "execute_query", serde_json::json!({"query": "SELECT 1"}))?;
     println!("executor answered: {}", result.text());
 
     orchestrator.close();

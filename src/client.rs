@@ -15,8 +15,9 @@ use crate::handlers::Handlers;
 use crate::op::OpId;
 use crate::protocol::modern::{self, ParamHeader};
 use crate::protocol::{
-    CallToolResult, InitializeResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    ReadResourceResult, Resource, ResourceContents, ResourceTemplate, Tool,
+    CallToolResult, GetPromptResult, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, Prompt, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+    Tool,
 };
 use crate::session::detect::{self, Connected, Parts, Wire};
 use crate::session::{Call, RequestOptions, Session};
@@ -233,13 +234,45 @@ impl Client {
         self.list_tools_in(&OpId::new(), self.session.deadline())
     }
 
+    /// Every prompt, following `nextCursor`.
+    pub fn list_prompts(&self) -> Result<Vec<Prompt>> {
+        self.list_prompts_in(&OpId::new(), self.session.deadline())
+    }
+
+    /// A prompt, filled in with string arguments (`prompts/get`).
+    pub fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &std::collections::BTreeMap<String, String>,
+    ) -> Result<GetPromptResult> {
+        self.get_prompt_in(&OpId::new(), name, arguments, self.session.deadline())
+    }
+
     /// The contents of one resource.
     pub fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
-        let op = OpId::new();
-        let deadline = self.session.deadline();
+        self.read_resource_in(&OpId::new(), uri, self.session.deadline())
+    }
+
+    pub(crate) fn read_resource_in(&self, op: &OpId, uri: &str, deadline: Instant) -> Result<Vec<ResourceContents>> {
         let params = json!({ "uri": uri });
-        let raw = self.session.request_with_input(&op, "resources/read", params, deadline, &Default::default())?;
-        self.session.decode::<ReadResourceResult>(&op, "resources/read", &raw).map(|r| r.contents)
+        let raw = self.session.request_with_input(op, "resources/read", params, deadline, &Default::default())?;
+        self.session.decode::<ReadResourceResult>(op, "resources/read", &raw).map(|r| r.contents)
+    }
+
+    pub(crate) fn list_prompts_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<Prompt>> {
+        self.list_all(op, "prompts/list", deadline, |p: ListPromptsResult| (p.prompts, p.next_cursor))
+    }
+
+    pub(crate) fn get_prompt_in(
+        &self,
+        op: &OpId,
+        name: &str,
+        arguments: &std::collections::BTreeMap<String, String>,
+        deadline: Instant,
+    ) -> Result<GetPromptResult> {
+        let params = json!({ "name": name, "arguments": arguments });
+        let call = self.session.start(op, "prompts/get", Some(&params), deadline)?;
+        self.session.finish(call, deadline)
     }
 
     /// The contents of many resources, pipelined: every request is sent before the first answer

@@ -36,6 +36,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
+use crate::catalog::{NameFilter, Naming};
 use crate::error::{Error, Result};
 
 mod auth;
@@ -125,6 +126,11 @@ pub struct ServerConfig {
     /// The most items one paged listing may gather (`max_listing_items`; default: the
     /// orchestration's, 100 000).
     pub max_listing_items: usize,
+    /// Which of its tools enter the catalogue (`tools: {include: [...], exclude: [...]}`, glob
+    /// patterns; default: all).
+    pub tools: NameFilter,
+    /// Which of its prompts enter the catalogue (`prompts: {include, exclude}`; default: all).
+    pub prompts: NameFilter,
     /// How the server is authorized (`auth`; HTTP transports only): see `config/auth.rs`.
     pub auth: Option<crate::auth::AuthConfig>,
     /// What the loader assumed or left out (a priority from file order, a transport guessed
@@ -266,11 +272,31 @@ pub struct Orchestration {
     pub max_listing_bytes: usize,
     /// The default of each server's `max_listing_items` (default 100 000).
     pub max_listing_items: usize,
-    /// How many times a server whose connection failed or broke may be reconnected before it
-    /// counts as failed (`max_retries`, default 0: never). Stored for the orchestrator's
-    /// reconnection; talk-2-tables writes it.
+    /// How the catalogue names tools and prompts (`naming`: `priority`, `prefix`,
+    /// `prefix_on_collision`; default `priority`).
+    pub naming: Naming,
+    /// Between a server's name and a tool's or prompt's under prefixed naming (`separator`,
+    /// default `_`).
+    pub separator: String,
+    /// How many times a dead session is re-established for one call before the call fails
+    /// (`max_retries`, default 3; 0: a dead session fails the call and is retried by the next).
     pub max_retries: u32,
+    /// The first back-off between reconnect attempts to one server (`backoff_min`, seconds,
+    /// default 0.1); it doubles per failed attempt, with jitter, up to `backoff_max`.
+    pub backoff_min: Duration,
+    /// The longest back-off (`backoff_max`, seconds, default 30).
+    pub backoff_max: Duration,
+    /// When a server's refresh fails, serve its last good data marked stale instead of
+    /// dropping its part of the catalogue (`serve_stale`, default true).
+    pub serve_stale: bool,
 }
+
+/// Default `max_retries`.
+pub const DEFAULT_MAX_RETRIES: u32 = 3;
+/// Default `backoff_min`.
+pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_millis(100);
+/// Default `backoff_max`.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 
 impl Default for Orchestration {
     fn default() -> Self {
@@ -283,7 +309,12 @@ impl Default for Orchestration {
             request_timeout: DEFAULT_TIMEOUT,
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
-            max_retries: 0,
+            naming: Naming::Priority,
+            separator: "_".into(),
+            max_retries: DEFAULT_MAX_RETRIES,
+            backoff_min: DEFAULT_BACKOFF_MIN,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            serve_stale: true,
         }
     }
 }
@@ -305,6 +336,8 @@ impl ServerConfig {
             read_contents: true,
             max_listing_bytes: DEFAULT_MAX_LISTING_BYTES,
             max_listing_items: DEFAULT_MAX_LISTING_ITEMS,
+            tools: NameFilter::default(),
+            prompts: NameFilter::default(),
             auth: None,
             notes: Vec::new(),
             protocol: ProtocolChoice::Auto,
@@ -762,6 +795,9 @@ fn validate_orchestration(o: &Orchestration) -> std::result::Result<(), String> 
     if o.max_listing_bytes == 0 || o.max_listing_items == 0 {
         return Err("orchestration: `max_listing_bytes` and `max_listing_items` must be at least 1".into());
     }
+    if o.backoff_min > o.backoff_max {
+        return Err("orchestration: `backoff_min` must not exceed `backoff_max`".into());
+    }
     Ok(())
 }
 
@@ -909,6 +945,8 @@ struct RawServer {
     max_listing_bytes: Option<Spanned<i64>>,
     max_listing_items: Option<Spanned<i64>>,
     protocol: Option<Spanned<String>>,
+    tools: Option<RawFilter>,
+    prompts: Option<RawFilter>,
     command: Option<Spanned<String>>,
     args: Option<Spanned<Vec<Spanned<String>>>>,
     env: Option<Spanned<Entries<Spanned<String>>>>,
@@ -929,7 +967,27 @@ struct RawOrchestration {
     max_listing_bytes: Option<Spanned<i64>>,
     max_listing_items: Option<Spanned<i64>>,
     enable_logging: Option<bool>,
+    naming: Option<Spanned<String>>,
+    separator: Option<String>,
     max_retries: Option<Spanned<i64>>,
+    backoff_min: Option<Spanned<f64>>,
+    backoff_max: Option<Spanned<f64>>,
+    serve_stale: Option<bool>,
+}
+
+/// A server's `tools:` or `prompts:` filter as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFilter {
+    include: Option<Vec<String>>,
+    exclude: Option<Vec<String>>,
+}
+
+impl RawFilter {
+    fn build(raw: Option<RawFilter>) -> NameFilter {
+        raw.map(|f| NameFilter { include: f.include.unwrap_or_default(), exclude: f.exclude.unwrap_or_default() })
+            .unwrap_or_default()
+    }
 }
 
 /// A string-keyed map in document order (duplicate keys are rejected by serde-saphyr).
@@ -1350,6 +1408,34 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
     if let Some(n) = &raw.max_listing_items {
         o.max_listing_items = at_least_one(n, "orchestration: `max_listing_items`")?;
     }
+    if let Some(n) = &raw.naming {
+        o.naming = Naming::parse(&n.value).ok_or_else(|| {
+            at_loc(
+                &n.referenced,
+                format!("orchestration: unknown `naming` `{}` (valid: {})", n.value, Naming::NAMES.join(", ")),
+            )
+        })?;
+    }
+    if let Some(sep) = &raw.separator {
+        o.separator = sep.clone();
+    }
+    if let Some(n) = &raw.max_retries {
+        o.max_retries = u32::try_from(n.value).map_err(|_| {
+            at_loc(&n.referenced, format!("orchestration: `max_retries` must be 0 or more, got {}", n.value))
+        })?;
+    }
+    if let Some(t) = &raw.backoff_min {
+        o.backoff_min = seconds(t, "orchestration: `backoff_min`", true)?;
+    }
+    if let Some(t) = &raw.backoff_max {
+        o.backoff_max = seconds(t, "orchestration: `backoff_max`", true)?;
+        if o.backoff_min > o.backoff_max {
+            return Err(at_loc(&t.referenced, "orchestration: `backoff_max` must not be less than `backoff_min`"));
+        }
+    }
+    if let Some(stale) = raw.serve_stale {
+        o.serve_stale = stale;
+    }
     Ok(o)
 }
 
@@ -1619,6 +1705,8 @@ fn build_server(
         read_contents: raw.read_contents.unwrap_or(true),
         max_listing_bytes,
         max_listing_items,
+        tools: RawFilter::build(raw.tools),
+        prompts: RawFilter::build(raw.prompts),
         auth: raw.auth.as_ref().map(|a| auth::build_auth(a, server, lookup)).transpose()?,
         notes: Vec::new(),
         protocol,
@@ -1669,7 +1757,8 @@ mod tests {
     }
 
     const SERVER_KEYS: &str = "name, url, priority, domains, capabilities, transport, timeout, headers, enabled, \
-                               read_contents, max_listing_bytes, max_listing_items, protocol, command, args, env, cwd, auth";
+                               read_contents, max_listing_bytes, max_listing_items, protocol, tools, prompts, command, args, \
+                               env, cwd, auth";
 
     #[test]
     fn the_shipped_config_parses() {
@@ -1946,7 +2035,8 @@ mod tests {
         assert_fail(
             &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
             "orchestration: unknown key `ttl` (allowed: resource_cache_ttl, fail_fast, log_level, \
-             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items, enable_logging, max_retries)",
+             max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items, enable_logging, naming, \
+             separator, max_retries, backoff_min, backoff_max, serve_stale)",
             4,
             3,
         );

@@ -96,6 +96,9 @@ pub enum Phase {
     ConcurrentGather,
     /// Waiting for a gather job of the pool.
     NoResult,
+    /// Waiting for a dead session to be re-established (by this call or a concurrent one),
+    /// or for the back-off before the next attempt.
+    Reconnect,
 }
 
 impl Phase {
@@ -119,6 +122,7 @@ impl Phase {
             Phase::ConnectJob => "no result from the connect job",
             Phase::ConcurrentGather => "waiting for a concurrent gather of the same server",
             Phase::NoResult => "no result",
+            Phase::Reconnect => "waiting for the session to be re-established",
         }
     }
 

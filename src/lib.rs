@@ -1,9 +1,11 @@
 //! mcp-orchestrator: use many MCP (Model Context Protocol) servers as one, from synchronous Rust.
 //!
-//! It reads a YAML list of servers, connects to all of them in parallel over blocking HTTP,
-//! gathers their resources in parallel, merges them by priority (lower number wins), caches the
-//! resource metadata with a TTL and a byte budget, and hands out the server that executes
-//! queries. No async runtime: a bounded pool of named threads, channels and deadlines.
+//! It reads a YAML list of servers, connects to all of them in parallel (SSE, Streamable HTTP,
+//! stdio), gathers their resources, templates, tools and prompts in parallel, merges them into
+//! one catalogue by priority (lower number wins), routes calls to the server that owns a name,
+//! heals sessions that die, caches what it gathered with a TTL and a byte budget, and hands out
+//! the server that executes queries. No async runtime: a bounded pool of named threads,
+//! channels and deadlines.
 //!
 //! # A tour
 //!
@@ -65,6 +67,39 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! ## The catalogue, routing and healing
+//!
+//! A [`Gathered`] holds one merged view per kind — resources, templates, tools, prompts — with
+//! the winner of each name (lowest priority number, ties by server name) and the losers in
+//! `shadowed`. [`Naming`] (`naming:` in the config) can prefix tool and prompt names with the
+//! server's, always or only on a collision; each [`Merged`] entry keeps `(server, original)`.
+//! Routing goes through it, and a dead session is re-established on its next use (single
+//! flight, jittered back-off, `max_retries`):
+//!
+//! ```
+//! use mcp_orchestrator::{Config, Naming, Orchestration, Orchestrator, ServerConfig};
+//! use mcp_orchestrator::testing::{TestServer, text_result};
+//!
+//! let a = TestServer::builder().simple_tool("query", "", |_| Ok(text_result("from a")))
+//!     .prompt("greet", "hello {who}").simple_template("a://{id}", "by id").start()?;
+//! let b = TestServer::builder().simple_tool("query", "", |_| Ok(text_result("from b"))).start()?;
+//! let mut o = Orchestration::default();
+//! o.naming = Naming::PrefixOnCollision;
+//! let mut servers = vec![ServerConfig::sse("a", a.url()), ServerConfig::sse("b", b.url())];
+//! servers[1].priority = 1;
+//! let orchestrator = Orchestrator::new(Config::new(servers, o)?);
+//! orchestrator.initialize()?;
+//! let g = orchestrator.gather_all_resources()?;
+//! assert_eq!(g.tool("b_query").unwrap().original, "query");
+//! assert_eq!(orchestrator.call_tool("b_query", serde_json::json!({}))?.text(), "from b");
+//! let args = [("who".to_string(), "Ann".to_string())].into();
+//! assert_eq!(orchestrator.get_prompt("greet", &args)?.messages.len(), 1);
+//! let contents = orchestrator.read_resource("a://42")?;  // no server lists it: a template matches
+//! assert_eq!(contents[0].text(), Some("test-server:a://42"));
+//! orchestrator.close();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Errors
 //!
 //! Every fallible call returns [`Error`], one `#[non_exhaustive]` enum. Its message is
@@ -114,6 +149,7 @@ mod auth;
 #[doc(hidden)]
 pub mod bench_support;
 mod cache;
+mod catalog;
 mod client;
 mod config;
 mod deadline;
@@ -136,6 +172,10 @@ pub use auth::{
     ImmediateRedirect, OAuthConfig, Secret,
 };
 pub use cache::CacheStats;
+pub use catalog::{
+    Gathered, Merged, MergedPrompt, MergedResource, MergedTemplate, MergedTool, NameFilter, Naming, ServerOutcome,
+    ServerResources, Status, UriRoute, match_template,
+};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
     Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL,
@@ -150,11 +190,12 @@ pub use handlers::{
 };
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
-pub use orchestrator::{EXECUTE_QUERY, Gathered, MergedResource, Orchestrator, ServerOutcome, ServerResources, Status};
+pub use orchestrator::{EXECUTE_QUERY, Orchestrator};
 pub use protocol::{
-    Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, Implementation, InitializeResult,
-    ListChangedCapability, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Resource, ResourceContents, ResourceTemplate,
-    ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities, Tool,
+    Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, GetPromptResult, Implementation,
+    InitializeResult, ListChangedCapability, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Prompt, PromptArgument,
+    PromptMessage, Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS,
+    ServerCapabilities, Tool,
 };
 /// JSON values, for tool arguments and results (`serde_json`'s, re-exported so that a program
 /// needs no `serde_json` dependency of its own).

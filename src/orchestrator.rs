@@ -1,165 +1,31 @@
 //! [`Orchestrator`]: many servers as one — parallel connect with fail-fast, parallel gather,
-//! priority merge, cache, executor lookup, bounded close.
+//! the merged catalogue, routing by name or URI, sessions that heal, bounded close.
+
+mod slot;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::RecvTimeoutError;
-use serde::Serialize;
-
 use crate::cache::{CacheStats, ResourceCache};
+use crate::catalog::{Gathered, ServerOutcome, ServerResources, Status};
 use crate::client::Client;
 use crate::config::{Config, ServerConfig};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::pool::Pool;
-use crate::protocol::{CallToolResult, Resource, ResourceContents, ResourceTemplate, Tool};
+use crate::protocol::{CallToolResult, GetPromptResult, ResourceContents};
+use crate::transport::Notification;
 use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
+use crossbeam_channel::RecvTimeoutError;
+use slot::{Heal, Hooks, Slot, Subscriber};
 
 /// The capability (in a server's config) that makes it an executor.
 pub const EXECUTE_QUERY: &str = "execute_query";
 /// Slack added to the collecting deadline on top of the servers' own timeouts.
 const COLLECT_SLACK: Duration = Duration::from_secs(5);
-
-/// What one server offers: its listings and the contents of its resources.
-///
-/// This is what the cache holds, one entry per server, shared by `Arc`.
-#[derive(Debug, Default, Serialize)]
-#[non_exhaustive]
-pub struct ServerResources {
-    /// Every resource (all pages).
-    pub resources: Vec<Resource>,
-    /// Every resource template.
-    pub templates: Vec<ResourceTemplate>,
-    /// Every tool.
-    pub tools: Vec<Tool>,
-    /// The contents of each resource, by URI (empty with `read_contents: false`).
-    pub contents: BTreeMap<String, Vec<ResourceContents>>,
-    /// Resources whose read failed, by URI, with the error message.
-    pub read_errors: BTreeMap<String, String>,
-}
-
-impl ServerResources {
-    /// The heap bytes this entry owns (the cache's accounting unit).
-    fn owned_bytes(&self) -> usize {
-        self.resources.iter().map(Resource::owned_bytes).sum::<usize>()
-            + self.templates.iter().map(ResourceTemplate::owned_bytes).sum::<usize>()
-            + self.tools.iter().map(Tool::owned_bytes).sum::<usize>()
-            + self
-                .contents
-                .iter()
-                .map(|(k, v)| k.len() + v.iter().map(ResourceContents::owned_bytes).sum::<usize>())
-                .sum::<usize>()
-            + self.read_errors.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
-    }
-}
-
-/// How one server fared in a call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// It answered.
-    Ok,
-    /// It failed (see the outcome's error).
-    Failed,
-    /// It was not asked: disabled in the config.
-    Skipped,
-}
-
-/// One server's part of a [`Gathered`].
-#[derive(Clone, Debug)]
-pub struct ServerOutcome {
-    /// Its name in the config.
-    pub name: String,
-    /// Its priority (lower wins).
-    pub priority: u32,
-    /// Ok, failed or skipped.
-    pub status: Status,
-    /// Why it failed.
-    pub error: Option<Error>,
-    /// How long its part took (zero for a cache hit).
-    pub elapsed: Duration,
-    /// Whether its data came from the cache.
-    pub from_cache: bool,
-    /// Its data, when it answered.
-    pub data: Option<Arc<ServerResources>>,
-}
-
-/// A resource of the merged view: the winner for its URI, and who else has it.
-#[derive(Clone, Debug)]
-pub struct MergedResource {
-    /// The winning server (lowest priority number, ties by name).
-    pub server: String,
-    /// The winner's priority.
-    pub priority: u32,
-    /// The winner's description of the resource.
-    pub resource: Resource,
-    /// The servers that also list this URI and lost, in priority order.
-    pub shadowed: Vec<String>,
-}
-
-/// The result of [`Orchestrator::gather_all_resources`].
-#[derive(Debug)]
-pub struct Gathered {
-    /// The operation id of the gather that built it.
-    pub op: OpId,
-    /// Every configured server, in priority order.
-    pub servers: Vec<ServerOutcome>,
-    /// Every URI once, by URI, with the winning server.
-    pub resources: Vec<MergedResource>,
-}
-
-impl Gathered {
-    /// The merged entry for a URI.
-    pub fn resource(&self, uri: &str) -> Option<&MergedResource> {
-        self.resources.binary_search_by(|m| m.resource.uri.as_str().cmp(uri)).ok().map(|i| &self.resources[i])
-    }
-
-    /// The contents of a URI, as the winning server gave them.
-    pub fn contents(&self, uri: &str) -> Option<&[ResourceContents]> {
-        let winner = &self.resource(uri)?.server;
-        let server = self.servers.iter().find(|s| &s.name == winner)?;
-        server.data.as_ref()?.contents.get(uri).map(Vec::as_slice)
-    }
-
-    /// One server's outcome.
-    pub fn server(&self, name: &str) -> Option<&ServerOutcome> {
-        self.servers.iter().find(|s| s.name == name)
-    }
-
-    fn merge(op: OpId, servers: Vec<ServerOutcome>) -> Gathered {
-        // `servers` is in priority order (then name), so the first to claim a URI wins.
-        let mut by_uri: BTreeMap<&str, MergedResource> = BTreeMap::new();
-        for outcome in &servers {
-            let Some(data) = &outcome.data else { continue };
-            for r in &data.resources {
-                match by_uri.get_mut(r.uri.as_str()) {
-                    Some(m) => {
-                        if m.server != outcome.name && !m.shadowed.contains(&outcome.name) {
-                            m.shadowed.push(outcome.name.clone());
-                        }
-                    }
-                    None => {
-                        by_uri.insert(
-                            &r.uri,
-                            MergedResource {
-                                server: outcome.name.clone(),
-                                priority: outcome.priority,
-                                resource: r.clone(),
-                                shadowed: Vec::new(),
-                            },
-                        );
-                    }
-                }
-            }
-        }
-        let resources = by_uri.into_values().collect();
-        Gathered { op, servers, resources }
-    }
-}
 
 enum Phase {
     Idle,
@@ -181,10 +47,8 @@ struct Connected {
 struct State {
     phase: Phase,
     pool: Option<Arc<Pool>>,
-    /// Connected servers, in priority order.
-    clients: Vec<Connected>,
-    /// Why each server that did not connect failed.
-    failures: BTreeMap<String, Error>,
+    /// Every enabled server, in priority order, with its session or why it has none.
+    slots: Vec<Arc<Slot>>,
     /// The last gather, returned again while every server's cache entry is the same.
     last: Option<Arc<Gathered>>,
     /// Bumped by every `close()`: work started before it must not install its results after.
@@ -209,7 +73,7 @@ pub struct Orchestrator {
     state: Mutex<State>,
     changed: Condvar,
     cache: Arc<ResourceCache<Arc<ServerResources>>>,
-    handlers: crate::handlers::Handlers,
+    hooks: Hooks,
 }
 
 impl Orchestrator {
@@ -217,7 +81,7 @@ impl Orchestrator {
     /// with `handlers` (each call names the server in its [`RequestContext`](crate::RequestContext)).
     /// Takes effect for the sessions `initialize` opens afterwards.
     pub fn with_handlers(mut self, handlers: crate::handlers::Handlers) -> Orchestrator {
-        self.handlers = handlers;
+        self.hooks.handlers = handlers;
         self
     }
 
@@ -241,8 +105,7 @@ impl Orchestrator {
             state: Mutex::new(State {
                 phase: Phase::Idle,
                 pool: None,
-                clients: Vec::new(),
-                failures: BTreeMap::new(),
+                slots: Vec::new(),
                 last: None,
                 generation: 0,
                 abort: Arc::new(AtomicBool::new(false)),
@@ -250,9 +113,23 @@ impl Orchestrator {
                 closed: false,
             }),
             changed: Condvar::new(),
+            hooks: Hooks {
+                cache: Arc::downgrade(&cache),
+                subscribers: Arc::new(Mutex::new(Vec::new())),
+                handlers: crate::handlers::Handlers::default(),
+            },
             cache,
-            handlers: crate::handlers::Handlers::default(),
         }
+    }
+
+    /// Calls `f(server, op, notification)` for every notification any server sends (on the
+    /// session's reader thread: keep it short, and do not call the orchestrator from it). The
+    /// op id is that of the connect that opened the session. Notifications that change a
+    /// server's lists (`…/list_changed`, `resources/updated`) also drop its cache entry.
+    /// Subscribe before [`initialize`](Self::initialize) to see every one.
+    pub fn subscribe(&self, f: impl Fn(&str, &OpId, &Notification) + Send + Sync + 'static) {
+        let f: Subscriber = Arc::new(f);
+        self.hooks.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(f);
     }
 
     /// The config it was built with.
@@ -350,9 +227,24 @@ impl Orchestrator {
             return Err(Error::Closed { what: "orchestrator (closed during initialize)".into(), op });
         }
         match result {
-            Ok((clients, failures)) => {
-                state.clients = clients;
-                state.failures = failures;
+            Ok((clients, mut failures)) => {
+                let mut clients: BTreeMap<String, Connected> =
+                    clients.into_iter().map(|c| (c.config.name.clone(), c)).collect();
+                let o = &self.config.orchestration;
+                state.slots = self
+                    .config
+                    .servers
+                    .iter()
+                    .filter(|s| s.enabled)
+                    .filter_map(|s| {
+                        let result = match (clients.remove(&s.name), failures.remove(&s.name)) {
+                            (Some(c), _) => Ok(c.client),
+                            (None, Some(e)) => Err(e),
+                            (None, None) => return None,
+                        };
+                        Some(Arc::new(Slot::new(Arc::new(s.clone()), result, o)))
+                    })
+                    .collect();
                 state.phase = Phase::Ready;
                 state.last = None;
                 self.changed.notify_all();
@@ -380,37 +272,19 @@ impl Orchestrator {
     ) -> Result<(Vec<Connected>, BTreeMap<String, Error>)> {
         let fail_fast = self.config.orchestration.fail_fast;
         let mut unreported: BTreeMap<String, u32> = servers.iter().map(|s| (s.name.clone(), s.priority)).collect();
-        let cache: Weak<ResourceCache<Arc<ServerResources>>> = Arc::downgrade(&self.cache);
+        let hooks = self.hooks.clone();
         let parent = op.clone();
         let abort_job = abort.flag.clone();
         let processes = abort.processes.clone();
         let total = servers.len();
-        let handlers = self.handlers.clone();
         let rx = pool.fan_out(servers, move |i, server: ServerConfig| {
             let child = parent.child(i);
             if abort_job.load(Ordering::SeqCst) {
                 log::debug!("op={child} server={}: not connecting: the call already failed", server.name);
                 return (server, None);
             }
-            let cache = cache.clone();
             let started = Instant::now();
-            let result = Client::builder(&server)
-                .op(child.clone())
-                .processes(processes.clone())
-                .handlers(handlers.clone())
-                .on_notification(move |name, n| {
-                    let drops_entry = matches!(
-                        n.method.as_str(),
-                        "notifications/resources/list_changed"
-                            | "notifications/resources/updated"
-                            | "notifications/tools/list_changed"
-                    );
-                    if let (true, Some(cache)) = (drops_entry, cache.upgrade()) {
-                        log::info!("server={name}: {}; dropping its cache entry", n.method);
-                        cache.invalidate(name);
-                    }
-                })
-                .connect();
+            let result = slot::connect(&server, &child, processes.clone(), &hooks);
             match &result {
                 Ok(_) => log::debug!("op={child} server={}: connected in {:?}", server.name, started.elapsed()),
                 // Under fail-fast the error is returned to the caller: no need to log it twice.
@@ -483,18 +357,21 @@ impl Orchestrator {
         Ok((clients, failures))
     }
 
-    /// Gathers every connected server's resources, templates, tools and contents, in parallel,
-    /// and merges them by URI (lowest priority number wins). Within the cache TTL a server
-    /// that answered is not asked again; when every server answered last time, the call sends
-    /// no request and returns the same `Arc` as the last call. (A server that failed is asked
-    /// again each time.) Each server's part — listings, all pages, and its reads — must finish
-    /// within that server's `timeout`.
+    /// Gathers every enabled server's resources, templates, tools, prompts and contents, in
+    /// parallel, and merges them into the catalogue (lowest priority number wins; see
+    /// [`Gathered`]). Within the cache TTL a server that answered is not asked again; when every
+    /// server answered last time, the call sends no request and returns the same `Arc` as the
+    /// last call. Each server's part — listings, all pages, and its reads — must finish within
+    /// that server's `timeout`.
     ///
-    /// A session that died (its server went away) stays dead until [`close`](Self::close) and
-    /// [`initialize`](Self::initialize); its server's outcome says why.
+    /// A server whose session died is reconnected here (one attempt, not while its back-off
+    /// lasts), and so is a server that was down at [`initialize`](Self::initialize) without
+    /// `fail_fast`: when it comes up it joins the catalogue and its outcome says `recovered`.
+    /// With `serve_stale` (the default), a server whose refresh fails keeps its last good part,
+    /// marked [`Status::Stale`] with the error.
     ///
-    /// With `fail_fast`, a server that fails fails the call; without it, the failure is in that
-    /// server's outcome.
+    /// With `fail_fast`, a server that fails (and has nothing stale to serve) fails the call;
+    /// without it, the failure is in that server's outcome.
     ///
     /// Not initialized yet (or the last `initialize` failed), it calls
     /// [`initialize`](Self::initialize) first; after [`close`](Self::close) it fails with
@@ -511,31 +388,30 @@ impl Orchestrator {
         if needs_initialize {
             self.initialize()?;
         }
-        let (pool, clients, failures, last, generation) = {
+        let (pool, slots, last, generation, processes) = {
             let state = self.lock();
             match state.phase {
                 Phase::Ready => {}
                 _ => return Err(self.not_ready(&state, op)),
             }
-            let clients: Vec<(Arc<ServerConfig>, Arc<Client>)> =
-                state.clients.iter().map(|c| (c.config.clone(), c.client.clone())).collect();
-            let failures: BTreeMap<String, Error> = state.failures.clone();
-            (state.pool.clone(), clients, failures, state.last.clone(), state.generation)
+            (state.pool.clone(), state.slots.clone(), state.last.clone(), state.generation, state.processes.clone())
         };
         let Some(pool) = pool else { return Err(Error::Closed { what: "orchestrator".into(), op }) };
 
         // Warm path: every server's entry is fresh and is the one the last gather used. One
         // lock and one clock reading for all servers; `last.servers` holds every configured
-        // server in the same priority order as `clients`, so the comparison walks both once.
-        let cached = self.cache.get_many(clients.iter().map(|(s, _)| s.name.as_str()));
+        // server in the same priority order as `slots`, so the comparison walks both once.
+        let cached = self.cache.get_many(slots.iter().map(|s| s.config.name.as_str()));
         if let Some(last) = &last {
-            let mut previous = last.servers.iter().filter_map(|o| o.data.as_ref().map(|d| (&o.name, d)));
-            let same = failures.is_empty()
-                && clients.iter().zip(&cached).all(|((s, _), entry)| match (entry, previous.next()) {
-                    (Some(a), Some((name, b))) => *name == s.name && Arc::ptr_eq(a, b),
-                    _ => false,
-                })
-                && previous.next().is_none();
+            let mut previous = last.servers.iter().filter(|o| o.status != Status::Skipped);
+            let same = slots.iter().zip(&cached).all(|(slot, entry)| match (entry, previous.next()) {
+                (Some(a), Some(o)) => {
+                    o.name == slot.config.name
+                        && o.status == Status::Ok
+                        && o.data.as_ref().is_some_and(|b| Arc::ptr_eq(a, b))
+                }
+                _ => false,
+            }) && previous.next().is_none();
             if same {
                 log::debug!("op={op}: gather served from the cache (built by op {})", last.op);
                 return Ok(last.clone());
@@ -543,66 +419,86 @@ impl Orchestrator {
         }
 
         let started = Instant::now();
-        let fail_fast = self.config.orchestration.fail_fast;
+        let o = &self.config.orchestration;
+        let fail_fast = o.fail_fast;
         let mut outcomes: BTreeMap<String, ServerOutcome> = BTreeMap::new();
         let mut misses = Vec::new();
-        for (i, ((server, client), entry)) in clients.into_iter().zip(cached).enumerate() {
+        for (i, (slot, entry)) in slots.into_iter().zip(cached).enumerate() {
             match entry {
                 Some(data) => {
-                    outcomes.insert(server.name.clone(), outcome(&server, Ok(data), Duration::ZERO, true));
+                    let protocol = slot.live().map(|c| c.protocol_version().to_string());
+                    let mut out = outcome(&slot.config, Ok(data), Duration::ZERO, true);
+                    out.protocol = protocol;
+                    outcomes.insert(slot.config.name.clone(), out);
                 }
-                None => misses.push((i, server, client)),
+                None => misses.push((i, slot)),
             }
         }
-        let max_timeout = misses.iter().map(|(_, s, _)| s.timeout).max().unwrap_or_default();
+        let max_timeout = misses.iter().map(|(_, s)| s.config.timeout).max().unwrap_or_default();
         let rounds = misses.len().div_ceil(pool.size()) as u32;
-        let deadline = deadline_in(max_timeout.saturating_mul(rounds).saturating_add(COLLECT_SLACK));
+        // A dead session's reconnect and the fetch each have the server's timeout.
+        let deadline = deadline_in(max_timeout.saturating_mul(2 * rounds).saturating_add(COLLECT_SLACK));
         let total = misses.len();
         if total > 0 {
             log::info!("op={op}: gathering from {total} server(s)");
         }
         let cache = self.cache.clone();
         let parent = op.clone();
-        let rx = pool.fan_out(misses, move |_, (i, server, client): (usize, Arc<ServerConfig>, Arc<Client>)| {
+        let orchestration = self.config.orchestration.clone();
+        let hooks = self.hooks.clone();
+        let rx = pool.fan_out(misses, move |_, (i, slot): (usize, Arc<Slot>)| {
             let child = parent.child(i);
             let t0 = Instant::now();
-            let deadline = deadline_in(server.timeout);
-            let result = cache.get_or_fetch(
-                &server.name,
-                deadline,
-                || fetch(&client, &server, &child, deadline),
-                || Error::Timeout {
-                    server: server.name.clone(),
-                    method: "gather".into(),
-                    op: child.clone(),
-                    phase: crate::deadline::Phase::ConcurrentGather,
-                    after: server.timeout,
-                },
-            );
+            let out = gather_one(&slot, &child, &cache, &orchestration, &processes, &hooks);
             let elapsed = t0.elapsed();
-            match &result {
-                Ok((data, hit)) => log::debug!(
-                    "op={child} server={}: {} resources, {} templates, {} tools in {elapsed:?}{}",
-                    server.name,
-                    data.resources.len(),
-                    data.templates.len(),
-                    data.tools.len(),
-                    if *hit { " (from a concurrent gather)" } else { "" }
-                ),
-                Err(e) if fail_fast => log::debug!("op={child} server={}: gather failed: {e}", server.name),
-                Err(e) => log::warn!("op={child} server={}: gather failed: {e}", server.name),
-            }
-            (server, result, elapsed)
+            (slot, out, elapsed)
         });
         for _ in 0..total {
             match rx.recv_deadline(deadline) {
-                Ok((_, (server, result, elapsed))) => {
-                    if let (true, Err(e)) = (fail_fast, &result) {
-                        log::debug!("op={op}: gather failed (fail_fast): {e}");
-                        return Err(e.clone());
-                    }
-                    let from_cache = matches!(result, Ok((_, true)));
-                    outcomes.insert(server.name.clone(), outcome(&server, result.map(|(d, _)| d), elapsed, from_cache));
+                Ok((_, (slot, result, elapsed))) => {
+                    let server = &slot.config;
+                    let out = match result {
+                        Ok((data, hit, protocol, recovered)) => {
+                            log::debug!(
+                                "op={op} server={}: {} resources, {} templates, {} tools, {} prompts in {elapsed:?}{}",
+                                server.name,
+                                data.resources.len(),
+                                data.templates.len(),
+                                data.tools.len(),
+                                data.prompts.len(),
+                                if hit { " (from a concurrent gather)" } else { "" }
+                            );
+                            slot.lock().last_good = Some(data.clone());
+                            let mut out = outcome(server, Ok(data), elapsed, hit);
+                            out.protocol = Some(protocol);
+                            out.recovered = recovered;
+                            out
+                        }
+                        Err(e) => {
+                            let stale = if o.serve_stale { slot.lock().last_good.clone() } else { None };
+                            match stale {
+                                Some(data) => {
+                                    log::warn!(
+                                        "op={op} server={}: gather failed, serving stale data: {e}",
+                                        server.name
+                                    );
+                                    let mut out = outcome(server, Ok(data), elapsed, false);
+                                    out.status = Status::Stale;
+                                    out.error = Some(e);
+                                    out
+                                }
+                                None if fail_fast => {
+                                    log::debug!("op={op}: gather failed (fail_fast): {e}");
+                                    return Err(e);
+                                }
+                                None => {
+                                    log::warn!("op={op} server={}: gather failed: {e}", server.name);
+                                    outcome(server, Err(e), elapsed, false)
+                                }
+                            }
+                        }
+                    };
+                    outcomes.insert(server.name.clone(), out);
                 }
                 Err(_) => break,
             }
@@ -615,33 +511,27 @@ impl Orchestrator {
                 Some(o) => o,
                 None if !s.enabled => skipped(s),
                 None => {
-                    let error = failures.get(&s.name).cloned().unwrap_or_else(|| Error::Timeout {
+                    let error = Error::Timeout {
                         server: s.name.clone(),
                         method: "gather".into(),
                         op: op.clone(),
                         phase: crate::deadline::Phase::NoResult,
                         after: started.elapsed(),
-                    });
+                    };
                     if fail_fast {
                         return Err(error);
                     }
-                    ServerOutcome {
-                        name: s.name.clone(),
-                        priority: s.priority,
-                        status: Status::Failed,
-                        error: Some(error),
-                        elapsed: Duration::ZERO,
-                        from_cache: false,
-                        data: None,
-                    }
+                    ServerOutcome { status: Status::Failed, error: Some(error), ..skipped(s) }
                 }
             };
             servers.push(o);
         }
-        let gathered = Arc::new(Gathered::merge(op.clone(), servers));
+        let gathered = Arc::new(Gathered::merge(op.clone(), servers, &self.config));
         log::info!(
-            "op={op}: gathered {} resources from {} server(s) in {:?}",
+            "op={op}: gathered {} resources, {} tools, {} prompts from {} server(s) in {:?}",
             gathered.resources.len(),
+            gathered.tools.len(),
+            gathered.prompts.len(),
             gathered.servers.iter().filter(|s| s.status == Status::Ok).count(),
             started.elapsed()
         );
@@ -652,23 +542,29 @@ impl Orchestrator {
         Ok(gathered)
     }
 
-    /// The executor (doc alias `get_executor_mcp`): the connected server with the lowest
-    /// priority number whose config lists the `execute_query` capability.
+    /// The catalogue for routing: the last gather while it is warm, else a new gather (or, when
+    /// that fails, the last one, if any).
+    fn catalogue(&self) -> Result<Arc<Gathered>> {
+        match self.gather_all_resources() {
+            Ok(g) => Ok(g),
+            Err(e) => self.lock().last.clone().ok_or(e),
+        }
+    }
+
+    /// The executor (doc alias `get_executor_mcp`): the server with the lowest priority number
+    /// whose config lists the `execute_query` capability and that has (or regains) a session.
     #[doc(alias = "get_executor_mcp")]
     pub fn executor(&self) -> Result<Arc<Client>> {
         let op = OpId::new();
-        let state = self.lock();
-        if !matches!(state.phase, Phase::Ready) {
-            return Err(self.not_ready(&state, op));
-        }
-        match state
-            .clients
-            .iter()
-            .find(|c| !c.client.is_closed() && c.config.capabilities.iter().any(|cap| cap == EXECUTE_QUERY))
-        {
+        let slots = self.slots(&op)?;
+        // The first capable server that has (or regains) a session; the others are not touched.
+        let chosen = slots.iter().filter(|s| s.config.capabilities.iter().any(|c| c == EXECUTE_QUERY)).find_map(|s| {
+            self.heal(s, &op).map_err(|e| log::debug!("op={op} server={}: not the executor: {e}", s.config.name)).ok()
+        });
+        match chosen {
             Some(c) => {
-                log::debug!("op={op} server={}: chosen as executor", c.config.name);
-                Ok(c.client.clone())
+                log::debug!("op={op} server={}: chosen as executor", c.name());
+                Ok(c)
             }
             None => {
                 let configured: Vec<&str> = self
@@ -688,49 +584,159 @@ impl Orchestrator {
         }
     }
 
-    /// The connected servers that serve a domain, in priority order.
-    pub fn servers_for_domain(&self, domain: &str) -> Vec<Arc<Client>> {
-        let state = self.lock();
-        state
-            .clients
+    /// The servers whose config lists `capability` (e.g. `execute_query`), in priority order,
+    /// each with a live session: a dead one is re-established first (as [`client`](Self::client)
+    /// does); those that cannot be reached are left out.
+    pub fn servers_with_capability(&self, capability: &str) -> Result<Vec<Arc<Client>>> {
+        let op = OpId::new();
+        let slots = self.slots(&op)?;
+        Ok(slots
             .iter()
-            .filter(|c| c.config.domains.iter().any(|d| d == domain))
-            .map(|c| c.client.clone())
-            .collect()
+            .filter(|s| s.config.capabilities.iter().any(|c| c == capability))
+            .filter_map(|s| match self.heal(s, &op) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    log::debug!("op={op} server={}: left out: {e}", s.config.name);
+                    None
+                }
+            })
+            .collect())
     }
 
-    /// A connected server by name.
-    pub fn client(&self, server: &str) -> Result<Arc<Client>> {
-        let op = OpId::new();
+    /// The connected servers that serve a domain, in priority order (no reconnect).
+    pub fn servers_for_domain(&self, domain: &str) -> Vec<Arc<Client>> {
+        let state = self.lock();
+        state.slots.iter().filter(|s| s.config.domains.iter().any(|d| d == domain)).filter_map(|s| s.live()).collect()
+    }
+
+    fn slots(&self, op: &OpId) -> Result<Vec<Arc<Slot>>> {
         let state = self.lock();
         if !matches!(state.phase, Phase::Ready) {
-            return Err(self.not_ready(&state, op));
+            return Err(self.not_ready(&state, op.clone()));
         }
-        match state.clients.iter().find(|c| c.config.name == server) {
-            Some(c) => Ok(c.client.clone()),
+        Ok(state.slots.clone())
+    }
+
+    /// A slot's live session, re-established as a call may (attempts, back-off, deadline).
+    fn heal(&self, slot: &Slot, op: &OpId) -> Result<Arc<Client>> {
+        let processes = self.lock().processes.clone();
+        let deadline = deadline_in(slot.config.timeout);
+        slot.session(op, deadline, Heal::Call, &self.config.orchestration, &processes, &self.hooks).map(|(c, _)| c)
+    }
+
+    /// A server's session by name. A dead session (its stream ended, its process exited) is
+    /// re-established first, with back-off, at most `1 + max_retries` attempts within the
+    /// server's timeout; concurrent callers wait for the same attempt.
+    pub fn client(&self, server: &str) -> Result<Arc<Client>> {
+        let op = OpId::new();
+        self.client_in(server, &op)
+    }
+
+    fn client_in(&self, server: &str, op: &OpId) -> Result<Arc<Client>> {
+        let slots = self.slots(op)?;
+        match slots.iter().find(|s| s.config.name == server) {
+            Some(slot) => self.heal(slot, op),
             None => {
-                let detail = match state.failures.get(server) {
-                    Some(e) => format!("server `{server}` did not connect: {e}"),
-                    None if self.config.servers.iter().any(|s| s.name == server) => {
-                        format!("server `{server}` is not connected (disabled?)")
-                    }
-                    None => format!("no server named `{server}` in the config"),
+                let detail = if self.config.servers.iter().any(|s| s.name == server) {
+                    format!("server `{server}` is disabled")
+                } else {
+                    format!("no server named `{server}` in the config")
                 };
-                Err(Error::NoServer { detail, op })
+                Err(Error::NoServer { detail, op: op.clone() })
             }
         }
     }
 
-    /// Calls a tool on a named server (or, with `None`, on the [`executor`](Self::executor)).
-    /// The result is never cached.
-    pub fn call_tool(&self, server: Option<&str>, tool: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+    /// Runs `f` on a server's session; when it fails because the session died under it, once
+    /// more on a new session (for requests that may be repeated: reads, listings, prompts).
+    fn with_retry<T>(&self, server: &str, op: &OpId, f: impl Fn(&Client) -> Result<T>) -> Result<T> {
+        let client = self.client_in(server, op)?;
+        match f(&client) {
+            Err(e) if client.is_closed() && matches!(e, Error::ConnectionClosed { .. } | Error::Closed { .. }) => {
+                log::info!("op={op} server={server}: the session died during the call; once more on a new one");
+                let client = self.client_in(server, op)?;
+                f(&client)
+            }
+            other => other,
+        }
+    }
+
+    /// Calls a tool by its name in the catalogue (see [`Gathered::tools`] and
+    /// [`Naming`](crate::Naming)) on the server that owns it, under its original name. The
+    /// result is never cached.
+    pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+        let g = self.catalogue()?;
+        let Some(tool) = g.tool(name) else {
+            return Err(Error::NoServer { detail: format!("no server offers a tool named `{name}`"), op: OpId::new() });
+        };
+        self.call_tool_on(Some(&tool.server), &tool.original, arguments)
+    }
+
+    /// Calls a tool on a named server (or, with `None`, on the [`executor`](Self::executor)),
+    /// by the server's own name for it. The result is never cached. A session found dead before
+    /// the call is re-established; a call whose session dies while it is in flight is not
+    /// repeated (a tool may have effects).
+    pub fn call_tool_on(
+        &self,
+        server: Option<&str>,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<CallToolResult> {
+        let op = OpId::new();
         let client = match server {
-            Some(name) => self.client(name)?,
+            Some(name) => self.client_in(name, &op)?,
             None => self.executor()?,
         };
-        let op = OpId::new();
         log::info!("op={op} server={}: calling tool `{tool}`", client.name());
         client.call_tool_in(&op, tool, arguments, deadline_in(client.timeout()))
+    }
+
+    /// Gets a prompt by its name in the catalogue, from the server that owns it.
+    pub fn get_prompt(&self, name: &str, arguments: &BTreeMap<String, String>) -> Result<GetPromptResult> {
+        let g = self.catalogue()?;
+        let Some(prompt) = g.prompt(name) else {
+            return Err(Error::NoServer {
+                detail: format!("no server offers a prompt named `{name}`"),
+                op: OpId::new(),
+            });
+        };
+        self.get_prompt_on(&prompt.server, &prompt.original, arguments)
+    }
+
+    /// Gets a prompt from a named server, by the server's own name for it.
+    pub fn get_prompt_on(
+        &self,
+        server: &str,
+        name: &str,
+        arguments: &BTreeMap<String, String>,
+    ) -> Result<GetPromptResult> {
+        let op = OpId::new();
+        log::info!("op={op} server={server}: getting prompt `{name}`");
+        self.with_retry(server, &op, |c| c.get_prompt_in(&op, name, arguments, deadline_in(c.timeout())))
+    }
+
+    /// Reads a resource from the server that owns its URI: the winner of the merged view for a
+    /// listed URI — answered from the cache when a gather read it — or else the first server
+    /// (by priority) with a template that matches the URI (RFC 6570 level 1).
+    pub fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
+        let g = self.catalogue()?;
+        if let Some(contents) = g.contents(uri) {
+            return Ok(contents.to_vec());
+        }
+        let Some(route) = g.route_uri(uri) else {
+            return Err(Error::NoServer {
+                detail: format!("no server lists `{uri}` or has a template that matches it"),
+                op: OpId::new(),
+            });
+        };
+        self.read_resource_on(route.server, uri)
+    }
+
+    /// Reads a resource from a named server (never from the cache).
+    pub fn read_resource_on(&self, server: &str, uri: &str) -> Result<Vec<ResourceContents>> {
+        let op = OpId::new();
+        log::debug!("op={op} server={server}: reading a resource");
+        self.with_retry(server, &op, |c| c.read_resource_in(&op, uri, deadline_in(c.timeout())))
     }
 
     /// The cache's counters.
@@ -738,9 +744,20 @@ impl Orchestrator {
         self.cache.stats()
     }
 
-    /// Why each server that did not connect failed (with `fail_fast: false`).
+    /// Why each server that has no session now failed to connect (with `fail_fast: false`, or
+    /// after a session died and could not be re-established).
     pub fn connect_failures(&self) -> BTreeMap<String, Error> {
-        self.lock().failures.clone()
+        let slots = self.lock().slots.clone();
+        slots
+            .iter()
+            .filter_map(|s| {
+                let st = s.lock();
+                match (&st.client, &st.error) {
+                    (None, Some(e)) => Some((s.config.name.clone(), e.clone())),
+                    _ => None,
+                }
+            })
+            .collect()
     }
 
     /// Closes every session and stops the threads. Idempotent and bounded in time; calls after
@@ -749,7 +766,7 @@ impl Orchestrator {
     /// including those of connects still in flight or abandoned by fail-fast.
     pub fn close(&self) {
         let op = OpId::new();
-        let (clients, pool, processes) = {
+        let (slots, pool, processes) = {
             let mut state = self.lock();
             // An initialize in progress sees the new generation when it finishes, closes what it
             // opened and resets the phase itself; its queued connect jobs give up now.
@@ -760,13 +777,14 @@ impl Orchestrator {
                 state.phase = Phase::Idle;
             }
             state.last = None;
-            state.failures.clear();
-            (std::mem::take(&mut state.clients), state.pool.take(), state.processes.clone())
+            (std::mem::take(&mut state.slots), state.pool.take(), state.processes.clone())
         };
+        // Reconnects in flight see their slot closed and close what they open.
+        let clients: Vec<Arc<Client>> = slots.iter().filter_map(|s| s.close()).collect();
         if !clients.is_empty() {
             log::info!("op={op}: closing {} session(s)", clients.len());
         }
-        close_all(clients.into_iter().map(|c| c.client).collect());
+        close_all(clients);
         // Whatever the sessions did not end — the processes of connects still in flight, or of
         // an initialize that this close interrupted — is killed and reaped here.
         processes.reap_all(CLOSE_BOUND);
@@ -774,6 +792,47 @@ impl Orchestrator {
         drop(pool);
         self.cache.clear();
     }
+}
+
+/// One server's part of a gather: its session (re-established if dead, one attempt), then its
+/// cache entry or a fetch; a fetch that fails because the session died is made once more on a
+/// new session. Returns the data, whether it came from a concurrent gather, the protocol
+/// version, and whether the server was recovered.
+fn gather_one(
+    slot: &Slot,
+    op: &OpId,
+    cache: &ResourceCache<Arc<ServerResources>>,
+    o: &crate::config::Orchestration,
+    processes: &Arc<Processes>,
+    hooks: &Hooks,
+) -> Result<(Arc<ServerResources>, bool, String, bool)> {
+    let server = &slot.config;
+    let mut recovered = false;
+    for round in 0..2 {
+        let deadline = deadline_in(server.timeout);
+        let (client, rec) = slot.session(op, deadline, Heal::Gather, o, processes, hooks)?;
+        recovered |= rec;
+        let result = cache.get_or_fetch(
+            &server.name,
+            deadline,
+            || fetch(&client, server, op, deadline),
+            || Error::Timeout {
+                server: server.name.clone(),
+                method: "gather".into(),
+                op: op.clone(),
+                phase: crate::deadline::Phase::ConcurrentGather,
+                after: server.timeout,
+            },
+        );
+        match result {
+            Ok((data, hit)) => return Ok((data, hit, client.protocol_version().to_string(), recovered)),
+            Err(e) if round == 0 && client.is_closed() => {
+                log::info!("op={op} server={}: the session died during the gather ({e}); once more", server.name);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    unreachable!("the loop returns in its second round")
 }
 
 impl Drop for Orchestrator {
@@ -828,7 +887,7 @@ fn outcome(
         Ok(d) => (Status::Ok, None, Some(d)),
         Err(e) => (Status::Failed, Some(e), None),
     };
-    ServerOutcome { name: server.name.clone(), priority: server.priority, status, error, elapsed, from_cache, data }
+    ServerOutcome { status, error, elapsed, from_cache, data, ..skipped(server) }
 }
 
 fn skipped(server: &ServerConfig) -> ServerOutcome {
@@ -839,6 +898,9 @@ fn skipped(server: &ServerConfig) -> ServerOutcome {
         error: None,
         elapsed: Duration::ZERO,
         from_cache: false,
+        protocol: None,
+        transport: server.transport.kind(),
+        recovered: false,
         data: None,
     }
 }
@@ -858,6 +920,9 @@ fn fetch(
     }
     if caps.tools.is_some() {
         data.tools = client.list_tools_in(op, deadline)?;
+    }
+    if caps.prompts.is_some() {
+        data.prompts = client.list_prompts_in(op, deadline)?;
     }
     if server.read_contents && !data.resources.is_empty() {
         let uris: Vec<&str> = data.resources.iter().map(|r| r.uri.as_str()).collect();

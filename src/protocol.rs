@@ -404,6 +404,77 @@ impl CallToolResult {
     }
 }
 
+/// A prompt template a server offers (an item of `prompts/list`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    /// The prompt's name, used to get it.
+    pub name: String,
+    /// A human-readable name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What it is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The arguments it accepts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arguments: Vec<PromptArgument>,
+    /// Icons (2025-11-25), as the server sent them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Value>,
+    /// Protocol-reserved metadata.
+    #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+/// One argument of a [`Prompt`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromptArgument {
+    /// Its name.
+    pub name: String,
+    /// A human-readable name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What it means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Whether it must be given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
+}
+
+/// One message of a [`GetPromptResult`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PromptMessage {
+    /// `"user"` or `"assistant"`.
+    pub role: String,
+    /// What it says.
+    pub content: Content,
+}
+
+/// The result of `prompts/get`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GetPromptResult {
+    /// A description of the prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The messages.
+    #[serde(default)]
+    pub messages: Vec<PromptMessage>,
+    /// Protocol-reserved metadata.
+    #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
+}
+
+/// A page of `prompts/list`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListPromptsResult {
+    #[serde(default)]
+    pub prompts: Vec<Prompt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
 /// A page of `resources/list`.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -489,6 +560,22 @@ impl Tool {
             + json_bytes(&self.input_schema)
             + self.output_schema.as_ref().map_or(0, json_bytes)
             + self.annotations.as_ref().map_or(0, json_bytes)
+            + self.meta.as_ref().map_or(0, json_bytes)
+    }
+}
+
+impl Prompt {
+    /// The bytes this prompt owns on the heap.
+    pub(crate) fn owned_bytes(&self) -> usize {
+        self.name.len()
+            + opt_len(&self.title)
+            + opt_len(&self.description)
+            + self
+                .arguments
+                .iter()
+                .map(|a| a.name.len() + opt_len(&a.title) + opt_len(&a.description) + 8)
+                .sum::<usize>()
+            + self.icons.as_ref().map_or(0, json_bytes)
             + self.meta.as_ref().map_or(0, json_bytes)
     }
 }

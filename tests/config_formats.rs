@@ -151,7 +151,7 @@ fn sdk_spelling_and_enable_logging_off() {
     assert_eq!(search.priority, 999);
     // `enable_logging: false` silences the log whatever `log_level` says.
     assert_eq!(config.orchestration.log_level, Some(log::LevelFilter::Off));
-    assert_eq!(config.orchestration.max_retries, 0);
+    assert_eq!(config.orchestration.max_retries, 3); // the default: reconnects per call
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn an_orchestrator_answers_every_server_with_its_handlers_naming_the_server() {
     let orchestrator = Orchestrator::new(config).with_handlers(all_handlers(&seen));
     orchestrator.initialize().unwrap();
     for server in ["alpha", "beta"] {
-        let result = orchestrator.call_tool(Some(server), "ask", json!({})).unwrap();
+        let result = orchestrator.call_tool_on(Some(server), "ask", json!({})).unwrap();
         let got: Value = serde_json::from_str(&result.text()).unwrap();
         assert_eq!(got["roots/list"]["result"]["roots"][0]["uri"], "file:///work/project", "{server}");
     }

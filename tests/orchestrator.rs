@@ -245,12 +245,12 @@ fn executor_is_the_best_connected_server_with_execute_query(kind: Kind) {
     assert!(o.servers_for_domain("nothing").is_empty());
     // Tool results never enter the cache: each call reaches the server.
     for _ in 0..2 {
-        assert_eq!(o.call_tool(None, "execute_query", json!({"query": "SELECT 1"})).unwrap().text(), "1 row");
+        assert_eq!(o.call_tool_on(None, "execute_query", json!({"query": "SELECT 1"})).unwrap().text(), "1 row");
     }
     assert_eq!(db.count("tools/call"), 2);
-    o.call_tool(Some("backup_db"), "execute_query", json!({})).unwrap();
+    o.call_tool_on(Some("backup_db"), "execute_query", json!({})).unwrap();
     assert_eq!(db2.count("tools/call"), 1);
-    let err = o.call_tool(Some("nope"), "execute_query", json!({})).unwrap_err();
+    let err = o.call_tool_on(Some("nope"), "execute_query", json!({})).unwrap_err();
     assert!(err.to_string().contains("no server named `nope`"), "{err}");
 
     let only_meta = orchestrator(vec![meta.config("m", 1)], orchestration(true));
@@ -407,7 +407,7 @@ fn huge_timeouts_do_not_overflow(kind: Kind) {
     let o = orchestrator(vec![c], orchestration(true));
     o.initialize().unwrap();
     assert_eq!(o.gather_all_resources().unwrap().resources.len(), 2);
-    o.call_tool(Some("a"), "nope", json!({})).unwrap_err();
+    o.call_tool_on(Some("a"), "nope", json!({})).unwrap_err();
 }
 
 fn servers_reordered_after_validation_are_merged_by_priority(kind: Kind) {

@@ -135,7 +135,7 @@ fn walk(o: &Orchestrator) -> Result<Vec<(&'static str, Duration)>, Failure> {
     );
 
     let t = Instant::now();
-    let result = o.call_tool(Some(executor.name()), "execute_query", json!({ "query": DEMO_QUERY }))?;
+    let result = o.call_tool_on(Some(executor.name()), "execute_query", json!({ "query": DEMO_QUERY }))?;
     let d = t.elapsed();
     costs.push(("execute_query through the executor", d));
     say!("\n6. execute_query {DEMO_QUERY:?} on {} ({}):", executor.name(), human(d));

@@ -441,7 +441,7 @@ fn call(
         Some(name) => name.to_string(),
         None => o.executor()?.name().to_string(),
     };
-    let result = o.call_tool(Some(&server), tool, arguments)?;
+    let result = o.call_tool_on(Some(&server), tool, arguments)?;
     match format {
         Format::Json => {
             let text = serde_json::to_string_pretty(&result)

@@ -227,6 +227,7 @@ pub fn config_notes(config: &Config) -> String {
 fn status_word(s: Status) -> &'static str {
     match s {
         Status::Ok => "ok",
+        Status::Stale => "stale",
         Status::Failed => "failed",
         Status::Skipped => "skipped",
     }
@@ -740,9 +741,15 @@ mod tests {
                 error: None,
                 elapsed: Duration::from_micros(1500),
                 from_cache: false,
+                protocol: None,
+                transport: "sse",
+                recovered: false,
                 data: Some(Arc::new(data)),
             }],
             resources: vec![MergedResource { server: "a".into(), priority: 1, resource, shadowed: vec!["b".into()] }],
+            templates: Vec::new(),
+            tools: Vec::new(),
+            prompts: Vec::new(),
         };
         let stats = CacheStats::default();
         let text = serde_json::to_string(&gather_json(&g, &stats)).unwrap();

@@ -20,6 +20,9 @@ usage: mcp-test-server [FLAG]...
   --text-resource URI=TEXT   one text resource
   --page-size N              page the lists
   --query-tool               an `execute_query` tool that answers `1 row`
+  --tool NAME=TEXT           a tool NAME that answers TEXT
+  --prompt NAME=TEXT         a prompt NAME whose message is TEXT ({arg} filled in)
+  --template URI_TEMPLATE    a resource template; reads of URIs it matches answer `<name>:<uri>`
   --delay METHOD=MS          answer METHOD after MS milliseconds
   --never-answer METHOD      never answer METHOD
   --exit-on METHOD           exit (status 0) when METHOD arrives, without answering
@@ -80,6 +83,18 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 let (uri, text) = v.split_once('=').ok_or("--text-resource wants URI=TEXT")?;
                 builder.text_resource(uri, uri, "text/plain", text)
             }
+            "--tool" => {
+                let v = value()?;
+                let (name, text) = v.split_once('=').ok_or("--tool wants NAME=TEXT")?;
+                let text = text.to_string();
+                builder.simple_tool(name, "a test tool", move |_| Ok(text_result(text.clone())))
+            }
+            "--prompt" => {
+                let v = value()?;
+                let (name, text) = v.split_once('=').ok_or("--prompt wants NAME=TEXT")?;
+                builder.prompt(name, text)
+            }
+            "--template" => builder.simple_template(&value()?, "template"),
             "--page-size" => builder.page_size(number(&value()?)?),
             "--query-tool" => builder.simple_tool("execute_query", "runs a query", |_| Ok(text_result("1 row"))),
             "--delay" => {

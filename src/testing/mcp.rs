@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 use super::{Fault, Spec};
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
 use crate::protocol::{
-    CallToolResult, Content, Implementation, InitializeResult, ListChangedCapability, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, ReadResourceResult, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS,
-    ServerCapabilities,
+    CallToolResult, Content, GetPromptResult, Implementation, InitializeResult, ListChangedCapability,
+    ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, PromptMessage,
+    ReadResourceResult, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities,
 };
 
 /// The error MCP recommends for an unknown resource.
@@ -61,6 +61,12 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
             let (tools, next_cursor) = page(spec, "tools", &spec.tools, &params)?;
             to_value(&ListToolsResult { tools, next_cursor })
         }
+        "prompts/list" => {
+            let prompts: Vec<_> = spec.prompts.iter().map(|(p, _)| p.clone()).collect();
+            let (prompts, next_cursor) = page(spec, "prompts", &prompts, &params)?;
+            to_value(&ListPromptsResult { prompts, next_cursor })
+        }
+        "prompts/get" => get_prompt(spec, &params),
         "resources/read" => read(spec, &params),
         "tools/call" => call(spec, &params),
         _ => Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method})))),
@@ -193,6 +199,7 @@ fn capabilities() -> ServerCapabilities {
     ServerCapabilities {
         resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
         tools: Some(ListChangedCapability { list_changed: Some(false) }),
+        prompts: Some(ListChangedCapability { list_changed: Some(false) }),
         ..ServerCapabilities::default()
     }
 }
@@ -252,8 +259,38 @@ fn read(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     };
     match spec.contents.get(uri) {
         Some(contents) => to_value(&ReadResourceResult { contents: contents.clone() }),
+        None if spec.templates.iter().any(|t| crate::catalog::match_template(&t.uri_template, uri).is_some()) => {
+            let contents = crate::protocol::ResourceContents {
+                uri: uri.to_string(),
+                mime_type: Some("text/plain".into()),
+                body: crate::protocol::ContentsBody::Text(format!("{}:{uri}", spec.name)),
+                meta: None,
+            };
+            to_value(&ReadResourceResult { contents: vec![contents] })
+        }
         None => Err(error(RESOURCE_NOT_FOUND, "Resource not found", Some(json!({"uri": uri})))),
     }
+}
+
+fn get_prompt(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
+    let Some(name) = params.get("name").and_then(Value::as_str) else {
+        return Err(error(INVALID_PARAMS, "Invalid params: name is required", None));
+    };
+    let Some((prompt, text)) = spec.prompts.iter().find(|(p, _)| p.name == name) else {
+        return Err(error(INVALID_PARAMS, format!("Unknown prompt: {name}"), None));
+    };
+    let mut text = text.clone();
+    for arg in &prompt.arguments {
+        let Some(value) = params.get("arguments").and_then(|a| a.get(&arg.name)).and_then(Value::as_str) else {
+            return Err(error(INVALID_PARAMS, format!("Missing required argument: {}", arg.name), None));
+        };
+        text = text.replace(&format!("{{{}}}", arg.name), value);
+    }
+    to_value(&GetPromptResult {
+        description: prompt.description.clone(),
+        messages: vec![PromptMessage { role: "user".into(), content: Content::Text { text, annotations: None } }],
+        meta: None,
+    })
 }
 
 fn call(spec: &Spec, params: &Value) -> Result<Value, RpcError> {

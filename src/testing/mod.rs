@@ -95,7 +95,10 @@ use serde_json::Value;
 pub use auth::{AuthServer, AuthServerBuilder, Iss, MetadataAt, PrmAt, Recorded};
 pub use stdio::StdioEnd;
 
-use crate::{CallToolResult, Content, ContentsBody, RequestId, Resource, ResourceContents, ResourceTemplate, Tool};
+use crate::{
+    CallToolResult, Content, ContentsBody, Prompt, PromptArgument, RequestId, Resource, ResourceContents,
+    ResourceTemplate, Tool,
+};
 
 /// A scripted misbehaviour. A server may be given several ([`TestServerBuilder::fault`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -328,9 +331,12 @@ struct Spec {
     templates: Vec<ResourceTemplate>,
     tools: Vec<Tool>,
     handlers: HashMap<String, ToolHandler>,
+    /// Each prompt and the text of its one message, with `{arg}` filled in by `prompts/get`.
+    prompts: Vec<(Prompt, String)>,
     page_size: Option<usize>,
     faults: Vec<Fault>,
     mode: ProtocolMode,
+    bind: Option<SocketAddr>,
 }
 
 impl fmt::Debug for Spec {
@@ -536,6 +542,50 @@ impl TestServerBuilder {
         self.tool(tool, handler)
     }
 
+    /// A prompt whose one user message is `text`, each `{arg}` in it replaced by the argument
+    /// of that name (each placeholder is a required argument).
+    pub fn prompt(mut self, name: &str, text: &str) -> Self {
+        let arguments = text
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(arg, _)| arg))
+            .map(|arg| PromptArgument { name: arg.to_string(), title: None, description: None, required: Some(true) })
+            .collect();
+        let prompt = Prompt {
+            name: name.to_string(),
+            title: None,
+            description: Some(format!("the prompt {name}")),
+            arguments,
+            icons: None,
+            meta: None,
+        };
+        self.spec.prompts.retain(|(p, _)| p.name != name);
+        self.spec.prompts.push((prompt, text.to_string()));
+        self
+    }
+
+    /// A resource template with only a URI template and a name. `resources/read` of a URI that
+    /// no resource lists but this template matches answers one text item `<server name>:<uri>`.
+    pub fn simple_template(self, uri_template: &str, name: &str) -> Self {
+        self.template(ResourceTemplate {
+            uri_template: uri_template.to_string(),
+            name: name.to_string(),
+            title: None,
+            description: None,
+            mime_type: Some("text/plain".into()),
+            annotations: None,
+            icons: None,
+            meta: None,
+        })
+    }
+
+    /// Listens on this address instead of `127.0.0.1:0`, e.g. the address of a server that was
+    /// shut down, to bring it back where clients knew it.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.spec.bind = Some(addr);
+        self
+    }
+
     /// Pages `resources/list`, `resources/templates/list` and `tools/list` with at most `n`
     /// items each (at least 1), linked by `nextCursor`. Default: everything in one page.
     pub fn page_size(mut self, n: usize) -> Self {
@@ -639,9 +689,11 @@ impl TestServer {
                 templates: Vec::new(),
                 tools: Vec::new(),
                 handlers: HashMap::new(),
+                prompts: Vec::new(),
                 page_size: None,
                 faults: Vec::new(),
                 mode: ProtocolMode::HandshakeOnly,
+                bind: None,
             },
             gauges: Vec::new(),
             events: Vec::new(),

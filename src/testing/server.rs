@@ -131,7 +131,10 @@ pub(crate) struct Running {
 }
 
 pub(crate) fn start(spec: Spec, extra_gauges: Vec<Arc<Gauge>>) -> io::Result<TestServer> {
-    let listener = TcpListener::bind(("127.0.0.1", 0))?;
+    let listener = match spec.bind {
+        Some(addr) => TcpListener::bind(addr)?,
+        None => TcpListener::bind(("127.0.0.1", 0))?,
+    };
     let addr = listener.local_addr()?;
     let refuse = spec.has(&Fault::RefuseConnections);
     let (stop_tx, stop_rx) = unbounded();

@@ -71,6 +71,9 @@ pub struct Spec {
     texts: Vec<(String, String)>,
     faults: Vec<Fault>,
     query_tool: bool,
+    tools: Vec<(String, String)>,
+    prompts: Vec<(String, String)>,
+    templates: Vec<String>,
 }
 
 /// `n` sample resources (`test://resource/{i}`).
@@ -94,6 +97,24 @@ impl Spec {
         self
     }
 
+    /// A tool answering `text`.
+    pub fn tool(mut self, name: &str, text: &str) -> Spec {
+        self.tools.push((name.into(), text.into()));
+        self
+    }
+
+    /// A prompt whose message is `text` (`{arg}` filled in).
+    pub fn prompt(mut self, name: &str, text: &str) -> Spec {
+        self.prompts.push((name.into(), text.into()));
+        self
+    }
+
+    /// A resource template; reads of URIs it matches answer `<server name>:<uri>`.
+    pub fn template(mut self, uri_template: &str) -> Spec {
+        self.templates.push(uri_template.into());
+        self
+    }
+
     /// An `execute_query` tool answering `1 row`.
     pub fn query_tool(mut self) -> Spec {
         self.query_tool = true;
@@ -107,59 +128,85 @@ impl Spec {
     /// Started, counting its requests in flight on `in_flight` too.
     pub fn start_counted(self, kind: Kind, in_flight: Option<&InFlight>) -> Srv {
         match kind {
-            Kind::Sse | Kind::StreamableHttp => {
-                let mut b = TestServer::builder().with_sample_resources(self.samples);
-                if let Some(name) = &self.name {
-                    b = b.name(name.clone());
-                }
-                for (uri, text) in &self.texts {
-                    b = b.text_resource(uri, uri, "text/plain", text);
-                }
-                for f in &self.faults {
-                    b = b.fault(f.clone());
-                }
-                if self.query_tool {
-                    b = b.simple_tool("execute_query", "runs a query", |_| Ok(text_result("1 row")));
-                }
-                if let Some(i) = in_flight {
-                    b = b.gauge(i.gauge.clone());
-                }
-                Srv::Http(kind, start_http(b))
+            Kind::Sse | Kind::StreamableHttp => Srv::Http(kind, start_http(self.builder(in_flight)), self),
+            Kind::Stdio => self.stdio(in_flight),
+        }
+    }
+
+    fn builder(&self, in_flight: Option<&InFlight>) -> TestServerBuilder {
+        let mut b = TestServer::builder().with_sample_resources(self.samples);
+        if let Some(name) = &self.name {
+            b = b.name(name.clone());
+        }
+        for (uri, text) in &self.texts {
+            b = b.text_resource(uri, uri, "text/plain", text);
+        }
+        for f in &self.faults {
+            b = b.fault(f.clone());
+        }
+        if self.query_tool {
+            b = b.simple_tool("execute_query", "runs a query", |_| Ok(text_result("1 row")));
+        }
+        for (name, text) in &self.tools {
+            let text = text.clone();
+            b = b.simple_tool(name, "a test tool", move |_| Ok(text_result(text.clone())));
+        }
+        for (name, text) in &self.prompts {
+            b = b.prompt(name, text);
+        }
+        for t in &self.templates {
+            b = b.simple_template(t, "template");
+        }
+        if let Some(i) = in_flight {
+            b = b.gauge(i.gauge.clone());
+        }
+        b
+    }
+
+    fn stdio(self, in_flight: Option<&InFlight>) -> Srv {
+        {
+            let dir = Scratch::new("stdio-server");
+            let log = dir.0.join("events.log");
+            let mut flags: Vec<String> = vec!["--resources".into(), self.samples.to_string()];
+            let mut command = stdio::TEST_SERVER.to_string();
+            let mut flag = |f: &str, v: Option<String>| {
+                flags.push(f.into());
+                flags.extend(v);
+            };
+            if let Some(name) = &self.name {
+                flag("--name", Some(name.clone()));
             }
-            Kind::Stdio => {
-                let dir = Scratch::new("stdio-server");
-                let log = dir.0.join("events.log");
-                let mut flags: Vec<String> = vec!["--resources".into(), self.samples.to_string()];
-                let mut command = stdio::TEST_SERVER.to_string();
-                let mut flag = |f: &str, v: Option<String>| {
-                    flags.push(f.into());
-                    flags.extend(v);
-                };
-                if let Some(name) = &self.name {
-                    flag("--name", Some(name.clone()));
-                }
-                for (uri, text) in &self.texts {
-                    flag("--text-resource", Some(format!("{uri}={text}")));
-                }
-                if self.query_tool {
-                    flag("--query-tool", None);
-                }
-                for f in &self.faults {
-                    match f {
-                        Fault::Delay(m, d) => flag("--delay", Some(format!("{m}={}", d.as_millis()))),
-                        Fault::NeverAnswer(m) => flag("--never-answer", Some(m.clone())),
-                        Fault::CloseStreamOn(m) => flag("--exit-on", Some(m.clone())),
-                        Fault::AskClient(tool) => flag("--ask-client", Some(tool.clone())),
-                        // Nothing to start: the stdio equivalent of nothing listening.
-                        Fault::RefuseConnections => command = "/nonexistent/mcp-test-server".into(),
-                        other => panic!("no stdio flag for {other:?}"),
-                    }
-                }
-                for log in [Some(&log), in_flight.map(|i| &i.log)].into_iter().flatten() {
-                    flag("--event-log", Some(log.to_string_lossy().into_owned()));
-                }
-                Srv::Stdio { command, flags, log, _dir: dir }
+            for (uri, text) in &self.texts {
+                flag("--text-resource", Some(format!("{uri}={text}")));
             }
+            if self.query_tool {
+                flag("--query-tool", None);
+            }
+            for (name, text) in &self.tools {
+                flag("--tool", Some(format!("{name}={text}")));
+            }
+            for (name, text) in &self.prompts {
+                flag("--prompt", Some(format!("{name}={text}")));
+            }
+            for t in &self.templates {
+                flag("--template", Some(t.clone()));
+            }
+            for f in &self.faults {
+                match f {
+                    Fault::Delay(m, d) => flag("--delay", Some(format!("{m}={}", d.as_millis()))),
+                    Fault::NeverAnswer(m) => flag("--never-answer", Some(m.clone())),
+                    Fault::CloseStreamOn(m) => flag("--exit-on", Some(m.clone())),
+                    Fault::NotifyAfterInitialized => flag("--notify-after-initialized", None),
+                    Fault::AskClient(tool) => flag("--ask-client", Some(tool.clone())),
+                    // Nothing to start: the stdio equivalent of nothing listening.
+                    Fault::RefuseConnections => command = "/nonexistent/mcp-test-server".into(),
+                    other => panic!("no stdio flag for {other:?}"),
+                }
+            }
+            for log in [Some(&log), in_flight.map(|i| &i.log)].into_iter().flatten() {
+                flag("--event-log", Some(log.to_string_lossy().into_owned()));
+            }
+            Srv::Stdio { command, flags, log, _dir: dir }
         }
     }
 }
@@ -170,7 +217,7 @@ fn start_http(b: TestServerBuilder) -> TestServer {
 
 /// A started server.
 pub enum Srv {
-    Http(Kind, TestServer),
+    Http(Kind, TestServer, Spec),
     /// Started by the client that connects to it; its events are in `log`.
     Stdio {
         command: String,
@@ -184,8 +231,8 @@ impl Srv {
     /// Its config, under `name`, with this priority and a 10 s timeout.
     pub fn config(&self, name: &str, priority: u32) -> ServerConfig {
         let transport = match self {
-            Srv::Http(Kind::Sse, s) => Transport::Sse { url: s.url().into() },
-            Srv::Http(_, s) => Transport::StreamableHttp { url: s.mcp_url().into() },
+            Srv::Http(Kind::Sse, s, _) => Transport::Sse { url: s.url().into() },
+            Srv::Http(_, s, _) => Transport::StreamableHttp { url: s.mcp_url().into() },
             Srv::Stdio { command, flags, .. } => {
                 Transport::Stdio { command: command.clone(), args: flags.clone(), env: Default::default(), cwd: None }
             }
@@ -199,7 +246,7 @@ impl Srv {
     /// The transport it is reached over.
     pub fn kind(&self) -> Kind {
         match self {
-            Srv::Http(kind, _) => *kind,
+            Srv::Http(kind, _, _) => *kind,
             Srv::Stdio { .. } => Kind::Stdio,
         }
     }
@@ -218,7 +265,7 @@ impl Srv {
     /// Messages received with this method (requests and notifications).
     pub fn count(&self, method: &str) -> u64 {
         match self {
-            Srv::Http(_, s) => s.stats().count(method),
+            Srv::Http(_, s, _) => s.stats().count(method),
             Srv::Stdio { .. } => self.events().iter().filter(|e| e.strip_prefix("in ") == Some(method)).count() as u64,
         }
     }
@@ -226,7 +273,7 @@ impl Srv {
     /// Every request and notification received.
     pub fn total(&self) -> u64 {
         match self {
-            Srv::Http(_, s) => s.stats().requests.values().sum(),
+            Srv::Http(_, s, _) => s.stats().requests.values().sum(),
             Srv::Stdio { .. } => self.events().iter().filter(|e| e.starts_with("in ")).count() as u64,
         }
     }
@@ -234,8 +281,8 @@ impl Srv {
     /// Sessions ever started: event streams, Streamable HTTP sessions, or processes.
     pub fn sessions(&self) -> u64 {
         match self {
-            Srv::Http(Kind::Sse, s) => s.stats().sse_connections,
-            Srv::Http(_, s) => s.stats().mcp_sessions,
+            Srv::Http(Kind::Sse, s, _) => s.stats().sse_connections,
+            Srv::Http(_, s, _) => s.stats().mcp_sessions,
             Srv::Stdio { .. } => self.events().iter().filter(|e| e.starts_with("start ")).count() as u64,
         }
     }
@@ -243,7 +290,7 @@ impl Srv {
     /// Sessions open now (for stdio: processes started and not yet reaped).
     pub fn open_sessions(&self) -> u64 {
         match self {
-            Srv::Http(_, s) => s.stats().open_sessions as u64,
+            Srv::Http(_, s, _) => s.stats().open_sessions as u64,
             // A process is a session until it is reaped.
             Srv::Stdio { .. } => self
                 .events()
@@ -254,10 +301,33 @@ impl Srv {
         }
     }
 
+    /// Stops the server, as a crash would: the HTTP server shuts down (its port is free), the
+    /// stdio server's processes are killed (the client's next spawn starts a new one).
+    pub fn kill(&self) {
+        match self {
+            Srv::Http(_, s, _) => s.shutdown(),
+            Srv::Stdio { .. } => {
+                for pid in self.events().iter().filter_map(|e| e.strip_prefix("start ")?.parse::<u32>().ok()) {
+                    let _ = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status();
+                }
+            }
+        }
+    }
+
+    /// Brings a killed HTTP server back on the same address (a stdio server needs nothing: the
+    /// client starts it again).
+    pub fn restart(&mut self) {
+        if let Srv::Http(_, s, spec) = self {
+            let addr = s.addr();
+            let b = spec.builder(None).bind(addr);
+            *s = start_http(b);
+        }
+    }
+
     /// The HTTP server, for what only it can do (notifications to the client).
     pub fn http(&self) -> Option<&TestServer> {
         match self {
-            Srv::Http(_, s) => Some(s),
+            Srv::Http(_, s, _) => Some(s),
             Srv::Stdio { .. } => None,
         }
     }

@@ -1,0 +1,330 @@
+//! One configured server's place in the orchestrator: its session (if any), and how it heals.
+//!
+//! A session found dead (its stream ended, its stdio child exited) or never established (the
+//! server was down at `initialize` without `fail_fast`) is re-established on the next use:
+//! one caller connects (the *leader*), concurrent callers wait for that one attempt within
+//! their own deadlines (single flight). Failed attempts push the next one back: jittered
+//! exponential back-off between `backoff_min` and `backoff_max`. The lock covers only the
+//! slot's fields: never a connect, a close, a sleep or a callback.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use crate::cache::ResourceCache;
+use crate::catalog::ServerResources;
+use crate::client::Client;
+use crate::config::{Orchestration, ServerConfig};
+use crate::error::{Error, Result};
+use crate::op::OpId;
+use crate::transport::child::Processes;
+use crate::transport::{Notification, deadline_in};
+
+/// A program's notification callback: server name, the op id of the session's connect, the
+/// notification.
+pub(crate) type Subscriber = Arc<dyn Fn(&str, &OpId, &Notification) + Send + Sync>;
+
+/// What every session's notification handler needs: the cache to invalidate, the subscribers
+/// to forward to.
+#[derive(Clone)]
+pub(crate) struct Hooks {
+    pub(crate) cache: Weak<ResourceCache<Arc<ServerResources>>>,
+    pub(crate) subscribers: Arc<Mutex<Vec<Subscriber>>>,
+    /// The program's answers to server requests, for every client it connects.
+    pub(crate) handlers: crate::handlers::Handlers,
+}
+
+/// Connects to one server, with the orchestrator's notification handling.
+pub(crate) fn connect(server: &ServerConfig, op: &OpId, processes: Arc<Processes>, hooks: &Hooks) -> Result<Client> {
+    let hooks = hooks.clone();
+    let session_op = op.clone();
+    Client::builder(server)
+        .op(op.clone())
+        .processes(processes)
+        .handlers(hooks.handlers.clone())
+        .on_notification(move |name, n| {
+            let drops_entry = matches!(
+                n.method.as_str(),
+                "notifications/resources/list_changed"
+                    | "notifications/resources/updated"
+                    | "notifications/tools/list_changed"
+                    | "notifications/prompts/list_changed"
+            );
+            if let (true, Some(cache)) = (drops_entry, hooks.cache.upgrade()) {
+                log::info!("op={session_op} server={name}: {}; dropping its cache entry", n.method);
+                cache.invalidate(name);
+            }
+            // The subscribers are called without the lock (they are user code).
+            let subscribers: Vec<Subscriber> = hooks.subscribers.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            for s in subscribers {
+                s(name, &session_op, n);
+            }
+        })
+        .connect()
+}
+
+/// The back-off before attempt `failures + 1`, after `failures` (≥ 1) failed attempts in a row:
+/// `backoff_min · 2^(failures-1)`, capped at `backoff_max`, then jittered to a uniform point in
+/// its upper half (so that servers failing together do not retry together). Always within
+/// `[backoff_min / 2, backoff_max]`.
+pub(crate) fn backoff(o: &Orchestration, failures: u32) -> Duration {
+    let exp = failures.saturating_sub(1).min(32);
+    let base = o.backoff_min.saturating_mul(1u32 << exp.min(31)).min(o.backoff_max);
+    let half = base / 2;
+    let span = base - half;
+    let nanos = span.as_nanos().min(u64::MAX as u128) as u64;
+    half + Duration::from_nanos(if nanos == 0 { 0 } else { random() % nanos.saturating_add(1) })
+}
+
+/// A random number from the standard library's per-process hash keys and a counter (no crate
+/// for a jitter).
+fn random() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static KEYS: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
+    KEYS.get_or_init(RandomState::new).hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// How a use of the slot may reconnect.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Heal {
+    /// A call: up to `1 + max_retries` attempts, waiting out the back-off within its deadline.
+    Call,
+    /// A gather: at most one attempt, and none while the back-off lasts.
+    Gather,
+}
+
+pub(crate) struct SlotState {
+    pub(crate) client: Option<Arc<Client>>,
+    /// The last connect failure (or why the session died).
+    pub(crate) error: Option<Error>,
+    /// Failed attempts in a row.
+    failures: u32,
+    /// No attempt before this.
+    next_try: Instant,
+    /// A leader is connecting.
+    connecting: bool,
+    /// Bumped by every finished attempt, so that waiters know theirs has landed.
+    attempts: u64,
+    /// The orchestrator was closed: install nothing.
+    pub(crate) closed: bool,
+    /// Whether the server ever had a session (a reconnect after a failure is a recovery).
+    had_trouble: bool,
+    /// The last data a gather got from it, for serving stale.
+    pub(crate) last_good: Option<Arc<ServerResources>>,
+}
+
+/// One enabled server.
+pub(crate) struct Slot {
+    pub(crate) config: Arc<ServerConfig>,
+    state: Mutex<SlotState>,
+    changed: Condvar,
+}
+
+impl Slot {
+    /// A slot with a session, or with the error of its failed first connect.
+    pub(crate) fn new(config: Arc<ServerConfig>, result: Result<Arc<Client>>, o: &Orchestration) -> Slot {
+        let (client, error, failures) = match result {
+            Ok(c) => (Some(c), None, 0),
+            Err(e) => (None, Some(e), 1),
+        };
+        let next_try = if failures > 0 { deadline_in(backoff(o, 1)) } else { Instant::now() };
+        Slot {
+            config,
+            state: Mutex::new(SlotState {
+                had_trouble: client.is_none(),
+                client,
+                error,
+                failures,
+                next_try,
+                connecting: false,
+                attempts: 0,
+                closed: false,
+                last_good: None,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The live session, if there is one now (no reconnect).
+    pub(crate) fn live(&self) -> Option<Arc<Client>> {
+        self.lock().client.clone().filter(|c| !c.is_closed())
+    }
+
+    /// Marks the slot closed and takes its session (to be closed by the caller); wakes waiters.
+    pub(crate) fn close(&self) -> Option<Arc<Client>> {
+        let client = {
+            let mut s = self.lock();
+            s.closed = true;
+            s.client.take()
+        };
+        self.changed.notify_all();
+        client
+    }
+
+    /// The live session, re-establishing a dead or missing one as `heal` allows. Returns it
+    /// and whether a reconnect happened for this call (a recovery).
+    pub(crate) fn session(
+        &self,
+        op: &OpId,
+        deadline: Instant,
+        heal: Heal,
+        o: &Orchestration,
+        processes: &Arc<Processes>,
+        hooks: &Hooks,
+    ) -> Result<(Arc<Client>, bool)> {
+        let name = &self.config.name;
+        let mut tries_left = match heal {
+            Heal::Call => 1 + o.max_retries,
+            Heal::Gather => 1,
+        };
+        let mut waited_for: Option<u64> = None;
+        let mut s = self.lock();
+        loop {
+            if s.closed {
+                return Err(Error::Closed { what: "orchestrator".into(), op: op.clone() });
+            }
+            if let Some(c) = s.client.as_ref().filter(|c| !c.is_closed()) {
+                return Ok((c.clone(), waited_for.is_some()));
+            }
+            let now = Instant::now();
+            if s.connecting {
+                // Somebody else's attempt: wait for it to land, within our deadline.
+                waited_for.get_or_insert(s.attempts);
+                if now >= deadline {
+                    return Err(self.timeout(op, o));
+                }
+                s = self.changed.wait_timeout(s, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+                continue;
+            }
+            if waited_for.is_some_and(|seen| s.attempts != seen && s.client.is_none()) {
+                // The attempt we waited for failed: its error is ours (single flight).
+                return Err(self.failure(&s, op));
+            }
+            if tries_left == 0 {
+                return Err(self.failure(&s, op));
+            }
+            if s.next_try > now {
+                match heal {
+                    Heal::Gather => return Err(self.failure(&s, op)),
+                    Heal::Call if s.next_try >= deadline => return Err(self.failure(&s, op)),
+                    Heal::Call => {
+                        let wait = s.next_try - now;
+                        s = self.changed.wait_timeout(s, wait).unwrap_or_else(|e| e.into_inner()).0;
+                        continue;
+                    }
+                }
+            }
+            // Lead one attempt.
+            tries_left -= 1;
+            s.connecting = true;
+            let dead = s.client.take();
+            if dead.is_some() {
+                s.had_trouble = true;
+            }
+            drop(s);
+            if let Some(dead) = dead {
+                log::info!("op={op} server={name}: the session is dead; reconnecting");
+                close_in_background(dead);
+            } else {
+                log::info!("op={op} server={name}: connecting again");
+            }
+            let result = connect(&self.config, op, processes.clone(), hooks);
+            if result.is_ok() {
+                processes.release(op);
+            }
+            s = self.lock();
+            s.connecting = false;
+            s.attempts += 1;
+            match result {
+                Ok(client) if s.closed => {
+                    drop(s);
+                    self.changed.notify_all();
+                    client.close();
+                    return Err(Error::Closed { what: "orchestrator".into(), op: op.clone() });
+                }
+                Ok(client) => {
+                    let client = Arc::new(client);
+                    let recovered = s.had_trouble;
+                    s.client = Some(client.clone());
+                    s.error = None;
+                    s.failures = 0;
+                    s.had_trouble = false;
+                    drop(s);
+                    self.changed.notify_all();
+                    log::info!("op={op} server={name}: reconnected");
+                    return Ok((client, recovered));
+                }
+                Err(e) => {
+                    s.failures = s.failures.saturating_add(1);
+                    let pause = backoff(o, s.failures);
+                    s.next_try = deadline_in(pause);
+                    s.had_trouble = true;
+                    log::debug!("op={op} server={name}: reconnect failed ({e}); next attempt in {pause:?}");
+                    s.error = Some(e);
+                    self.changed.notify_all();
+                }
+            }
+        }
+    }
+
+    fn failure(&self, s: &SlotState, op: &OpId) -> Error {
+        s.error.clone().unwrap_or_else(|| Error::Connect {
+            server: self.config.name.clone(),
+            op: op.clone(),
+            detail: "the session is dead and was not re-established".into(),
+        })
+    }
+
+    fn timeout(&self, op: &OpId, _o: &Orchestration) -> Error {
+        Error::Timeout {
+            server: self.config.name.clone(),
+            method: "connect".into(),
+            op: op.clone(),
+            phase: crate::deadline::Phase::Reconnect,
+            after: self.config.timeout,
+        }
+    }
+}
+
+/// Closes a dead session on a thread of its own (`mcp-close:<server>`), off the caller's path.
+fn close_in_background(client: Arc<Client>) {
+    let closer = client.clone();
+    let spawned =
+        std::thread::Builder::new().name(format!("mcp-close:{}", client.name())).spawn(move || closer.close());
+    if spawned.is_err() {
+        client.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_within_its_bounds() {
+        let o = Orchestration {
+            backoff_min: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(1),
+            ..Orchestration::default()
+        };
+        for failures in 1..40 {
+            let base = (Duration::from_millis(100) * 2u32.pow((failures - 1).min(20))).min(Duration::from_secs(1));
+            for _ in 0..50 {
+                let b = backoff(&o, failures);
+                assert!(b >= base / 2 && b <= base, "failures {failures}: {b:?} outside [{:?}, {base:?}]", base / 2);
+            }
+        }
+        let distinct: std::collections::BTreeSet<Duration> = (0..20).map(|_| backoff(&o, 3)).collect();
+        assert!(distinct.len() > 10, "the jitter varies: {distinct:?}");
+        let zero = Orchestration { backoff_min: Duration::ZERO, backoff_max: Duration::ZERO, ..o };
+        assert_eq!(backoff(&zero, 5), Duration::ZERO);
+        let huge = Orchestration { backoff_min: Duration::MAX, backoff_max: Duration::MAX, ..zero };
+        assert!(backoff(&huge, u32::MAX) >= Duration::MAX / 2);
+    }
+}
