@@ -13,14 +13,21 @@
 //!     client --command "$OLDPWD/target/debug/examples/conformance_client" --scenario tools_call
 //! ```
 //!
+//! Authorization scenarios (`auth/…`) use the library's OAuth: the authorization code flow with
+//! [`ImmediateRedirect`] as the person's step (the suite's authorization server redirects at
+//! once), the suite's Client ID Metadata Document URL, a pre-registered client when the context
+//! names one, and client credentials for the `client-credentials-*` extensions.
+//!
 //! `RUST_LOG=debug` (with `--verbose`) shows the exchange on stderr.
 
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use mcp_orchestrator::{
-    Client, ElicitRequest, ElicitResult, HandlerError, Handlers, ProtocolChoice, RequestContext, ServerConfig,
-    Transport,
+    AuthConfig, Client, ClientCredentialsConfig, ElicitRequest, ElicitResult, HandlerError, Handlers,
+    ImmediateRedirect, OAuthConfig, ProtocolChoice, RequestContext, Secret, ServerConfig, Transport,
 };
 use serde_json::{Value, json};
 
@@ -63,8 +70,13 @@ fn main() -> ExitCode {
         "http-custom-headers" => custom_headers(&url, &context),
         // Tools with invalid x-mcp-header annotations are dropped by the library: call the rest.
         "http-invalid-tool-headers" => call_every_tool(&url),
-        // Authorization is not implemented yet: try, and fail with the server's answer.
-        s if s.starts_with("auth/") => list_tools(&url),
+        // Client credentials (extensions): the context names the client.
+        "auth/client-credentials-basic" | "auth/client-credentials-jwt" => {
+            authorized(&url, client_credentials(&context))
+        }
+        // The authorization code flow against the suite's authorization server, which redirects
+        // at once: list the tools and call one (step-up and migration need requests after it).
+        s if s.starts_with("auth/") => authorized(&url, oauth(&context)),
         other => {
             eprintln!("conformance_client: scenario {other:?} is not implemented (context {context})");
             return ExitCode::from(2);
@@ -80,6 +92,10 @@ fn main() -> ExitCode {
 }
 
 fn connect(url: &str, handlers: Handlers) -> Result<Client, Box<dyn std::error::Error>> {
+    connect_with(url, handlers, None)
+}
+
+fn connect_with(url: &str, handlers: Handlers, auth: Option<AuthConfig>) -> Result<Client, Box<dyn std::error::Error>> {
     let mut config = ServerConfig::new("conformance", Transport::Http { url: url.into() });
     config.timeout = TIMEOUT;
     // The suite asks for one wire; MCP_CONFORMANCE_PROTOCOL=auto lets the client detect it.
@@ -89,7 +105,46 @@ fn connect(url: &str, handlers: Handlers) -> Result<Client, Box<dyn std::error::
             std::env::var("MCP_CONFORMANCE_PROTOCOL_VERSION").unwrap_or_else(|_| "2025-11-25".into()),
         ),
     };
-    Ok(Client::builder(&config).handlers(handlers).connect()?)
+    config.auth = auth;
+    Ok(Client::builder(&config).handlers(handlers).authorization_handler(Arc::new(ImmediateRedirect)).connect()?)
+}
+
+/// The client metadata document URL the suite's CIMD scenarios expect.
+const CLIENT_METADATA_URL: &str = "https://conformance-test.local/client-metadata.json";
+
+fn context_str(context: &Value, key: &str) -> Option<String> {
+    context.get(key).and_then(Value::as_str).map(str::to_owned)
+}
+
+/// The authorization code flow; a pre-registered client when the context names one.
+fn oauth(context: &Value) -> AuthConfig {
+    AuthConfig::OAuth(OAuthConfig {
+        client_id: context_str(context, "client_id"),
+        client_secret: context_str(context, "client_secret").map(Secret::new),
+        client_metadata_url: Some(CLIENT_METADATA_URL.into()),
+        client_name: Some("mcp-orchestrator conformance client".into()),
+        ..OAuthConfig::default()
+    })
+}
+
+fn client_credentials(context: &Value) -> AuthConfig {
+    AuthConfig::ClientCredentials(ClientCredentialsConfig {
+        client_id: context_str(context, "client_id").unwrap_or_default(),
+        client_secret: context_str(context, "client_secret").map(Secret::new),
+        private_key_pem: context_str(context, "private_key_pem").map(Secret::new),
+        signing_algorithm: context_str(context, "signing_algorithm"),
+        ..ClientCredentialsConfig::default()
+    })
+}
+
+fn authorized(url: &str, auth: AuthConfig) -> Outcome {
+    let client = connect_with(url, Handlers::new(), Some(auth))?;
+    let tools = client.list_tools()?;
+    let tool = tools.iter().find(|t| t.name == "test-tool").or(tools.first()).ok_or("the server lists no tool")?;
+    let result = client.call_tool(&tool.name, json!({}))?;
+    eprintln!("{}: {}", tool.name, result.text());
+    client.close();
+    Ok(())
 }
 
 fn list_tools(url: &str) -> Outcome {
