@@ -4,6 +4,7 @@
 #![cfg(feature = "testing")]
 
 #[path = "support/servers.rs"]
+#[macro_use]
 mod servers;
 #[path = "support/wait.rs"]
 mod wait;
@@ -15,21 +16,6 @@ use mcp_orchestrator::testing::Fault;
 use mcp_orchestrator::{Config, Error, NameFilter, Naming, Orchestration, Orchestrator, ServerConfig};
 use serde_json::json;
 use servers::{Kind, sample};
-
-/// Runs each listed `fn(Kind)` as a test over every transport.
-macro_rules! over_every_transport {
-    ($($name:ident),* $(,)?) => {
-        mod sse {
-            $( #[test] fn $name() { super::$name(super::Kind::Sse) } )*
-        }
-        mod streamable_http {
-            $( #[test] fn $name() { super::$name(super::Kind::StreamableHttp) } )*
-        }
-        mod stdio {
-            $( #[test] fn $name() { super::$name(super::Kind::Stdio) } )*
-        }
-    };
-}
 
 over_every_transport!(
     tools_and_prompts_collide_by_priority,

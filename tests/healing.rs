@@ -9,6 +9,7 @@
 #![cfg(all(feature = "testing", unix))]
 
 #[path = "support/servers.rs"]
+#[macro_use]
 mod servers;
 #[path = "support/wait.rs"]
 mod wait;
@@ -21,21 +22,6 @@ use mcp_orchestrator::{Config, Error, Orchestration, Orchestrator, ServerConfig,
 use serde_json::json;
 use servers::{Kind, Scratch, Spec, Srv, sample};
 use wait::eventually;
-
-/// Runs each listed `fn(Kind)` as a test over every transport.
-macro_rules! over_every_transport {
-    ($($name:ident),* $(,)?) => {
-        mod sse {
-            $( #[test] fn $name() { super::$name(super::Kind::Sse) } )*
-        }
-        mod streamable_http {
-            $( #[test] fn $name() { super::$name(super::Kind::StreamableHttp) } )*
-        }
-        mod stdio {
-            $( #[test] fn $name() { super::$name(super::Kind::Stdio) } )*
-        }
-    };
-}
 
 over_every_transport!(
     a_server_killed_and_restarted_between_two_calls_is_reconnected,

@@ -6,6 +6,7 @@
 #![cfg(feature = "testing")]
 
 #[path = "support/servers.rs"]
+#[macro_use]
 mod servers;
 #[path = "support/wait.rs"]
 mod wait;
@@ -18,21 +19,6 @@ use mcp_orchestrator::{Config, Error, Orchestration, Orchestrator, ServerConfig,
 use serde_json::json;
 use servers::{InFlight, Kind, Spec, Srv, sample};
 use wait::eventually;
-
-/// Runs each listed `fn(Kind)` as a test over every transport.
-macro_rules! over_every_transport {
-    ($($name:ident),* $(,)?) => {
-        mod sse {
-            $( #[test] fn $name() { super::$name(super::Kind::Sse) } )*
-        }
-        mod streamable_http {
-            $( #[test] fn $name() { super::$name(super::Kind::StreamableHttp) } )*
-        }
-        mod stdio {
-            $( #[test] fn $name() { super::$name(super::Kind::Stdio) } )*
-        }
-    };
-}
 
 over_every_transport!(
     gathers_in_parallel_and_merges_by_priority,

@@ -63,10 +63,10 @@ fn sdk_stdio(name: &str, python: &Path) -> ServerConfig {
     stdio(name, python.to_string_lossy(), &args)
 }
 
-/// Everything the interop server serves, checked value by value.
-fn check_everything(client: &Client) {
+/// Everything the interop server serves, checked value by value, over protocol `version`.
+fn check_everything(client: &Client, version: &str) {
     assert_eq!(client.server().server_info.name, "interop-test-server");
-    assert_eq!(client.protocol_version(), mcp_orchestrator::SUPPORTED_PROTOCOL_VERSIONS[0]);
+    assert_eq!(client.protocol_version(), version);
 
     let resources = client.list_resources().unwrap();
     assert_eq!(resources.len(), 121, "120 text resources and the blob");
@@ -119,7 +119,7 @@ fn check_everything(client: &Client) {
 fn check_http(args: &[&str]) {
     let server = PythonServer::require(args);
     let client = Client::connect(&http("sdk", server.mcp_url())).unwrap();
-    check_everything(&client);
+    check_everything(&client, "2025-11-25"); // pinned by `http()`
     let started = Instant::now();
     client.close();
     assert!(started.elapsed() < Duration::from_secs(5), "close took {:?}", started.elapsed());
@@ -155,7 +155,7 @@ fn streamable_http_stateless_json_replies() {
 fn stdio_sdk_server() {
     let python = python::require_python();
     let client = Client::connect(&sdk_stdio("sdk-stdio", &python)).unwrap();
-    check_everything(&client);
+    check_everything(&client, "2026-07-28"); // detected: the SDK 2.3.0 speaks it over stdio
     let started = Instant::now();
     client.close();
     assert!(started.elapsed() < Duration::from_secs(5), "close took {:?}", started.elapsed());

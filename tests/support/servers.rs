@@ -5,6 +5,23 @@
 
 #![allow(dead_code)] // reason: each test file uses a different part of this module
 
+/// Runs each listed `fn(Kind)` as a test over every transport (the test file imports `Kind`;
+/// `#[macro_use]` on its `mod servers`).
+#[allow(unused_macros)] // reason: not every test file that includes this module uses it
+macro_rules! over_every_transport {
+    ($($name:ident),* $(,)?) => {
+        mod sse {
+            $( #[test] fn $name() { super::$name(super::Kind::Sse) } )*
+        }
+        mod streamable_http {
+            $( #[test] fn $name() { super::$name(super::Kind::StreamableHttp) } )*
+        }
+        mod stdio {
+            $( #[test] fn $name() { super::$name(super::Kind::Stdio) } )*
+        }
+    };
+}
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
