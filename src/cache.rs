@@ -70,6 +70,19 @@ struct State<V> {
     flights: HashMap<u64, Flight<V>>,
     next_flight: u64,
     stats: CacheStats,
+    /// Bumped whenever the entries change: a store (or replacement), an eviction, an expired
+    /// entry dropped, an invalidation, a clear. While it is unchanged, every entry is the one
+    /// seen when it was read.
+    generation: u64,
+}
+
+/// What [`ResourceCache::get_many_stamped`] saw: while the cache's generation is still
+/// `generation` and the clock is before `fresh_until`, the same call would return the same values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) generation: u64,
+    /// When the first of the entries read expires (`None`: none of them ever does).
+    pub(crate) fresh_until: Option<Instant>,
 }
 
 /// A thread-safe cache of fetched values (`V` will be `Arc<ServerResources>`), keyed by name.
@@ -121,6 +134,7 @@ impl<V: Clone + Send> ResourceCache<V> {
                 flights: HashMap::new(),
                 next_flight: 0,
                 stats: CacheStats { max_bytes, ..CacheStats::default() },
+                generation: 0,
             }),
             landed: Condvar::new(),
         }
@@ -146,25 +160,54 @@ impl<V: Clone + Send> ResourceCache<V> {
 
     /// [`get`](Self::get) for many keys under one lock and one clock reading: the warm path of a
     /// gather. Each fresh entry counts a hit.
+    #[cfg(test)]
     pub(crate) fn get_many<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Vec<Option<V>> {
+        self.get_many_stamped(keys).0
+    }
+
+    /// [`get_many`](Self::get_many), with the [`Stamp`] that lets a caller holding on to the
+    /// values ask [`unchanged`](Self::unchanged) later instead of looking every key up again.
+    pub(crate) fn get_many_stamped<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> (Vec<Option<V>>, Stamp) {
         let now = (self.clock)();
         let mut expired = Vec::new();
-        let found = {
+        let mut fresh_until: Option<Instant> = None;
+        let (found, generation) = {
             let mut state = self.lock();
             let found: Vec<Option<V>> = keys
                 .into_iter()
                 .map(|key| {
                     let mut gone = None;
                     let v = self.fresh(&mut state, key, now, &mut gone);
+                    if v.is_some() {
+                        // An entry whose expiry is past what an `Instant` holds never expires.
+                        if let Some(until) = state.entries.peek(key).and_then(|e| e.stored_at.checked_add(self.ttl)) {
+                            fresh_until = Some(fresh_until.map_or(until, |u| u.min(until)));
+                        }
+                    }
                     expired.extend(gone);
                     v
                 })
                 .collect();
             state.stats.hits += found.iter().filter(|v| v.is_some()).count() as u64;
-            found
+            (found, state.generation)
         };
         drop(expired); // outside the lock
-        found
+        (found, Stamp { generation, fresh_until })
+    }
+
+    /// Whether a [`get_many_stamped`](Self::get_many_stamped) that returned `stamp` would
+    /// return the same values now: no entry changed since and none has expired. When so, counts
+    /// `hits` hits (what the lookup would have counted). One lock and one clock reading.
+    pub(crate) fn unchanged(&self, stamp: Stamp, hits: u64) -> bool {
+        if stamp.fresh_until.is_some_and(|until| (self.clock)() >= until) {
+            return false;
+        }
+        let mut state = self.lock();
+        if state.generation != stamp.generation {
+            return false;
+        }
+        state.stats.hits += hits;
+        true
     }
 
     /// Single-flight get-or-fetch.
@@ -269,6 +312,7 @@ impl<V: Clone + Send> ResourceCache<V> {
             if dropped.is_some() || detached {
                 state.stats.invalidations += 1;
             }
+            state.generation += 1;
             state.stats.entries = state.entries.len();
             state.stats.bytes = state.bytes;
             dropped
@@ -283,6 +327,7 @@ impl<V: Clone + Send> ResourceCache<V> {
         let entries = {
             let mut state = self.lock();
             state.current.clear();
+            state.generation += 1;
             state.bytes = 0;
             state.stats.entries = 0;
             state.stats.bytes = 0;
@@ -310,6 +355,7 @@ impl<V: Clone + Send> ResourceCache<V> {
             return Some(entry.value.clone());
         }
         let entry = state.entries.pop(key)?;
+        state.generation += 1;
         state.bytes -= entry.bytes;
         state.stats.entries = state.entries.len();
         state.stats.bytes = state.bytes;
@@ -373,6 +419,7 @@ impl<V: Clone + Send> ResourceCache<V> {
 
     /// Stores a value, then evicts least recently used entries until the budget holds.
     fn store(&self, state: &mut State<V>, key: &str, value: V, bytes: usize, now: Instant) -> Stored<V> {
+        state.generation += 1; // stored, replaced or dropped; evictions below are covered too
         let mut stored = Stored { evicted: Vec::new(), replaced: state.entries.pop(key), oversized: None };
         if let Some(old) = &stored.replaced {
             state.bytes -= old.bytes;
@@ -569,6 +616,40 @@ mod tests {
         clock.advance(Duration::from_secs(300));
         assert_eq!(put(&cache, "a", "A4", 12), ("A4".to_owned(), false));
         assert_eq!(cache.stats().bytes, 12);
+    }
+
+    #[test]
+    fn a_stamp_holds_until_an_entry_changes_or_expires() {
+        let clock = FakeClock::new();
+        let cache = clock.cache::<String>(Duration::from_secs(300), 1000);
+        put(&cache, "a", "A1", 10);
+        clock.advance(Duration::from_secs(100));
+        put(&cache, "b", "B1", 10);
+        let (found, stamp) = cache.get_many_stamped(["a", "b"]);
+        assert_eq!(found, [Some("A1".to_owned()), Some("B1".to_owned())]);
+        let hits = cache.stats().hits;
+        assert!(cache.unchanged(stamp, 2));
+        assert_eq!(cache.stats().hits, hits + 2);
+        // "a" expires first, at 300 s.
+        clock.advance(Duration::from_millis(199_999));
+        assert!(cache.unchanged(stamp, 2));
+        clock.advance(Duration::from_millis(1));
+        assert!(!cache.unchanged(stamp, 2));
+        assert_eq!(cache.stats().hits, hits + 4, "a stale stamp counts nothing");
+
+        // A store, an invalidation (of any key) and a clear each end a stamp.
+        let (_, stamp) = cache.get_many_stamped(["b"]);
+        assert!(cache.unchanged(stamp, 1));
+        put(&cache, "c", "C1", 10);
+        assert!(!cache.unchanged(stamp, 1));
+        let (_, stamp) = cache.get_many_stamped(["b"]);
+        cache.invalidate("c");
+        assert!(!cache.unchanged(stamp, 1));
+        let (_, stamp) = cache.get_many_stamped(["b"]);
+        assert!(cache.unchanged(stamp, 1));
+        cache.clear();
+        assert!(!cache.unchanged(stamp, 1));
+        assert_eq!(cache.get_many_stamped(["b"]).0, [None]);
     }
 
     #[test]

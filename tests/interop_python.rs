@@ -297,3 +297,84 @@ fn stdio_probe_opens_the_modern_era_of_a_python_process() {
     assert_eq!(client.call_tool("add", json!({"a": 1, "b": 2})).unwrap().text(), "3");
     client.close();
 }
+
+/// The texts of a prompt's messages, with their roles.
+fn prompt_messages(result: &mcp_orchestrator::GetPromptResult) -> Vec<(&str, &str)> {
+    result
+        .messages
+        .iter()
+        .map(|m| match &m.content {
+            mcp_orchestrator::Content::Text { text, .. } => (m.role.as_str(), text.as_str()),
+            other => panic!("a text message, not {other:?}"),
+        })
+        .collect()
+}
+
+fn prompt_args(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn prompts_are_listed_got_and_routed_by_name() {
+    let sse = PythonServer::require(&["--transport", "sse", "--resources", "2"]);
+    let http = PythonServer::require(&["--transport", "streamable_http", "--resources", "2"]);
+
+    // Per client, over the legacy handshake (SSE) and the 2026-07-28 wire (Streamable HTTP).
+    for (name, config) in
+        [("sse", http_config("py-sse", sse.sse_url(), "sse")), ("http", http_config("py-http", http.mcp_url(), "http"))]
+    {
+        let client = Client::connect(&config).unwrap();
+        assert!(client.server().capabilities.prompts.is_some(), "{name}");
+        let mut prompts = client.list_prompts().unwrap();
+        prompts.sort_by(|a, b| a.name.cmp(&b.name));
+        let names: Vec<&str> = prompts.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["greet", "review"], "{name}");
+        let greet = &prompts[0];
+        assert_eq!(greet.title.as_deref(), Some("Greet"), "{name}");
+        assert_eq!(greet.description.as_deref(), Some("Greet someone by name."), "{name}");
+        let arguments: Vec<(&str, Option<bool>)> =
+            greet.arguments.iter().map(|a| (a.name.as_str(), a.required)).collect();
+        assert_eq!(arguments, [("name", Some(true)), ("style", Some(false))], "{name}");
+        assert!(prompts[1].arguments.is_empty(), "{name}: {:?}", prompts[1].arguments);
+
+        let plain = client.get_prompt("greet", &prompt_args(&[("name", "Ada")])).unwrap();
+        assert_eq!(plain.description.as_deref(), Some("Greet someone by name."), "{name}");
+        assert_eq!(prompt_messages(&plain), [("user", "Hello, Ada!")], "{name}");
+        let loud = client.get_prompt("greet", &prompt_args(&[("name", "Ada"), ("style", "loud")])).unwrap();
+        assert_eq!(prompt_messages(&loud), [("user", "HELLO, ADA!")], "{name}");
+        let review = client.get_prompt("review", &prompt_args(&[])).unwrap();
+        assert_eq!(
+            prompt_messages(&review),
+            [("user", "Please review this code."), ("assistant", "Sure, send it over.")],
+            "{name}"
+        );
+        // A missing required argument is the server's error, not a panic or a hang.
+        assert!(client.get_prompt("greet", &prompt_args(&[])).is_err(), "{name}");
+        client.close();
+    }
+
+    // Routed by name: both servers offer the same prompts; the lower priority number wins.
+    let mut ca = http_config("a", sse.sse_url(), "sse");
+    ca.priority = 2;
+    let mut cb = http_config("b", http.mcp_url(), "http");
+    cb.priority = 1;
+    let o = Orchestrator::new(Config::new(vec![ca, cb], Orchestration::default()).unwrap());
+    o.initialize().unwrap();
+    let g = o.gather_all_resources().unwrap();
+    assert!(g.servers.iter().all(|s| s.status == Status::Ok), "{:?}", g.servers);
+    let names: Vec<&str> = g.prompts.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["greet", "review"]);
+    let greet = g.prompt("greet").unwrap();
+    assert_eq!((greet.server.as_str(), greet.original.as_str()), ("b", "greet"));
+    assert_eq!(greet.shadowed, ["a".to_string()]);
+    assert_eq!(greet.item.arguments.len(), 2);
+    let routed = o.get_prompt("greet", &prompt_args(&[("name", "Grace"), ("style", "loud")])).unwrap();
+    assert_eq!(prompt_messages(&routed), [("user", "HELLO, GRACE!")]);
+    let review = o.get_prompt("review", &prompt_args(&[])).unwrap();
+    assert_eq!(prompt_messages(&review)[1], ("assistant", "Sure, send it over."));
+    let on_a = o.get_prompt_on("a", "greet", &prompt_args(&[("name", "Ada")])).unwrap();
+    assert_eq!(prompt_messages(&on_a), [("user", "Hello, Ada!")]);
+    assert!(matches!(o.get_prompt("nope", &prompt_args(&[])), Err(mcp_orchestrator::Error::NoServer { .. })));
+    o.close();
+}

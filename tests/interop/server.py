@@ -14,7 +14,10 @@ What it serves (see tests/interop/README.md for the exact wire shapes):
   (base64 on the wire), with annotations and `_meta`;
 - one resource template `test://template/{id}`;
 - tools `add(a: int, b: int)` (text `"{a+b}"` and structuredContent `{"result": a+b}`)
-  and `echo(text: str)` (text only).
+  and `echo(text: str)` (text only);
+- prompts `greet(name: str, style: str = "plain")` (one user message `Hello, {name}!`, or
+  `HELLO, {NAME}!` when style is `loud`) and `review` (no arguments: a user message
+  `Please review this code.` and an assistant message `Sure, send it over.`).
 
 The server itself is the SDK's high-level `MCPServer`. Two things the SDK does not offer
 are added through its public (provisional) `middleware` hook, so the SDK's own handlers
@@ -46,6 +49,7 @@ from typing import Any
 import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.prompts.base import AssistantMessage, Message, UserMessage
 from mcp.server.mcpserver.resources import BinaryResource, TextResource
 from mcp.shared.exceptions import MCPError
 from mcp_types import INVALID_PARAMS, Annotations
@@ -197,6 +201,15 @@ def build_server(args: argparse.Namespace) -> MCPServer:
     @server.tool(title="Echo", description="Return the text unchanged.", structured_output=False)
     def echo(text: str) -> str:
         return text
+
+    @server.prompt(title="Greet", description="Greet someone by name.")
+    def greet(name: str, style: str = "plain") -> str:
+        greeting = f"Hello, {name}!"
+        return greeting.upper() if style == "loud" else greeting
+
+    @server.prompt(title="Review", description="Ask for a code review.")
+    def review() -> list[Message]:
+        return [UserMessage("Please review this code."), AssistantMessage("Sure, send it over.")]
 
     if args.list_latency_ms > 0 or args.page_size is not None:
         server.middleware.append(list_middleware(args.list_latency_ms / 1000.0, args.page_size))
