@@ -20,13 +20,15 @@
 //! let mut sse = std::net::TcpStream::connect(server.addr())?;
 //! sse.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
 //! write!(sse, "GET /sse HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", server.addr())?;
-//! let endpoint = BufReader::new(sse)
+//! let mut stream = BufReader::new(sse); // kept open: the session lives as long as its stream
+//! let endpoint = (&mut stream)
 //!     .lines()
 //!     .map_while(Result::ok)
 //!     .find_map(|line| line.strip_prefix("data: ").map(str::to_owned))
 //!     .expect("an endpoint event");
 //! assert!(endpoint.starts_with("/messages/?session_id="));
 //! assert!(server.wait_until(std::time::Duration::from_secs(5), |s| s.open_sessions == 1));
+//! drop(stream);
 //!
 //! server.shutdown(); // also done on drop
 //! # Ok::<(), std::io::Error>(())
