@@ -76,7 +76,8 @@
 //! Routing goes through it, and a dead session is re-established on its next use (single
 //! flight, jittered back-off, `max_retries`):
 //!
-//! ```
+#![cfg_attr(feature = "testing", doc = "```")]
+#![cfg_attr(not(feature = "testing"), doc = "```ignore")]
 //! use mcp_orchestrator::{Config, Naming, Orchestration, Orchestrator, ServerConfig};
 //! use mcp_orchestrator::testing::{TestServer, text_result};
 //!
