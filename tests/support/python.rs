@@ -6,12 +6,10 @@
 //! The interpreter is `$MCP_INTEROP_PYTHON`, else `.venv-interop/bin/python` in the crate root
 //! (`.ci/run` creates it; see `tests/interop/README.md` to do it by hand).
 //!
-//! Two ways to use it. Tests marked `#[ignore = "needs the Python interop venv…"]` (the
+//! Tests marked `#[ignore = "needs the Python interop venv…"]` (the
 //! `interop_*` test files; `cargo test` reports them as ignored, `-- --ignored` runs them) call
 //! [`require_python`] / [`PythonServer::require`], which fail the test when there is no
-//! interpreter: a test that was asked to run never passes without running. [`python`] /
-//! [`PythonServer::start`] return `None` (after a message) instead, except under CI (`CI` set),
-//! where they panic.
+//! interpreter: a test that was asked to run never passes without running.
 //!
 //! Every wait has a deadline; the server child is killed and reaped on drop, and it also
 //! shuts itself down when its stdin closes, so even a test process that dies without
@@ -46,28 +44,6 @@ fn manifest_dir() -> &'static Path {
 /// `tests/interop/server.py`.
 pub fn server_script() -> PathBuf {
     manifest_dir().join("tests").join("interop").join("server.py")
-}
-
-/// True when running under CI (`CI` set to anything but empty, `0` or `false`).
-pub fn in_ci() -> bool {
-    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
-}
-
-/// The Python interpreter for interop tests, or `None` (after saying why on stderr) when there
-/// is none and we are not under CI.
-///
-/// # Panics
-/// Under CI when there is no interpreter, and whenever `MCP_INTEROP_PYTHON` names a file that
-/// does not exist (a misconfiguration, not a missing optional set-up).
-pub fn python() -> Option<PathBuf> {
-    match find_python() {
-        Ok(path) => Some(path),
-        Err(why) => {
-            assert!(!in_ci(), "CI must run the interop tests, but there is {why}");
-            eprintln!("skipping interop: {why}");
-            None
-        }
-    }
 }
 
 /// The Python interpreter for an interop test that was asked to run (an `#[ignore]`d test run
@@ -123,21 +99,10 @@ impl PythonServer {
     /// Starts `server.py` with `args` (which must choose an HTTP transport, e.g.
     /// `&["--transport", "sse", "--resources", "100"]`) and waits for its port.
     ///
-    /// Returns `None` when there is no interpreter and we are not under CI (see [`python`]).
-    ///
     /// # Panics
-    /// When the server cannot be spawned, exits, prints something else, or does not print
-    /// `LISTENING <port>` within [`STARTUP_TIMEOUT`]: the interpreter is there, so the
-    /// failure is real.
-    pub fn start(args: &[&str]) -> Option<PythonServer> {
-        python().map(|python| PythonServer::spawn(&python, args))
-    }
-
-    /// Like [`PythonServer::start`], for a test that was asked to run: without an interpreter
-    /// it fails (see [`require_python`]).
-    ///
-    /// # Panics
-    /// As [`PythonServer::start`], and when there is no interpreter.
+    /// When there is no interpreter (see [`require_python`]), and when the server cannot be
+    /// spawned, exits, prints something else, or does not print `LISTENING <port>` within
+    /// [`STARTUP_TIMEOUT`].
     pub fn require(args: &[&str]) -> PythonServer {
         PythonServer::spawn(&require_python(), args)
     }
@@ -145,7 +110,7 @@ impl PythonServer {
     fn spawn(python: &Path, args: &[&str]) -> PythonServer {
         assert!(
             !args.windows(2).any(|w| w == ["--transport", "stdio"]),
-            "PythonServer runs HTTP transports; for stdio spawn `python()` with `server_script()`"
+            "PythonServer runs HTTP transports; for stdio spawn `require_python()` with `server_script()`"
         );
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         let mut child = Command::new(python)
