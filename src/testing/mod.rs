@@ -171,6 +171,15 @@ pub enum Fault {
     /// or on stdout — and, once all three are answered, returns a text result holding the
     /// answers as JSON: `{"<method>": {"result": …} | {"error": {"code", "message"}}}`.
     AskClient(String),
+    /// Streamable HTTP (both wires): the first this-many requests with this method are
+    /// processed as usual (a tool's handler runs), but the reply is an event stream that ends
+    /// before the response: one priming event (`id: broken`, `retry: 100`, empty data),
+    /// then the connection closes. `GET /mcp` is `405`, so a client cannot resume the stream.
+    BreakReply(String, u32),
+    /// Streamable HTTP (both wires): the first this-many requests with this method are
+    /// processed as usual, but the JSON reply is cut off: its `content-length` is the whole
+    /// answer's, half of it is sent, then the connection closes.
+    TruncateReply(String, u32),
 }
 
 /// Which protocols and transports the server speaks ([`TestServerBuilder::protocol_mode`]).
@@ -413,6 +422,16 @@ impl Spec {
 
     fn keep_alive(&self) -> Option<Duration> {
         self.faults.iter().find_map(|f| if let Fault::KeepAlive(d) = f { Some(*d) } else { None })
+    }
+
+    /// How many replies to `method` [`Fault::BreakReply`] / [`Fault::TruncateReply`] break,
+    /// and whether they are cut-off JSON (`true`) rather than event streams.
+    fn breaks(&self, method: &str) -> Option<(u32, bool)> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::BreakReply(m, n) if m == method => Some((*n, false)),
+            Fault::TruncateReply(m, n) if m == method => Some((*n, true)),
+            _ => None,
+        })
     }
 
     fn slow_stream(&self) -> Option<Duration> {
