@@ -335,3 +335,48 @@ fn modern_errors_unsupported_version_header_mismatch_and_unknown_result_type() {
     assert!(matches!(&err, Error::Protocol { detail, .. } if detail.contains("resultType")), "{err}");
     client.close();
 }
+
+/// `-32021` (missing required client capability, 2026-07-28): a typed JSON-RPC error that names
+/// the capabilities the server requires, with server, method and op id; the session lives on.
+/// On the `server/discover` probe it is a modern verdict: surfaced, never a fall-back to
+/// `initialize`.
+#[test]
+fn missing_required_client_capability_is_an_error_naming_the_capabilities() {
+    use mcp_orchestrator::ErrorKind;
+    use mcp_orchestrator::testing::Fault;
+
+    let server = TestServer::builder()
+        .protocol_mode(ProtocolMode::ModernOnly)
+        .simple_tool("summarise", "needs sampling", |_| Ok(text_result("never")))
+        .with_sample_resources(1)
+        .fault(Fault::RequireCapabilities("tools/call".into(), r#"{"sampling":{}}"#.into()))
+        .start()
+        .unwrap();
+    let client = Client::connect(&http(server.mcp_url())).unwrap();
+    let err = client.call_tool("summarise", json!({})).unwrap_err();
+    match &err {
+        Error::Rpc { code: -32021, message, data, .. } => {
+            assert!(message.contains(r#"requires client capabilities {"sampling":{}}"#), "{message}");
+            assert!(data.as_deref().is_some_and(|d| d.contains("requiredCapabilities")), "{data:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::ServerError);
+    assert_eq!((err.server(), err.method()), (Some("s"), Some("tools/call")));
+    let text = err.to_string();
+    assert!(text.contains(&err.op_id().unwrap().to_string()) && text.contains("-32021"), "{text}");
+    assert_eq!(server.stats().count("tools/call"), 1, "not retried");
+    assert_eq!(client.list_resources().unwrap().len(), 1, "the session lives on");
+    client.close();
+
+    // On the probe: the server is modern; the error is the connect's, and no `initialize` is tried.
+    let both = TestServer::builder()
+        .protocol_mode(ProtocolMode::Both)
+        .fault(Fault::RequireCapabilities("server/discover".into(), r#"{"roots":{}}"#.into()))
+        .start()
+        .unwrap();
+    let err = Client::connect(&http(both.mcp_url())).unwrap_err();
+    assert!(matches!(&err, Error::Rpc { code: -32021, message, .. } if message.contains(r#"{"roots":{}}"#)), "{err}");
+    assert_eq!((err.server(), err.method()), (Some("s"), Some("server/discover")));
+    assert_eq!(both.stats().count("initialize"), 0, "no fall-back on a recognised modern error");
+}

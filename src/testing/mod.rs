@@ -180,6 +180,10 @@ pub enum Fault {
     /// processed as usual, but the JSON reply is cut off: its `content-length` is the whole
     /// answer's, half of it is sent, then the connection closes.
     TruncateReply(String, u32),
+    /// The 2026-07-28 wire: requests with this method (after the envelope and header checks)
+    /// are answered `400` with error `-32021` (missing required client capability) whose
+    /// `data.requiredCapabilities` is the given JSON text (e.g. `{"sampling":{}}`).
+    RequireCapabilities(String, String),
 }
 
 /// Which protocols and transports the server speaks ([`TestServerBuilder::protocol_mode`]).
@@ -430,6 +434,14 @@ impl Spec {
         self.faults.iter().find_map(|f| match f {
             Fault::BreakReply(m, n) if m == method => Some((*n, false)),
             Fault::TruncateReply(m, n) if m == method => Some((*n, true)),
+            _ => None,
+        })
+    }
+
+    /// The `requiredCapabilities` JSON [`Fault::RequireCapabilities`] answers `method` with.
+    fn required_capabilities(&self, method: &str) -> Option<&str> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::RequireCapabilities(m, c) if m == method => Some(c.as_str()),
             _ => None,
         })
     }
