@@ -380,3 +380,37 @@ fn missing_required_client_capability_is_an_error_naming_the_capabilities() {
     assert_eq!((err.server(), err.method()), (Some("s"), Some("server/discover")));
     assert_eq!(both.stats().count("initialize"), 0, "no fall-back on a recognised modern error");
 }
+
+/// A handshake-era stdio server that exits on a method it does not know (the probe): started
+/// again, once, straight into `initialize`; the verdict is remembered, so the next connect
+/// starts one process and sends no probe.
+#[test]
+fn a_stdio_server_that_exits_on_the_probe_is_started_again_into_initialize() {
+    let dir = stdio::Scratch::new("strict");
+    let log = dir.path("events.log");
+    let config = stdio::config("strict", &["--exit-on-unknown", "--resources", "2", "--event-log", &log]);
+    let client = Client::connect(&config).unwrap();
+    assert_eq!((client.protocol_version(), client.transport()), ("2025-11-25", "stdio"));
+    assert_eq!(client.list_resources().unwrap().len(), 2);
+    client.close();
+    let events = std::fs::read_to_string(&log).unwrap();
+    let seen: Vec<&str> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("strict "))
+        .filter(|e| e.starts_with("start") || e.starts_with("in "))
+        .map(|e| if e.starts_with("start") { "start" } else { e })
+        .collect();
+    assert_eq!(
+        seen[..4],
+        ["start", "in server/discover", "start", "in initialize"],
+        "the probe ended the first process; the second was initialized: {events}"
+    );
+    assert_eq!(seen.iter().filter(|e| **e == "in server/discover").count(), 1, "{events}");
+
+    let client = Client::connect(&config).unwrap();
+    assert_eq!(client.protocol_version(), "2025-11-25");
+    client.close();
+    let events = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(events.lines().filter(|l| l.starts_with("strict start")).count(), 3, "{events}");
+    assert_eq!(events.lines().filter(|l| *l == "strict in server/discover").count(), 1, "remembered: {events}");
+}

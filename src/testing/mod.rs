@@ -184,6 +184,10 @@ pub enum Fault {
     /// are answered `400` with error `-32021` (missing required client capability) whose
     /// `data.requiredCapabilities` is the given JSON text (e.g. `{"sampling":{}}`).
     RequireCapabilities(String, String),
+    /// Over stdio: a request whose method the server does not know (its answer would be
+    /// `-32601`, as `server/discover` is to a handshake-era server) ends serving, without an
+    /// answer, as [`Fault::CloseStreamOn`] does (the `mcp-test-server` binary exits).
+    ExitOnUnknownMethod,
 }
 
 /// Which protocols and transports the server speaks ([`TestServerBuilder::protocol_mode`]).
