@@ -414,3 +414,63 @@ fn a_stdio_server_that_exits_on_the_probe_is_started_again_into_initialize() {
     assert_eq!(events.lines().filter(|l| l.starts_with("strict start")).count(), 3, "{events}");
     assert_eq!(events.lines().filter(|l| *l == "strict in server/discover").count(), 1, "remembered: {events}");
 }
+
+/// `Orchestrator::status`: per configured server, whether it is connected and the protocol and
+/// transport detected for it; a failed server says why; a disabled one is never connected.
+#[test]
+fn the_orchestrator_reports_each_servers_protocol_and_transport() {
+    use mcp_orchestrator::testing::Fault;
+    use mcp_orchestrator::{Config, Orchestration, Orchestrator};
+
+    let modern = server(ProtocolMode::ModernOnly);
+    let handshake = server(ProtocolMode::HandshakeOnly);
+    let legacy = server(ProtocolMode::LegacySseOnly);
+    let refused = TestServer::builder().fault(Fault::RefuseConnections).start().unwrap();
+    // `transport: http`: detect.
+    let detect = |name: &str, url: &str| ServerConfig::new(name, Transport::Http { url: url.into() });
+    let mut servers = vec![
+        detect("a-modern", modern.mcp_url()),
+        detect("b-handshake", handshake.mcp_url()),
+        detect("c-legacy", legacy.url()),
+        stdio::config("d-stdio", &["--protocol", "modern"]),
+        detect("e-down", refused.mcp_url()),
+        detect("f-off", modern.mcp_url()),
+    ];
+    for (i, s) in servers.iter_mut().enumerate() {
+        s.priority = i as u32 + 1;
+        s.timeout = Duration::from_secs(10);
+    }
+    servers[5].enabled = false;
+    let mut orchestration = Orchestration::default();
+    orchestration.fail_fast = false;
+    let orchestrator = Orchestrator::new(Config::new(servers, orchestration).unwrap());
+
+    let before = orchestrator.status();
+    assert_eq!(before.len(), 6);
+    assert!(before.iter().all(|s| !s.connected && s.protocol_version.is_none() && s.error.is_none()), "{before:?}");
+
+    orchestrator.initialize().unwrap();
+    let status = orchestrator.status();
+    let rows: Vec<_> = status
+        .iter()
+        .map(|s| (s.name.as_str(), s.enabled, s.connected, s.protocol_version.as_deref(), s.transport))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("a-modern", true, true, Some("2026-07-28"), Some("streamable_http")),
+            ("b-handshake", true, true, Some("2025-11-25"), Some("streamable_http")),
+            ("c-legacy", true, true, Some("2025-11-25"), Some("sse")),
+            ("d-stdio", true, true, Some("2026-07-28"), Some("stdio")),
+            ("e-down", true, false, None, None),
+            ("f-off", false, false, None, None),
+        ]
+    );
+    assert!(status[..4].iter().all(|s| s.error.is_none()), "{status:?}");
+    let down = status[4].error.as_ref().expect("why e-down is not connected");
+    assert_eq!(down.server(), Some("e-down"));
+    assert!(status[5].error.is_none(), "a disabled server has no error");
+
+    orchestrator.close();
+    assert!(orchestrator.status().iter().all(|s| !s.connected));
+}
