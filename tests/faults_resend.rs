@@ -100,6 +100,14 @@ fn listings_and_reads_whose_reply_broke_are_sent_again_once() {
         assert_eq!(client.read_resource("test://resource/1").unwrap()[0].text(), Some("content of resource 1"));
         let stats = server.stats();
         assert_eq!((stats.count("resources/list"), stats.count("resources/read")), (2, 2), "{wire:?}");
+        // The broken event stream had an event id: the handshake era tries to resume it (the
+        // server answers 405) before sending the listing again; the 2026-07-28 wire has no
+        // resumption and never tries. A cut-off JSON body has nothing to resume.
+        let expected = match wire {
+            Wire::Handshake => 1,
+            Wire::Modern => 0,
+        };
+        assert_eq!(stats.resumptions, expected, "{wire:?}");
 
         // Sent again once only: a second lost reply is the caller's error.
         let err = client.list_resource_templates().unwrap_err();

@@ -269,6 +269,8 @@ pub struct Stats {
     pub last_headers: BTreeMap<String, BTreeMap<String, String>>,
     /// The `capabilities` of the client's last `initialize` (HTTP transports).
     pub client_capabilities: Option<Value>,
+    /// `GET`s carrying `Last-Event-ID` (a client resuming an event stream), on any path.
+    pub resumptions: u64,
 }
 
 impl Stats {

@@ -310,6 +310,9 @@ fn handle_requests(shared: &Arc<Shared>, stream: &TcpStream) {
         };
         let keep_alive = req.keep_alive();
         let path = req.path();
+        if req.method == "GET" && req.header("last-event-id").is_some() {
+            shared.count(|s| s.resumptions += 1);
+        }
         let written = match (req.method.as_str(), path) {
             ("GET", "/sse") if shared.spec.mode == super::ProtocolMode::ModernOnly => {
                 write_response(stream, 404, &[], "Not Found", keep_alive)
