@@ -152,8 +152,10 @@ fn a_wrong_or_missing_iss_stops_before_the_token_request() {
         let server = AuthServer::builder().iss(iss).start().unwrap();
         let auth = oauth(&server, OAuthConfig::default());
         let err = call(&auth, &server, "tools/list").unwrap_err();
+        assert!(matches!(err, mcp_orchestrator::Error::Auth { .. }), "{err:?}");
+        assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized);
         let text = err.to_string();
-        assert!(text.contains(says) && text.contains("server `guarded`"), "{text}");
+        assert!(text.starts_with("auth: ") && text.contains(says) && text.contains("server `guarded`"), "{text}");
         assert!(!text.contains("code-"), "no authorization code in errors: {text}");
         assert_eq!(server.requests_to("/authorize").len(), 1);
         assert!(server.requests_to("/token").is_empty(), "{iss:?}: the code was redeemed");
@@ -348,8 +350,9 @@ fn secrets_stay_out_of_debug_and_errors() {
         .unwrap();
     let auth = oauth(&server, config);
     let err = call(&auth, &server, "x").unwrap_err();
+    assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized);
     let text = format!("{err} {err:?}");
-    assert!(text.contains("status 401") && text.contains("invalid_client"), "{text}");
+    assert!(text.contains("oauth token: status 401") && text.contains("invalid_client"), "{text}");
     assert!(!text.contains("hunter2") && !text.contains("code-") && !text.contains("access-"), "{text}");
 }
 
@@ -519,4 +522,97 @@ fn login_ahead_of_time_needs_no_401() {
     let posts = server.requests_to("/mcp");
     assert_eq!(posts.len(), 1, "the first request already carries the token");
     assert!(posts[0].authorization.is_some());
+}
+
+/// A person's step that counts its calls and checks what it is given, then redirects at once.
+#[derive(Default)]
+struct Counting(std::sync::atomic::AtomicUsize, std::sync::Mutex<Vec<String>>);
+
+impl mcp_orchestrator::AuthorizationHandler for Counting {
+    fn authorize(&self, request: &mcp_orchestrator::AuthorizationRequest<'_>) -> Result<String, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.1.lock().unwrap().push(request.server.to_string());
+        ImmediateRedirect.authorize(request)
+    }
+}
+
+fn orchestrator_config(server: &AuthServer, transport: &str, url: &str) -> mcp_orchestrator::Config {
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: {transport}\n    url: {url}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n  open:\n    transport: stdio\n    command: /bin/true\n    priority: 2\n    enabled: false\n"
+    );
+    let _ = server;
+    mcp_orchestrator::Config::from_yaml_str(&text).unwrap()
+}
+
+#[test]
+fn an_orchestrator_authorizes_with_the_programs_handler_and_keeps_the_tokens() {
+    use mcp_orchestrator::{Error, ErrorKind, Orchestrator};
+    let server = AuthServer::builder().challenge_scope("mcp:basic").start().unwrap();
+    let config = orchestrator_config(&server, "http", &server.mcp_url());
+
+    // Without a handler the server that needs a person fails with an auth error naming it.
+    let o = Orchestrator::new(config.clone());
+    let err = o.initialize().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert!(
+        matches!(&err, Error::Auth { server, reason, .. } if server == "guarded" && reason.contains("no authorization handler")),
+        "{err:?}"
+    );
+    o.close();
+
+    let handler = Arc::new(Counting::default());
+    let o = Orchestrator::new(config).with_authorization_handler(handler.clone());
+    o.initialize().unwrap();
+    let gathered = o.gather_all_resources().unwrap();
+    assert_eq!(gathered.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["whoami"]);
+    let result = o.call_tool("whoami", serde_json::json!({})).unwrap();
+    assert!(format!("{result:?}").contains("scope: mcp:basic"), "{result:?}");
+    assert_eq!(*handler.1.lock().unwrap(), ["guarded"], "one authorization, for the server that needs it");
+    // A new initialize (new sessions) reuses the orchestrator's tokens: no person needed.
+    o.close();
+    o.initialize().unwrap();
+    assert!(!o.call_tool("whoami", serde_json::json!({})).unwrap().is_error);
+    assert_eq!(handler.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(server.requests_to("/authorize").len(), 1);
+    o.close();
+}
+
+#[test]
+fn oauth_over_the_legacy_sse_transport_guards_the_stream_and_the_posts() {
+    let server =
+        AuthServer::builder().challenge_scope("mcp:basic").method_scope("tools/call", "mcp:write").start().unwrap();
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: sse\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n",
+        server.sse_url()
+    );
+    let config = mcp_orchestrator::Config::from_yaml_str(&text).unwrap().servers.remove(0);
+    let client = mcp_orchestrator::Client::builder(&config)
+        .authorization_handler(Arc::new(ImmediateRedirect))
+        .connect()
+        .unwrap();
+    // The GET was refused, authorized, and opened with the token.
+    let gets: Vec<_> = server.requests_to("/sse").iter().map(|r| r.authorization.is_some()).collect();
+    assert_eq!(gets, [false, true]);
+    assert_eq!(
+        server.requests_to("/authorize")[0].param("resource"),
+        Some(server.sse_url().as_str()),
+        "the SSE endpoint's own resource"
+    );
+    assert_eq!(client.list_tools().unwrap()[0].name, "whoami");
+    // A POST answered 403 insufficient_scope steps up, then goes through.
+    let result = client.call_tool("whoami", serde_json::json!({})).unwrap();
+    assert!(format!("{result:?}").contains("scope: mcp:basic mcp:write"), "{result:?}");
+    // A POST answered 401 (the token was revoked) refreshes and is sent again.
+    server.revoke_access_tokens();
+    assert_eq!(client.list_tools().unwrap().len(), 1);
+    assert!(server.requests_to("/token").iter().any(|r| r.param("grant_type") == Some("refresh_token")));
+    let posts = server.requests_to("/messages");
+    assert!(posts.iter().all(|r| r.authorization.is_some()), "every POST carries the token");
+    assert_eq!(server.requests_to("/authorize").len(), 2, "the first authorization and the step-up");
+    client.close();
+
+    // Without a handler: an auth error on connect, naming the server.
+    let err = mcp_orchestrator::Client::connect(&config).unwrap_err();
+    assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized, "{err}");
+    assert_eq!((err.server(), err.method()), (Some("guarded"), Some("connect")));
 }

@@ -216,7 +216,12 @@ fn authorization_code(inner: &Inner, net: &Net<'_>, found: &Discovered, scopes: 
         inner.server,
         meta.issuer
     );
-    let request = AuthorizationRequest { url: &url, redirect_uri: &redirect_uri, deadline: net.deadline.instant() };
+    let request = AuthorizationRequest {
+        server: &inner.server,
+        url: &url,
+        redirect_uri: &redirect_uri,
+        deadline: net.deadline.instant(),
+    };
     let redirected =
         handler.authorize(&request).map_err(|e| net.fail(format!("the authorization step failed: {e}")))?;
     if net.deadline.is_past() {
