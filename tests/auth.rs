@@ -24,6 +24,37 @@ w20qOMFd1tiN8tCDkQIK0kG5e4d+xSmZAEijGxALkWQwZmGrskCBC+Ev
 -----END PRIVATE KEY-----
 ";
 
+/// A 2048-bit RSA key (PKCS#8) made for these tests with `openssl genpkey -algorithm RSA`.
+const RSA_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQC4K4aCVR7Bo8f5
+lCtJNoKalIj//cxSAPfG+mHp8YP6xlPVcXIe9t+z5z9NxJ6mPmQWcuBtAaYQlq+1
+KoYUhuKPhHamuEYSuv2vlbiLwbvlokSSkQ1ejH0ujzNM8+c3orw3VOwDf1ejZyBf
+AnkNXpsR/JESUWhmIKw+rYegZ9DIfZh7bcgpuc6THSJlw6Pjdho5G0CiLshGLYAd
+YmN3hmWCWEhTha9aeZSEuVXK+Tz0ALxO51uPWKAgf1pwcy5nLJ45ObZAkyJzfht9
+JKuAcZ0Z1+asPDKqKOSvEr4kY/tAwpfhnWiFH6pOKNtKpboCTNzfz7+A8OgOUh/1
+MB40WUW1AgMBAAECggEAB659EkOVoFMB/MVy1r9ozCTE4BSIaKU0sH5yBg12SUfr
+aDwum98FLp5HFCnOyjVQ/GS3OqS2dfurAX3wELwdiAno3wRRm+djvGacx2uBuE6/
+2HMnYRmwAPilFaEYtEfb3Nz0aSLvF1guT/gs72NSSXpE3MQ7fAMB3C1lukmKOkp8
+loPS5fCcFN5B19PQdf0jnk9NSvSn7OOX/28iyv9Zev61vwm5fQVYNRTBNwuQUJpc
+8M+4QK2FSH6NemJphLNPlLtYvFu8/1M/1nxcd4U5Egb0lpBtQqHxqfIdMNG6M/hR
+LZ9eKv+CcNqjBeKO+kND+krXuVFq6Qx7errk+RsIcwKBgQDvJ1LUNw0yjC5yi08U
+NSd+brp53W2JtfxnoKYjaM1uQofzyjEF/xqDlqpTvusoMv/BTZO57B7MVT2Oli8/
+X+If6quXtweHUsR+/3wdpuaLFR2AGoVzU3ytigu+3nrdcG0wM6xdYGWQPlIjKQ6J
+5SGMDH20fnrq5LYv8j8tSVX0KwKBgQDFJK2rD7S1XLvETv3UTM4bWbic+axq81JO
+YcA1jk+nwKmJDW5F6+Sv9ZnqCzucBRKhRPnP9WFyNNGySpC89eM2/Hmov+nJkt1f
+FFPBgqmXuzVPJ3aclnpdRYuwwF6OFcZ6FoAqJ7UM3p3uKrbPA0BddpL9Xjo3jueb
+PFy3akldnwKBgQDFFSr1J8kAdvVv/83TYVqCns2d0BSNACRZYdKIK73ft4RCK8Xq
+oyg+eNM04Ij6P8z0h/HNrgBTc4ufDbUyDNpUYxe1l2fk5Rh5cCHgbcJfq677+t8v
+AwYkHTdAvCeUhSn2Jx9MdDw+ep1FzHfmu6TBvSl6rSCuonxhVskpkN38sQKBgQC4
+orBwTIZfcVl98skxwzkpTm9jvUZo6DhGprBAuGcL4polfMmxfMuyrKAZHaoXZnzb
+Q2GADf3U23kltUY3Y0cJIY7Dp/HKUt03hi8nRjuVmsTDvF8PKrOxlUfOI2yrP+Oi
+Rl6EnKmpQvnArIqH+TCYGEx0NYLqs9FghzkCou3RWwKBgQCQEUHHrOR7jw2r3clm
+oa1LDLixfo3X0p85rxUpvQb9XlDNj0HRJT2T39Duz+awIz68Q2DWB+jyCgw7+cd/
+1kpgQI2Sd1FAft1Zs6bSStl2gPjvqddhQpu5Hk6676vEU3qbVUQ242/6h1ULi4Ad
+eqQf0IsQMu21BhmBtB1mgUT+nQ==
+-----END PRIVATE KEY-----
+";
+
 fn oauth(server: &AuthServer, config: OAuthConfig) -> Authorizer {
     Authorizer::new("guarded", &server.mcp_url(), AuthConfig::OAuth(config)).with_handler(Arc::new(ImmediateRedirect))
 }
@@ -306,6 +337,41 @@ fn client_credentials_with_a_secret_or_a_signed_assertion() {
     let token = &server.requests_to("/token")[0];
     assert_eq!(token.param("client_assertion_type"), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
     assert!(!format!("{config:?}").contains("PRIVATE KEY"));
+
+    // RS256: chosen by the key, or named.
+    for algorithm in [None, Some("RS256")] {
+        let server = AuthServer::builder()
+            .registration(false)
+            .auth_methods(&["private_key_jwt"])
+            .jwt_client("svc", RSA_KEY_PEM)
+            .start()
+            .unwrap();
+        let config = ClientCredentialsConfig {
+            client_id: "svc".into(),
+            private_key_pem: Some(Secret::new(RSA_KEY_PEM)),
+            signing_algorithm: algorithm.map(String::from),
+            ..Default::default()
+        };
+        let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
+        assert_eq!(call(&auth, &server, "x").unwrap(), 200, "{algorithm:?}");
+        let assertion = server.requests_to("/token")[0].param("client_assertion").unwrap().to_string();
+        let header = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            assertion.split('.').next().unwrap(),
+        );
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&header.unwrap()).unwrap()["alg"], "RS256");
+    }
+    // An RSA key named ES256 fails with an auth error that shows no key.
+    let server = AuthServer::builder().registration(false).auth_methods(&["private_key_jwt"]).start().unwrap();
+    let config = ClientCredentialsConfig {
+        client_id: "svc".into(),
+        private_key_pem: Some(Secret::new(RSA_KEY_PEM)),
+        signing_algorithm: Some("ES256".into()),
+        ..Default::default()
+    };
+    let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
+    let err = call(&auth, &server, "x").unwrap_err().to_string();
+    assert!(err.contains("not a PKCS#8 PEM P-256 key") && !err.contains("MII"), "{err}");
 }
 
 #[test]
@@ -405,6 +471,12 @@ fn the_auth_block_of_the_config() {
 
     let c = config(&["auth: {type: client_credentials, client_id: svc, client_secret: '${SECRET}'}"]).unwrap();
     assert!(matches!(c.servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
+
+    let c = config(&["auth: {type: client_credentials, client_id: svc, private_key: k, signing_algorithm: RS256}"]);
+    assert!(matches!(c.unwrap().servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
+    let (m, _, _) =
+        config_error(&["auth: {type: client_credentials, client_id: svc, private_key: k, signing_algorithm: HS256}"]);
+    assert!(m.contains("`HS256` is not supported (ES256 and RS256 are)"), "{m}");
 
     let (m, l, col) = config_error(&["auth:", "  type: magic"]);
     assert_eq!(

@@ -278,10 +278,11 @@ fn identity(inner: &Inner, net: &Net<'_>, meta: &ServerMetadata) -> Result<Clien
                     id: c.client_id.clone(),
                     secret: None,
                     method: "private_key_jwt".into(),
-                    key: c
-                        .private_key_pem
-                        .clone()
-                        .map(|k| (k, c.signing_algorithm.clone().unwrap_or_else(|| "ES256".into()))),
+                    key: c.private_key_pem.clone().map(|k| {
+                        let algorithm =
+                            c.signing_algorithm.clone().unwrap_or_else(|| crypto::default_algorithm(k.expose()).into());
+                        (k, algorithm)
+                    }),
                 }
             } else {
                 ClientId {

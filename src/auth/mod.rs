@@ -98,16 +98,17 @@ pub struct OAuthConfig {
 
 /// Settings of the client-credentials grant: a secret (`client_secret_basic`, or
 /// `client_secret_post` when that is all the server accepts) or a private key
-/// (`private_key_jwt`, ES256).
+/// (`private_key_jwt`, ES256 or RS256).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClientCredentialsConfig {
     /// The client id.
     pub client_id: String,
     /// The client secret.
     pub client_secret: Option<Secret>,
-    /// A PKCS#8 PEM private key (P-256) for `private_key_jwt`.
+    /// A PEM private key for `private_key_jwt`: PKCS#8 P-256 (`ES256`), or PKCS#8 / PKCS#1 RSA
+    /// (`RS256`).
     pub private_key_pem: Option<Secret>,
-    /// The signing algorithm of `private_key_jwt`: `ES256` (the default).
+    /// The signing algorithm of `private_key_jwt`, `ES256` or `RS256` (default: by the key).
     pub signing_algorithm: Option<String>,
     /// Scopes to request when the server's challenge names none.
     pub scopes: Vec<String>,

@@ -314,7 +314,8 @@ impl AuthServerBuilder {
         self.client = Some((id.into(), secret.into()));
         self
     }
-    /// A client authenticating with an ES256 assertion signed by this PKCS#8 PEM key.
+    /// A client authenticating with an assertion signed by this PKCS#8 PEM key (P-256: ES256,
+    /// RSA: RS256).
     pub fn jwt_client(mut self, id: &str, private_key_pem: &str) -> Self {
         self.jwt_client = Some((id.into(), private_key_pem.into()));
         self
@@ -725,15 +726,33 @@ fn secret_ok(o: &AuthServerBuilder, state: &State, id: &str, secret: &str) -> bo
         || state.clients.get(id).is_some_and(|s| s.as_deref() == Some(secret))
 }
 
-/// Checks an ES256 client assertion: signature, `iss` = `sub` = the client, `aud` = the issuer.
+/// Checks an ES256 or RS256 client assertion (the algorithm its header names, with the
+/// client's key): signature, `iss` = `sub` = the client, `aud` = the issuer.
 fn verify_assertion(o: &AuthServerBuilder, assertion: &str, issuer: &str) -> Option<String> {
     use p256::ecdsa::signature::Verifier as _;
     use p256::pkcs8::DecodePrivateKey as _;
     let (id, pem) = o.jwt_client.as_ref()?;
-    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).ok()?;
     let (signed, signature) = assertion.rsplit_once('.')?;
-    let signature = p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-    key.verifying_key().verify(signed.as_bytes(), &signature).ok()?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.split('.').next()?).ok()?).ok()?;
+    match header["alg"].as_str()? {
+        "ES256" => {
+            let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).ok()?;
+            let signature = p256::ecdsa::Signature::from_slice(&signature).ok()?;
+            key.verifying_key().verify(signed.as_bytes(), &signature).ok()?;
+        }
+        "RS256" => {
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let key = ring::rsa::KeyPair::from_pkcs8(&STANDARD.decode(body).ok()?).ok()?;
+            let public = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                key.public().as_ref(),
+            );
+            public.verify(signed.as_bytes(), &signature).ok()?;
+        }
+        _ => return None,
+    }
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.split('.').nth(1)?).ok()?).ok()?;
     let aud_ok = claims["aud"].as_str().is_some_and(|a| a.trim_end_matches('/') == issuer.trim_end_matches('/'));
