@@ -683,6 +683,23 @@ fn oauth_over_the_legacy_sse_transport_guards_the_stream_and_the_posts() {
     assert_eq!(server.requests_to("/authorize").len(), 2, "the first authorization and the step-up");
     client.close();
 
+    // `transport: http` finds legacy SSE behind the same authorization: the Streamable HTTP
+    // probe's 401 runs the flow, its 405 falls back to SSE, which reuses the token.
+    let server = AuthServer::builder().start().unwrap();
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: http\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n",
+        server.sse_url()
+    );
+    let detected = mcp_orchestrator::Config::from_yaml_str(&text).unwrap().servers.remove(0);
+    let client = mcp_orchestrator::Client::builder(&detected)
+        .authorization_handler(Arc::new(ImmediateRedirect))
+        .connect()
+        .unwrap();
+    assert_eq!(client.list_tools().unwrap()[0].name, "whoami");
+    assert_eq!(server.requests_to("/authorize").len(), 1, "one authorization for both attempts");
+    assert!(server.requests_to("/sse").iter().filter(|r| r.method == "GET").all(|r| r.authorization.is_some()));
+    client.close();
+
     // Without a handler: an auth error on connect, naming the server.
     let err = mcp_orchestrator::Client::connect(&config).unwrap_err();
     assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized, "{err}");

@@ -569,7 +569,7 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
         }
         ("POST", "/token") => token(shared, &mut state, &recorded, &issuer),
         ("GET" | "DELETE", "/mcp") => (405, vec![("allow", "POST".into())], String::new()),
-        ("GET", "/sse") | ("POST", "/messages") | (_, "/mcp") => {
+        (_, "/sse") | ("POST", "/messages") | (_, "/mcp") => {
             let www = |error: &str, scope: Option<&str>| {
                 let mut v = format!("Bearer error=\"{error}\"");
                 if let Some(s) = scope {
@@ -601,6 +601,11 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
                 && !granted.split(' ').any(|s| s == needed)
             {
                 return (403, vec![("www-authenticate", www("insufficient_scope", Some(needed)))], String::new());
+            }
+            if path == "/sse" && request.method != "GET" {
+                // Behind the authorization, like a real server's middleware: a Streamable HTTP
+                // probe gets 401 first, then this.
+                return (405, vec![("allow", "GET".into())], String::new());
             }
             state.served += 1;
             if path == "/sse" {
