@@ -705,3 +705,44 @@ fn oauth_over_the_legacy_sse_transport_guards_the_stream_and_the_posts() {
     assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized, "{err}");
     assert_eq!((err.server(), err.method()), (Some("guarded"), Some("connect")));
 }
+
+/// A person who says no.
+#[derive(Default)]
+struct Refusing(std::sync::atomic::AtomicUsize);
+
+impl mcp_orchestrator::AuthorizationHandler for Refusing {
+    fn authorize(&self, _: &mcp_orchestrator::AuthorizationRequest<'_>) -> Result<String, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err("the person closed the browser".into())
+    }
+}
+
+#[test]
+fn a_refused_authorization_is_an_auth_error_and_a_call_does_not_ask_again_and_again() {
+    use mcp_orchestrator::{Error, ErrorKind, Orchestrator};
+    let server = AuthServer::builder().start().unwrap();
+    let open = mcp_orchestrator::testing::TestServer::builder().name("open").start().unwrap();
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: streamable_http\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n  open:\n    transport: streamable_http\n    url: {}\n    priority: 2\norchestration:\n  fail_fast: false\n  max_retries: 3\n  backoff_min: 0.05\n  backoff_max: 0.1\n",
+        server.mcp_url(),
+        open.mcp_url()
+    );
+    let handler = Arc::new(Refusing::default());
+    let o = Orchestrator::new(mcp_orchestrator::Config::from_yaml_str(&text).unwrap())
+        .with_authorization_handler(handler.clone());
+    o.initialize().unwrap();
+    let failures = o.connect_failures();
+    let err = failures.get("guarded").expect("the server failed");
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert!(err.to_string().contains("the person closed the browser"), "{err}");
+    assert_eq!(handler.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    if o.call_tool_on(Some("guarded"), "whoami", serde_json::json!({})).is_ok() {
+        panic!("the call needs an authorization");
+    }
+    let err = o.call_tool_on(Some("guarded"), "whoami", serde_json::json!({})).unwrap_err();
+    assert!(matches!(&err, Error::Auth { server, .. } if server == "guarded"), "{err:?}");
+    let asked = handler.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(asked <= 3, "at most once per call, not once per retry: {asked}");
+    assert!(server.requests_to("/token").is_empty());
+    o.close();
+}

@@ -265,6 +265,11 @@ impl Slot {
                     return Ok((client, recovered));
                 }
                 Err(e) => {
+                    if matches!(e, Error::Auth { .. }) {
+                        // A refused or failed authorization is not fixed by asking again at
+                        // once (and may mean asking a person again): the next call retries.
+                        tries_left = 0;
+                    }
                     s.failures = s.failures.saturating_add(1);
                     let pause = backoff(o, s.failures);
                     s.next_try = deadline_in(pause);
