@@ -41,9 +41,7 @@ impl AuthorizationHandler for Browser {
     fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<String, String> {
         let (port, path) = loopback(request.redirect_uri)?;
         // Listen first: an authorization server that redirects at once must find us.
-        let listener = TcpListener::bind(("127.0.0.1", port))
-            .map_err(|e| format!("cannot listen on 127.0.0.1:{port} for the redirect ({e}); is it in use?"))?;
-        listener.set_nonblocking(true).map_err(|e| format!("cannot listen for the redirect: {e}"))?;
+        let listener = listen(port, request.deadline)?;
         let server = request.server;
         let left = request.deadline.saturating_duration_since(Instant::now()).as_secs();
         if !self.no_browser && open_browser(request.url) {
@@ -55,6 +53,28 @@ impl AuthorizationHandler for Browser {
         let redirect = wait_for_redirect(&listener, port, &path, request.deadline)?;
         eprintln!("Server `{server}`: the browser came back; finishing the authorization.");
         Ok(redirect)
+    }
+}
+
+/// Listens on `127.0.0.1:port`. A port in use is tried again until the deadline: servers
+/// connected in parallel share the redirect port, and each waits for the other's flow to end.
+fn listen(port: u16, deadline: Instant) -> Result<TcpListener, String> {
+    let mut said = false;
+    loop {
+        match TcpListener::bind(("127.0.0.1", port)) {
+            Ok(listener) => {
+                listener.set_nonblocking(true).map_err(|e| format!("cannot listen for the redirect: {e}"))?;
+                return Ok(listener);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                if !said {
+                    eprintln!("(waiting for 127.0.0.1:{port}, in use by another authorization)");
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now())));
+            }
+            Err(e) => return Err(format!("cannot listen on 127.0.0.1:{port} for the redirect ({e})")),
+        }
     }
 }
 

@@ -80,6 +80,12 @@ fn get(url: &str) -> (u16, Option<String>, String) {
 /// redirect to the listener. Returns the listener's page and the rest of stderr (collected
 /// until the child exits).
 fn play_browser(child: &mut Child, port: u16) -> (String, std::thread::JoinHandle<String>) {
+    let (mut pages, reader) = play_browser_times(child, port, 1);
+    (pages.remove(0), reader)
+}
+
+/// [`play_browser`] for `times` authorizations in a row.
+fn play_browser_times(child: &mut Child, port: u16, times: usize) -> (Vec<String>, std::thread::JoinHandle<String>) {
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -93,16 +99,20 @@ fn play_browser(child: &mut Child, port: u16) -> (String, std::thread::JoinHandl
         }
         all
     });
-    let url = rx.recv_timeout(DEADLINE).expect("the command prints the authorization URL on stderr");
-    let (status, _, _) = get(&format!("http://127.0.0.1:{port}/favicon.ico"));
-    assert_eq!(status, 404, "the listener refuses anything but the redirect path");
-    let (status, location, _) = get(&url);
-    assert_eq!(status, 302);
-    let location = location.expect("the authorization server redirects");
-    assert!(location.starts_with(&format!("http://127.0.0.1:{port}/callback?code=")), "{location}");
-    let (status, _, page) = get(&location);
-    assert_eq!(status, 200, "{page}");
-    (page, reader)
+    let mut pages = Vec::new();
+    for _ in 0..times {
+        let url = rx.recv_timeout(DEADLINE).expect("the command prints the authorization URL on stderr");
+        let (status, _, _) = get(&format!("http://127.0.0.1:{port}/favicon.ico"));
+        assert_eq!(status, 404, "the listener refuses anything but the redirect path");
+        let (status, location, _) = get(&url);
+        assert_eq!(status, 302);
+        let location = location.expect("the authorization server redirects");
+        assert!(location.starts_with(&format!("http://127.0.0.1:{port}/callback?code=")), "{location}");
+        let (status, _, page) = get(&location);
+        assert_eq!(status, 200, "{page}");
+        pages.push(page);
+    }
+    (pages, reader)
 }
 
 /// Waits for the child to exit (killing it at the deadline): its exit code and stdout.
@@ -211,4 +221,26 @@ fn login_fails_cleanly_when_nobody_comes_back_or_the_usage_is_wrong() {
     .unwrap();
     let (code, _) = finish(spawn(&["login", "--config", plain.to_str().unwrap()]));
     assert_eq!(code, 2, "no server with `type: oauth`");
+}
+
+#[test]
+fn servers_connected_in_parallel_take_turns_on_the_redirect_port() {
+    let (first, second) = (AuthServer::builder().start().unwrap(), AuthServer::builder().start().unwrap());
+    let dir = TempDir::new("two");
+    let port = free_port();
+    let config = dir.0.join("mcp.yaml");
+    let block = |name: &str, server: &AuthServer| {
+        format!(
+            "  {name}:\n    transport: streamable_http\n    url: {}\n    priority: 1\n    timeout: 20\n    auth: {{type: oauth, redirect_port: {port}}}\n",
+            server.mcp_url()
+        )
+    };
+    std::fs::write(&config, format!("mcp_servers:\n{}{}", block("one", &first), block("two", &second))).unwrap();
+    let mut child = spawn(&["tools", "--config", config.to_str().unwrap(), "--no-browser"]);
+    let (pages, stderr) = play_browser_times(&mut child, port, 2);
+    assert_eq!(pages.len(), 2);
+    let (code, stdout) = finish(child);
+    assert_eq!(code, 0, "stdout: {stdout}\nstderr: {}", stderr.join().unwrap());
+    assert_eq!(stdout.matches("whoami").count(), 2, "{stdout}");
+    assert_eq!((first.requests_to("/authorize").len(), second.requests_to("/authorize").len()), (1, 1));
 }
