@@ -78,6 +78,7 @@ pub struct ClientBuilder<'a> {
     processes: Option<Arc<Processes>>,
     handlers: Handlers,
     authorization_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
+    authorizer: Option<crate::auth::Authorizer>,
 }
 
 impl<'a> ClientBuilder<'a> {
@@ -92,6 +93,13 @@ impl<'a> ClientBuilder<'a> {
     /// oauth}`): shows the authorization URL and returns the redirect it received.
     pub fn authorization_handler(mut self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Self {
         self.authorization_handler = Some(handler);
+        self
+    }
+
+    /// The server's authorizer, kept by the orchestrator across reconnects (its tokens and its
+    /// flow in progress), instead of one made from the config's `auth` block.
+    pub(crate) fn authorizer(mut self, authorizer: Option<crate::auth::Authorizer>) -> Self {
+        self.authorizer = authorizer;
         self
     }
 
@@ -150,7 +158,7 @@ impl<'a> ClientBuilder<'a> {
             on_notification: self.on_notification,
             max_event_bytes: self.max_event_bytes,
             processes: self.processes.as_deref(),
-            authorization_handler: self.authorization_handler,
+            authorizer: self.authorizer.or_else(|| crate::auth::for_server(config, self.authorization_handler)),
             handlers: self.handlers,
         };
         let Connected { session, init, wire } = detect::connect(config, &parts)?;
@@ -192,6 +200,7 @@ impl Client {
             processes: None,
             handlers: Handlers::default(),
             authorization_handler: None,
+            authorizer: None,
         }
     }
 

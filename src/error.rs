@@ -49,6 +49,23 @@ pub enum Error {
         detail: String,
     },
 
+    /// Authorization failed: the OAuth flow for an HTTP server that answered 401 (or 403 with
+    /// `insufficient_scope`) could not get a token. Discovery failed, the authorization server
+    /// is not the one the server names (`issuer`, `iss`), the person's step failed or timed out,
+    /// the person or the authorization server refused, the token endpoint rejected the client.
+    /// The reason never holds a token, a code, a verifier or a secret.
+    #[error("auth: {reason} (server `{server}`, method `{method}`, op {op})")]
+    Auth {
+        /// The server's name in the config.
+        server: String,
+        /// The MCP method whose request needed the authorization (`login` ahead of time).
+        method: String,
+        /// The operation.
+        op: OpId,
+        /// What failed.
+        reason: String,
+    },
+
     /// A deadline passed.
     #[error("timeout: {phase} after {after:?} (server `{server}`, method `{method}`, op {op})")]
     Timeout {
@@ -195,7 +212,8 @@ pub enum ErrorKind {
     Unreachable,
     /// A deadline passed ([`Error::Timeout`]).
     Timeout,
-    /// The server answered HTTP 401 or 403 ([`Error::Http`]): credentials are missing or wrong.
+    /// The server answered HTTP 401 or 403 ([`Error::Http`]), or the authorization flow failed
+    /// ([`Error::Auth`]): credentials are missing, wrong, or could not be obtained.
     Unauthorized,
     /// The server reported an error: a JSON-RPC error ([`Error::Rpc`]) or another HTTP error
     /// status ([`Error::Http`]).
@@ -267,6 +285,7 @@ impl Error {
     pub fn server(&self) -> Option<&str> {
         match self {
             Error::Connect { server, .. }
+            | Error::Auth { server, .. }
             | Error::Timeout { server, .. }
             | Error::Http { server, .. }
             | Error::ConnectionClosed { server, .. }
@@ -284,6 +303,7 @@ impl Error {
             Error::Connect { .. } => Some("connect"),
             Error::ResourceNotFound { .. } => Some("resources/read"),
             Error::Timeout { method, .. }
+            | Error::Auth { method, .. }
             | Error::Http { method, .. }
             | Error::ConnectionClosed { method, .. }
             | Error::Protocol { method, .. }
@@ -297,6 +317,7 @@ impl Error {
     pub fn op_id(&self) -> Option<&OpId> {
         match self {
             Error::Connect { op, .. }
+            | Error::Auth { op, .. }
             | Error::Timeout { op, .. }
             | Error::Http { op, .. }
             | Error::ConnectionClosed { op, .. }
@@ -328,7 +349,7 @@ impl Error {
             Error::Config { .. } => ErrorKind::Config,
             Error::Connect { .. } => ErrorKind::Unreachable,
             Error::Timeout { .. } => ErrorKind::Timeout,
-            Error::Http { status: 401 | 403, .. } => ErrorKind::Unauthorized,
+            Error::Http { status: 401 | 403, .. } | Error::Auth { .. } => ErrorKind::Unauthorized,
             Error::Http { .. } | Error::Rpc { .. } | Error::ResourceNotFound { .. } => ErrorKind::ServerError,
             Error::Protocol { .. } => ErrorKind::Protocol,
             Error::ConnectionClosed { .. } => ErrorKind::Disconnected,
@@ -435,6 +456,9 @@ mod tests {
         let e = Error::NotInitialized { what: "orchestrator".into(), op: op.clone() };
         assert_eq!(e.kind(), ErrorKind::NotInitialized);
         assert!(e.to_string().starts_with("not initialized: orchestrator has not been initialized"), "{e}");
+        let e = Error::Auth { server: "s".into(), method: "tools/list".into(), op: op.clone(), reason: "no".into() };
+        assert_eq!((e.kind(), e.server(), e.method()), (ErrorKind::Unauthorized, Some("s"), Some("tools/list")));
+        assert_eq!(e.to_string(), format!("auth: no (server `s`, method `tools/list`, op {op})"));
         let e = Error::Connect { server: "s".into(), op, detail: "refused".into() };
         assert_eq!(e.kind(), ErrorKind::Unreachable);
     }

@@ -111,6 +111,15 @@
 //! line of each problem, all of a file's problems at once.
 //! A timeout says which phase timed out; a limit says the number.
 //!
+//! # Authorization
+//!
+//! An HTTP server's `auth` block ([`AuthConfig`]) makes its client answer 401s with the OAuth
+//! flow: a static bearer token, client credentials for a program alone ([`ClientCredentialsConfig`],
+//! no code needed), or the authorization code flow for a person ([`OAuthConfig`]), whose step
+//! the program supplies: [`Orchestrator::with_authorization_handler`] or
+//! [`ClientBuilder::authorization_handler`] with an [`AuthorizationHandler`]. A failed flow is
+//! [`Error::Auth`]. The README's "Authorization" section shows both flows.
+//!
 //! # Threads and shutdown
 //!
 //! - Each SSE session has one reader thread, `mcp-sse:<server>`, which owns the event stream.

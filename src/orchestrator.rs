@@ -91,6 +91,20 @@ impl Orchestrator {
         self
     }
 
+    /// The same orchestrator with the person's step of the OAuth authorization code flow, for
+    /// every server whose config has an `auth` block of `type: oauth`: it gets the authorization
+    /// URL (and the server's name) when a server needs a person and no token is held, and
+    /// returns the redirect it received (see [`AuthorizationHandler`](crate::AuthorizationHandler);
+    /// the command line's opens a browser and listens on the loopback redirect port).
+    /// Tokens are kept per server for the orchestrator's life (and in the `token_file`, when the
+    /// config names one): reconnects and a new `initialize` reuse them.
+    pub fn with_authorization_handler(self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Orchestrator {
+        for authorizer in self.hooks.authorizers.values() {
+            authorizer.set_handler(handler.clone());
+        }
+        self
+    }
+
     /// An orchestrator for a validated config. Does no I/O.
     pub fn new(mut config: Config) -> Orchestrator {
         // `Config`'s fields are public: restore the order and uniqueness the merge relies on,
@@ -106,6 +120,9 @@ impl Orchestrator {
         });
         let o = &config.orchestration;
         let cache = Arc::new(ResourceCache::new(o.resource_cache_ttl, o.cache_max_bytes));
+        let authorizers = Arc::new(
+            config.servers.iter().filter_map(|s| Some((s.name.clone(), crate::auth::for_server(s, None)?))).collect(),
+        );
         Orchestrator {
             config,
             state: Mutex::new(State {
@@ -124,6 +141,7 @@ impl Orchestrator {
                 cache: Arc::downgrade(&cache),
                 subscribers: Arc::new(Mutex::new(Vec::new())),
                 handlers: crate::handlers::Handlers::default(),
+                authorizers,
             },
             cache,
         }

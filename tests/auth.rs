@@ -24,6 +24,37 @@ w20qOMFd1tiN8tCDkQIK0kG5e4d+xSmZAEijGxALkWQwZmGrskCBC+Ev
 -----END PRIVATE KEY-----
 ";
 
+/// A 2048-bit RSA key (PKCS#8) made for these tests with `openssl genpkey -algorithm RSA`.
+const RSA_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MIIEvwIBADANBgkqhkiG9w0BAQEFAASCBKkwggSlAgEAAoIBAQC4K4aCVR7Bo8f5
+lCtJNoKalIj//cxSAPfG+mHp8YP6xlPVcXIe9t+z5z9NxJ6mPmQWcuBtAaYQlq+1
+KoYUhuKPhHamuEYSuv2vlbiLwbvlokSSkQ1ejH0ujzNM8+c3orw3VOwDf1ejZyBf
+AnkNXpsR/JESUWhmIKw+rYegZ9DIfZh7bcgpuc6THSJlw6Pjdho5G0CiLshGLYAd
+YmN3hmWCWEhTha9aeZSEuVXK+Tz0ALxO51uPWKAgf1pwcy5nLJ45ObZAkyJzfht9
+JKuAcZ0Z1+asPDKqKOSvEr4kY/tAwpfhnWiFH6pOKNtKpboCTNzfz7+A8OgOUh/1
+MB40WUW1AgMBAAECggEAB659EkOVoFMB/MVy1r9ozCTE4BSIaKU0sH5yBg12SUfr
+aDwum98FLp5HFCnOyjVQ/GS3OqS2dfurAX3wELwdiAno3wRRm+djvGacx2uBuE6/
+2HMnYRmwAPilFaEYtEfb3Nz0aSLvF1guT/gs72NSSXpE3MQ7fAMB3C1lukmKOkp8
+loPS5fCcFN5B19PQdf0jnk9NSvSn7OOX/28iyv9Zev61vwm5fQVYNRTBNwuQUJpc
+8M+4QK2FSH6NemJphLNPlLtYvFu8/1M/1nxcd4U5Egb0lpBtQqHxqfIdMNG6M/hR
+LZ9eKv+CcNqjBeKO+kND+krXuVFq6Qx7errk+RsIcwKBgQDvJ1LUNw0yjC5yi08U
+NSd+brp53W2JtfxnoKYjaM1uQofzyjEF/xqDlqpTvusoMv/BTZO57B7MVT2Oli8/
+X+If6quXtweHUsR+/3wdpuaLFR2AGoVzU3ytigu+3nrdcG0wM6xdYGWQPlIjKQ6J
+5SGMDH20fnrq5LYv8j8tSVX0KwKBgQDFJK2rD7S1XLvETv3UTM4bWbic+axq81JO
+YcA1jk+nwKmJDW5F6+Sv9ZnqCzucBRKhRPnP9WFyNNGySpC89eM2/Hmov+nJkt1f
+FFPBgqmXuzVPJ3aclnpdRYuwwF6OFcZ6FoAqJ7UM3p3uKrbPA0BddpL9Xjo3jueb
+PFy3akldnwKBgQDFFSr1J8kAdvVv/83TYVqCns2d0BSNACRZYdKIK73ft4RCK8Xq
+oyg+eNM04Ij6P8z0h/HNrgBTc4ufDbUyDNpUYxe1l2fk5Rh5cCHgbcJfq677+t8v
+AwYkHTdAvCeUhSn2Jx9MdDw+ep1FzHfmu6TBvSl6rSCuonxhVskpkN38sQKBgQC4
+orBwTIZfcVl98skxwzkpTm9jvUZo6DhGprBAuGcL4polfMmxfMuyrKAZHaoXZnzb
+Q2GADf3U23kltUY3Y0cJIY7Dp/HKUt03hi8nRjuVmsTDvF8PKrOxlUfOI2yrP+Oi
+Rl6EnKmpQvnArIqH+TCYGEx0NYLqs9FghzkCou3RWwKBgQCQEUHHrOR7jw2r3clm
+oa1LDLixfo3X0p85rxUpvQb9XlDNj0HRJT2T39Duz+awIz68Q2DWB+jyCgw7+cd/
+1kpgQI2Sd1FAft1Zs6bSStl2gPjvqddhQpu5Hk6676vEU3qbVUQ242/6h1ULi4Ad
+eqQf0IsQMu21BhmBtB1mgUT+nQ==
+-----END PRIVATE KEY-----
+";
+
 fn oauth(server: &AuthServer, config: OAuthConfig) -> Authorizer {
     Authorizer::new("guarded", &server.mcp_url(), AuthConfig::OAuth(config)).with_handler(Arc::new(ImmediateRedirect))
 }
@@ -152,8 +183,10 @@ fn a_wrong_or_missing_iss_stops_before_the_token_request() {
         let server = AuthServer::builder().iss(iss).start().unwrap();
         let auth = oauth(&server, OAuthConfig::default());
         let err = call(&auth, &server, "tools/list").unwrap_err();
+        assert!(matches!(err, mcp_orchestrator::Error::Auth { .. }), "{err:?}");
+        assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized);
         let text = err.to_string();
-        assert!(text.contains(says) && text.contains("server `guarded`"), "{text}");
+        assert!(text.starts_with("auth: ") && text.contains(says) && text.contains("server `guarded`"), "{text}");
         assert!(!text.contains("code-"), "no authorization code in errors: {text}");
         assert_eq!(server.requests_to("/authorize").len(), 1);
         assert!(server.requests_to("/token").is_empty(), "{iss:?}: the code was redeemed");
@@ -304,6 +337,41 @@ fn client_credentials_with_a_secret_or_a_signed_assertion() {
     let token = &server.requests_to("/token")[0];
     assert_eq!(token.param("client_assertion_type"), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
     assert!(!format!("{config:?}").contains("PRIVATE KEY"));
+
+    // RS256: chosen by the key, or named.
+    for algorithm in [None, Some("RS256")] {
+        let server = AuthServer::builder()
+            .registration(false)
+            .auth_methods(&["private_key_jwt"])
+            .jwt_client("svc", RSA_KEY_PEM)
+            .start()
+            .unwrap();
+        let config = ClientCredentialsConfig {
+            client_id: "svc".into(),
+            private_key_pem: Some(Secret::new(RSA_KEY_PEM)),
+            signing_algorithm: algorithm.map(String::from),
+            ..Default::default()
+        };
+        let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
+        assert_eq!(call(&auth, &server, "x").unwrap(), 200, "{algorithm:?}");
+        let assertion = server.requests_to("/token")[0].param("client_assertion").unwrap().to_string();
+        let header = base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            assertion.split('.').next().unwrap(),
+        );
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&header.unwrap()).unwrap()["alg"], "RS256");
+    }
+    // An RSA key named ES256 fails with an auth error that shows no key.
+    let server = AuthServer::builder().registration(false).auth_methods(&["private_key_jwt"]).start().unwrap();
+    let config = ClientCredentialsConfig {
+        client_id: "svc".into(),
+        private_key_pem: Some(Secret::new(RSA_KEY_PEM)),
+        signing_algorithm: Some("ES256".into()),
+        ..Default::default()
+    };
+    let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
+    let err = call(&auth, &server, "x").unwrap_err().to_string();
+    assert!(err.contains("not a PKCS#8 PEM P-256 key") && !err.contains("MII"), "{err}");
 }
 
 #[test]
@@ -348,8 +416,9 @@ fn secrets_stay_out_of_debug_and_errors() {
         .unwrap();
     let auth = oauth(&server, config);
     let err = call(&auth, &server, "x").unwrap_err();
+    assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized);
     let text = format!("{err} {err:?}");
-    assert!(text.contains("status 401") && text.contains("invalid_client"), "{text}");
+    assert!(text.contains("oauth token: status 401") && text.contains("invalid_client"), "{text}");
     assert!(!text.contains("hunter2") && !text.contains("code-") && !text.contains("access-"), "{text}");
 }
 
@@ -402,6 +471,12 @@ fn the_auth_block_of_the_config() {
 
     let c = config(&["auth: {type: client_credentials, client_id: svc, client_secret: '${SECRET}'}"]).unwrap();
     assert!(matches!(c.servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
+
+    let c = config(&["auth: {type: client_credentials, client_id: svc, private_key: k, signing_algorithm: RS256}"]);
+    assert!(matches!(c.unwrap().servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
+    let (m, _, _) =
+        config_error(&["auth: {type: client_credentials, client_id: svc, private_key: k, signing_algorithm: HS256}"]);
+    assert!(m.contains("`HS256` is not supported (ES256 and RS256 are)"), "{m}");
 
     let (m, l, col) = config_error(&["auth:", "  type: magic"]);
     assert_eq!(
@@ -519,4 +594,155 @@ fn login_ahead_of_time_needs_no_401() {
     let posts = server.requests_to("/mcp");
     assert_eq!(posts.len(), 1, "the first request already carries the token");
     assert!(posts[0].authorization.is_some());
+}
+
+/// A person's step that counts its calls and checks what it is given, then redirects at once.
+#[derive(Default)]
+struct Counting(std::sync::atomic::AtomicUsize, std::sync::Mutex<Vec<String>>);
+
+impl mcp_orchestrator::AuthorizationHandler for Counting {
+    fn authorize(&self, request: &mcp_orchestrator::AuthorizationRequest<'_>) -> Result<String, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.1.lock().unwrap().push(request.server.to_string());
+        ImmediateRedirect.authorize(request)
+    }
+}
+
+fn orchestrator_config(server: &AuthServer, transport: &str, url: &str) -> mcp_orchestrator::Config {
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: {transport}\n    url: {url}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n  open:\n    transport: stdio\n    command: /bin/true\n    priority: 2\n    enabled: false\n"
+    );
+    let _ = server;
+    mcp_orchestrator::Config::from_yaml_str(&text).unwrap()
+}
+
+#[test]
+fn an_orchestrator_authorizes_with_the_programs_handler_and_keeps_the_tokens() {
+    use mcp_orchestrator::{Error, ErrorKind, Orchestrator};
+    let server = AuthServer::builder().challenge_scope("mcp:basic").start().unwrap();
+    let config = orchestrator_config(&server, "http", &server.mcp_url());
+
+    // Without a handler the server that needs a person fails with an auth error naming it.
+    let o = Orchestrator::new(config.clone());
+    let err = o.initialize().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert!(
+        matches!(&err, Error::Auth { server, reason, .. } if server == "guarded" && reason.contains("no authorization handler")),
+        "{err:?}"
+    );
+    o.close();
+
+    let handler = Arc::new(Counting::default());
+    let o = Orchestrator::new(config).with_authorization_handler(handler.clone());
+    o.initialize().unwrap();
+    let gathered = o.gather_all_resources().unwrap();
+    assert_eq!(gathered.tools.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["whoami"]);
+    let result = o.call_tool("whoami", serde_json::json!({})).unwrap();
+    assert!(format!("{result:?}").contains("scope: mcp:basic"), "{result:?}");
+    assert_eq!(*handler.1.lock().unwrap(), ["guarded"], "one authorization, for the server that needs it");
+    // A new initialize (new sessions) reuses the orchestrator's tokens: no person needed.
+    o.close();
+    o.initialize().unwrap();
+    assert!(!o.call_tool("whoami", serde_json::json!({})).unwrap().is_error);
+    assert_eq!(handler.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(server.requests_to("/authorize").len(), 1);
+    o.close();
+}
+
+#[test]
+fn oauth_over_the_legacy_sse_transport_guards_the_stream_and_the_posts() {
+    let server =
+        AuthServer::builder().challenge_scope("mcp:basic").method_scope("tools/call", "mcp:write").start().unwrap();
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: sse\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n",
+        server.sse_url()
+    );
+    let config = mcp_orchestrator::Config::from_yaml_str(&text).unwrap().servers.remove(0);
+    let client = mcp_orchestrator::Client::builder(&config)
+        .authorization_handler(Arc::new(ImmediateRedirect))
+        .connect()
+        .unwrap();
+    // The GET was refused, authorized, and opened with the token.
+    let gets: Vec<_> = server.requests_to("/sse").iter().map(|r| r.authorization.is_some()).collect();
+    assert_eq!(gets, [false, true]);
+    assert_eq!(
+        server.requests_to("/authorize")[0].param("resource"),
+        Some(server.sse_url().as_str()),
+        "the SSE endpoint's own resource"
+    );
+    assert_eq!(client.list_tools().unwrap()[0].name, "whoami");
+    // A POST answered 403 insufficient_scope steps up, then goes through.
+    let result = client.call_tool("whoami", serde_json::json!({})).unwrap();
+    assert!(format!("{result:?}").contains("scope: mcp:basic mcp:write"), "{result:?}");
+    // A POST answered 401 (the token was revoked) refreshes and is sent again.
+    server.revoke_access_tokens();
+    assert_eq!(client.list_tools().unwrap().len(), 1);
+    assert!(server.requests_to("/token").iter().any(|r| r.param("grant_type") == Some("refresh_token")));
+    let posts = server.requests_to("/messages");
+    assert!(posts.iter().all(|r| r.authorization.is_some()), "every POST carries the token");
+    assert_eq!(server.requests_to("/authorize").len(), 2, "the first authorization and the step-up");
+    client.close();
+
+    // `transport: http` finds legacy SSE behind the same authorization: the Streamable HTTP
+    // probe's 401 runs the flow, its 405 falls back to SSE, which reuses the token.
+    let server = AuthServer::builder().start().unwrap();
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: http\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n",
+        server.sse_url()
+    );
+    let detected = mcp_orchestrator::Config::from_yaml_str(&text).unwrap().servers.remove(0);
+    let client = mcp_orchestrator::Client::builder(&detected)
+        .authorization_handler(Arc::new(ImmediateRedirect))
+        .connect()
+        .unwrap();
+    assert_eq!(client.list_tools().unwrap()[0].name, "whoami");
+    assert_eq!(server.requests_to("/authorize").len(), 1, "one authorization for both attempts");
+    assert!(server.requests_to("/sse").iter().filter(|r| r.method == "GET").all(|r| r.authorization.is_some()));
+    client.close();
+
+    // Without a handler: an auth error on connect, naming the server.
+    let err = mcp_orchestrator::Client::connect(&config).unwrap_err();
+    assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized, "{err}");
+    assert_eq!((err.server(), err.method()), (Some("guarded"), Some("connect")));
+}
+
+/// A person who says no.
+#[derive(Default)]
+struct Refusing(std::sync::atomic::AtomicUsize);
+
+impl mcp_orchestrator::AuthorizationHandler for Refusing {
+    fn authorize(&self, _: &mcp_orchestrator::AuthorizationRequest<'_>) -> Result<String, String> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err("the person closed the browser".into())
+    }
+}
+
+#[test]
+fn a_refused_authorization_is_an_auth_error_and_a_call_does_not_ask_again_and_again() {
+    use mcp_orchestrator::{Error, ErrorKind, Orchestrator};
+    let server = AuthServer::builder().start().unwrap();
+    let open = mcp_orchestrator::testing::TestServer::builder().name("open").start().unwrap();
+    let text = format!(
+        "mcp_servers:\n  guarded:\n    transport: streamable_http\n    url: {}\n    priority: 1\n    timeout: 10\n    auth: {{type: oauth}}\n  open:\n    transport: streamable_http\n    url: {}\n    priority: 2\norchestration:\n  fail_fast: false\n  max_retries: 3\n  backoff_min: 0.05\n  backoff_max: 0.1\n",
+        server.mcp_url(),
+        open.mcp_url()
+    );
+    let handler = Arc::new(Refusing::default());
+    let o = Orchestrator::new(mcp_orchestrator::Config::from_yaml_str(&text).unwrap())
+        .with_authorization_handler(handler.clone());
+    o.initialize().unwrap();
+    let failures = o.connect_failures();
+    let err = failures.get("guarded").expect("the server failed");
+    assert_eq!(err.kind(), ErrorKind::Unauthorized, "{err}");
+    assert!(err.to_string().contains("the person closed the browser"), "{err}");
+    assert_eq!(handler.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+    if o.call_tool_on(Some("guarded"), "whoami", serde_json::json!({})).is_ok() {
+        panic!("the call needs an authorization");
+    }
+    let err = o.call_tool_on(Some("guarded"), "whoami", serde_json::json!({})).unwrap_err();
+    assert!(matches!(&err, Error::Auth { server, .. } if server == "guarded"), "{err:?}");
+    let asked = handler.0.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(asked <= 3, "at most once per call, not once per retry: {asked}");
+    assert!(server.requests_to("/token").is_empty());
+    o.close();
 }

@@ -41,6 +41,9 @@ pub struct Cli {
     /// Errors only
     #[arg(short, long, action = ArgAction::Count, global = true)]
     quiet: u8,
+    /// OAuth: print the authorization URL instead of opening a browser
+    #[arg(long, global = true)]
+    pub no_browser: bool,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
@@ -159,6 +162,21 @@ Exit status: 0 every server reachable; 1 none reachable; 2 bad usage or an inval
 config; 3 some reachable, some not."
     )]
     Status(StatusArgs),
+    /// Authorize ahead of time with the servers that need a person (OAuth), keeping the tokens
+    #[command(
+        long_about = "\
+Run the OAuth authorization code flow for every enabled server whose config has an
+`auth` block of `type: oauth` (or each --server): open the authorization URL in the
+browser (with --no-browser, or when no browser can be started, print it on stderr),
+wait for the browser's redirect on http://127.0.0.1:<auth.redirect_port>/callback,
+and keep the tokens in the block's `token_file` (0600), where the other commands find
+them. A server with a token that can be refreshed is refreshed instead. The other
+commands run the same flow when a server needs a token and none is held.",
+        after_help = "\
+Exit status: 0 every server logged in; 1 none (the error names the server); 2 bad usage,
+an invalid config, or no server with `type: oauth`; 3 some logged in, some not."
+    )]
+    Login(LoginArgs),
     /// Start two embedded MCP servers and walk through connect, gather, cache and a query
     #[command(long_about = "\
 Start two embedded MCP servers on loopback ports, shaped like the original deployment:
@@ -182,6 +200,20 @@ Print a completion script for SHELL on stdout, e.g.
     /// Print the man page (roff) on stdout
     #[command(long_about = "Print the man page (roff) on stdout, e.g. `mcp-orchestrator man | man -l -`.")]
     Man,
+}
+
+/// `login`'s options.
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Only this server of the config (repeatable)
+    #[arg(short, long = "server", value_name = "NAME")]
+    pub servers: Vec<String>,
+    /// How long to wait for each server's authorization, in seconds [default: 300]
+    #[arg(short, long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
 }
 
 /// `--config FILE`.

@@ -14,6 +14,7 @@ macro_rules! say {
 
 mod args;
 mod demo;
+mod login;
 mod output;
 
 use std::io::{IsTerminal, Write};
@@ -111,14 +112,14 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
         Command::Gather(args) => {
             let config = run_config(load(cli, &args.config.config)?, &args.servers, &args.run)?;
-            let orchestrator = Orchestrator::new(config);
+            let orchestrator = login::orchestrator(config, cli.no_browser);
             let result = gather(&orchestrator, args.format);
             orchestrator.close();
             result?;
         }
         Command::Call(args) => {
             let config = run_config(load(cli, &args.config.config)?, &[], &args.run)?;
-            let orchestrator = Orchestrator::new(config);
+            let orchestrator = login::orchestrator(config, cli.no_browser);
             let result = call(&orchestrator, args.server.as_deref(), args.format, &args.tool, args.arguments());
             orchestrator.close();
             result?;
@@ -142,10 +143,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             // Every server's state is the point: never fail-fast.
             let run = RunArgs { no_fail_fast: true, timeout: args.timeout };
             let config = run_config(load(cli, &args.config.config)?, &args.servers, &run)?;
-            let orchestrator = Orchestrator::new(config);
+            let orchestrator = login::orchestrator(config, cli.no_browser);
             let result = status(&orchestrator, args);
             orchestrator.close();
             result?;
+        }
+        Command::Login(args) => {
+            let config = load(cli, &args.config.config)?;
+            let timeout = args.timeout.unwrap_or(login::DEFAULT_LOGIN_TIMEOUT);
+            login::run(&config, &args.servers, timeout, cli.no_browser)?;
         }
         Command::Completions { shell } => {
             let mut out = Vec::new();
@@ -382,7 +388,7 @@ fn listing(
     for s in &mut config.servers {
         s.read_contents = false;
     }
-    let o = Orchestrator::new(config);
+    let o = login::orchestrator(config, cli.no_browser);
     let result = initialize(&o).and_then(|()| Ok(o.gather_all_resources()?)).and_then(|g| {
         show(&o, &g)?;
         partial(&g).map_or(Ok(()), |p| Err(Failure::Partial(p)))

@@ -1,6 +1,7 @@
 //! Randomness, PKCE (RFC 7636, `S256`) and the `private_key_jwt` client assertion (RFC 7523,
-//! `ES256`). The primitives come from crates: `getrandom` (the system's generator), `sha2`,
-//! `base64`, `p256` (ECDSA P-256).
+//! `ES256` or `RS256`). The primitives come from crates: `getrandom` (the system's generator),
+//! `sha2`, `base64`, `p256` (ECDSA P-256), `ring` (RSA PKCS#1 v1.5 signatures; already in the
+//! build as rustls's provider).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,32 +35,73 @@ pub(crate) fn s256(text: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
 }
 
+/// The signing algorithms of `private_key_jwt`.
+pub(crate) const ALGORITHMS: [&str; 2] = ["ES256", "RS256"];
+
+/// The algorithm for a key when none is configured: `RS256` for an RSA key, else `ES256`.
+pub(crate) fn default_algorithm(private_key_pem: &str) -> &'static str {
+    if private_key_pem.contains("BEGIN RSA PRIVATE KEY") || rsa_key(private_key_pem).is_ok() {
+        "RS256"
+    } else {
+        "ES256"
+    }
+}
+
+/// An RSA private key from a PEM: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE
+/// KEY`).
+fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, String> {
+    let body: String = pem.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .map_err(|_| "the private key is not a PEM".to_string())?;
+    let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
+        ring::rsa::KeyPair::from_der(&der)
+    } else {
+        ring::rsa::KeyPair::from_pkcs8(&der)
+    };
+    key.map_err(|e| format!("the private key is not a usable RSA key ({e})"))
+}
+
 /// A signed `client_assertion` (RFC 7523 §2.2): `iss` = `sub` = the client id, `aud` = the
-/// authorization server's issuer, a fresh `jti`, five minutes of validity. ES256 only; the key
-/// is a PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+/// authorization server's issuer, a fresh `jti`, five minutes of validity. `ES256` with a
+/// PKCS#8 PEM P-256 key, or `RS256` with a PKCS#8 or PKCS#1 PEM RSA key (2048 bits or more).
 pub(crate) fn client_assertion(
     private_key_pem: &str,
     algorithm: &str,
     client_id: &str,
     audience: &str,
 ) -> Result<String, String> {
-    use p256::ecdsa::signature::Signer as _;
-    use p256::pkcs8::DecodePrivateKey as _;
-    if algorithm != "ES256" {
-        return Err(format!("signing algorithm `{algorithm}` is not supported (ES256 is)"));
+    if !ALGORITHMS.contains(&algorithm) {
+        return Err(format!("signing algorithm `{algorithm}` is not supported ({} are)", ALGORITHMS.join(", ")));
     }
-    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(private_key_pem)
-        .map_err(|_| "the private key is not a PKCS#8 PEM P-256 key".to_string())?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let header = serde_json::json!({"alg": "ES256", "typ": "JWT"});
+    let header = serde_json::json!({"alg": algorithm, "typ": "JWT"});
     let claims = serde_json::json!({
         "iss": client_id, "sub": client_id, "aud": audience,
         "iat": now, "exp": now + 300, "jti": random_string(16)?,
     });
     let signing_input =
         format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let signature: p256::ecdsa::Signature = key.sign(signing_input.as_bytes());
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes())))
+    let signature = if algorithm == "RS256" {
+        let key = rsa_key(private_key_pem)?;
+        let mut signature = vec![0u8; key.public().modulus_len()];
+        key.sign(
+            &ring::signature::RSA_PKCS1_SHA256,
+            &ring::rand::SystemRandom::new(),
+            signing_input.as_bytes(),
+            &mut signature,
+        )
+        .map_err(|_| "RSA signing failed".to_string())?;
+        signature
+    } else {
+        use p256::ecdsa::signature::Signer as _;
+        use p256::pkcs8::DecodePrivateKey as _;
+        let key = p256::ecdsa::SigningKey::from_pkcs8_pem(private_key_pem)
+            .map_err(|_| "the private key is not a PKCS#8 PEM P-256 key".to_string())?;
+        let signature: p256::ecdsa::Signature = key.sign(signing_input.as_bytes());
+        signature.to_bytes().to_vec()
+    };
+    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }
 
 #[cfg(test)]

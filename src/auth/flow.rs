@@ -216,7 +216,12 @@ fn authorization_code(inner: &Inner, net: &Net<'_>, found: &Discovered, scopes: 
         inner.server,
         meta.issuer
     );
-    let request = AuthorizationRequest { url: &url, redirect_uri: &redirect_uri, deadline: net.deadline.instant() };
+    let request = AuthorizationRequest {
+        server: &inner.server,
+        url: &url,
+        redirect_uri: &redirect_uri,
+        deadline: net.deadline.instant(),
+    };
     let redirected =
         handler.authorize(&request).map_err(|e| net.fail(format!("the authorization step failed: {e}")))?;
     if net.deadline.is_past() {
@@ -273,10 +278,11 @@ fn identity(inner: &Inner, net: &Net<'_>, meta: &ServerMetadata) -> Result<Clien
                     id: c.client_id.clone(),
                     secret: None,
                     method: "private_key_jwt".into(),
-                    key: c
-                        .private_key_pem
-                        .clone()
-                        .map(|k| (k, c.signing_algorithm.clone().unwrap_or_else(|| "ES256".into()))),
+                    key: c.private_key_pem.clone().map(|k| {
+                        let algorithm =
+                            c.signing_algorithm.clone().unwrap_or_else(|| crypto::default_algorithm(k.expose()).into());
+                        (k, algorithm)
+                    }),
                 }
             } else {
                 ClientId {

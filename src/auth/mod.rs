@@ -98,16 +98,17 @@ pub struct OAuthConfig {
 
 /// Settings of the client-credentials grant: a secret (`client_secret_basic`, or
 /// `client_secret_post` when that is all the server accepts) or a private key
-/// (`private_key_jwt`, ES256).
+/// (`private_key_jwt`, ES256 or RS256).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ClientCredentialsConfig {
     /// The client id.
     pub client_id: String,
     /// The client secret.
     pub client_secret: Option<Secret>,
-    /// A PKCS#8 PEM private key (P-256) for `private_key_jwt`.
+    /// A PEM private key for `private_key_jwt`: PKCS#8 P-256 (`ES256`), or PKCS#8 / PKCS#1 RSA
+    /// (`RS256`).
     pub private_key_pem: Option<Secret>,
-    /// The signing algorithm of `private_key_jwt`: `ES256` (the default).
+    /// The signing algorithm of `private_key_jwt`, `ES256` or `RS256` (default: by the key).
     pub signing_algorithm: Option<String>,
     /// Scopes to request when the server's challenge names none.
     pub scopes: Vec<String>,
@@ -127,6 +128,8 @@ impl OAuthConfig {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct AuthorizationRequest<'a> {
+    /// The server (its name in the config) that asks for the authorization.
+    pub server: &'a str,
     /// The authorization URL to open in a browser (it holds a `state` and a PKCE challenge, no
     /// secret).
     pub url: &'a str,
@@ -217,8 +220,13 @@ impl Authorizer {
 
     /// The same authorizer with the person's step of the authorization code flow.
     pub fn with_handler(self, handler: Arc<dyn AuthorizationHandler>) -> Authorizer {
-        *self.inner.handler.lock().unwrap_or_else(|e| e.into_inner()) = Some(handler);
+        self.set_handler(handler);
         self
+    }
+
+    /// Sets the person's step (for every clone of this authorizer).
+    pub(crate) fn set_handler(&self, handler: Arc<dyn AuthorizationHandler>) {
+        *self.inner.handler.lock().unwrap_or_else(|e| e.into_inner()) = Some(handler);
     }
 
     /// The `Authorization` header value to send (`Bearer …`), refreshing a token that is about to
@@ -237,13 +245,13 @@ impl Authorizer {
         sent: Option<&Secret>,
         timeout: Duration,
     ) -> Result<()> {
-        self.challenged_by(status, www_authenticate, sent, Deadline::after(timeout), &OpId::new())
+        self.challenged_by(status, www_authenticate, sent, "authorization", Deadline::after(timeout), &OpId::new())
     }
 
     /// Authorizes ahead of time (the `login` command): discovery from the well-known URLs, then
     /// the flow, without waiting for the server's 401. Does nothing when a token is already held.
     pub fn login(&self, timeout: Duration) -> Result<()> {
-        self.challenged_by(401, None, None, Deadline::after(timeout), &OpId::new())
+        self.challenged_by(401, None, None, "login", Deadline::after(timeout), &OpId::new())
     }
 
     /// How many times the person's handler was asked to authorize (tests, step-up limits).
@@ -268,7 +276,7 @@ impl Authorizer {
         if !tokens.stale() {
             return Ok(Some(bearer(&tokens.access_token)));
         }
-        let net = net::Net { agent: &inner.agent, server: &inner.server, op, deadline };
+        let net = net::Net { agent: &inner.agent, server: &inner.server, method: "oauth refresh", op, deadline };
         match flow::renew_stale(inner, &net, &found, &tokens) {
             Ok(fresh) => Ok(Some(bearer(&fresh.access_token))),
             Err(e) => {
@@ -283,12 +291,13 @@ impl Authorizer {
         status: u16,
         www_authenticate: Option<&str>,
         sent: Option<&Secret>,
+        method: &str,
         deadline: Deadline,
         op: &OpId,
     ) -> Result<()> {
         let inner = &self.inner;
         let challenge = challenge::parse(www_authenticate.unwrap_or(""));
-        let net = net::Net { agent: &inner.agent, server: &inner.server, op, deadline };
+        let net = net::Net { agent: &inner.agent, server: &inner.server, method, op, deadline };
         let step_up = status == 403;
         if step_up && challenge.error.as_deref() != Some("insufficient_scope") {
             return Err(net.fail("the server refused the request (status 403)"));
@@ -325,8 +334,26 @@ impl Authorizer {
             }
         }
         let _running = Running(inner);
-        flow::renew(inner, &net, &challenge, step_up, sent)
+        flow::renew(inner, &net, &challenge, step_up, sent).map_err(|e| net.as_auth(e))
     }
+}
+
+/// The authorizer of an HTTP server whose config has an `auth` block (with the person's step,
+/// when the program gave one); `None` for the others.
+pub(crate) fn for_server(
+    config: &crate::config::ServerConfig,
+    handler: Option<Arc<dyn AuthorizationHandler>>,
+) -> Option<Authorizer> {
+    use crate::config::Transport as TransportConfig;
+    let url = match &config.transport {
+        TransportConfig::Sse { url } | TransportConfig::StreamableHttp { url } | TransportConfig::Http { url } => url,
+        TransportConfig::Stdio { .. } => return None,
+    };
+    let authorizer = Authorizer::new(&config.name, url, config.auth.clone()?);
+    Some(match handler {
+        Some(h) => authorizer.with_handler(h),
+        None => authorizer,
+    })
 }
 
 impl Inner {

@@ -12,10 +12,12 @@ use crate::url::Url;
 /// The largest metadata, registration or token response we read.
 pub(crate) const AUTH_BODY_LIMIT: usize = 256 * 1024;
 
-/// One flow's HTTP context: the agent, the server it is for, the op, the deadline.
+/// One flow's HTTP context: the agent, the server it is for, the MCP method that needed it, the
+/// op, the deadline.
 pub(crate) struct Net<'a> {
     pub agent: &'a Agent,
     pub server: &'a str,
+    pub method: &'a str,
     pub op: &'a OpId,
     pub deadline: Deadline,
 }
@@ -25,9 +27,26 @@ impl Net<'_> {
         Ctx { server: self.server, method: what, op: self.op }
     }
 
-    /// An authorization error: [`Error::Connect`] with `authorization: <detail>`.
+    /// An authorization error: [`Error::Auth`].
     pub(crate) fn fail(&self, detail: impl std::fmt::Display) -> Error {
-        Error::Connect { server: self.server.into(), op: self.op.clone(), detail: format!("authorization: {detail}") }
+        Error::Auth {
+            server: self.server.into(),
+            method: self.method.into(),
+            op: self.op.clone(),
+            reason: detail.to_string(),
+        }
+    }
+
+    /// An error of the flow as the caller sees it: [`Error::Auth`] for the MCP method that needed
+    /// the authorization, naming the OAuth step that failed (a timeout stays a timeout).
+    pub(crate) fn as_auth(&self, e: Error) -> Error {
+        match e {
+            Error::Auth { reason, .. } => self.fail(reason),
+            Error::Http { method: step, status, body, .. } => self.fail(format!("{step}: status {status}: {body:?}")),
+            Error::Protocol { method: step, detail, .. } => self.fail(format!("{step}: {detail}")),
+            Error::Connect { detail, .. } => self.fail(format!("the authorization server is unreachable: {detail}")),
+            other => other,
+        }
     }
 
     pub(crate) fn get(&self, url: &Url, what: &str) -> Result<Exchanged, Error> {

@@ -13,7 +13,8 @@
 //! auth:
 //!   type: client_credentials    # a program, no person
 //!   client_id: svc
-//!   client_secret: "${SECRET}"  # or private_key: "${PEM}" (ES256, private_key_jwt)
+//!   client_secret: "${SECRET}"  # or private_key: "${PEM}" (private_key_jwt: ES256 or RS256,
+//!                               # by the key; signing_algorithm: RS256 to say so)
 //! ```
 //!
 //! Every value may use `${VAR}`; errors have a line and column and never show a value.
@@ -143,10 +144,13 @@ pub(super) fn build_auth(
             let signing_algorithm = value(&a.signing_algorithm, "signing_algorithm")?;
             if let (Some(alg), Some(at)) = (&signing_algorithm, &a.signing_algorithm)
                 && alg != "ES256"
+                && alg != "RS256"
             {
                 return Err(at_loc(
                     &at.referenced,
-                    format!("server `{server}`: `auth.signing_algorithm` `{alg}` is not supported (ES256 is)"),
+                    format!(
+                        "server `{server}`: `auth.signing_algorithm` `{alg}` is not supported (ES256 and RS256 are)"
+                    ),
                 ));
             }
             Ok(AuthConfig::ClientCredentials(ClientCredentialsConfig {

@@ -34,6 +34,9 @@ pub(crate) struct Hooks {
     pub(crate) subscribers: Arc<Mutex<Vec<Subscriber>>>,
     /// The program's answers to server requests, for every client it connects.
     pub(crate) handlers: crate::handlers::Handlers,
+    /// Each server's authorizer (servers with an `auth` block), kept across reconnects and
+    /// initializes: its tokens, its client registration, its flow in progress.
+    pub(crate) authorizers: Arc<std::collections::BTreeMap<String, crate::auth::Authorizer>>,
 }
 
 /// Connects to one server, with the orchestrator's notification handling.
@@ -44,6 +47,7 @@ pub(crate) fn connect(server: &ServerConfig, op: &OpId, processes: Arc<Processes
         .op(op.clone())
         .processes(processes)
         .handlers(hooks.handlers.clone())
+        .authorizer(hooks.authorizers.get(&server.name).cloned())
         .on_notification(move |name, n| {
             let drops_entry = matches!(
                 n.method.as_str(),
@@ -261,6 +265,11 @@ impl Slot {
                     return Ok((client, recovered));
                 }
                 Err(e) => {
+                    if matches!(e, Error::Auth { .. }) {
+                        // A refused or failed authorization is not fixed by asking again at
+                        // once (and may mean asking a person again): the next call retries.
+                        tries_left = 0;
+                    }
                     s.failures = s.failures.saturating_add(1);
                     let pause = backoff(o, s.failures);
                     s.next_try = deadline_in(pause);

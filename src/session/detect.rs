@@ -110,8 +110,9 @@ pub(crate) struct Parts<'a> {
     pub processes: Option<&'a Processes>,
     /// The program's answers to server requests (handlers.rs).
     pub handlers: crate::handlers::Handlers,
-    /// The person's step of an OAuth authorization (`auth: {type: oauth}`), if the program set one.
-    pub authorization_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
+    /// The server's authorization (`auth`), shared by every connection to it (detection's
+    /// attempts, reconnects): tokens and the flow in progress live there.
+    pub authorizer: Option<crate::auth::Authorizer>,
 }
 
 impl Parts<'_> {
@@ -163,7 +164,9 @@ pub(crate) fn connect(config: &ServerConfig, parts: &Parts<'_>) -> Result<Connec
         log::debug!("op={} server={}: remembered: {verdict:?}", parts.op, config.name);
         match connect_as(config, parts, verdict) {
             Ok(c) => return Ok(c),
-            Err(e @ (Error::Timeout { .. } | Error::Connect { .. } | Error::Closed { .. })) => return Err(e),
+            Err(e @ (Error::Timeout { .. } | Error::Connect { .. } | Error::Closed { .. } | Error::Auth { .. })) => {
+                return Err(e);
+            }
             Err(e) => {
                 log::info!(
                     "op={} server={}: the remembered protocol failed ({e}); detecting again",
@@ -260,13 +263,7 @@ fn discard(session: Session) {
 
 fn streamable(config: &ServerConfig, parts: &Parts<'_>, url: &str, ask: Ask) -> Result<Connected> {
     let router = parts.router(config);
-    let auth = config.auth.clone().map(|a| {
-        let authorizer = crate::auth::Authorizer::new(&config.name, url, a);
-        match &parts.authorization_handler {
-            Some(h) => authorizer.with_handler(h.clone()),
-            None => authorizer,
-        }
-    });
+    let auth = parts.authorizer.clone();
     let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: parts.max_event_bytes, auth };
     let transport: Arc<dyn Transport> =
         Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, parts.op)?);
@@ -276,7 +273,11 @@ fn streamable(config: &ServerConfig, parts: &Parts<'_>, url: &str, ask: Ask) -> 
 
 fn sse(config: &ServerConfig, parts: &Parts<'_>, url: &str, offer: &'static str) -> Result<Connected> {
     let router = parts.router(config);
-    let options = SseOptions { request_timeout: config.timeout, max_event_bytes: parts.max_event_bytes };
+    let options = SseOptions {
+        request_timeout: config.timeout,
+        max_event_bytes: parts.max_event_bytes,
+        auth: parts.authorizer.clone(),
+    };
     let transport: Arc<dyn Transport> =
         Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, parts.op, parts.deadline)?);
     let session = Session::new(config.name.as_str().into(), router, transport, config.timeout);

@@ -5,6 +5,8 @@
 //! (RFC 7591), and a protected `POST /mcp` that answers JSON-RPC requests with a valid bearer
 //! token (a minimal MCP server: `initialize`, `tools/list`, `tools/call` of `whoami`), 401
 //! without one, 403 `insufficient_scope` when a method needs a scope the token lacks.
+//! The same minimal server speaks the legacy HTTP+SSE transport, equally protected: `GET /sse`
+//! (the event stream, which announces `/messages?session=<n>`) and `POST /messages`.
 //! It records what clients sent, for tests to assert on. On `127.0.0.1:0`, one thread per
 //! connection, every connection closed after one response.
 
@@ -128,6 +130,10 @@ struct State {
     refresh: HashMap<String, String>,
     clients: HashMap<String, Option<String>>,
     served: u64,
+    /// Legacy SSE sessions: where each session's replies go, and the streams not yet taken by
+    /// their connection.
+    sse: HashMap<u64, crossbeam_channel::Sender<String>>,
+    sse_streams: HashMap<u64, crossbeam_channel::Receiver<String>>,
 }
 
 struct Shared {
@@ -177,6 +183,12 @@ impl AuthServer {
     /// The protected MCP endpoint, `http://127.0.0.1:<port>/mcp`.
     pub fn mcp_url(&self) -> String {
         format!("{}/mcp", self.shared.base)
+    }
+
+    /// The protected legacy HTTP+SSE endpoint, `http://127.0.0.1:<port>/sse` (its resource, for
+    /// the metadata, is the same as [`mcp_url`](Self::mcp_url)'s: the origin's `/mcp`).
+    pub fn sse_url(&self) -> String {
+        format!("{}/sse", self.shared.base)
     }
 
     /// The issuer identifier.
@@ -302,7 +314,8 @@ impl AuthServerBuilder {
         self.client = Some((id.into(), secret.into()));
         self
     }
-    /// A client authenticating with an ES256 assertion signed by this PKCS#8 PEM key.
+    /// A client authenticating with an assertion signed by this PKCS#8 PEM key (P-256: ES256,
+    /// RSA: RS256).
     pub fn jwt_client(mut self, id: &str, private_key_pem: &str) -> Self {
         self.jwt_client = Some((id.into(), private_key_pem.into()));
         self
@@ -358,6 +371,10 @@ fn serve(shared: &Shared, stop: &AtomicBool, mut stream: TcpStream) {
         _ => return,
     };
     let (status, headers, body) = handle(shared, &request);
+    if request.method == "GET" && request.path() == "/sse" && status == 200 {
+        stream_sse(shared, stop, stream, &body);
+        return;
+    }
     let mut out = format!(
         "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n",
         reason(status),
@@ -373,6 +390,38 @@ fn serve(shared: &Shared, stop: &AtomicBool, mut stream: TcpStream) {
 
 type Reply = (u16, Vec<(&'static str, String)>, String);
 
+/// A legacy SSE session's event stream: the endpoint event, then every reply of the session,
+/// until the client goes away or the server stops.
+fn stream_sse(shared: &Shared, stop: &AtomicBool, mut stream: TcpStream, session: &str) {
+    let id: u64 = session.parse().unwrap_or_default();
+    let rx = shared.state.lock().unwrap_or_else(|e| e.into_inner()).sse_streams.remove(&id);
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+    let endpoint = format!("event: endpoint\ndata: /messages?session={id}\n\n");
+    if let Some(rx) = rx
+        && stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(endpoint.as_bytes())).is_ok()
+    {
+        let mut idle = Duration::ZERO;
+        while !stop.load(Ordering::SeqCst) {
+            let out = match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(message) => format!("event: message\ndata: {message}\n\n"),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                    idle += Duration::from_millis(50);
+                    if idle < Duration::from_secs(1) {
+                        continue;
+                    }
+                    ": keep-alive\n\n".to_string() // finds a client that went away
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            idle = Duration::ZERO;
+            if stream.write_all(out.as_bytes()).is_err() {
+                break;
+            }
+        }
+    }
+    shared.state.lock().unwrap_or_else(|e| e.into_inner()).sse.remove(&id);
+}
 fn json(status: u16, value: serde_json::Value) -> Reply {
     (status, vec![], value.to_string())
 }
@@ -419,9 +468,11 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
     state.requests.push(recorded.clone());
     let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
 
-    // Protected-resource metadata.
+    // Protected-resource metadata (the legacy SSE endpoint is a resource of its own).
+    let endpoint = if path == "/sse" || path == "/messages" || path.ends_with("/sse") { "sse" } else { "mcp" };
+    let path_prm = format!("/.well-known/oauth-protected-resource/{endpoint}");
     let prm_path = match o.prm {
-        PrmAt::PathAndHeader | PrmAt::Path => Some("/.well-known/oauth-protected-resource/mcp"),
+        PrmAt::PathAndHeader | PrmAt::Path => Some(path_prm.as_str()),
         PrmAt::Root => Some("/.well-known/oauth-protected-resource"),
         PrmAt::Custom => Some("/custom/metadata.json"),
         PrmAt::Nowhere => None,
@@ -430,7 +481,7 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
         let resource = o
             .resource_override
             .clone()
-            .unwrap_or_else(|| if o.prm == PrmAt::Root { base.clone() } else { format!("{base}/mcp") });
+            .unwrap_or_else(|| if o.prm == PrmAt::Root { base.clone() } else { format!("{base}/{endpoint}") });
         let mut prm = serde_json::json!({"resource": resource, "authorization_servers": [prm_issuer]});
         if let Some(s) = &o.scopes_supported {
             prm["scopes_supported"] = serde_json::json!(s);
@@ -518,14 +569,14 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
         }
         ("POST", "/token") => token(shared, &mut state, &recorded, &issuer),
         ("GET" | "DELETE", "/mcp") => (405, vec![("allow", "POST".into())], String::new()),
-        (_, "/mcp") => {
+        (_, "/sse") | ("POST", "/messages") | (_, "/mcp") => {
             let www = |error: &str, scope: Option<&str>| {
                 let mut v = format!("Bearer error=\"{error}\"");
                 if let Some(s) = scope {
                     v.push_str(&format!(", scope=\"{s}\""));
                 }
                 if matches!(o.prm, PrmAt::PathAndHeader) {
-                    v.push_str(&format!(", resource_metadata=\"{base}/.well-known/oauth-protected-resource/mcp\""));
+                    v.push_str(&format!(", resource_metadata=\"{base}{path_prm}\""));
                 }
                 if matches!(o.prm, PrmAt::Custom) {
                     v.push_str(&format!(", resource_metadata=\"{base}/custom/metadata.json\""));
@@ -551,7 +602,32 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
             {
                 return (403, vec![("www-authenticate", www("insufficient_scope", Some(needed)))], String::new());
             }
+            if path == "/sse" && request.method != "GET" {
+                // Behind the authorization, like a real server's middleware: a Streamable HTTP
+                // probe gets 401 first, then this.
+                return (405, vec![("allow", "GET".into())], String::new());
+            }
             state.served += 1;
+            if path == "/sse" {
+                // A new legacy session: its stream is taken by this connection (see `serve`).
+                state.counter += 1;
+                let id = state.counter;
+                let (tx, rx) = crossbeam_channel::unbounded();
+                state.sse.insert(id, tx);
+                state.sse_streams.insert(id, rx);
+                return (200, vec![], id.to_string());
+            }
+            let sse_session = (path == "/messages").then(|| {
+                let id: u64 = parse_pairs(query)
+                    .into_iter()
+                    .find(|(k, _)| k == "session")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0);
+                state.sse.get(&id).cloned()
+            });
+            if let Some(None) = sse_session {
+                return (404, vec![], "no such session".into());
+            }
             if message.get("id").is_none() {
                 return (202, vec![], String::new()); // a notification
             }
@@ -565,7 +641,14 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
                 "tools/call" => serde_json::json!({"content": [{"type": "text", "text": format!("scope: {granted}")}]}),
                 _ => serde_json::json!({"method": method, "scope": granted}),
             };
-            json(200, serde_json::json!({"jsonrpc": "2.0", "id": message["id"], "result": result}))
+            let reply = serde_json::json!({"jsonrpc": "2.0", "id": message["id"], "result": result});
+            match sse_session {
+                Some(Some(tx)) => {
+                    let _ = tx.send(reply.to_string());
+                    (202, vec![], String::new())
+                }
+                _ => json(200, reply),
+            }
         }
         _ => (404, vec![], "not found".into()),
     }
@@ -648,15 +731,33 @@ fn secret_ok(o: &AuthServerBuilder, state: &State, id: &str, secret: &str) -> bo
         || state.clients.get(id).is_some_and(|s| s.as_deref() == Some(secret))
 }
 
-/// Checks an ES256 client assertion: signature, `iss` = `sub` = the client, `aud` = the issuer.
+/// Checks an ES256 or RS256 client assertion (the algorithm its header names, with the
+/// client's key): signature, `iss` = `sub` = the client, `aud` = the issuer.
 fn verify_assertion(o: &AuthServerBuilder, assertion: &str, issuer: &str) -> Option<String> {
     use p256::ecdsa::signature::Verifier as _;
     use p256::pkcs8::DecodePrivateKey as _;
     let (id, pem) = o.jwt_client.as_ref()?;
-    let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).ok()?;
     let (signed, signature) = assertion.rsplit_once('.')?;
-    let signature = p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).ok()?).ok()?;
-    key.verifying_key().verify(signed.as_bytes(), &signature).ok()?;
+    let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.split('.').next()?).ok()?).ok()?;
+    match header["alg"].as_str()? {
+        "ES256" => {
+            let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).ok()?;
+            let signature = p256::ecdsa::Signature::from_slice(&signature).ok()?;
+            key.verifying_key().verify(signed.as_bytes(), &signature).ok()?;
+        }
+        "RS256" => {
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let key = ring::rsa::KeyPair::from_pkcs8(&STANDARD.decode(body).ok()?).ok()?;
+            let public = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                key.public().as_ref(),
+            );
+            public.verify(signed.as_bytes(), &signature).ok()?;
+        }
+        _ => return None,
+    }
     let claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.split('.').nth(1)?).ok()?).ok()?;
     let aud_ok = claims["aud"].as_str().is_some_and(|a| a.trim_end_matches('/') == issuer.trim_end_matches('/'));

@@ -4,6 +4,11 @@
 //! Threads: one reader (`mcp-sse:<server>`) per session owns the GET stream and its own ureq
 //! `Agent`, so that `close()` can interrupt its blocking read with `Agent::shutdown`. POSTs are
 //! made from the caller's thread through a second agent whose idle connections are reused.
+//!
+//! With OAuth (`auth`), the GET and every POST carry the bearer token; a 401 (or 403 with
+//! `insufficient_scope`) to either hands the challenge to the [`Authorizer`], which renews the
+//! token (refresh, step-up, or the full flow), and the request is sent again, a few times at
+//! most.
 
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,12 +20,16 @@ use ureq::Agent;
 
 use super::http::{self, Ctx, PumpEnd};
 use super::{ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, Reader, Reply, Router, Transport};
+use crate::auth::{Authorizer, Secret};
 use crate::config::Headers;
 use crate::deadline::{Deadline, Phase};
 use crate::error::Result;
 use crate::op::OpId;
 use crate::sse::{Event, EventParser};
 use crate::url::Url;
+
+/// How many times a request is sent again after the authorizer handled a 401/403.
+const MAX_AUTH_ROUNDS: usize = 3;
 
 /// Settings of one SSE session.
 #[derive(Clone, Debug)]
@@ -29,6 +38,8 @@ pub(crate) struct SseOptions {
     pub request_timeout: Duration,
     /// The largest event accepted on the stream.
     pub max_event_bytes: usize,
+    /// The server's authorization (`auth`): a bearer token on the GET and the POSTs.
+    pub auth: Option<Authorizer>,
 }
 
 /// The POST side, shared by callers and the reader thread (which answers server pings).
@@ -37,10 +48,47 @@ struct Poster {
     agent: Agent,
     url: OnceLock<Url>,
     headers: Headers,
+    auth: Option<Authorizer>,
 }
 
+/// A 401 or 403 for the authorizer: status, `WWW-Authenticate`, body.
+type Challenge = (u16, Option<String>, String);
+
 impl Poster {
+    /// POSTs one message; with OAuth, a 401/403 is authorized and the message sent again.
     fn post(&self, body: Vec<u8>, method: &str, op: &OpId, deadline: Deadline) -> Result<()> {
+        let Some(auth) = &self.auth else {
+            return match self.post_once(&body, method, op, deadline, None)? {
+                None => Ok(()),
+                Some((status, _, text)) => Err(Ctx { server: &self.server, method, op }.http(status, &text)),
+            };
+        };
+        let mut rounds = 0;
+        loop {
+            let header = auth.authorization_by(deadline, op)?;
+            match self.post_once(&body, method, op, deadline, header.as_ref())? {
+                None => return Ok(()),
+                Some((status, _, text)) if rounds == MAX_AUTH_ROUNDS => {
+                    return Err(Ctx { server: &self.server, method, op }.http(status, &text));
+                }
+                Some((status, www, _)) => {
+                    rounds += 1;
+                    auth.challenged_by(status, www.as_deref(), header.as_ref(), method, deadline, op)?;
+                }
+            }
+        }
+    }
+
+    /// One POST: `Ok(None)` when accepted, `Ok(Some(challenge))` for a 401/403 (when it is ours
+    /// to handle).
+    fn post_once(
+        &self,
+        body: &[u8],
+        method: &str,
+        op: &OpId,
+        deadline: Deadline,
+        authorization: Option<&Secret>,
+    ) -> Result<Option<Challenge>> {
         let ctx = Ctx { server: &self.server, method, op };
         let remaining = deadline.remaining();
         if remaining.is_zero() {
@@ -49,10 +97,13 @@ impl Poster {
         let Some(url) = self.url.get() else {
             return Err(ctx.closed("no endpoint yet".into()));
         };
-        log::trace!("op={op} server={}: POST {method} {}", self.server, String::from_utf8_lossy(&body));
-        let request = self.agent.post(url.request_target()).header("Content-Type", "application/json");
+        log::trace!("op={op} server={}: POST {method} {}", self.server, String::from_utf8_lossy(body));
+        let mut request = self.agent.post(url.request_target()).header("Content-Type", "application/json");
+        if let Some(a) = authorization {
+            request = request.header("Authorization", a.expose());
+        }
         let request = http::bounded(http::with_headers(request, url, &self.headers, op), deadline);
-        let mut response = match request.send(&body[..]) {
+        let mut response = match request.send(body) {
             Ok(r) => r,
             Err(e) => return Err(ctx.ureq(e, remaining, Phase::SendingRequest)),
         };
@@ -60,9 +111,14 @@ impl Poster {
             return Err(e);
         }
         let status = response.status().as_u16();
+        let www = response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
         // Read the body to its end so the connection goes back to the pool.
         let text = http::error_body(&mut response, deadline, None, &self.server);
-        if (200..300).contains(&status) { Ok(()) } else { Err(ctx.http(status, &text)) }
+        match status {
+            200..300 => Ok(None),
+            401 | 403 if self.auth.is_some() => Ok(Some((status, www, text))),
+            _ => Err(ctx.http(status, &text)),
+        }
     }
 }
 
@@ -95,21 +151,43 @@ impl SseTransport {
         let stream_agent = http::stream_agent();
         let post_agent = http::request_agent();
 
-        log::debug!("op={op} server={server}: GET {sse_url}");
-        let request = stream_agent
-            .get(sse_url.request_target())
-            .header("Accept", "text/event-stream")
-            .header("Cache-Control", "no-cache");
-        let request = http::stream_request(http::with_headers(request, &sse_url, headers, op), deadline);
-        let mut response = match request.call() {
-            Ok(r) => r,
-            Err(ureq::Error::Timeout(t)) => return Err(ctx.timeout(Phase::of_ureq(t, Phase::OpeningStream), remaining)),
-            Err(e) => return Err(ctx.connect(format!("GET {sse_url}: {}", http::describe(&e)))),
+        let mut rounds = 0;
+        let (mut response, status) = loop {
+            let authorization = match &options.auth {
+                Some(auth) => auth.authorization_by(deadline, op)?,
+                None => None,
+            };
+            log::debug!("op={op} server={server}: GET {sse_url}");
+            let mut request = stream_agent
+                .get(sse_url.request_target())
+                .header("Accept", "text/event-stream")
+                .header("Cache-Control", "no-cache");
+            if let Some(a) = &authorization {
+                request = request.header("Authorization", a.expose());
+            }
+            let request = http::stream_request(http::with_headers(request, &sse_url, headers, op), deadline);
+            let mut response = match request.call() {
+                Ok(r) => r,
+                Err(ureq::Error::Timeout(t)) => {
+                    return Err(ctx.timeout(Phase::of_ureq(t, Phase::OpeningStream), remaining));
+                }
+                Err(e) => return Err(ctx.connect(format!("GET {sse_url}: {}", http::describe(&e)))),
+            };
+            if let Some(e) = http::redirect_error(&response, &sse_url, ctx) {
+                return Err(e);
+            }
+            let status = response.status().as_u16();
+            match &options.auth {
+                Some(auth) if (status == 401 || status == 403) && rounds < MAX_AUTH_ROUNDS => {
+                    let www =
+                        response.headers().get("www-authenticate").and_then(|v| v.to_str().ok()).map(str::to_string);
+                    let _ = http::error_body(&mut response, deadline, Some(&stream_agent), &server);
+                    rounds += 1;
+                    auth.challenged_by(status, www.as_deref(), authorization.as_ref(), "connect", deadline, op)?;
+                }
+                _ => break (response, status),
+            }
         };
-        if let Some(e) = http::redirect_error(&response, &sse_url, ctx) {
-            return Err(e);
-        }
-        let status = response.status().as_u16();
         if status != 200 {
             let text = http::error_body(&mut response, deadline, Some(&stream_agent), &server);
             return Err(ctx.http(status, &text));
@@ -126,6 +204,7 @@ impl SseTransport {
             agent: post_agent,
             url: OnceLock::new(),
             headers: headers.clone(),
+            auth: options.auth.clone(),
         });
         let closing = Arc::new(AtomicBool::new(false));
         let (endpoint_tx, endpoint_rx) = bounded::<String>(1);

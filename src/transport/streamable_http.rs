@@ -253,7 +253,7 @@ impl Inner {
                 }
                 Attempt::Challenged(status, www, _) => {
                     rounds += 1;
-                    auth.challenged_by(status, www.as_deref(), header.as_ref(), deadline, op)?;
+                    auth.challenged_by(status, www.as_deref(), header.as_ref(), method, deadline, op)?;
                 }
             }
         }

@@ -1,0 +1,293 @@
+//! `login`, and the person's step of OAuth for every command: [`Browser`] opens the
+//! authorization URL in the browser (or prints it), listens on the loopback redirect port of the
+//! server's `auth` block for the one redirect, and answers the browser with a short page.
+//!
+//! `login` runs the authorization code flow ahead of time for every server with an `auth` block
+//! of `type: oauth` (or those named with `--server`), and keeps the tokens in each block's
+//! `token_file`, where later commands find them. The other commands use the same [`Browser`] when
+//! a server asks for a token and none is held.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mcp_orchestrator::{AuthConfig, AuthorizationHandler, AuthorizationRequest, Authorizer, Config, Orchestrator};
+
+use crate::Failure;
+
+/// How long `login` waits for the person by default.
+pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The largest request head the redirect listener reads.
+const MAX_HEAD: usize = 16 * 1024;
+
+/// How long one connection to the redirect listener may take to send its request.
+const READ_BOUND: Duration = Duration::from_secs(5);
+
+/// How often the listener looks for a connection while it waits for the redirect.
+const POLL: Duration = Duration::from_millis(20);
+
+/// The person's step: the browser (unless `no_browser`), the URL on stderr, the loopback
+/// listener.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Browser {
+    /// Print the URL only; never start a browser.
+    pub no_browser: bool,
+}
+
+impl AuthorizationHandler for Browser {
+    fn authorize(&self, request: &AuthorizationRequest<'_>) -> Result<String, String> {
+        let (port, path) = loopback(request.redirect_uri)?;
+        // Listen first: an authorization server that redirects at once must find us.
+        let listener = listen(port, request.deadline)?;
+        let server = request.server;
+        let left = request.deadline.saturating_duration_since(Instant::now()).as_secs();
+        if !self.no_browser && open_browser(request.url) {
+            eprintln!("Authorize server `{server}` in the browser that opened (waiting {left} s). If none did, open:");
+        } else {
+            eprintln!("To authorize server `{server}`, open this URL in a browser (waiting {left} s):");
+        }
+        eprintln!("{}", request.url);
+        let redirect = wait_for_redirect(&listener, port, &path, request.deadline)?;
+        eprintln!("Server `{server}`: the browser came back; finishing the authorization.");
+        Ok(redirect)
+    }
+}
+
+/// Listens on `127.0.0.1:port`. A port in use is tried again until the deadline: servers
+/// connected in parallel share the redirect port, and each waits for the other's flow to end.
+fn listen(port: u16, deadline: Instant) -> Result<TcpListener, String> {
+    let mut said = false;
+    loop {
+        match TcpListener::bind(("127.0.0.1", port)) {
+            Ok(listener) => {
+                listener.set_nonblocking(true).map_err(|e| format!("cannot listen for the redirect: {e}"))?;
+                return Ok(listener);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && Instant::now() < deadline => {
+                if !said {
+                    eprintln!("(waiting for 127.0.0.1:{port}, in use by another authorization)");
+                    said = true;
+                }
+                std::thread::sleep(Duration::from_millis(100).min(deadline.saturating_duration_since(Instant::now())));
+            }
+            Err(e) => return Err(format!("cannot listen on 127.0.0.1:{port} for the redirect ({e})")),
+        }
+    }
+}
+
+/// The port and path of a loopback redirect URI `http://127.0.0.1:<port>/<path>`.
+fn loopback(redirect_uri: &str) -> Result<(u16, String), String> {
+    let rest = redirect_uri
+        .strip_prefix("http://127.0.0.1:")
+        .ok_or_else(|| format!("the redirect URI {redirect_uri} is not on http://127.0.0.1"))?;
+    let (port, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let port = port.parse().map_err(|_| format!("the redirect URI {redirect_uri} has no valid port"))?;
+    Ok((port, format!("/{path}")))
+}
+
+/// Starts the system's URL opener (`xdg-open`, `open`); false when it cannot be started or
+/// fails at once (no display, say).
+fn open_browser(url: &str) -> bool {
+    let mut command = if cfg!(target_os = "macos") {
+        Command::new("open")
+    } else if cfg!(windows) {
+        let mut c = Command::new("rundll32");
+        c.arg("url.dll,FileProtocolHandler");
+        c
+    } else {
+        Command::new("xdg-open")
+    };
+    let Ok(mut child) = command.arg(url).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
+    else {
+        return false;
+    };
+    // The opener hands the URL over and exits; one that fails does so at once. One still running
+    // after a second is taken to work, and is left to finish (the command exits soon anyway).
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) => std::thread::sleep(POLL),
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Waits (until `deadline`) for `GET <path>?…` on the listener; answers anything else 404 and
+/// goes on waiting. Returns the full redirect URL.
+fn wait_for_redirect(listener: &TcpListener, port: u16, path: &str, deadline: Instant) -> Result<String, String> {
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(format!("no redirect to http://127.0.0.1:{port}{path} came before the deadline"));
+        }
+        let mut stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(POLL.min(deadline - now));
+                continue;
+            }
+            Err(e) => return Err(format!("the redirect listener failed: {e}")),
+        };
+        let Some(target) = read_target(&mut stream, deadline) else { continue };
+        let target_path = target.split(['?', '#']).next().unwrap_or("");
+        if target_path != path {
+            respond(&mut stream, 404, "Not found", "This is not the authorization redirect.");
+            continue;
+        }
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        if query.split('&').any(|p| p.starts_with("error=")) {
+            respond(&mut stream, 200, "Authorization refused", "You can close this tab.");
+        } else {
+            respond(&mut stream, 200, "Authorization complete", "You can close this tab and return to the terminal.");
+        }
+        return Ok(format!("http://127.0.0.1:{port}{target}"));
+    }
+}
+
+/// The target of a `GET` request, read within [`READ_BOUND`] (and the deadline); `None` for
+/// anything else (answered 400 or 405 when possible).
+fn read_target(stream: &mut TcpStream, deadline: Instant) -> Option<String> {
+    let bound = deadline.saturating_duration_since(Instant::now()).min(READ_BOUND).max(Duration::from_millis(1));
+    stream.set_nonblocking(false).ok()?;
+    stream.set_read_timeout(Some(bound)).ok()?;
+    let until = Instant::now() + bound;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        if head.len() > MAX_HEAD || Instant::now() >= until {
+            respond(stream, 400, "Bad request", "The request is too large or too slow.");
+            return None;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&head);
+    let mut parts = head.lines().next()?.split(' ');
+    let (method, target) = (parts.next()?, parts.next()?);
+    if method != "GET" {
+        respond(stream, 405, "Method not allowed", "Only the browser's redirect is expected here.");
+        return None;
+    }
+    Some(target.to_string())
+}
+
+/// A short HTML page.
+fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        _ => "Method Not Allowed",
+    };
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>{text}</p><p>mcp-orchestrator</p></body></html>\n"
+    );
+    let reply = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\n\
+         cache-control: no-store\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.set_write_timeout(Some(READ_BOUND));
+    let _ = stream.write_all(reply.as_bytes());
+}
+
+/// The orchestrator the commands use: the person's step is [`Browser`].
+pub fn orchestrator(config: Config, no_browser: bool) -> Orchestrator {
+    Orchestrator::new(config).with_authorization_handler(Arc::new(Browser { no_browser }))
+}
+
+/// `login`: authorizes every server with an `auth` block of `type: oauth` (or those in `only`),
+/// one after the other, each within `timeout`. Exit 0 all logged in, 1 none, 3 some.
+pub fn run(config: &Config, only: &[String], timeout: Duration, no_browser: bool) -> Result<(), Failure> {
+    let known: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
+    if let Some(unknown) = only.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(Failure::Usage(format!(
+            "--server {unknown}: the config has no server named `{unknown}` (it has: {})",
+            known.join(", ")
+        )));
+    }
+    let oauth = |s: &&mcp_orchestrator::ServerConfig| matches!(s.auth, Some(AuthConfig::OAuth(_)));
+    if let Some(s) = config.servers.iter().find(|s| only.contains(&s.name) && !oauth(s)) {
+        return Err(Failure::Usage(format!(
+            "--server {}: the server has no `auth` block of `type: oauth`: there is nothing to log in to",
+            s.name
+        )));
+    }
+    let targets: Vec<&mcp_orchestrator::ServerConfig> = config
+        .servers
+        .iter()
+        .filter(oauth)
+        .filter(|s| if only.is_empty() { s.enabled } else { only.contains(&s.name) })
+        .collect();
+    if targets.is_empty() {
+        return Err(Failure::Usage("no enabled server in the config has an `auth` block of `type: oauth`".into()));
+    }
+    let handler = Arc::new(Browser { no_browser });
+    let mut failed = Vec::new();
+    for server in &targets {
+        let (Some(AuthConfig::OAuth(auth)), Some(url)) = (&server.auth, url(server)) else { continue };
+        if auth.token_file.is_none() {
+            eprintln!(
+                "note: server `{}` has no `auth.token_file`: the token is kept only for this command",
+                server.name
+            );
+        }
+        let authorizer =
+            Authorizer::new(&server.name, url, AuthConfig::OAuth(auth.clone())).with_handler(handler.clone());
+        match authorizer.login(timeout) {
+            Ok(()) => match &auth.token_file {
+                Some(file) => say!("{}: logged in (tokens in {})", server.name, file.display()),
+                None => say!("{}: logged in", server.name),
+            },
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed.push((server.name.clone(), e));
+            }
+        }
+    }
+    match failed.len() {
+        0 => Ok(()),
+        n if n == targets.len() => {
+            let (_, first) = failed.remove(0);
+            if n == 1 {
+                Err(Failure::Op(first))
+            } else {
+                Err(Failure::Other(format!("no server could be logged in to ({n} failed)")))
+            }
+        }
+        n => {
+            let names: Vec<&str> = failed.iter().map(|(name, _)| name.as_str()).collect();
+            Err(Failure::Partial(format!("{n} of {} server(s) not logged in ({})", targets.len(), names.join(", "))))
+        }
+    }
+}
+
+/// The URL of an HTTP server.
+fn url(server: &mcp_orchestrator::ServerConfig) -> Option<&str> {
+    use mcp_orchestrator::Transport;
+    match &server.transport {
+        Transport::Sse { url } | Transport::StreamableHttp { url } | Transport::Http { url } => Some(url),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redirect_uri_gives_the_port_and_path() {
+        assert_eq!(loopback("http://127.0.0.1:33418/callback"), Ok((33418, "/callback".to_string())));
+        assert_eq!(loopback("http://127.0.0.1:80"), Ok((80, "/".to_string())));
+        assert!(loopback("https://example.com/callback").is_err());
+        assert!(loopback("http://127.0.0.1:x/callback").is_err());
+    }
+}
