@@ -24,7 +24,7 @@ use std::time::Instant;
 use clap::CommandFactory;
 use mcp_orchestrator::{CallToolResult, Config, Content, Error, Gathered, Orchestrator, Status};
 
-use args::{Cli, Command, Format, GatherArgs, RunArgs, StatusArgs};
+use args::{Cli, Command, Format, GatherArgs, PromptsCommand, RunArgs, StatusArgs};
 
 /// Writes to stdout. A closed stdout (`| head`) is not an error worth a panic: the rest of the
 /// output is dropped.
@@ -138,6 +138,18 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             Format::Json => print_json(&output::resources_json(g)),
         })?,
         Command::Read(args) => listing(cli, &args.listing, |o, g| read(o, g, &args.uri, args.listing.format))?,
+        Command::Prompts(args) => match &args.get {
+            None => listing(cli, &args.listing, |_, g| match args.listing.format {
+                Format::Table => {
+                    emit(&output::prompts_table(g));
+                    Ok(())
+                }
+                Format::Json => print_json(&output::prompts_json(g)),
+            })?,
+            Some(PromptsCommand::Get(get)) => {
+                listing(cli, &get.listing, |o, g| prompt(o, g, &get.name, &get.arguments(), get.listing.format))?
+            }
+        },
         Command::Status(args) => {
             // Every server's state is the point: never fail-fast.
             let run = RunArgs { no_fail_fast: true, timeout: args.timeout };
@@ -387,6 +399,19 @@ fn listing(
         show(&o, &g)?;
         partial(&g).map_or(Ok(()), |p| Err(Failure::Partial(p)))
     });
+    if args.format == Format::Json {
+        // A failure is a document too: the error and what is known of each server.
+        let failure = match &result {
+            Err(Failure::Op(e)) => Some(output::listing_failure_json(o.config(), Some(e), "", &o.connect_failures())),
+            Err(Failure::Other(message)) => {
+                Some(output::listing_failure_json(o.config(), None, message, &o.connect_failures()))
+            }
+            _ => None,
+        };
+        if let Some(doc) = failure {
+            print_json(&doc)?;
+        }
+    }
     o.close();
     result
 }
@@ -418,6 +443,42 @@ fn read(o: &Orchestrator, g: &Gathered, uri: &str, format: Format) -> Result<(),
         None if errors.is_empty() => format!("no reachable server to read `{uri}` from"),
         None => format!("no server lists `{uri}`, and none could read it: {}", errors.join("; ")),
     }))
+}
+
+/// `prompts get NAME`: from the server that owns NAME in the catalogue.
+fn prompt(
+    o: &Orchestrator,
+    g: &Gathered,
+    name: &str,
+    arguments: &std::collections::BTreeMap<String, String>,
+    format: Format,
+) -> Result<(), Failure> {
+    let Some(merged) = g.prompt(name) else {
+        let failed = g.servers.iter().filter(|s| s.status == Status::Failed).count();
+        let also = if failed > 0 { format!(" ({failed} server(s) could not be asked)") } else { String::new() };
+        return Err(Failure::Other(format!("no server offers a prompt named `{name}`{also}")));
+    };
+    let result = o.get_prompt_on(&merged.server, &merged.original, arguments)?;
+    match format {
+        Format::Table => {
+            let mut out = String::new();
+            if let Some(description) = &result.description {
+                out.push_str(&format!("# {description}\n"));
+            }
+            for m in &result.messages {
+                out.push_str(&format!("[{}]\n{}\n", m.role, content_text(&m.content)));
+            }
+            emit(&out);
+        }
+        Format::Json => print_json(&serde_json::json!({
+            "name": name,
+            "server": merged.server,
+            "original": merged.original,
+            "description": result.description,
+            "messages": result.messages,
+        }))?,
+    }
+    Ok(())
 }
 
 /// Prints `value` as pretty JSON on stdout.
@@ -459,23 +520,27 @@ fn call(
     Ok(())
 }
 
+/// One content item for a person: text as it is, other items described.
+fn content_text(item: &Content) -> String {
+    match item {
+        Content::Text { text, .. } => text.clone(),
+        Content::Image { mime_type, data } => format!("[image {mime_type}, {} base64 characters]", data.len()),
+        Content::Audio { mime_type, data } => format!("[audio {mime_type}, {} base64 characters]", data.len()),
+        Content::ResourceLink(r) => format!("[resource link {}]", r.uri),
+        Content::Resource { resource } => match resource.text() {
+            Some(text) => format!("[resource {}]\n{text}", resource.uri),
+            None => format!("[resource {} (binary)]", resource.uri),
+        },
+        _ => "[content of a type this version does not know]".to_string(),
+    }
+}
+
 /// A tool result for a person: text items as they are, other items described, then the
 /// structured content as pretty JSON.
 fn call_text(result: &CallToolResult) -> String {
     let mut out = String::new();
     for item in &result.content {
-        let line = match item {
-            Content::Text { text, .. } => text.clone(),
-            Content::Image { mime_type, data } => format!("[image {mime_type}, {} base64 characters]", data.len()),
-            Content::Audio { mime_type, data } => format!("[audio {mime_type}, {} base64 characters]", data.len()),
-            Content::ResourceLink(r) => format!("[resource link {}]", r.uri),
-            Content::Resource { resource } => match resource.text() {
-                Some(text) => format!("[resource {}]\n{text}", resource.uri),
-                None => format!("[resource {} (binary)]", resource.uri),
-            },
-            _ => "[content of a type this version does not know]".to_string(),
-        };
-        out.push_str(&line);
+        out.push_str(&content_text(item));
         out.push('\n');
     }
     if let Some(s) = &result.structured_content {

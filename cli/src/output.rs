@@ -6,8 +6,8 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use mcp_orchestrator::{
-    CacheStats, Config, Error, Gathered, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status, Tool,
-    Transport,
+    CacheStats, Config, Error, Gathered, Prompt, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status,
+    Tool, Transport,
 };
 use serde::Serialize;
 
@@ -444,6 +444,73 @@ fn server_errors(g: &Gathered) -> serde_json::Value {
         .collect()
 }
 
+/// A prompt's arguments: names, `?` after an optional one.
+fn prompt_arguments(p: &Prompt) -> String {
+    let names: Vec<String> = p
+        .arguments
+        .iter()
+        .map(|a| if a.required == Some(true) { a.name.clone() } else { format!("{}?", a.name) })
+        .collect();
+    list(&names)
+}
+
+/// `prompts`: the catalogue's prompts (merged names), then each failed server's error.
+pub fn prompts_table(g: &Gathered) -> String {
+    let mut t = Table::new(&["PROMPT", "SERVER", ">PRIORITY", "ARGUMENTS", "SHADOWED", "DESCRIPTION"]);
+    for m in &g.prompts {
+        let description = m.item.description.as_deref().or(m.item.title.as_deref()).unwrap_or("-");
+        t.row(vec![
+            m.name.clone(),
+            m.server.clone(),
+            m.priority.to_string(),
+            prompt_arguments(&m.item),
+            list(&m.shadowed),
+            first_line(description, 80),
+        ]);
+    }
+    let mut out = if g.prompts.is_empty() { "(no prompts)\n".to_string() } else { t.render("") };
+    for s in &g.servers {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
+}
+
+/// `prompts --format json`: `{"prompts": [{"name" (merged), "server", "priority", "original",
+/// "shadowed", …the prompt as the server sent it}], "servers": [{"name", "status", "error"}]}`.
+pub fn prompts_json(g: &Gathered) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct PromptJson<'a> {
+        /// The merged name (what `prompts get` takes); the prompt's own `name` is `original`.
+        name: &'a str,
+        server: &'a str,
+        priority: u32,
+        original: &'a str,
+        shadowed: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<&'a str>,
+        arguments: &'a [mcp_orchestrator::PromptArgument],
+    }
+    let prompts: Vec<PromptJson<'_>> = g
+        .prompts
+        .iter()
+        .map(|m| PromptJson {
+            name: &m.name,
+            server: &m.server,
+            priority: m.priority,
+            original: &m.original,
+            shadowed: &m.shadowed,
+            title: m.item.title.as_deref(),
+            description: m.item.description.as_deref(),
+            arguments: &m.item.arguments,
+        })
+        .collect();
+    serde_json::json!({ "prompts": prompts, "servers": server_errors(g) })
+}
+
 /// `resources`: the merged resources, then every template with its server.
 pub fn resources_and_templates_table(g: &Gathered) -> String {
     let mut out = String::new();
@@ -692,6 +759,46 @@ pub fn gather_failure_json(
         "resources": [],
         "cache": cache,
     })
+}
+
+/// The document of a failed `tools`, `resources`, `prompts` or `read` with `--format json`:
+/// `{"op_id", "error", "servers": [{"name", "priority", "status", "error"}]}`, each server's
+/// outcome as far as it is known (as for a failed gather).
+pub fn listing_failure_json(
+    config: &Config,
+    error: Option<&Error>,
+    message: &str,
+    connect_failures: &BTreeMap<String, Error>,
+) -> serde_json::Value {
+    let mut doc = match error {
+        Some(e) => gather_failure_json(config, e, connect_failures, &CacheStats::default()),
+        None => {
+            let servers: Vec<FailedServerJson<'_>> = config
+                .servers
+                .iter()
+                .map(|s| {
+                    let failed = connect_failures.get(&s.name);
+                    let status = match (s.enabled, failed) {
+                        (false, _) => "skipped",
+                        (true, Some(_)) => "failed",
+                        (true, None) => "ok",
+                    };
+                    FailedServerJson {
+                        name: &s.name,
+                        priority: s.priority,
+                        status,
+                        error: failed.map(ToString::to_string),
+                    }
+                })
+                .collect();
+            serde_json::json!({ "op_id": null, "error": message, "servers": servers })
+        }
+    };
+    if let Some(map) = doc.as_object_mut() {
+        map.remove("resources");
+        map.remove("cache");
+    }
+    doc
 }
 
 #[cfg(test)]

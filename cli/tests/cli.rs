@@ -656,7 +656,7 @@ fn completions_and_the_man_page_are_generated() {
     let r = run(&["man"]);
     assert_exit(&r, 0);
     assert!(r.stdout.contains(".TH mcp-orchestrator 1"), "{}", r.stdout);
-    for needle in ["gather", "check", "demo", "completions"] {
+    for needle in ["gather", "check", "demo", "completions", "prompts"] {
         assert!(r.stdout.contains(needle), "{needle:?} missing from the man page:\n{}", r.stdout);
     }
 }
@@ -824,4 +824,92 @@ fn resources_lists_the_merge_and_the_templates_and_read_reads_from_the_winner() 
     let r = run(&["read", "--config", config.path(), "nothing://here"]);
     assert_exit(&r, 1);
     assert!(r.stderr.contains("no server lists `nothing://here`"), "{}", r.stderr);
+}
+
+#[test]
+fn prompts_lists_the_merged_prompts_and_get_routes_to_the_owner() {
+    let a = TestServer::builder().name("server-a").prompt("greet", "hello {who}").start().expect("start a");
+    let b = TestServer::builder()
+        .name("server-b")
+        .prompt("greet", "hi {who}")
+        .prompt("review", "review {code} in {language}")
+        .start()
+        .expect("start b");
+    let config = config_for(&a, &b, "");
+    let r = run(&["prompts", "--config", config.path()]);
+    assert_exit(&r, 0);
+    let line = |start: &str| r.stdout.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("{}", r.stdout));
+    // greet: a (priority 1) wins, b is shadowed.
+    assert!(line("greet ").split_whitespace().take(5).eq(["greet", "a", "1", "who", "b"]), "{}", r.stdout);
+    assert!(line("review ").split_whitespace().take(4).eq(["review", "b", "5", "code,"]), "{}", r.stdout);
+
+    let r = run(&["prompts", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let prompts = doc["prompts"].as_array().unwrap();
+    let names: Vec<(&str, &str)> =
+        prompts.iter().map(|p| (p["name"].as_str().unwrap(), p["server"].as_str().unwrap())).collect();
+    assert_eq!(names, [("greet", "a"), ("review", "b")]);
+    assert_eq!(prompts[0]["shadowed"], json!(["b"]));
+    assert_eq!(prompts[0]["original"], "greet");
+    assert_eq!(prompts[0]["priority"], 1);
+    assert_eq!(prompts[1]["arguments"][1], json!({"name": "language", "required": true}));
+    let status: Vec<(&str, &str)> = doc["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(status, [("a", "ok"), ("b", "ok"), ("c", "skipped")]);
+
+    // --server b: b's greet is the only one.
+    let r = run(&["prompts", "--config", config.path(), "--server", "b", "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((doc["prompts"][0]["server"].as_str(), doc["prompts"][0]["shadowed"].clone()), (Some("b"), json!([])));
+
+    // get: from the winner, with the arguments.
+    let r = run(&["prompts", "get", "greet", "--config", config.path(), "-a", "who=Ann"]);
+    assert_exit(&r, 0);
+    assert!(r.stdout.contains("[user]") && r.stdout.contains("Ann"), "{}", r.stdout);
+    let r =
+        run(&["prompts", "get", "review", "-c", config.path(), "-a", "code=x", "-a", "language=rust", "-f", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!((doc["name"].as_str(), doc["server"].as_str()), (Some("review"), Some("b")));
+    assert_eq!(doc["messages"][0]["role"], "user");
+    let text = doc["messages"][0]["content"]["text"].as_str().unwrap();
+    assert!(text.contains('x') && text.contains("rust"), "{doc}");
+
+    let r = run(&["prompts", "get", "nope", "--config", config.path()]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("no server offers a prompt named `nope`"), "{}", r.stderr);
+    let r = run(&["prompts", "get", "nope", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(doc["error"].as_str().is_some_and(|e| e.contains("`nope`")), "{doc}");
+    assert_eq!(doc["servers"][0], json!({"name": "a", "priority": 1, "status": "ok", "error": null}));
+    let r = run(&["prompts", "get", "greet", "--config", config.path(), "-a", "who"]);
+    assert_exit(&r, 2);
+
+    // A dead server: fail-fast exits 1; --no-fail-fast lists the others' and exits 3, in JSON too.
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    let r = run(&["prompts", "--config", config.path()]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("down_mcp"), "{}", r.stderr);
+    for listing in ["prompts", "tools", "resources"] {
+        let r = run(&[listing, "--config", config.path(), "--format", "json"]);
+        assert_exit(&r, 1);
+        let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{listing}: {e}: {}", r.stdout));
+        assert!(doc["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{listing}: {doc}");
+        assert!(doc["op_id"].as_str().is_some(), "{listing}: {doc}");
+        assert_eq!(doc["servers"][1]["status"], "failed", "{listing}: {doc}");
+    }
+    let r = run(&["prompts", "--config", config.path(), "--no-fail-fast", "--format", "json"]);
+    assert_exit(&r, 3);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(doc["prompts"][0]["name"], "greet");
+    assert_eq!(doc["servers"][1]["status"], "failed");
+    assert!(doc["servers"][1]["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{doc}");
 }
