@@ -22,7 +22,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::CommandFactory;
-use mcp_orchestrator::{CallToolResult, Config, Content, Error, Gathered, Orchestrator, Status};
+use mcp_orchestrator::{
+    CallToolResult, Config, Content, Error, Gathered, Orchestrator, ProgressEvent, ProgressStage, Status,
+};
 
 use args::{Cli, Command, Format, GatherArgs, PromptsCommand, RunArgs, StatusArgs};
 
@@ -250,35 +252,51 @@ impl log::Log for Capped {
     }
 }
 
-/// Initializes, telling a person at a terminal how each server fared.
+/// Initializes, telling a person at a terminal how each server fares as it happens (one line
+/// per server as it connects, and as it gathers later); silent when stderr is not a terminal.
 fn initialize(o: &Orchestrator) -> Result<(), Failure> {
-    let tty = std::io::stderr().is_terminal();
-    let names: Vec<String> = o.config().enabled_servers().map(|s| s.name.clone()).collect();
-    if tty {
-        eprintln!("connecting to {} server(s)...", names.len());
-    }
+    let tty = watch_progress(o);
     let started = Instant::now();
     o.initialize()?;
     if tty {
-        let failures = o.connect_failures();
-        for name in &names {
-            match (o.client(name), failures.get(name)) {
-                (Ok(c), _) => {
-                    let info = &c.server().server_info;
-                    eprintln!(
-                        "  {name}: connected ({} {}, protocol {})",
-                        info.name,
-                        info.version,
-                        c.protocol_version()
-                    );
-                }
-                (Err(_), Some(e)) => eprintln!("  {name}: failed: {e}"),
-                (Err(e), None) => eprintln!("  {name}: {e}"),
-            }
-        }
         eprintln!("initialized in {}", output::human(started.elapsed()));
     }
     Ok(())
+}
+
+/// On a terminal (stderr), prints a line per server as it connects and gathers; returns
+/// whether it does.
+fn watch_progress(o: &Orchestrator) -> bool {
+    let tty = std::io::stderr().is_terminal();
+    if tty {
+        eprintln!("connecting to {} server(s)...", o.config().enabled_servers().count());
+        o.on_progress(|event| {
+            if let Some(line) = progress_line(event) {
+                eprintln!("{line}");
+            }
+        });
+    }
+    tty
+}
+
+/// The line a person sees for a progress event (none for the starts: the outcome follows).
+fn progress_line(event: &ProgressEvent) -> Option<String> {
+    let server = event.server();
+    match event {
+        ProgressEvent::Connected { protocol, transport, elapsed, .. } => {
+            Some(format!("  {server}: connected ({transport}, protocol {protocol}) in {}", output::human(*elapsed)))
+        }
+        ProgressEvent::Gathered { resources, templates, tools, prompts, contents, elapsed, .. } => Some(format!(
+            "  {server}: gathered {resources} resource(s), {templates} template(s), {tools} tool(s), \
+             {prompts} prompt(s), {contents} read in {}",
+            output::human(*elapsed)
+        )),
+        ProgressEvent::Failed { stage, error, .. } => {
+            let what = if *stage == ProgressStage::Connect { "connect" } else { "gather" };
+            Some(format!("  {server}: failed to {what}: {error}"))
+        }
+        _ => None,
+    }
 }
 
 /// The config a command runs with: only `servers` (all when empty), each with the `--timeout`
@@ -334,6 +352,7 @@ fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
 /// `status`: connects (never fail-fast), pings every connected server, prints each one's state.
 fn status(o: &Orchestrator, args: &StatusArgs) -> Result<(), Failure> {
     // With fail_fast off, initialize fails only when no server connected; the failures say why.
+    watch_progress(o);
     let initialized = o.initialize();
     let failures = o.connect_failures();
     let states: Vec<output::ServerState> = o

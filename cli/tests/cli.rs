@@ -25,7 +25,12 @@ struct Run {
 
 /// Runs the command with `args` (and `RUST_LOG` unset), in `dir` if given.
 fn run_in(dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-orchestrator"));
+    run_program(env!("CARGO_BIN_EXE_mcp-orchestrator"), dir, args, env)
+}
+
+/// Runs `program` with `args` (and `RUST_LOG` unset), in `dir` if given, within [`DEADLINE`].
+fn run_program(program: &str, dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(program);
     command.args(args).env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
         command.env(k, v);
@@ -912,4 +917,46 @@ fn prompts_lists_the_merged_prompts_and_get_routes_to_the_owner() {
     assert_eq!(doc["prompts"][0]["name"], "greet");
     assert_eq!(doc["servers"][1]["status"], "failed");
     assert!(doc["servers"][1]["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{doc}");
+}
+
+/// Runs the command under `script(1)`, which gives it a pseudo-terminal for stdin, stdout and
+/// stderr (util-linux; the test fails, rather than passing unrun, where it is missing).
+fn run_on_a_terminal(args: &[&str]) -> Run {
+    let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).exists());
+    let script = script.expect("this test needs util-linux `script` to give the command a terminal");
+    let mut line = String::from(env!("CARGO_BIN_EXE_mcp-orchestrator"));
+    for arg in args {
+        assert!(arg.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)), "no quoting needed: {arg}");
+        line.push(' ');
+        line.push_str(arg);
+    }
+    // -q quiet, -e the command's exit status, -c the command line, /dev/null no typescript file.
+    run_program(script, None, &["-qec", &line, "/dev/null"], &[])
+}
+
+#[test]
+fn progress_is_a_line_per_server_on_a_terminal_and_silent_otherwise() {
+    let (a, _b) = two_servers();
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    let args = ["gather", "--config", config.path(), "--no-fail-fast"];
+
+    // Not a terminal (the pipes of these tests): the library's warnings and the partial
+    // notice on stderr, no progress line.
+    let r = run(&args);
+    assert_exit(&r, 3);
+    assert!(!r.stderr.contains("connecting to") && !r.stderr.contains(": connected ("), "{}", r.stderr);
+    assert!(!r.stderr.lines().any(|l| l.starts_with("  ")), "{}", r.stderr);
+    assert!(r.stderr.lines().last().is_some_and(|l| l.starts_with("partial:")), "{}", r.stderr);
+
+    let r = run_on_a_terminal(&args);
+    assert_exit(&r, 3);
+    // script(1) merges the terminal's output onto its stdout.
+    let out = r.stdout.replace('\r', "");
+    assert!(out.contains("connecting to 2 server(s)..."), "{out}");
+    assert!(out.contains("  a: connected (sse, protocol "), "{out}");
+    assert!(out.contains("  down_mcp: failed to connect: connect: "), "{out}");
+    assert!(out.contains("  a: gathered 2 resource(s), 1 template(s), 2 tool(s), 0 prompt(s), 2 read in "), "{out}");
+    assert!(out.contains("  down_mcp: failed to gather: "), "{out}");
+    assert!(!out.contains("off:"), "a disabled server is not connected: {out}");
 }
