@@ -239,7 +239,10 @@ pub struct ServerState {
     /// Its name in the config.
     pub name: String,
     priority: u32,
+    /// The transport in use (what `http` detected) when connected, else the configured one.
     transport: &'static str,
+    /// The transport the config names (`http` detects one).
+    configured_transport: &'static str,
     /// The URL without user info or query, or the command line.
     endpoint: String,
     /// `false`: disabled in the config, not tried.
@@ -269,7 +272,8 @@ impl ServerState {
         ServerState {
             name: server.name.clone(),
             priority: server.priority,
-            transport: server.transport.kind(),
+            transport: client.map_or(server.transport.kind(), |c| c.transport()),
+            configured_transport: server.transport.kind(),
             endpoint: endpoint(server),
             enabled: server.enabled,
             reachable: ping.is_some(),

@@ -728,6 +728,20 @@ fn status_shows_each_server_reachable_or_not_with_protocol_and_latency() {
     assert!(sd["error"].as_str().is_some_and(|e| e.contains("down_mcp")) && sd["latency_ms"].is_null(), "{doc}");
     assert_eq!((servers[2]["enabled"].as_bool(), servers[2]["reachable"].as_bool()), (Some(false), Some(false)));
 
+    // `transport: http`: the transport detected (the test server speaks Streamable HTTP).
+    let http = TempFile::new(
+        "http.yaml",
+        &format!("mcp_servers:\n  h:\n    url: \"{}\"\n    transport: http\n    priority: 1\n", a.mcp_url()),
+    );
+    let r = run(&["status", "--config", http.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let h = &doc["servers"][0];
+    assert_eq!((h["transport"].as_str(), h["configured_transport"].as_str()), (Some("streamable_http"), Some("http")));
+    assert!(h["protocol"].as_str().is_some_and(|p| mcp_orchestrator::PROTOCOL_VERSIONS.contains(&p)), "{doc}");
+    let r = run(&["status", "--config", http.path()]);
+    assert!(r.stdout.lines().any(|l| l.starts_with("h ") && l.contains(" streamable_http ")), "{}", r.stdout);
+
     let r = run(&["status", "--config", config.path(), "--server", "down_mcp"]);
     assert_exit(&r, 1);
     assert!(r.stdout.contains("unreachable") && r.stderr.contains("error: "), "{}\n{}", r.stdout, r.stderr);
