@@ -97,17 +97,15 @@ fn list(items: &[String]) -> String {
 }
 
 /// Where a server is: its URL without user info or query (either may hold a secret), or its
-/// command line.
+/// command line with what looks secret as `***` ([`ServerConfig::redacted_command_line`]).
+///
+/// [`ServerConfig::redacted_command_line`]: mcp_orchestrator::ServerConfig::redacted_command_line
 fn endpoint(s: &mcp_orchestrator::ServerConfig) -> String {
-    match &s.transport {
-        Transport::Sse { .. } | Transport::StreamableHttp { .. } | Transport::Http { .. } => {
-            s.redacted_url().unwrap_or_else(|| "(redacted)".to_string())
-        }
-        Transport::Stdio { command, args, .. } => {
-            std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
-        }
+    match (s.redacted_url(), s.redacted_command_line()) {
+        (Some(url), _) => url,
+        (None, Some(words)) => words.join(" "),
         // Transport is non_exhaustive: a transport added later still gets a line.
-        other => format!("({})", other.kind()),
+        (None, None) => format!("({})", s.transport.kind()),
     }
 }
 
@@ -173,9 +171,11 @@ pub fn config_json(config: &Config) -> serde_json::Value {
                 "notes": s.notes(),
             });
             match &s.transport {
-                Transport::Stdio { command, args, env, cwd } => {
-                    server["command"] = command.as_str().into();
-                    server["args"] = args.as_slice().into();
+                Transport::Stdio { env, cwd, .. } => {
+                    // The command line with what looks secret as `***`.
+                    let mut words = s.redacted_command_line().unwrap_or_default().into_iter();
+                    server["command"] = words.next().unwrap_or_default().into();
+                    server["args"] = words.collect::<Vec<_>>().into();
                     server["env"] = env.keys().map(String::as_str).collect::<Vec<_>>().into();
                     server["cwd"] = cwd.as_ref().map(|p| p.display().to_string()).into();
                 }

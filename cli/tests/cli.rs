@@ -974,3 +974,51 @@ fn progress_is_a_line_per_server_on_a_terminal_and_silent_otherwise() {
     assert!(out.contains("  down_mcp: failed to gather: "), "{out}");
     assert!(!out.contains("off:"), "a disabled server is not connected: {out}");
 }
+
+/// Secrets a stdio server's arguments may carry.
+const ARG_SECRETS: [&str; 4] = ["ARGSECRET1", "ARGSECRET2", "ghp_ARGSECRET3", "ARGSECRET4"];
+
+#[test]
+fn stdio_arguments_that_look_secret_are_hidden_in_check_status_and_config_errors() {
+    let config = TempFile::new(
+        "stdio-secrets.yaml",
+        "mcp_servers:\n\
+         \x20 gh:\n    transport: stdio\n    command: /nonexistent/mcp-server\n    priority: 1\n    timeout: 5\n\
+         \x20   args: [\"--token\", \"ARGSECRET1\", \"--api-key=ARGSECRET2\", \"ghp_ARGSECRET3\", \"https://u:ARGSECRET4@h/x\", \"--port\", \"8080\"]\n",
+    );
+    let shown = "/nonexistent/mcp-server --token *** --api-key=*** *** https://***@h/x --port 8080";
+    let no_secret = |r: &Run| {
+        for secret in ARG_SECRETS {
+            assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{secret}:\n{}\n{}", r.stdout, r.stderr);
+        }
+    };
+    let r = run(&["check", "--config", config.path()]);
+    assert_exit(&r, 0);
+    no_secret(&r);
+    assert!(r.stdout.contains(shown), "{}", r.stdout);
+    let r = run(&["check", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    no_secret(&r);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(doc["servers"][0]["command"], "/nonexistent/mcp-server");
+    assert_eq!(
+        doc["servers"][0]["args"],
+        json!(["--token", "***", "--api-key=***", "***", "https://***@h/x", "--port", "8080"])
+    );
+    for args in [&["status", "--config", config.path()][..], &["status", "--config", config.path(), "-f", "json"]] {
+        let r = run_in(None, args, &[("RUST_LOG", "trace")]);
+        assert_exit(&r, 1);
+        no_secret(&r);
+        assert!(r.stdout.contains("--token ***"), "{args:?}: {}", r.stdout);
+    }
+
+    // A config error on the line of the arguments: its snippet hides them too.
+    let bad = TempFile::new(
+        "stdio-secrets-bad.yaml",
+        "mcp_servers:\n  gh:\n    transport: stdio\n    command: srv\n    priority: 1\n    args: \"--token ARGSECRET1 --api-key=ARGSECRET2\"\n",
+    );
+    let r = run(&["check", "--config", bad.path()]);
+    assert_exit(&r, 2);
+    no_secret(&r);
+    assert!(r.stderr.contains("`args`") && r.stderr.contains("--token ***"), "{}", r.stderr);
+}
