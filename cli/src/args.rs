@@ -32,6 +32,9 @@ Exit status: 0 ok; 1 the operation failed (a server failed with fail_fast, no se
 reachable, the tool reported an error); 2 bad usage or an invalid config; 3 partial
 (gather: some servers failed, the others' results are printed).
 
+Progress: on a terminal, a line per server on stderr as it connects and gathers;
+nothing when stderr is not a terminal.
+
 Start with `mcp-orchestrator demo`: it needs nothing installed and writes nothing."
 )]
 pub struct Cli {
