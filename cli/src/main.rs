@@ -122,6 +122,13 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let config = run_config(load(cli, &args.config.config)?, &[], &args.run)?;
             let orchestrator = Orchestrator::new(config);
             let result = call(&orchestrator, args.server.as_deref(), args.format, &args.tool, args.arguments());
+            if let (Format::Json, Err(Failure::Op(e))) = (args.format, &result) {
+                // A failure is a document too: the error, the tool, and what is known of each server.
+                let mut doc =
+                    output::listing_failure_json(orchestrator.config(), Some(e), "", &orchestrator.connect_failures());
+                doc["tool"] = args.tool.as_str().into();
+                print_json(&doc)?;
+            }
             orchestrator.close();
             result?;
         }

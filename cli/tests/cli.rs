@@ -676,6 +676,12 @@ fn call_takes_arguments_as_pairs_or_none_and_goes_past_a_dead_server_with_no_fai
     assert_exit(&r, 1);
     assert!(r.stderr.contains("down_mcp"), "{}", r.stderr);
 
+    let r = run(&["call", "--config", config.path(), "--server", "a", "--format", "json", "echo"]);
+    assert_exit(&r, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(doc["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{doc}");
+    assert_eq!((doc["tool"].as_str(), doc["servers"][1]["status"].as_str()), (Some("echo"), Some("failed")));
+
     let r = run(&["call", "--config", config.path(), "--no-fail-fast", "--server", "a", "echo"]);
     assert_exit(&r, 0);
     assert_eq!(r.stdout.trim(), "{}", "no ARGS_JSON: an empty object");
