@@ -1028,3 +1028,53 @@ fn stdio_arguments_that_look_secret_are_hidden_in_check_status_and_config_errors
     no_secret(&r);
     assert!(r.stderr.contains("`args`") && r.stderr.contains("--token ***"), "{}", r.stderr);
 }
+
+#[test]
+fn every_subcommand_that_reads_a_config_exits_2_on_an_invalid_one_and_3_when_partial() {
+    let bad = TempFile::new(
+        "invalid.yaml",
+        "mcp_servers:\n  db:\n    url: \"http://h/sse\"\n    transport: carrier-pigeon\n",
+    );
+    for command in [
+        &["check"][..],
+        &["gather"],
+        &["tools"],
+        &["resources"],
+        &["prompts"],
+        &["prompts", "get", "p"],
+        &["read", "a://x"],
+        &["call", "t"],
+        &["status"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--config", bad.path(), "--format", "json"]);
+        let r = run(&args);
+        assert_exit(&r, 2);
+        assert!(
+            r.stderr.starts_with("error: config:") && r.stderr.contains("carrier-pigeon"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+
+    let (a, _b) = two_servers();
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    for command in [&["resources"][..], &["prompts"], &["read", "shared://x"]] {
+        let mut args = command.to_vec();
+        args.extend(["--config", config.path(), "--no-fail-fast", "--format", "json"]);
+        let r = run(&args);
+        assert_exit(&r, 3);
+        assert!(r.stderr.contains("partial: 1 of 3 server(s) failed (down_mcp)"), "{args:?}: {}", r.stderr);
+        let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", r.stdout));
+        assert!(doc.get("error").is_none_or(Value::is_null), "{args:?}: {doc}");
+    }
+    // read: nothing lists the URI: exit 1 and, with --format json, a document.
+    let r = run(&["read", "--config", config.path(), "--no-fail-fast", "--format", "json", "nothing://here"]);
+    assert_exit(&r, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(doc["error"].as_str().is_some_and(|e| e.contains("nothing://here")), "{doc}");
+    let status: Vec<&str> = doc["servers"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["ok", "failed", "skipped"]);
+}
