@@ -3,6 +3,7 @@
 
 mod progress;
 mod slot;
+mod status;
 
 pub use progress::{ProgressEvent, ProgressStage};
 
@@ -25,6 +26,7 @@ use crate::transport::{CLOSE_BOUND, deadline_in};
 use crossbeam_channel::RecvTimeoutError;
 use progress::Progress;
 use slot::{Heal, Hooks, Slot, Subscriber};
+pub use status::ServerStatus;
 
 /// The capability (in a server's config) that makes it an executor.
 pub const EXECUTE_QUERY: &str = "execute_query";
