@@ -53,6 +53,7 @@ impl Naming {
 /// in a server's config): glob patterns where `*` matches any run of characters and `?` one.
 /// Empty `include` admits every name; `exclude` wins over `include`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct NameFilter {
     /// Names admitted (all when empty).
     pub include: Vec<String>,
@@ -61,6 +62,18 @@ pub struct NameFilter {
 }
 
 impl NameFilter {
+    /// A filter admitting the names that match a pattern of `include` (every name when it is
+    /// empty) and none of `exclude`.
+    pub fn new(
+        include: impl IntoIterator<Item = impl Into<String>>,
+        exclude: impl IntoIterator<Item = impl Into<String>>,
+    ) -> NameFilter {
+        NameFilter {
+            include: include.into_iter().map(Into::into).collect(),
+            exclude: exclude.into_iter().map(Into::into).collect(),
+        }
+    }
+
     /// Whether `name` passes the filter.
     pub fn allows(&self, name: &str) -> bool {
         (self.include.is_empty() || self.include.iter().any(|p| glob_match(p, name)))
@@ -166,6 +179,7 @@ pub fn match_template(template: &str, uri: &str) -> Option<BTreeMap<String, Stri
 ///
 /// This is what the cache holds, one entry per server, shared by `Arc`.
 #[derive(Debug, Default, Serialize)]
+#[non_exhaustive]
 pub struct ServerResources {
     /// Every resource (all pages).
     pub resources: Vec<Resource>,
@@ -200,6 +214,7 @@ impl ServerResources {
 /// How one server fared in a call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Status {
     /// It answered (or its fresh cache entry was used).
     Ok,
@@ -214,6 +229,7 @@ pub enum Status {
 
 /// One server's part of a [`Gathered`].
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ServerOutcome {
     /// Its name in the config.
     pub name: String,
@@ -239,6 +255,7 @@ pub struct ServerOutcome {
 
 /// A resource of the merged view: the winner for its URI, and who else has it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct MergedResource {
     /// The winning server (lowest priority number, ties by name).
     pub server: String,
@@ -252,6 +269,7 @@ pub struct MergedResource {
 
 /// A tool, prompt or resource template of the merged view, under its merged name.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Merged<T> {
     /// The name programs use: the original, or `<server><separator><original>` (see [`Naming`]).
     /// For a template, its URI template.
@@ -278,6 +296,7 @@ pub type MergedTemplate = Merged<ResourceTemplate>;
 /// Where a URI is read from: the server that lists it, or the first (by priority) whose
 /// template matches it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UriRoute<'a> {
     /// The server to ask.
     pub server: &'a str,
@@ -288,6 +307,7 @@ pub struct UriRoute<'a> {
 /// The result of [`Orchestrator::gather_all_resources`](crate::Orchestrator::gather_all_resources):
 /// every server's outcome and the merged catalogue.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct Gathered {
     /// The operation id of the gather that built it.
     pub op: OpId,

@@ -43,6 +43,7 @@ mod auth;
 use crate::url::{Url, redacted};
 
 mod json;
+mod redact;
 mod report;
 
 pub(crate) use report::combine;
@@ -195,8 +196,8 @@ impl fmt::Debug for Transport {
             Transport::Http { url } => f.debug_struct("Http").field("url", &redacted(url)).finish(),
             Transport::Stdio { command, args, env, cwd } => f
                 .debug_struct("Stdio")
-                .field("command", command)
-                .field("args", args)
+                .field("command", &redact::redact_word(command))
+                .field("args", &redact::redact_command_line(args.iter().map(String::as_str)))
                 .field("env", &env.keys().map(|k| (k, "<redacted>")).collect::<BTreeMap<_, _>>())
                 .field("cwd", cwd)
                 .finish(),
@@ -488,6 +489,32 @@ impl ServerConfig {
         match &self.transport {
             Transport::Sse { url } | Transport::StreamableHttp { url } | Transport::Http { url } => Some(redacted(url)),
             Transport::Stdio { .. } => None,
+        }
+    }
+
+    /// A stdio server's command line as it may be shown (in a table, a log, an error): the
+    /// program, then its arguments, with what looks secret replaced by `***`. `None` for an
+    /// HTTP server (see [`redacted_url`](Self::redacted_url)).
+    ///
+    /// The rule, per argument: the value of a flag whose name holds a secret word (`--token
+    /// xyz`, `--api-key=xyz`), of an assignment (`GITHUB_TOKEN=xyz`) or a header (`Authorization:
+    /// Bearer xyz`) whose name does, a URL's user info and query string, and a value that looks
+    /// like a token by itself (`ghp_…`, `github_pat_…`, `sk-…`, `xoxb-…`, `AKIA…`, a JWT,
+    /// `Bearer …`). Secret words, case-insensitive, anywhere in the name: auth, token, secret,
+    /// password, passwd, pwd, key, cookie, credential, bearer. It over-redacts rather than
+    /// under-redacts, and it is best effort: keep secrets in `env`, whose values are never shown.
+    ///
+    /// ```
+    /// # use mcp_orchestrator::ServerConfig;
+    /// let s = ServerConfig::stdio("gh", "npx", ["-y", "server-github", "--token", "ghp_SECRET1234", "--port", "1"]);
+    /// assert_eq!(s.redacted_command_line().unwrap(), ["npx", "-y", "server-github", "--token", "***", "--port", "1"]);
+    /// ```
+    pub fn redacted_command_line(&self) -> Option<Vec<String>> {
+        match &self.transport {
+            Transport::Stdio { command, args, .. } => Some(redact::redact_command_line(
+                std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)),
+            )),
+            _ => None,
         }
     }
 }

@@ -43,6 +43,7 @@ pub(crate) const ROOTS: &str = "roots/list";
 
 /// What a handler learns about the request it answers, besides its params.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct RequestContext {
     /// The configured name of the server that asks.
     pub server: String,
@@ -58,6 +59,7 @@ pub struct RequestContext {
 
 /// Why a handler declines to answer: the server receives it as a JSON-RPC error.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HandlerError {
     /// The JSON-RPC error code.
     pub code: i64,
@@ -66,6 +68,11 @@ pub struct HandlerError {
 }
 
 impl HandlerError {
+    /// An error with this JSON-RPC code and message.
+    pub fn new(code: i64, message: impl Into<String>) -> HandlerError {
+        HandlerError { code, message: message.into() }
+    }
+
     /// The user (or the program) refused: code `-1`, as the spec's sampling example.
     pub fn rejected(message: impl Into<String>) -> HandlerError {
         HandlerError { code: -1, message: message.into() }
@@ -151,6 +158,7 @@ impl ElicitResult {
 /// What the user did with an elicitation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ElicitAction {
     /// Submitted the form.
     Accept,

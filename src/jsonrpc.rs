@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 /// A JSON-RPC request id: a number or a string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum RequestId {
     /// A numeric id (we send these).
     Number(i64),

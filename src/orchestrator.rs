@@ -1,8 +1,11 @@
 //! [`Orchestrator`]: many servers as one — parallel connect with fail-fast, parallel gather,
 //! the merged catalogue, routing by name or URI, sessions that heal, bounded close.
 
+mod progress;
 mod slot;
 mod status;
+
+pub use progress::{ProgressEvent, ProgressStage};
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +24,7 @@ use crate::transport::Notification;
 use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
 use crossbeam_channel::RecvTimeoutError;
+use progress::Progress;
 use slot::{Heal, Hooks, Slot, Subscriber};
 pub use status::ServerStatus;
 
@@ -80,6 +84,7 @@ pub struct Orchestrator {
     changed: Condvar,
     cache: Arc<ResourceCache<Arc<ServerResources>>>,
     hooks: Hooks,
+    progress: Progress,
 }
 
 impl Orchestrator {
@@ -144,7 +149,36 @@ impl Orchestrator {
                 authorizers,
             },
             cache,
+            progress: Progress::default(),
         }
+    }
+
+    /// Calls `f` with each server's progress as [`initialize`](Self::initialize) connects
+    /// (connecting, connected, failed) and [`gather_all_resources`](Self::gather_all_resources)
+    /// gathers (gathering, gathered, failed); see [`ProgressEvent`] for the order. A gather
+    /// answered from the cache reports nothing for the servers it did not ask.
+    ///
+    /// `f` runs on the pool thread doing that server's work, holding no lock of the
+    /// orchestrator (it may call it; a slow `f` delays that server's part). A panic in `f` is
+    /// caught and logged. Register before `initialize` to see every event.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use mcp_orchestrator::{Config, Orchestrator, ProgressEvent, ServerConfig};
+    ///
+    /// // Port 9 (discard) on loopback: nothing listens, the connect fails at once.
+    /// let config = Config::builder().server(ServerConfig::sse("down", "http://127.0.0.1:9/sse")).build()?;
+    /// let orchestrator = Orchestrator::new(config);
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// orchestrator.on_progress(move |e: &ProgressEvent| log.lock().unwrap().push(format!("{}: {e:?}", e.server())));
+    /// assert!(orchestrator.initialize().is_err());
+    /// let seen = seen.lock().unwrap();
+    /// assert!(seen[0].starts_with("down: Connecting") && seen[1].starts_with("down: Failed"), "{seen:?}");
+    /// # Ok::<(), mcp_orchestrator::Error>(())
+    /// ```
+    pub fn on_progress(&self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) {
+        self.progress.add(Arc::new(f));
     }
 
     /// Calls `f(server, op, notification)` for every notification any server sends (on the
@@ -303,20 +337,33 @@ impl Orchestrator {
         let abort_job = abort.flag.clone();
         let processes = abort.processes.clone();
         let total = servers.len();
+        let progress = self.progress.clone();
         let rx = pool.fan_out(servers, move |i, server: ServerConfig| {
             let child = parent.child(i);
             if abort_job.load(Ordering::SeqCst) {
                 log::debug!("op={child} server={}: not connecting: the call already failed", server.name);
                 return (server, None);
             }
+            progress.emit(|| ProgressEvent::Connecting { server: server.name.clone(), op: child.clone() });
             let started = Instant::now();
             let result = slot::connect(&server, &child, processes.clone(), &hooks);
+            let elapsed = started.elapsed();
             match &result {
-                Ok(_) => log::debug!("op={child} server={}: connected in {:?}", server.name, started.elapsed()),
+                Ok(_) => log::debug!("op={child} server={}: connected in {elapsed:?}", server.name),
                 // Under fail-fast the error is returned to the caller: no need to log it twice.
                 Err(e) if fail_fast => log::debug!("op={child} server={}: {e}", server.name),
                 Err(e) => log::warn!("op={child} server={}: {e}", server.name),
             }
+            progress.emit(|| match &result {
+                Ok(client) => ProgressEvent::Connected {
+                    server: server.name.clone(),
+                    op: child.clone(),
+                    protocol: client.protocol_version().to_string(),
+                    transport: client.transport(),
+                    elapsed,
+                },
+                Err(e) => ProgressEvent::failed(&server.name, &child, ProgressStage::Connect, e),
+            });
             (server, Some(result))
         });
 
@@ -491,11 +538,27 @@ impl Orchestrator {
         let parent = op.clone();
         let orchestration = self.config.orchestration.clone();
         let hooks = self.hooks.clone();
+        let progress = self.progress.clone();
         let rx = pool.fan_out(misses, move |_, (i, slot): (usize, Arc<Slot>)| {
             let child = parent.child(i);
+            let name = &slot.config.name;
+            progress.emit(|| ProgressEvent::Gathering { server: name.clone(), op: child.clone() });
             let t0 = Instant::now();
             let out = gather_one(&slot, &child, &cache, &orchestration, &processes, &hooks);
             let elapsed = t0.elapsed();
+            progress.emit(|| match &out {
+                Ok((data, ..)) => ProgressEvent::Gathered {
+                    server: name.clone(),
+                    op: child.clone(),
+                    resources: data.resources.len(),
+                    templates: data.templates.len(),
+                    tools: data.tools.len(),
+                    prompts: data.prompts.len(),
+                    contents: data.contents.len(),
+                    elapsed,
+                },
+                Err(e) => ProgressEvent::failed(name, &child, ProgressStage::Gather, e),
+            });
             (slot, out, elapsed)
         });
         for _ in 0..total {

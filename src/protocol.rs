@@ -205,6 +205,7 @@ pub struct ResourceTemplate {
 
 /// The body of one item of resource contents.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum ContentsBody {
     /// Text contents.
     #[serde(rename = "text")]
@@ -216,6 +217,7 @@ pub enum ContentsBody {
 
 /// One item of the contents of a resource (`resources/read`).
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct ResourceContents {
     /// The URI of this item (may differ from the one read, for a composite resource).
     pub uri: String,
@@ -228,6 +230,16 @@ pub struct ResourceContents {
 }
 
 impl ResourceContents {
+    /// Text contents of `uri`.
+    pub fn from_text(uri: impl Into<String>, mime_type: Option<String>, text: impl Into<String>) -> ResourceContents {
+        ResourceContents { uri: uri.into(), mime_type, body: ContentsBody::Text(text.into()), meta: None }
+    }
+
+    /// Binary contents of `uri`, `base64` as the wire carries them.
+    pub fn from_blob(uri: impl Into<String>, mime_type: Option<String>, base64: impl Into<String>) -> ResourceContents {
+        ResourceContents { uri: uri.into(), mime_type, body: ContentsBody::Blob(base64.into()), meta: None }
+    }
+
     /// The text, if the contents are text.
     pub fn text(&self) -> Option<&str> {
         match &self.body {
@@ -373,6 +385,7 @@ pub enum Content {
 /// The result of `tools/call`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[non_exhaustive]
 pub struct CallToolResult {
     /// What the tool returned.
     #[serde(default)]
@@ -389,6 +402,28 @@ pub struct CallToolResult {
 }
 
 impl CallToolResult {
+    /// A successful result with this content.
+    pub fn new(content: Vec<Content>) -> CallToolResult {
+        CallToolResult { content, structured_content: None, is_error: false, meta: None }
+    }
+
+    /// A successful result of one text item.
+    pub fn from_text(text: impl Into<String>) -> CallToolResult {
+        CallToolResult::new(vec![Content::Text { text: text.into(), annotations: None }])
+    }
+
+    /// The same result with a structured result (`structuredContent`).
+    pub fn with_structured_content(mut self, value: Value) -> CallToolResult {
+        self.structured_content = Some(value);
+        self
+    }
+
+    /// The same result, marked as the tool's error (`isError`) or not.
+    pub fn with_error(mut self, is_error: bool) -> CallToolResult {
+        self.is_error = is_error;
+        self
+    }
+
     /// All text items of the content, joined by newlines.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -406,6 +441,7 @@ impl CallToolResult {
 
 /// A prompt template a server offers (an item of `prompts/list`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Prompt {
     /// The prompt's name, used to get it.
     pub name: String,
@@ -428,6 +464,7 @@ pub struct Prompt {
 
 /// One argument of a [`Prompt`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PromptArgument {
     /// Its name.
     pub name: String,
@@ -444,6 +481,7 @@ pub struct PromptArgument {
 
 /// One message of a [`GetPromptResult`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PromptMessage {
     /// `"user"` or `"assistant"`.
     pub role: String,
@@ -453,6 +491,7 @@ pub struct PromptMessage {
 
 /// The result of `prompts/get`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GetPromptResult {
     /// A description of the prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]

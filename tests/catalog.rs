@@ -117,10 +117,10 @@ fn prefix_on_collision_names_only_the_shared_ones(kind: Kind) {
 fn filters_leave_tools_and_prompts_out(kind: Kind) {
     let (hi, lo) = two(kind);
     let mut hi_config = hi.config("hi", 1);
-    hi_config.tools = NameFilter { include: vec!["*_only".into()], exclude: Vec::new() };
+    hi_config.tools = NameFilter::new(["*_only"], Vec::<&str>::new());
     let mut lo_config = lo.config("lo", 5);
-    lo_config.tools = NameFilter { include: Vec::new(), exclude: vec!["lo_*".into()] };
-    lo_config.prompts = NameFilter { include: Vec::new(), exclude: vec!["b?e".into()] };
+    lo_config.tools = NameFilter::new(Vec::<&str>::new(), ["lo_*"]);
+    lo_config.prompts = NameFilter::new(Vec::<&str>::new(), ["b?e"]);
     let o = orchestrator(vec![lo_config, hi_config], Naming::PrefixOnCollision);
     o.initialize().unwrap();
     let g = o.gather_all_resources().unwrap();

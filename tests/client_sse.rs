@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mcp_orchestrator::testing::{Fault, TestServer};
-use mcp_orchestrator::{CallToolResult, Client, Content, Error, ServerConfig, Tool};
+use mcp_orchestrator::{CallToolResult, Client, Error, ServerConfig, Tool};
 use serde_json::json;
 use wait::eventually;
 
@@ -32,12 +32,7 @@ fn add_tool() -> Tool {
 fn add(args: &serde_json::Value) -> Result<CallToolResult, String> {
     let a = args["a"].as_f64().ok_or("a is not a number")?;
     let b = args["b"].as_f64().ok_or("b is not a number")?;
-    Ok(CallToolResult {
-        content: vec![Content::Text { text: format!("{}", a + b), annotations: None }],
-        structured_content: Some(json!({ "sum": a + b })),
-        is_error: false,
-        meta: None,
-    })
+    Ok(CallToolResult::from_text(format!("{}", a + b)).with_structured_content(json!({ "sum": a + b })))
 }
 
 #[test]

@@ -32,6 +32,9 @@ Exit status: 0 ok; 1 the operation failed (a server failed with fail_fast, no se
 reachable, the tool reported an error); 2 bad usage or an invalid config; 3 partial
 (gather: some servers failed, the others' results are printed).
 
+Progress: on a terminal, a line per server on stderr as it connects and gathers;
+nothing when stderr is not a terminal.
+
 Start with `mcp-orchestrator demo`: it needs nothing installed and writes nothing."
 )]
 pub struct Cli {
@@ -127,6 +130,22 @@ Exit status: 0 ok; 1 failed (fail_fast) or no server reachable; 2 bad usage or a
 invalid config; 3 partial: some servers failed, the others' tools are printed."
     )]
     Tools(GatherArgs),
+    /// List the prompts, merged by name (or get one: `prompts get NAME -a KEY=VALUE`)
+    #[command(
+        long_about = "\
+Connect to every enabled server, list their prompts, and print the catalogue's view: each
+prompt under its merged name (the lowest priority number wins a name several servers
+offer; the others are shadowed; `naming` in the config may prefix names), with its server,
+its arguments (`?` marks an optional one) and its description.
+`prompts get NAME` gets one prompt from the server that owns NAME and prints its messages.",
+        after_help = "\
+Exit status: 0 ok; 1 failed (fail_fast), no server reachable, or (get) no server offers
+NAME or the server refused it; 2 bad usage or an invalid config; 3 partial: some servers
+failed, the others' prompts are printed.",
+        args_conflicts_with_subcommands = true,
+        subcommand_negates_reqs = true
+    )]
+    Prompts(PromptsArgs),
     /// List the resources, merged by priority, and the resource templates
     #[command(
         long_about = "\
@@ -266,6 +285,50 @@ pub struct CheckArgs {
     pub format: Format,
 }
 
+/// `prompts`' options, or its `get` subcommand.
+#[derive(Debug, Args)]
+pub struct PromptsArgs {
+    /// Which servers, their timeout, fail-fast, and the format.
+    #[command(flatten)]
+    pub listing: GatherArgs,
+    /// `get NAME`: one prompt's messages instead of the list.
+    #[command(subcommand)]
+    pub get: Option<PromptsCommand>,
+}
+
+/// What `prompts` may do besides listing.
+#[derive(Debug, Subcommand)]
+pub enum PromptsCommand {
+    /// Get one prompt by its name in the catalogue and print its messages
+    #[command(long_about = "\
+Get one prompt by its name in the catalogue (as `prompts` lists it) from the server that
+owns it, and print its messages: the role, then the text (other content described). With
+--format json: one document with the name, the server, the description and the messages
+as the server sent them.")]
+    Get(PromptGetArgs),
+}
+
+/// `prompts get`'s options and operand.
+#[derive(Debug, Args)]
+pub struct PromptGetArgs {
+    /// Which servers, their timeout, fail-fast, and the format.
+    #[command(flatten)]
+    pub listing: GatherArgs,
+    /// One argument: KEY=VALUE (prompt arguments are strings); repeatable
+    #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE", value_parser = parse_string_pair)]
+    pub pairs: Vec<(String, String)>,
+    /// The prompt's name in the catalogue, e.g. greet
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+impl PromptGetArgs {
+    /// The prompt's arguments (a later `-a` wins over an earlier one of the same key).
+    pub fn arguments(&self) -> std::collections::BTreeMap<String, String> {
+        self.pairs.iter().cloned().collect()
+    }
+}
+
 /// `read`'s options and operand.
 #[derive(Debug, Args)]
 pub struct ReadArgs {
@@ -354,6 +417,15 @@ fn parse_pair(text: &str) -> Result<(String, serde_json::Value), String> {
     Ok((pair.0.to_string(), pair.1))
 }
 
+/// `-a KEY=VALUE` of a prompt: a string, split at the first `=`.
+fn parse_string_pair(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
+        Some(_) => Err(format!("the key is empty (got `{text}`)")),
+        None => Err(format!("expected KEY=VALUE (got `{text}`)")),
+    }
+}
+
 /// ARGS_JSON: a JSON object.
 fn parse_arguments(text: &str) -> Result<serde_json::Value, String> {
     let value: serde_json::Value =
@@ -438,6 +510,26 @@ mod tests {
         assert_eq!(c.arguments(), serde_json::json!({"url": "http://h/?a=b"}), "split at the first `=`");
         for bad in ["novalue", "=x", "n:={bad", ":=1"] {
             assert_eq!(p(&["call", "-a", bad, "t"]).unwrap_err().kind(), ErrorKind::ValueValidation, "{bad}");
+        }
+    }
+
+    #[test]
+    fn prompts_lists_or_gets_one_with_string_arguments() {
+        let Command::Prompts(a) = p(&["prompts", "-s", "a", "--format", "json"]).unwrap().command else { panic!() };
+        assert!(a.get.is_none());
+        assert_eq!((a.listing.servers.as_slice(), a.listing.format), (&["a".to_string()][..], Format::Json));
+        let cli = p(&["prompts", "get", "greet", "-a", "who=Ann", "--arg", "x=a=b", "-a", "who=Bo", "-s", "a"]);
+        let Command::Prompts(a) = cli.unwrap().command else { panic!() };
+        let Some(PromptsCommand::Get(g)) = a.get else { panic!() };
+        assert_eq!(g.name, "greet");
+        assert_eq!(g.listing.servers, ["a"]);
+        let expected: std::collections::BTreeMap<String, String> =
+            [("who".into(), "Bo".into()), ("x".into(), "a=b".into())].into();
+        assert_eq!(g.arguments(), expected);
+        for bad in
+            [&["prompts", "get"][..], &["prompts", "get", "g", "-a", "novalue"], &["prompts", "-s", "a", "get", "g"]]
+        {
+            assert_eq!(p(bad).unwrap_err().exit_code(), 2, "{bad:?}");
         }
     }
 

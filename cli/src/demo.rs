@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mcp_orchestrator::testing::TestServer;
-use mcp_orchestrator::{CallToolResult, Config, Content, Orchestration, Orchestrator, ServerConfig, Tool};
+use mcp_orchestrator::{CallToolResult, Config, Orchestration, Orchestrator, ServerConfig, Tool};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -398,12 +398,7 @@ pub fn database_server() -> std::io::Result<TestServer> {
                 .ok_or_else(|| "missing argument `query` (a string)".to_string())?;
             let result = run_select(&tables, query)?;
             let text = serde_json::to_string(&result).map_err(|e| e.to_string())?;
-            Ok(CallToolResult {
-                content: vec![Content::Text { text, annotations: None }],
-                structured_content: Some(result),
-                is_error: false,
-                meta: None,
-            })
+            Ok(CallToolResult::from_text(text).with_structured_content(result))
         })
         .start()
 }

@@ -23,9 +23,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::CommandFactory;
-use mcp_orchestrator::{CallToolResult, Config, Content, Error, Gathered, Orchestrator, Status};
+use mcp_orchestrator::{
+    CallToolResult, Config, Content, Error, Gathered, Orchestrator, ProgressEvent, ProgressStage, Status,
+};
 
-use args::{Cli, Command, Format, GatherArgs, RunArgs, StatusArgs};
+use args::{Cli, Command, Format, GatherArgs, PromptsCommand, RunArgs, StatusArgs};
 
 /// Writes to stdout. A closed stdout (`| head`) is not an error worth a panic: the rest of the
 /// output is dropped.
@@ -121,6 +123,13 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let config = run_config(load(cli, &args.config.config)?, &[], &args.run)?;
             let orchestrator = login::orchestrator(config, cli.no_browser);
             let result = call(&orchestrator, args.server.as_deref(), args.format, &args.tool, args.arguments());
+            if let (Format::Json, Err(Failure::Op(e))) = (args.format, &result) {
+                // A failure is a document too: the error, the tool, and what is known of each server.
+                let mut doc =
+                    output::listing_failure_json(orchestrator.config(), Some(e), "", &orchestrator.connect_failures());
+                doc["tool"] = args.tool.as_str().into();
+                print_json(&doc)?;
+            }
             orchestrator.close();
             result?;
         }
@@ -139,6 +148,18 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             Format::Json => print_json(&output::resources_json(g)),
         })?,
         Command::Read(args) => listing(cli, &args.listing, |o, g| read(o, g, &args.uri, args.listing.format))?,
+        Command::Prompts(args) => match &args.get {
+            None => listing(cli, &args.listing, |_, g| match args.listing.format {
+                Format::Table => {
+                    emit(&output::prompts_table(g));
+                    Ok(())
+                }
+                Format::Json => print_json(&output::prompts_json(g)),
+            })?,
+            Some(PromptsCommand::Get(get)) => {
+                listing(cli, &get.listing, |o, g| prompt(o, g, &get.name, &get.arguments(), get.listing.format))?
+            }
+        },
         Command::Status(args) => {
             // Every server's state is the point: never fail-fast.
             let run = RunArgs { no_fail_fast: true, timeout: args.timeout };
@@ -244,35 +265,51 @@ impl log::Log for Capped {
     }
 }
 
-/// Initializes, telling a person at a terminal how each server fared.
+/// Initializes, telling a person at a terminal how each server fares as it happens (one line
+/// per server as it connects, and as it gathers later); silent when stderr is not a terminal.
 fn initialize(o: &Orchestrator) -> Result<(), Failure> {
-    let tty = std::io::stderr().is_terminal();
-    let names: Vec<String> = o.config().enabled_servers().map(|s| s.name.clone()).collect();
-    if tty {
-        eprintln!("connecting to {} server(s)...", names.len());
-    }
+    let tty = watch_progress(o);
     let started = Instant::now();
     o.initialize()?;
     if tty {
-        let failures = o.connect_failures();
-        for name in &names {
-            match (o.client(name), failures.get(name)) {
-                (Ok(c), _) => {
-                    let info = &c.server().server_info;
-                    eprintln!(
-                        "  {name}: connected ({} {}, protocol {})",
-                        info.name,
-                        info.version,
-                        c.protocol_version()
-                    );
-                }
-                (Err(_), Some(e)) => eprintln!("  {name}: failed: {e}"),
-                (Err(e), None) => eprintln!("  {name}: {e}"),
-            }
-        }
         eprintln!("initialized in {}", output::human(started.elapsed()));
     }
     Ok(())
+}
+
+/// On a terminal (stderr), prints a line per server as it connects and gathers; returns
+/// whether it does.
+fn watch_progress(o: &Orchestrator) -> bool {
+    let tty = std::io::stderr().is_terminal();
+    if tty {
+        eprintln!("connecting to {} server(s)...", o.config().enabled_servers().count());
+        o.on_progress(|event| {
+            if let Some(line) = progress_line(event) {
+                eprintln!("{line}");
+            }
+        });
+    }
+    tty
+}
+
+/// The line a person sees for a progress event (none for the starts: the outcome follows).
+fn progress_line(event: &ProgressEvent) -> Option<String> {
+    let server = event.server();
+    match event {
+        ProgressEvent::Connected { protocol, transport, elapsed, .. } => {
+            Some(format!("  {server}: connected ({transport}, protocol {protocol}) in {}", output::human(*elapsed)))
+        }
+        ProgressEvent::Gathered { resources, templates, tools, prompts, contents, elapsed, .. } => Some(format!(
+            "  {server}: gathered {resources} resource(s), {templates} template(s), {tools} tool(s), \
+             {prompts} prompt(s), {contents} read in {}",
+            output::human(*elapsed)
+        )),
+        ProgressEvent::Failed { stage, error, .. } => {
+            let what = if *stage == ProgressStage::Connect { "connect" } else { "gather" };
+            Some(format!("  {server}: failed to {what}: {error}"))
+        }
+        _ => None,
+    }
 }
 
 /// The config a command runs with: only `servers` (all when empty), each with the `--timeout`
@@ -328,6 +365,7 @@ fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
 /// `status`: connects (never fail-fast), pings every connected server, prints each one's state.
 fn status(o: &Orchestrator, args: &StatusArgs) -> Result<(), Failure> {
     // With fail_fast off, initialize fails only when no server connected; the failures say why.
+    watch_progress(o);
     let initialized = o.initialize();
     let failures = o.connect_failures();
     let states: Vec<output::ServerState> = o
@@ -393,6 +431,19 @@ fn listing(
         show(&o, &g)?;
         partial(&g).map_or(Ok(()), |p| Err(Failure::Partial(p)))
     });
+    if args.format == Format::Json {
+        // A failure is a document too: the error and what is known of each server.
+        let failure = match &result {
+            Err(Failure::Op(e)) => Some(output::listing_failure_json(o.config(), Some(e), "", &o.connect_failures())),
+            Err(Failure::Other(message)) => {
+                Some(output::listing_failure_json(o.config(), None, message, &o.connect_failures()))
+            }
+            _ => None,
+        };
+        if let Some(doc) = failure {
+            print_json(&doc)?;
+        }
+    }
     o.close();
     result
 }
@@ -424,6 +475,42 @@ fn read(o: &Orchestrator, g: &Gathered, uri: &str, format: Format) -> Result<(),
         None if errors.is_empty() => format!("no reachable server to read `{uri}` from"),
         None => format!("no server lists `{uri}`, and none could read it: {}", errors.join("; ")),
     }))
+}
+
+/// `prompts get NAME`: from the server that owns NAME in the catalogue.
+fn prompt(
+    o: &Orchestrator,
+    g: &Gathered,
+    name: &str,
+    arguments: &std::collections::BTreeMap<String, String>,
+    format: Format,
+) -> Result<(), Failure> {
+    let Some(merged) = g.prompt(name) else {
+        let failed = g.servers.iter().filter(|s| s.status == Status::Failed).count();
+        let also = if failed > 0 { format!(" ({failed} server(s) could not be asked)") } else { String::new() };
+        return Err(Failure::Other(format!("no server offers a prompt named `{name}`{also}")));
+    };
+    let result = o.get_prompt_on(&merged.server, &merged.original, arguments)?;
+    match format {
+        Format::Table => {
+            let mut out = String::new();
+            if let Some(description) = &result.description {
+                out.push_str(&format!("# {description}\n"));
+            }
+            for m in &result.messages {
+                out.push_str(&format!("[{}]\n{}\n", m.role, content_text(&m.content)));
+            }
+            emit(&out);
+        }
+        Format::Json => print_json(&serde_json::json!({
+            "name": name,
+            "server": merged.server,
+            "original": merged.original,
+            "description": result.description,
+            "messages": result.messages,
+        }))?,
+    }
+    Ok(())
 }
 
 /// Prints `value` as pretty JSON on stdout.
@@ -465,23 +552,27 @@ fn call(
     Ok(())
 }
 
+/// One content item for a person: text as it is, other items described.
+fn content_text(item: &Content) -> String {
+    match item {
+        Content::Text { text, .. } => text.clone(),
+        Content::Image { mime_type, data } => format!("[image {mime_type}, {} base64 characters]", data.len()),
+        Content::Audio { mime_type, data } => format!("[audio {mime_type}, {} base64 characters]", data.len()),
+        Content::ResourceLink(r) => format!("[resource link {}]", r.uri),
+        Content::Resource { resource } => match resource.text() {
+            Some(text) => format!("[resource {}]\n{text}", resource.uri),
+            None => format!("[resource {} (binary)]", resource.uri),
+        },
+        _ => "[content of a type this version does not know]".to_string(),
+    }
+}
+
 /// A tool result for a person: text items as they are, other items described, then the
 /// structured content as pretty JSON.
 fn call_text(result: &CallToolResult) -> String {
     let mut out = String::new();
     for item in &result.content {
-        let line = match item {
-            Content::Text { text, .. } => text.clone(),
-            Content::Image { mime_type, data } => format!("[image {mime_type}, {} base64 characters]", data.len()),
-            Content::Audio { mime_type, data } => format!("[audio {mime_type}, {} base64 characters]", data.len()),
-            Content::ResourceLink(r) => format!("[resource link {}]", r.uri),
-            Content::Resource { resource } => match resource.text() {
-                Some(text) => format!("[resource {}]\n{text}", resource.uri),
-                None => format!("[resource {} (binary)]", resource.uri),
-            },
-            _ => "[content of a type this version does not know]".to_string(),
-        };
-        out.push_str(&line);
+        out.push_str(&content_text(item));
         out.push('\n');
     }
     if let Some(s) = &result.structured_content {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use std::collections::BTreeMap;
 
 use mcp_orchestrator::{
-    CacheStats, Config, Error, Gathered, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status, Tool,
-    Transport,
+    CacheStats, Config, Error, Gathered, Prompt, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status,
+    Tool, Transport,
 };
 use serde::Serialize;
 
@@ -97,17 +97,15 @@ fn list(items: &[String]) -> String {
 }
 
 /// Where a server is: its URL without user info or query (either may hold a secret), or its
-/// command line.
+/// command line with what looks secret as `***` ([`ServerConfig::redacted_command_line`]).
+///
+/// [`ServerConfig::redacted_command_line`]: mcp_orchestrator::ServerConfig::redacted_command_line
 fn endpoint(s: &mcp_orchestrator::ServerConfig) -> String {
-    match &s.transport {
-        Transport::Sse { .. } | Transport::StreamableHttp { .. } | Transport::Http { .. } => {
-            s.redacted_url().unwrap_or_else(|| "(redacted)".to_string())
-        }
-        Transport::Stdio { command, args, .. } => {
-            std::iter::once(command.as_str()).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
-        }
+    match (s.redacted_url(), s.redacted_command_line()) {
+        (Some(url), _) => url,
+        (None, Some(words)) => words.join(" "),
         // Transport is non_exhaustive: a transport added later still gets a line.
-        other => format!("({})", other.kind()),
+        (None, None) => format!("({})", s.transport.kind()),
     }
 }
 
@@ -173,9 +171,11 @@ pub fn config_json(config: &Config) -> serde_json::Value {
                 "notes": s.notes(),
             });
             match &s.transport {
-                Transport::Stdio { command, args, env, cwd } => {
-                    server["command"] = command.as_str().into();
-                    server["args"] = args.as_slice().into();
+                Transport::Stdio { env, cwd, .. } => {
+                    // The command line with what looks secret as `***`.
+                    let mut words = s.redacted_command_line().unwrap_or_default().into_iter();
+                    server["command"] = words.next().unwrap_or_default().into();
+                    server["args"] = words.collect::<Vec<_>>().into();
                     server["env"] = env.keys().map(String::as_str).collect::<Vec<_>>().into();
                     server["cwd"] = cwd.as_ref().map(|p| p.display().to_string()).into();
                 }
@@ -230,6 +230,7 @@ fn status_word(s: Status) -> &'static str {
         Status::Stale => "stale",
         Status::Failed => "failed",
         Status::Skipped => "skipped",
+        _ => "unknown",
     }
 }
 
@@ -239,7 +240,10 @@ pub struct ServerState {
     /// Its name in the config.
     pub name: String,
     priority: u32,
+    /// The transport in use (what `http` detected) when connected, else the configured one.
     transport: &'static str,
+    /// The transport the config names (`http` detects one).
+    configured_transport: &'static str,
     /// The URL without user info or query, or the command line.
     endpoint: String,
     /// `false`: disabled in the config, not tried.
@@ -269,7 +273,8 @@ impl ServerState {
         ServerState {
             name: server.name.clone(),
             priority: server.priority,
-            transport: server.transport.kind(),
+            transport: client.map_or(server.transport.kind(), |c| c.transport()),
+            configured_transport: server.transport.kind(),
             endpoint: endpoint(server),
             enabled: server.enabled,
             reachable: ping.is_some(),
@@ -442,6 +447,73 @@ fn server_errors(g: &Gathered) -> serde_json::Value {
         .iter()
         .map(|s| serde_json::json!({"name": s.name, "status": s.status, "error": s.error.as_ref().map(ToString::to_string)}))
         .collect()
+}
+
+/// A prompt's arguments: names, `?` after an optional one.
+fn prompt_arguments(p: &Prompt) -> String {
+    let names: Vec<String> = p
+        .arguments
+        .iter()
+        .map(|a| if a.required == Some(true) { a.name.clone() } else { format!("{}?", a.name) })
+        .collect();
+    list(&names)
+}
+
+/// `prompts`: the catalogue's prompts (merged names), then each failed server's error.
+pub fn prompts_table(g: &Gathered) -> String {
+    let mut t = Table::new(&["PROMPT", "SERVER", ">PRIORITY", "ARGUMENTS", "SHADOWED", "DESCRIPTION"]);
+    for m in &g.prompts {
+        let description = m.item.description.as_deref().or(m.item.title.as_deref()).unwrap_or("-");
+        t.row(vec![
+            m.name.clone(),
+            m.server.clone(),
+            m.priority.to_string(),
+            prompt_arguments(&m.item),
+            list(&m.shadowed),
+            first_line(description, 80),
+        ]);
+    }
+    let mut out = if g.prompts.is_empty() { "(no prompts)\n".to_string() } else { t.render("") };
+    for s in &g.servers {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
+}
+
+/// `prompts --format json`: `{"prompts": [{"name" (merged), "server", "priority", "original",
+/// "shadowed", …the prompt as the server sent it}], "servers": [{"name", "status", "error"}]}`.
+pub fn prompts_json(g: &Gathered) -> serde_json::Value {
+    #[derive(Serialize)]
+    struct PromptJson<'a> {
+        /// The merged name (what `prompts get` takes); the prompt's own `name` is `original`.
+        name: &'a str,
+        server: &'a str,
+        priority: u32,
+        original: &'a str,
+        shadowed: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        title: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        description: Option<&'a str>,
+        arguments: &'a [mcp_orchestrator::PromptArgument],
+    }
+    let prompts: Vec<PromptJson<'_>> = g
+        .prompts
+        .iter()
+        .map(|m| PromptJson {
+            name: &m.name,
+            server: &m.server,
+            priority: m.priority,
+            original: &m.original,
+            shadowed: &m.shadowed,
+            title: m.item.title.as_deref(),
+            description: m.item.description.as_deref(),
+            arguments: &m.item.arguments,
+        })
+        .collect();
+    serde_json::json!({ "prompts": prompts, "servers": server_errors(g) })
 }
 
 /// `resources`: the merged resources, then every template with its server.
@@ -694,6 +766,46 @@ pub fn gather_failure_json(
     })
 }
 
+/// The document of a failed `tools`, `resources`, `prompts` or `read` with `--format json`:
+/// `{"op_id", "error", "servers": [{"name", "priority", "status", "error"}]}`, each server's
+/// outcome as far as it is known (as for a failed gather).
+pub fn listing_failure_json(
+    config: &Config,
+    error: Option<&Error>,
+    message: &str,
+    connect_failures: &BTreeMap<String, Error>,
+) -> serde_json::Value {
+    let mut doc = match error {
+        Some(e) => gather_failure_json(config, e, connect_failures, &CacheStats::default()),
+        None => {
+            let servers: Vec<FailedServerJson<'_>> = config
+                .servers
+                .iter()
+                .map(|s| {
+                    let failed = connect_failures.get(&s.name);
+                    let status = match (s.enabled, failed) {
+                        (false, _) => "skipped",
+                        (true, Some(_)) => "failed",
+                        (true, None) => "ok",
+                    };
+                    FailedServerJson {
+                        name: &s.name,
+                        priority: s.priority,
+                        status,
+                        error: failed.map(ToString::to_string),
+                    }
+                })
+                .collect();
+            serde_json::json!({ "op_id": null, "error": message, "servers": servers })
+        }
+    };
+    if let Some(map) = doc.as_object_mut() {
+        map.remove("resources");
+        map.remove("cache");
+    }
+    doc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -717,54 +829,34 @@ mod tests {
 
     #[test]
     fn gather_json_nests_contents_and_keeps_wire_names() {
-        use mcp_orchestrator::{ContentsBody, MergedResource, OpId, ServerResources};
-        use std::sync::Arc;
-        let resource: Resource =
-            serde_json::from_value(serde_json::json!({"uri": "a://x", "name": "x", "mimeType": "text/plain"})).unwrap();
-        let mut data = ServerResources::default();
-        data.resources.push(resource.clone());
-        data.contents.insert(
-            "a://x".into(),
-            vec![ResourceContents {
-                uri: "a://x".into(),
-                mime_type: Some("text/plain".into()),
-                body: ContentsBody::Text("hi".into()),
-                meta: None,
-            }],
-        );
-        let g = Gathered {
-            op: OpId::new(),
-            servers: vec![ServerOutcome {
-                name: "a".into(),
-                priority: 1,
-                status: Status::Ok,
-                error: None,
-                elapsed: Duration::from_micros(1500),
-                from_cache: false,
-                protocol: None,
-                transport: "sse",
-                recovered: false,
-                data: Some(Arc::new(data)),
-            }],
-            resources: vec![MergedResource { server: "a".into(), priority: 1, resource, shadowed: vec!["b".into()] }],
-            templates: Vec::new(),
-            tools: Vec::new(),
-            prompts: Vec::new(),
+        use mcp_orchestrator::testing::TestServer;
+        use mcp_orchestrator::{Orchestrator, ServerConfig};
+        let start = |name: &str| {
+            TestServer::builder().name(name).text_resource("a://x", "x", "text/plain", "hi").start().unwrap()
         };
-        let stats = CacheStats::default();
+        let (a, b) = (start("a"), start("b"));
+        let config = Config::builder()
+            .server(ServerConfig::sse("a", a.url()).priority(1))
+            .server(ServerConfig::sse("b", b.url()).priority(2))
+            .build()
+            .unwrap();
+        let o = Orchestrator::new(config);
+        let g = o.gather_all_resources().unwrap();
+        let stats = o.cache_stats();
         let text = serde_json::to_string(&gather_json(&g, &stats)).unwrap();
+        o.close();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["op_id"], g.op.as_str());
         let s = &v["servers"][0];
-        assert_eq!(
-            (s["status"].as_str(), s["error"].is_null(), s["elapsed_ms"].as_f64()),
-            (Some("ok"), true, Some(1.5))
-        );
+        assert_eq!((s["status"].as_str(), s["error"].is_null()), (Some("ok"), true));
+        assert!(s["elapsed_ms"].as_f64().is_some_and(|ms| ms > 0.0), "{s}");
         assert_eq!(s["resources"][0]["mimeType"], "text/plain");
         assert_eq!(s["resources"][0]["contents"][0]["text"], "hi");
         assert_eq!(v["resources"][0]["server"], "a");
         assert_eq!(v["resources"][0]["shadowed"], serde_json::json!(["b"]));
-        assert!(text.contains(r#""resources":[{"uri":"a://x","name":"x","mimeType":"text/plain","server":"a","priority":1,"shadowed":["b"]}]"#), "{text}");
+        // The resource's own fields first (`uri` leading), then who won and who lost.
+        let merged = r#""resources":[{"uri":"a://x","name":"x","mimeType":"text/plain","server":"a","priority":1,"shadowed":["b"]}]"#;
+        assert!(text.contains(merged), "{text}");
         assert!(v["cache"].is_object());
     }
 }

@@ -25,7 +25,12 @@ struct Run {
 
 /// Runs the command with `args` (and `RUST_LOG` unset), in `dir` if given.
 fn run_in(dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mcp-orchestrator"));
+    run_program(env!("CARGO_BIN_EXE_mcp-orchestrator"), dir, args, env)
+}
+
+/// Runs `program` with `args` (and `RUST_LOG` unset), in `dir` if given, within [`DEADLINE`].
+fn run_program(program: &str, dir: Option<&Path>, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(program);
     command.args(args).env_remove("RUST_LOG").stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     for (k, v) in env {
         command.env(k, v);
@@ -656,7 +661,7 @@ fn completions_and_the_man_page_are_generated() {
     let r = run(&["man"]);
     assert_exit(&r, 0);
     assert!(r.stdout.contains(".TH mcp-orchestrator 1"), "{}", r.stdout);
-    for needle in ["gather", "check", "demo", "completions"] {
+    for needle in ["gather", "check", "demo", "completions", "prompts"] {
         assert!(r.stdout.contains(needle), "{needle:?} missing from the man page:\n{}", r.stdout);
     }
 }
@@ -670,6 +675,12 @@ fn call_takes_arguments_as_pairs_or_none_and_goes_past_a_dead_server_with_no_fai
     let r = run(&["call", "--config", config.path(), "--server", "a", "echo"]);
     assert_exit(&r, 1);
     assert!(r.stderr.contains("down_mcp"), "{}", r.stderr);
+
+    let r = run(&["call", "--config", config.path(), "--server", "a", "--format", "json", "echo"]);
+    assert_exit(&r, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(doc["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{doc}");
+    assert_eq!((doc["tool"].as_str(), doc["servers"][1]["status"].as_str()), (Some("echo"), Some("failed")));
 
     let r = run(&["call", "--config", config.path(), "--no-fail-fast", "--server", "a", "echo"]);
     assert_exit(&r, 0);
@@ -722,6 +733,20 @@ fn status_shows_each_server_reachable_or_not_with_protocol_and_latency() {
     assert_eq!((sd["name"].as_str(), sd["reachable"].as_bool()), (Some("down_mcp"), Some(false)), "{doc}");
     assert!(sd["error"].as_str().is_some_and(|e| e.contains("down_mcp")) && sd["latency_ms"].is_null(), "{doc}");
     assert_eq!((servers[2]["enabled"].as_bool(), servers[2]["reachable"].as_bool()), (Some(false), Some(false)));
+
+    // `transport: http`: the transport detected (the test server speaks Streamable HTTP).
+    let http = TempFile::new(
+        "http.yaml",
+        &format!("mcp_servers:\n  h:\n    url: \"{}\"\n    transport: http\n    priority: 1\n", a.mcp_url()),
+    );
+    let r = run(&["status", "--config", http.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let h = &doc["servers"][0];
+    assert_eq!((h["transport"].as_str(), h["configured_transport"].as_str()), (Some("streamable_http"), Some("http")));
+    assert!(h["protocol"].as_str().is_some_and(|p| mcp_orchestrator::PROTOCOL_VERSIONS.contains(&p)), "{doc}");
+    let r = run(&["status", "--config", http.path()]);
+    assert!(r.stdout.lines().any(|l| l.starts_with("h ") && l.contains(" streamable_http ")), "{}", r.stdout);
 
     let r = run(&["status", "--config", config.path(), "--server", "down_mcp"]);
     assert_exit(&r, 1);
@@ -824,4 +849,232 @@ fn resources_lists_the_merge_and_the_templates_and_read_reads_from_the_winner() 
     let r = run(&["read", "--config", config.path(), "nothing://here"]);
     assert_exit(&r, 1);
     assert!(r.stderr.contains("no server lists `nothing://here`"), "{}", r.stderr);
+}
+
+#[test]
+fn prompts_lists_the_merged_prompts_and_get_routes_to_the_owner() {
+    let a = TestServer::builder().name("server-a").prompt("greet", "hello {who}").start().expect("start a");
+    let b = TestServer::builder()
+        .name("server-b")
+        .prompt("greet", "hi {who}")
+        .prompt("review", "review {code} in {language}")
+        .start()
+        .expect("start b");
+    let config = config_for(&a, &b, "");
+    let r = run(&["prompts", "--config", config.path()]);
+    assert_exit(&r, 0);
+    let line = |start: &str| r.stdout.lines().find(|l| l.starts_with(start)).unwrap_or_else(|| panic!("{}", r.stdout));
+    // greet: a (priority 1) wins, b is shadowed.
+    assert!(line("greet ").split_whitespace().take(5).eq(["greet", "a", "1", "who", "b"]), "{}", r.stdout);
+    assert!(line("review ").split_whitespace().take(4).eq(["review", "b", "5", "code,"]), "{}", r.stdout);
+
+    let r = run(&["prompts", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    let prompts = doc["prompts"].as_array().unwrap();
+    let names: Vec<(&str, &str)> =
+        prompts.iter().map(|p| (p["name"].as_str().unwrap(), p["server"].as_str().unwrap())).collect();
+    assert_eq!(names, [("greet", "a"), ("review", "b")]);
+    assert_eq!(prompts[0]["shadowed"], json!(["b"]));
+    assert_eq!(prompts[0]["original"], "greet");
+    assert_eq!(prompts[0]["priority"], 1);
+    assert_eq!(prompts[1]["arguments"][1], json!({"name": "language", "required": true}));
+    let status: Vec<(&str, &str)> = doc["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(status, [("a", "ok"), ("b", "ok"), ("c", "skipped")]);
+
+    // --server b: b's greet is the only one.
+    let r = run(&["prompts", "--config", config.path(), "--server", "b", "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((doc["prompts"][0]["server"].as_str(), doc["prompts"][0]["shadowed"].clone()), (Some("b"), json!([])));
+
+    // get: from the winner, with the arguments.
+    let r = run(&["prompts", "get", "greet", "--config", config.path(), "-a", "who=Ann"]);
+    assert_exit(&r, 0);
+    assert!(r.stdout.contains("[user]") && r.stdout.contains("Ann"), "{}", r.stdout);
+    let r =
+        run(&["prompts", "get", "review", "-c", config.path(), "-a", "code=x", "-a", "language=rust", "-f", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!((doc["name"].as_str(), doc["server"].as_str()), (Some("review"), Some("b")));
+    assert_eq!(doc["messages"][0]["role"], "user");
+    let text = doc["messages"][0]["content"]["text"].as_str().unwrap();
+    assert!(text.contains('x') && text.contains("rust"), "{doc}");
+
+    let r = run(&["prompts", "get", "nope", "--config", config.path()]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("no server offers a prompt named `nope`"), "{}", r.stderr);
+    let r = run(&["prompts", "get", "nope", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(doc["error"].as_str().is_some_and(|e| e.contains("`nope`")), "{doc}");
+    assert_eq!(doc["servers"][0], json!({"name": "a", "priority": 1, "status": "ok", "error": null}));
+    let r = run(&["prompts", "get", "greet", "--config", config.path(), "-a", "who"]);
+    assert_exit(&r, 2);
+
+    // A dead server: fail-fast exits 1; --no-fail-fast lists the others' and exits 3, in JSON too.
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    let r = run(&["prompts", "--config", config.path()]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("down_mcp"), "{}", r.stderr);
+    for listing in ["prompts", "tools", "resources"] {
+        let r = run(&[listing, "--config", config.path(), "--format", "json"]);
+        assert_exit(&r, 1);
+        let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{listing}: {e}: {}", r.stdout));
+        assert!(doc["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{listing}: {doc}");
+        assert!(doc["op_id"].as_str().is_some(), "{listing}: {doc}");
+        assert_eq!(doc["servers"][1]["status"], "failed", "{listing}: {doc}");
+    }
+    let r = run(&["prompts", "--config", config.path(), "--no-fail-fast", "--format", "json"]);
+    assert_exit(&r, 3);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(doc["prompts"][0]["name"], "greet");
+    assert_eq!(doc["servers"][1]["status"], "failed");
+    assert!(doc["servers"][1]["error"].as_str().is_some_and(|e| e.contains("down_mcp")), "{doc}");
+}
+
+/// Runs the command under `script(1)`, which gives it a pseudo-terminal for stdin, stdout and
+/// stderr (util-linux; the test fails, rather than passing unrun, where it is missing).
+fn run_on_a_terminal(args: &[&str]) -> Run {
+    let script = ["/usr/bin/script", "/bin/script"].into_iter().find(|p| Path::new(p).exists());
+    let script = script.expect("this test needs util-linux `script` to give the command a terminal");
+    let mut line = String::from(env!("CARGO_BIN_EXE_mcp-orchestrator"));
+    for arg in args {
+        assert!(arg.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)), "no quoting needed: {arg}");
+        line.push(' ');
+        line.push_str(arg);
+    }
+    // -q quiet, -e the command's exit status, -c the command line, /dev/null no typescript file.
+    run_program(script, None, &["-qec", &line, "/dev/null"], &[])
+}
+
+#[test]
+fn progress_is_a_line_per_server_on_a_terminal_and_silent_otherwise() {
+    let (a, _b) = two_servers();
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    let args = ["gather", "--config", config.path(), "--no-fail-fast"];
+
+    // Not a terminal (the pipes of these tests): the library's warnings and the partial
+    // notice on stderr, no progress line.
+    let r = run(&args);
+    assert_exit(&r, 3);
+    assert!(!r.stderr.contains("connecting to") && !r.stderr.contains(": connected ("), "{}", r.stderr);
+    assert!(!r.stderr.lines().any(|l| l.starts_with("  ")), "{}", r.stderr);
+    assert!(r.stderr.lines().last().is_some_and(|l| l.starts_with("partial:")), "{}", r.stderr);
+
+    let r = run_on_a_terminal(&args);
+    assert_exit(&r, 3);
+    // script(1) merges the terminal's output onto its stdout.
+    let out = r.stdout.replace('\r', "");
+    assert!(out.contains("connecting to 2 server(s)..."), "{out}");
+    assert!(out.contains("  a: connected (sse, protocol "), "{out}");
+    assert!(out.contains("  down_mcp: failed to connect: connect: "), "{out}");
+    assert!(out.contains("  a: gathered 2 resource(s), 1 template(s), 2 tool(s), 0 prompt(s), 2 read in "), "{out}");
+    assert!(out.contains("  down_mcp: failed to gather: "), "{out}");
+    assert!(!out.contains("off:"), "a disabled server is not connected: {out}");
+}
+
+/// Secrets a stdio server's arguments may carry.
+const ARG_SECRETS: [&str; 4] = ["ARGSECRET1", "ARGSECRET2", "ghp_ARGSECRET3", "ARGSECRET4"];
+
+#[test]
+fn stdio_arguments_that_look_secret_are_hidden_in_check_status_and_config_errors() {
+    let config = TempFile::new(
+        "stdio-secrets.yaml",
+        "mcp_servers:\n\
+         \x20 gh:\n    transport: stdio\n    command: /nonexistent/mcp-server\n    priority: 1\n    timeout: 5\n\
+         \x20   args: [\"--token\", \"ARGSECRET1\", \"--api-key=ARGSECRET2\", \"ghp_ARGSECRET3\", \"https://u:ARGSECRET4@h/x\", \"--port\", \"8080\"]\n",
+    );
+    let shown = "/nonexistent/mcp-server --token *** --api-key=*** *** https://***@h/x --port 8080";
+    let no_secret = |r: &Run| {
+        for secret in ARG_SECRETS {
+            assert!(!r.stdout.contains(secret) && !r.stderr.contains(secret), "{secret}:\n{}\n{}", r.stdout, r.stderr);
+        }
+    };
+    let r = run(&["check", "--config", config.path()]);
+    assert_exit(&r, 0);
+    no_secret(&r);
+    assert!(r.stdout.contains(shown), "{}", r.stdout);
+    let r = run(&["check", "--config", config.path(), "--format", "json"]);
+    assert_exit(&r, 0);
+    no_secret(&r);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(doc["servers"][0]["command"], "/nonexistent/mcp-server");
+    assert_eq!(
+        doc["servers"][0]["args"],
+        json!(["--token", "***", "--api-key=***", "***", "https://***@h/x", "--port", "8080"])
+    );
+    for args in [&["status", "--config", config.path()][..], &["status", "--config", config.path(), "-f", "json"]] {
+        let r = run_in(None, args, &[("RUST_LOG", "trace")]);
+        assert_exit(&r, 1);
+        no_secret(&r);
+        assert!(r.stdout.contains("--token ***"), "{args:?}: {}", r.stdout);
+    }
+
+    // A config error on the line of the arguments: its snippet hides them too.
+    let bad = TempFile::new(
+        "stdio-secrets-bad.yaml",
+        "mcp_servers:\n  gh:\n    transport: stdio\n    command: srv\n    priority: 1\n    args: \"--token ARGSECRET1 --api-key=ARGSECRET2\"\n",
+    );
+    let r = run(&["check", "--config", bad.path()]);
+    assert_exit(&r, 2);
+    no_secret(&r);
+    assert!(r.stderr.contains("`args`") && r.stderr.contains("--token ***"), "{}", r.stderr);
+}
+
+#[test]
+fn every_subcommand_that_reads_a_config_exits_2_on_an_invalid_one_and_3_when_partial() {
+    let bad = TempFile::new(
+        "invalid.yaml",
+        "mcp_servers:\n  db:\n    url: \"http://h/sse\"\n    transport: carrier-pigeon\n",
+    );
+    for command in [
+        &["check"][..],
+        &["gather"],
+        &["tools"],
+        &["resources"],
+        &["prompts"],
+        &["prompts", "get", "p"],
+        &["read", "a://x"],
+        &["call", "t"],
+        &["status"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--config", bad.path(), "--format", "json"]);
+        let r = run(&args);
+        assert_exit(&r, 2);
+        assert!(
+            r.stderr.starts_with("error: config:") && r.stderr.contains("carrier-pigeon"),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "{args:?}: {}", r.stdout);
+    }
+
+    let (a, _b) = two_servers();
+    let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();
+    let config = live_and_down(&a, &down);
+    for command in [&["resources"][..], &["prompts"], &["read", "shared://x"]] {
+        let mut args = command.to_vec();
+        args.extend(["--config", config.path(), "--no-fail-fast", "--format", "json"]);
+        let r = run(&args);
+        assert_exit(&r, 3);
+        assert!(r.stderr.contains("partial: 1 of 3 server(s) failed (down_mcp)"), "{args:?}: {}", r.stderr);
+        let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {}", r.stdout));
+        assert!(doc.get("error").is_none_or(Value::is_null), "{args:?}: {doc}");
+    }
+    // read: nothing lists the URI: exit 1 and, with --format json, a document.
+    let r = run(&["read", "--config", config.path(), "--no-fail-fast", "--format", "json", "nothing://here"]);
+    assert_exit(&r, 1);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert!(doc["error"].as_str().is_some_and(|e| e.contains("nothing://here")), "{doc}");
+    let status: Vec<&str> = doc["servers"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(status, ["ok", "failed", "skipped"]);
 }

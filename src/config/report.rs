@@ -39,7 +39,11 @@ pub(crate) fn combine(problems: Vec<Error>) -> Error {
 /// Fills in each problem's snippet: its line of `text`, redacted.
 pub(super) fn with_snippets(text: &str, error: Error) -> Error {
     let fill = |line: Option<usize>, snippet: Option<String>| {
-        snippet.or_else(|| line.and_then(|l| text.lines().nth(l.checked_sub(1)?)).map(redact_line))
+        snippet.or_else(|| {
+            let index = line?.checked_sub(1)?;
+            let prev = index.checked_sub(1).and_then(|p| text.lines().nth(p));
+            Some(redact_snippet(prev, text.lines().nth(index)?))
+        })
     };
     match error {
         Error::Config { message, line, column, snippet, more } => Error::Config {
@@ -67,9 +71,14 @@ pub(super) fn prefix(error: Error, prefix: &str) -> Error {
     }
 }
 
-/// Words in a key that make its value a secret.
-const SECRET_WORDS: &[&str] =
-    &["auth", "token", "secret", "password", "passwd", "key", "cookie", "credential", "bearer"];
+use super::redact::{SECRET_WORDS, ends_with_secret_flag, redact_args_in_line, redact_urls};
+
+/// A line of a config as [`redact_line`] shows it, and its arguments' secrets hidden (see
+/// `redact.rs`): a secret flag's value, `--name=value`, `NAME=value`, a token by its look; `prev`
+/// is the line before (a block list's `- --token` hides this line's value).
+fn redact_snippet(prev: Option<&str>, line: &str) -> String {
+    redact_line(&redact_args_in_line(line, prev.is_some_and(ends_with_secret_flag)))
+}
 
 /// A line of a config as it may be shown: the value of a key that looks secret (`Authorization`,
 /// `X-Api-Key`, `GITHUB_TOKEN`, …) replaced by `<redacted>` (in block, flow and JSON style), the
@@ -97,42 +106,8 @@ pub(super) fn redact_line(line: &str) -> String {
     }
     shown.push_str(&redact_segment(&segment));
     // URLs as everywhere else: user info as `***`, a query string as `?…`.
-    let mut out = String::new();
-    let mut rest = shown.as_str();
-    while let Some(i) = rest.find("://") {
-        let start = rest[..i]
-            .char_indices()
-            .rev()
-            .take_while(|(_, c)| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-            .last()
-            .map_or(i, |(j, _)| j);
-        let end = rest[i..]
-            .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | '}' | ']'))
-            .map_or(rest.len(), |e| i + e);
-        out.push_str(&rest[..start]);
-        out.push_str(&redact_url_as_written(&rest[start..end]));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
+    let out = redact_urls(&shown);
     out.chars().filter(|c| !c.is_control() || *c == '\t').take(200).collect()
-}
-
-/// A URL as written, its user info replaced by `***` and its query string by `?…` (not
-/// normalised, so that the snippet still reads as the file does).
-fn redact_url_as_written(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let (rest, query) = match rest.find(['?', '#']) {
-        Some(q) if rest[q..].starts_with('?') => (&rest[..q], "?…"),
-        Some(q) => (&rest[..q], ""),
-        None => (rest, ""),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) => format!("***{}", &authority[at..]),
-        None => authority.to_owned(),
-    };
-    format!("{scheme}://{authority}{path}{query}")
 }
 
 /// `key: value` with a secret-looking key becomes `key: <redacted>`.
@@ -165,6 +140,11 @@ mod tests {
             "    url: http://***@h:99999/x?…, \"https://h/?…\""
         );
         assert_eq!(redact_line("    priority: high"), "    priority: high");
+        assert_eq!(
+            redact_snippet(None, r#"    args: ["--token", "xyz", "--api-key=k1", "https://u:p@h/"]"#),
+            r#"    args: ["--token", "***", "--api-key=***", "https://***@h/"]"#
+        );
+        assert_eq!(redact_snippet(Some("      - --password"), "      - hunter2"), "      - ***");
         assert_eq!(
             redact_line("  db: {url: 'http://h', headers: {Authorization: \"Bearer a,b\", X-Other: y}}"),
             "  db: {url: 'http://h', headers: {Authorization: <redacted>, X-Other: y}}"
