@@ -25,6 +25,10 @@
 
 mod cleanup;
 pub(crate) mod detect;
+// The cache hints of the results a gather collects (owner: listen).
+mod hints;
+// `subscriptions/listen` on its own thread (owner: listen).
+pub(crate) mod listen;
 // Multi round-trip requests (2026-07-28), answered through the handlers (owner: conformance).
 pub(crate) mod input_required;
 
@@ -97,6 +101,10 @@ pub(crate) struct Session {
     modern: Mutex<Option<String>>,
     /// The client capabilities the modern envelope declares.
     capabilities: Mutex<Value>,
+    /// The cache hints collected for the ops that asked ([`Session::collect_hints`]).
+    hints: hints::Collected,
+    /// The `subscriptions/listen` thread, if one runs (the modern wire).
+    listener: Mutex<Option<listen::Listener>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -119,6 +127,8 @@ impl Session {
             cleanup,
             modern: Mutex::new(None),
             capabilities,
+            hints: hints::Collected::default(),
+            listener: Mutex::new(None),
         }
     }
 
@@ -146,6 +156,35 @@ impl Session {
         let call = self.start_with(op, "server/discover", None, deadline, &RequestOptions::default())?;
         let raw = self.finish_raw(call, deadline)?;
         Ok(DiscoverResult::parse(raw.get()))
+    }
+
+    /// On the modern wire, starts the `subscriptions/listen` thread (`session/listen.rs`) for
+    /// the change notifications `capabilities` advertise. Nothing on the handshake era (its
+    /// notifications come on the transport's own stream) or when nothing is advertised.
+    pub(crate) fn listen(&self, capabilities: &protocol::ServerCapabilities, op: &OpId) {
+        let (Some(version), Some(filter)) = (self.modern_version(), listen::filter(capabilities)) else { return };
+        let parts = listen::Parts {
+            server: self.name.clone(),
+            router: self.router.clone(),
+            transport: self.transport.clone(),
+            version,
+            filter,
+            op: op.clone(),
+        };
+        if lock(&self.listener).is_some() || self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        // Started without the lock; a close that ran meanwhile did not see it: stop it here.
+        let Some(listener) = listen::Listener::start(parts) else { return };
+        let mut slot = lock(&self.listener);
+        if self.closed.load(Ordering::SeqCst) || slot.is_some() {
+            drop(slot);
+            listener.stop();
+            self.transport.close();
+            listener.join(&self.name);
+            return;
+        }
+        *slot = Some(listener);
     }
 
     /// The deadline of a request made now.
@@ -286,7 +325,10 @@ impl Session {
         let retry = call.resend.as_ref().map(|r| (r.0.clone(), r.1.clone()));
         match self.wait(call, deadline) {
             Ok(raw) if modern => match modern::result_kind(raw.get()) {
-                Ok(ResultKind::Complete) => Ok(Outcome::Complete(raw)),
+                Ok(ResultKind::Complete) => {
+                    self.hints.note(&op, method, &raw);
+                    Ok(Outcome::Complete(raw))
+                }
                 Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
                 Err(why) => Err(self.protocol(&op, method, why)),
             },
@@ -311,7 +353,10 @@ impl Session {
                 let again_target = again.target.clone();
                 match self.wait(again, deadline) {
                     Ok(raw) => match modern::result_kind(raw.get()) {
-                        Ok(ResultKind::Complete) => Ok(Outcome::Complete(raw)),
+                        Ok(ResultKind::Complete) => {
+                            self.hints.note(&op, method, &raw);
+                            Ok(Outcome::Complete(raw))
+                        }
                         Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
                         Err(why) => Err(self.protocol(&op, method, why)),
                     },
@@ -436,7 +481,14 @@ impl Session {
         if !self.closed.swap(true, Ordering::SeqCst) {
             log::debug!("server={}: closing", self.name);
             self.cleanup.stop();
+            let listener = lock(&self.listener).take();
+            if let Some(l) = &listener {
+                l.stop();
+            }
             self.transport.close();
+            if let Some(l) = listener {
+                l.join(&self.name);
+            }
             self.cleanup.join();
         }
     }

@@ -192,6 +192,8 @@ pub(crate) struct Router {
     handlers: crate::handlers::Handlers,
     /// How long a handler has to answer (the server's request timeout).
     handler_timeout: Duration,
+    /// `notifications/subscriptions/acknowledged` received (`session/listen.rs`).
+    acks: std::sync::atomic::AtomicU64,
 }
 
 impl Router {
@@ -203,6 +205,7 @@ impl Router {
             on_notification,
             handlers: crate::handlers::Handlers::default(),
             handler_timeout: ANSWER_BOUND,
+            acks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -395,7 +398,23 @@ impl Router {
         None
     }
 
+    /// How many `subscriptions/listen` acknowledgements arrived.
+    pub(crate) fn acknowledged(&self) -> u64 {
+        self.acks.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn notification(&self, method: String, params: Option<Box<RawValue>>) {
+        if method == "notifications/subscriptions/acknowledged" {
+            // The listen thread's business (session/listen.rs), not the program's.
+            self.acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            log::debug!(
+                "op={} server={}: subscriptions/listen acknowledged: {}",
+                self.session_op,
+                self.server,
+                params.as_ref().map_or("", |p| p.get())
+            );
+            return;
+        }
         let params: Option<serde_json::Value> = params.and_then(|p| serde_json::from_str(p.get()).ok());
         match method.as_str() {
             "notifications/message" => self.log_server_message(params.as_ref()),
