@@ -380,6 +380,7 @@ fn prompts_are_listed_got_and_routed_by_name() {
 // ---------------------------------------------------------------------------------------------
 
 fn modern_orchestrator(servers: Vec<ServerConfig>) -> Orchestrator {
+    let _ = env_logger::builder().is_test(true).try_init();
     let mut o = Orchestration::default();
     o.resource_cache_ttl = Duration::from_secs(3600); // hints, when sent, win over this
     let o = Orchestrator::new(Config::new(servers, o).unwrap());
@@ -450,8 +451,11 @@ fn modern_wire_listen_notifications_invalidate_the_cache() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, serde_json::Value)>::new()));
     let s2 = seen.clone();
     o.subscribe(move |_, _, n| s2.lock().unwrap().push((n.method.clone(), n.params.clone().unwrap_or_default())));
+    // Fetches so far (a gather served from the cache adds none).
+    let fetches = || o.cache_stats().misses;
     o.gather_all_resources().unwrap();
-    assert!(from_cache(&o.gather_all_resources().unwrap(), "py"));
+    o.gather_all_resources().unwrap();
+    assert_eq!(fetches(), 1, "cached for the hour the server says");
 
     for what in ["tools", "prompts", "resources"] {
         let method = format!("notifications/{what}/list_changed");
@@ -468,9 +472,11 @@ fn modern_wire_listen_notifications_invalidate_the_cache() {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
-        let g = o.gather_all_resources().unwrap();
-        assert!(!from_cache(&g, "py"), "{method} dropped the entry: fetched again");
-        assert!(from_cache(&o.gather_all_resources().unwrap(), "py"), "then cached again");
+        let before = fetches();
+        o.gather_all_resources().unwrap();
+        assert_eq!(fetches(), before + 1, "{method} dropped the entry: fetched again");
+        o.gather_all_resources().unwrap();
+        assert_eq!(fetches(), before + 1, "then cached again");
     }
     let seen = seen.lock().unwrap();
     assert!(seen.iter().all(|(m, _)| m != "notifications/subscriptions/acknowledged"), "{seen:?}");
