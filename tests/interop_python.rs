@@ -436,18 +436,26 @@ fn modern_wire_cache_hints_decide_what_is_cached() {
 #[test]
 #[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
 fn modern_wire_listen_notifications_invalidate_the_cache() {
-    let server = PythonServer::require(&[
-        "--transport",
-        "streamable_http",
-        "--resources",
-        "3",
-        "--change-tool",
-        "--cache-ttl-ms",
-        "3600000",
-        "--cache-scope",
-        "public",
-    ]);
-    let o = modern_orchestrator(vec![http_config("py", server.mcp_url(), "http")]);
+    let flags = ["--resources", "3", "--change-tool", "--cache-ttl-ms", "3600000", "--cache-scope", "public"];
+    // Over Streamable HTTP (the subscription is an event stream)...
+    let server = PythonServer::require(&[&["--transport", "streamable_http"][..], &flags].concat());
+    listen_invalidates(http_config("py", server.mcp_url(), "http"));
+    // ... and over stdio (its notifications come on stdout with the others).
+    let transport = mcp_orchestrator::Transport::Stdio {
+        command: python::require_python().to_string_lossy().into_owned(),
+        args: python::stdio_args(&flags),
+        env: Default::default(),
+        cwd: None,
+    };
+    let mut config = ServerConfig::new("py", transport);
+    config.timeout = Duration::from_secs(30);
+    listen_invalidates(config);
+}
+
+/// Each list kind's change, published by the server's `change` tool, arrives through
+/// `subscriptions/listen`, reaches the subscriber and drops the server's (hour-long) entry.
+fn listen_invalidates(config: ServerConfig) {
+    let o = modern_orchestrator(vec![config]);
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, serde_json::Value)>::new()));
     let s2 = seen.clone();
     o.subscribe(move |_, _, n| s2.lock().unwrap().push((n.method.clone(), n.params.clone().unwrap_or_default())));
