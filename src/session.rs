@@ -170,6 +170,7 @@ impl Session {
             version,
             filter,
             op: op.clone(),
+            timeout: self.timeout,
         };
         if lock(&self.listener).is_some() || self.closed.load(Ordering::SeqCst) {
             return;

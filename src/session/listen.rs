@@ -82,6 +82,9 @@ pub(crate) struct Parts {
     pub(crate) filter: Value,
     /// The op of the session's connect: the context of the thread's records.
     pub(crate) op: OpId,
+    /// The server's request timeout: bounds sending the request where the transport does not
+    /// read the subscription inside the send (stdio).
+    pub(crate) timeout: Duration,
 }
 
 impl Listener {
@@ -190,9 +193,11 @@ fn subscribe(parts: &Parts, n: u64, stop: &AtomicBool, woken: &Receiver<()>) -> 
     let headers =
         [("MCP-Protocol-Version".to_string(), parts.version.clone()), ("Mcp-Method".to_string(), METHOD.to_string())];
     log::debug!("op={op} server={server}: -> {METHOD} (id {id})");
-    // Over HTTP this returns when the stream ends (its reads are interrupted by close); over
-    // stdio once the line is written. The stream has no deadline of its own, by design.
-    let sent = parts.transport.send_with(body, METHOD, op, deadline_in(Duration::MAX), &headers);
+    // Over Streamable HTTP (a transport that reads each reply inside its send) this returns
+    // when the stream ends: the stream has no deadline of its own, by design, and close
+    // interrupts its reads. Over stdio it returns once the line is written, within the timeout.
+    let bound = if parts.transport.pipelines() { parts.timeout } else { Duration::MAX };
+    let sent = parts.transport.send_with(body, METHOD, op, deadline_in(bound), &headers);
     if let Err(e) = sent {
         parts.router.forget(&id);
         return if stop.load(Ordering::SeqCst) { Ended::Stopped } else { Ended::Broken(e.to_string()) };
