@@ -519,6 +519,12 @@ impl Client {
         self.session.collect_hints(op);
     }
 
+    /// On the 2026-07-28 wire, with a notification callback: asks for
+    /// `notifications/resources/updated` of these URIs through `subscriptions/listen`.
+    pub(crate) fn watch_resources(&self, uris: Vec<String>, op: &OpId) {
+        self.session.watch_resources(uris, op);
+    }
+
     /// The cache hints of `op`'s results since [`Client::collect_cache_hints`]; stops collecting.
     pub(crate) fn take_cache_hints(&self, op: &OpId) -> modern::CacheHints {
         self.session.take_hints(op)

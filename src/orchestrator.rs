@@ -944,6 +944,11 @@ fn fetch(
     let result = fetch_data(client, server, op, deadline);
     let hints = client.take_cache_hints(op);
     let (value, bytes) = result?;
+    // The 2026-07-28 wire: `resources/updated` of what was read comes only when asked for.
+    let subscribe = client.server().capabilities.resources.as_ref().and_then(|r| r.subscribe) == Some(true);
+    if subscribe && client.is_modern() {
+        client.watch_resources(value.contents.keys().cloned().collect(), op);
+    }
     if let Some(ttl) = hints.ttl {
         log::debug!(
             "op={op} server={}: the server's cache hints: fresh for {ttl:?}{}",

@@ -162,7 +162,29 @@ impl Session {
     /// the change notifications `capabilities` advertise. Nothing on the handshake era (its
     /// notifications come on the transport's own stream) or when nothing is advertised.
     pub(crate) fn listen(&self, capabilities: &protocol::ServerCapabilities, op: &OpId) {
-        let (Some(version), Some(filter)) = (self.modern_version(), listen::filter(capabilities)) else { return };
+        if let Some(filter) = listen::filter(capabilities) {
+            self.start_listener(filter, op);
+        }
+    }
+
+    /// On the modern wire, asks the listen thread for `notifications/resources/updated` of
+    /// `uris` (starting it if it does not run), when the session has a notification handler.
+    pub(crate) fn watch_resources(&self, uris: Vec<String>, op: &OpId) {
+        if self.router.notification_handler().is_none() {
+            return;
+        }
+        let resources = lock(&self.listener).as_ref().map(listen::Listener::resources);
+        match resources {
+            Some(r) => r.set(uris), // outside the lock: it may close a subscription's transport
+            None if !uris.is_empty() => {
+                self.start_listener(serde_json::json!({ "resourceSubscriptions": uris }), op);
+            }
+            None => {}
+        }
+    }
+
+    fn start_listener(&self, filter: Value, op: &OpId) {
+        let Some(version) = self.modern_version() else { return };
         let parts = listen::Parts {
             server: self.name.clone(),
             router: self.router.clone(),

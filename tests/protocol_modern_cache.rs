@@ -50,6 +50,23 @@ fn saw(seen: &Mutex<Vec<(String, Notification)>>, method: &str) -> usize {
     seen.lock().unwrap().iter().filter(|(_, n)| n.method == method).count()
 }
 
+/// Waits until exactly one listen stream is open and the last one opened names the resources
+/// read (a gather subscribes to what it read: the first subscription may be replaced); returns
+/// how many listen requests the server has seen.
+fn listening(server: &TestServer) -> u64 {
+    let subscribed = |s: &mcp_orchestrator::testing::Stats| {
+        s.open_listens == 1 && s.listen_filters.last().is_some_and(|f| f.get("resourceSubscriptions").is_some())
+    };
+    assert!(server.wait_until(Duration::from_secs(5), subscribed), "{:?}", server.stats());
+    server.stats().count("subscriptions/listen")
+}
+
+/// The subscription id a notification carries.
+fn subscription_id(n: &Notification) -> Option<String> {
+    let meta = n.params.as_ref()?.get("_meta")?;
+    meta.get("io.modelcontextprotocol/subscriptionId")?.as_str().map(str::to_string)
+}
+
 /// How many threads of this process have this name (Linux: `/proc/self/task/*/comm`, which
 /// keeps the first 15 bytes of a name).
 #[cfg(target_os = "linux")]
@@ -125,7 +142,7 @@ fn listen_notifications_invalidate_the_cache_and_reach_subscribers() {
     let o = orchestrator(vec![http("lsthttp", &server)], Duration::from_secs(3600));
     let seen = record(&o);
     o.gather_all_resources().unwrap();
-    assert!(server.wait_until(Duration::from_secs(5), |s| s.open_listens == 1), "the listen stream is open");
+    listening(&server);
     #[cfg(target_os = "linux")]
     assert_eq!(threads_named("mcp-listen:lsth"), 1, "one named listen thread (names are cut at 15 bytes)");
     let listen = server.stats().last_headers["subscriptions/listen"].clone();
@@ -163,16 +180,44 @@ fn a_dropped_or_ended_listen_stream_is_opened_again() {
     let server = modern("lst-again").start().unwrap();
     let o = orchestrator(vec![http("lst-again", &server)], Duration::from_secs(3600));
     o.gather_all_resources().unwrap();
-    assert!(server.wait_until(Duration::from_secs(5), |s| s.open_listens == 1));
+    let n = listening(&server);
     // Dropped without a response: listened for again (after a short back-off).
     assert_eq!(server.close_streams(), 1);
-    assert!(server.wait_until(Duration::from_secs(5), |s| s.count("subscriptions/listen") == 2 && s.open_listens == 1));
+    let ok = server.wait_until(Duration::from_secs(5), |s| s.count("subscriptions/listen") == n + 1);
+    assert!(ok && listening(&server) == n + 1, "{:?}", server.stats());
     // Ended gracefully (the response): listened for again too.
     assert_eq!(server.end_listens(), 1);
-    assert!(server.wait_until(Duration::from_secs(5), |s| s.count("subscriptions/listen") == 3 && s.open_listens == 1));
+    let ok = server.wait_until(Duration::from_secs(5), |s| s.count("subscriptions/listen") == n + 2);
+    assert!(ok && listening(&server) == n + 2, "{:?}", server.stats());
     // Notifications on the new stream still invalidate.
     server.notify("notifications/resources/list_changed", None);
     eventually("the entry is dropped", || o.cache_stats().entries == 0);
+    o.close();
+    assert!(server.wait_until(Duration::from_secs(5), |s| s.open_listens == 0));
+}
+
+#[test]
+fn resources_read_by_a_gather_are_subscribed_to() {
+    let server = modern("lst-res").start().unwrap();
+    let o = orchestrator(vec![http("lst-res", &server)], Duration::from_secs(3600));
+    let seen = record(&o);
+    o.gather_all_resources().unwrap();
+    // The subscription names what was read (the first one, made at connect, is replaced
+    // unless the gather came first).
+    let n = listening(&server);
+    let filter = server.stats().listen_filters.last().cloned().unwrap();
+    assert_eq!(filter["resourceSubscriptions"], serde_json::json!(["test://resource/0", "test://resource/1"]));
+    assert_eq!(filter["toolsListChanged"], true);
+    // Only URIs subscribed to are sent (the server filters, as the spec says).
+    let updated = "notifications/resources/updated";
+    assert_eq!(server.notify(updated, Some(serde_json::json!({"uri": "test://elsewhere"}))), 0);
+    assert_eq!(server.notify(updated, Some(serde_json::json!({"uri": "test://resource/1"}))), 1);
+    eventually("resources/updated drops the entry", || o.cache_stats().entries == 0);
+    eventually("and reaches the subscriber", || saw(&seen, updated) == 1);
+    // The same URIs again: no new subscription.
+    o.gather_all_resources().unwrap();
+    assert_eq!(server.stats().count("resources/read"), 4);
+    assert_eq!(listening(&server), n);
     o.close();
     assert!(server.wait_until(Duration::from_secs(5), |s| s.open_listens == 0));
 }
@@ -210,13 +255,15 @@ fn stdio_listen_and_cache_hints() {
         saw(&seen, "notifications/resources/list_changed") == 1
     });
     let n = seen.lock().unwrap()[0].1.clone();
-    let id = n
-        .params
-        .as_ref()
-        .and_then(|p| p["_meta"]["io.modelcontextprotocol/subscriptionId"].as_str().map(str::to_string));
-    assert!(id.is_some_and(|id| id.starts_with("mcp-orchestrator-listen-")), "{n:?}");
+    assert_eq!(subscription_id(&n).as_deref(), Some("mcp-orchestrator-listen-1"), "{n:?}");
     #[cfg(target_os = "linux")]
     assert_eq!(threads_named("mcp-listen:lsts"), 1);
+    // A gather reads the resources: the subscription is cancelled and made again naming them
+    // (this server acknowledges each with another list_changed).
+    o.gather_all_resources().unwrap();
+    eventually("a second subscription", || saw(&seen, "notifications/resources/list_changed") == 2);
+    let n = seen.lock().unwrap()[1].1.clone();
+    assert_eq!(subscription_id(&n).as_deref(), Some("mcp-orchestrator-listen-2"), "{n:?}");
     o.close();
     #[cfg(target_os = "linux")]
     assert_eq!(threads_named("mcp-listen:lsts"), 0, "joined on close");

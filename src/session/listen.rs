@@ -17,14 +17,24 @@
 //! [`STABLE`] resets the count. A JSON-RPC error (the server does not offer listen) ends it at
 //! once. When it gives up, the cache relies on TTLs alone (a warning says so).
 //!
-//! Close: [`Listener::stop`] sets the stop flag and disconnects the wake channel (ending a
-//! back-off at once); the transport's close then interrupts the stream's read (HTTP: agent
-//! shutdown) or fails the pending request (stdio); [`Listener::join`] joins the thread, waiting
-//! at most [`CLOSE_BOUND`] (a thread inside a user's notification callback is left to exit when
-//! that returns, like every reader thread).
+//! Over HTTP each subscription has a transport of its own ([`Transport::fork`]: its own agents
+//! and router, sharing the session's notification handler), so that ending one subscription
+//! (closing its stream, the spec's cancellation) ends nothing else.
+//!
+//! Resources: once a gather has read a server's resources, [`Listener::set_resources`] asks
+//! for `notifications/resources/updated` of those URIs (`resourceSubscriptions`, when the
+//! server advertises `resources.subscribe`): the current subscription is ended (HTTP: its
+//! stream closed; stdio: `notifications/cancelled`) and a new one with the new filter opened at
+//! once, without counting a failure.
+//!
+//! Close: [`Listener::stop`] sets the stop flag, disconnects the wake channel (ending a
+//! back-off or a stdio wait at once) and closes the current subscription's own transport (HTTP:
+//! its agents shut down, interrupting the read); the session's transport close fails a stdio
+//! request; [`Listener::join`] joins the thread, waiting at most [`CLOSE_BOUND`] (a thread inside
+//! a user's notification callback is left to exit when that returns, like every reader thread).
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded, select};
@@ -46,6 +56,8 @@ pub(crate) const MAX_FAILURES: u32 = 8;
 pub(crate) const STABLE: Duration = Duration::from_secs(10);
 /// The method.
 const METHOD: &str = "subscriptions/listen";
+/// The most resource URIs one subscription asks about (more: none are asked about).
+pub(crate) const MAX_RESOURCE_SUBSCRIPTIONS: usize = 10_000;
 
 /// The `notifications` filter to ask for: what the server's capabilities advertise (the spec:
 /// "only request what the server's capabilities advertise"). `None`: nothing to listen for.
@@ -66,9 +78,37 @@ pub(crate) fn filter(capabilities: &ServerCapabilities) -> Option<Value> {
 /// The running `mcp-listen:<server>` thread.
 pub(crate) struct Listener {
     reader: Reader,
-    stop: Arc<AtomicBool>,
-    /// Dropped by [`Listener::stop`]: disconnects the thread's back-off wait.
-    wake: std::sync::Mutex<Option<Sender<()>>>,
+    control: Arc<Control>,
+}
+
+/// What the thread and its owner share.
+struct Control {
+    stop: AtomicBool,
+    /// Dropped by [`Listener::stop`]: disconnects the thread's waits.
+    wake: Mutex<Option<Sender<()>>>,
+    /// The filter the next subscription asks for.
+    filter: Mutex<Value>,
+    /// A new filter is waiting: the current subscription is to be ended and opened again.
+    restart: AtomicBool,
+    /// Wakes a stdio subscription's wait for a restart (capacity 1).
+    restart_tx: Sender<()>,
+    /// The current subscription's own transport (HTTP), closed to end it.
+    current: Mutex<Option<Arc<dyn Transport>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Plain values: a panic cannot leave them inconsistent.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Control {
+    /// Closes the current subscription's own transport, if any (never under the lock).
+    fn end_current(&self) {
+        let current = lock(&self.current).take();
+        if let Some(t) = current {
+            t.close();
+        }
+    }
 }
 
 /// What the thread needs of its session.
@@ -78,7 +118,7 @@ pub(crate) struct Parts {
     pub(crate) transport: Arc<dyn Transport>,
     /// The modern protocol version the session speaks.
     pub(crate) version: String,
-    /// The `notifications` filter ([`filter`]).
+    /// The `notifications` filter ([`filter`]) of the first subscription.
     pub(crate) filter: Value,
     /// The op of the session's connect: the context of the thread's records.
     pub(crate) op: OpId,
@@ -90,19 +130,25 @@ pub(crate) struct Parts {
 impl Listener {
     /// Starts the thread; `None` (logged) when no thread can be had.
     pub(crate) fn start(parts: Parts) -> Option<Listener> {
-        let stop = Arc::new(AtomicBool::new(false));
         let (wake, woken) = bounded::<()>(0);
+        let (restart_tx, restart_rx) = bounded::<()>(1);
+        let control = Arc::new(Control {
+            stop: AtomicBool::new(false),
+            wake: Mutex::new(Some(wake)),
+            filter: Mutex::new(parts.filter.clone()),
+            restart: AtomicBool::new(false),
+            restart_tx,
+            current: Mutex::new(None),
+        });
         let (done_tx, done) = bounded::<()>(1);
         let (server, op) = (parts.server.clone(), parts.op.clone());
-        let flag = stop.clone();
+        let shared = control.clone();
         let spawned = std::thread::Builder::new().name(format!("mcp-listen:{server}")).spawn(move || {
             let _done = done_tx; // dropped when the thread ends: join() waits on it
-            run(&parts, &flag, &woken);
+            run(&parts, &shared, &woken, &restart_rx);
         });
         match spawned {
-            Ok(handle) => {
-                Some(Listener { reader: Reader { handle, done }, stop, wake: std::sync::Mutex::new(Some(wake)) })
-            }
+            Ok(handle) => Some(Listener { reader: Reader { handle, done }, control }),
             Err(e) => {
                 log::warn!(
                     "op={op} server={server}: cannot start the subscriptions/listen thread ({e}); no change notifications"
@@ -112,10 +158,18 @@ impl Listener {
         }
     }
 
-    /// Tells the thread to end and wakes its back-off; the transport's close interrupts the rest.
+    /// Tells the thread to end, wakes its waits and ends its subscription's own transport (the
+    /// session's transport close interrupts the rest).
     pub(crate) fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        drop(self.wake.lock().unwrap_or_else(|e| e.into_inner()).take());
+        self.control.stop.store(true, Ordering::SeqCst);
+        drop(lock(&self.control.wake).take());
+        self.control.end_current();
+    }
+
+    /// What changes the thread's filter, usable without holding the session's lock on the
+    /// listener ([`Resources::set`] may close a transport).
+    pub(crate) fn resources(&self) -> Resources {
+        Resources(self.control.clone())
     }
 
     /// Joins the thread (after [`Listener::stop`] and the transport's close), bounded.
@@ -124,8 +178,46 @@ impl Listener {
     }
 }
 
+/// The resource URIs a running listener asks about ([`Listener::resources`]).
+pub(crate) struct Resources(Arc<Control>);
+
+impl Resources {
+    /// Asks for `notifications/resources/updated` of `uris` (at most
+    /// [`MAX_RESOURCE_SUBSCRIPTIONS`]); when that changes the filter, the subscription is ended
+    /// and opened again with it.
+    pub(crate) fn set(&self, mut uris: Vec<String>) {
+        let control = &self.0;
+        uris.sort();
+        uris.dedup();
+        if uris.len() > MAX_RESOURCE_SUBSCRIPTIONS {
+            uris.clear();
+        }
+        let changed = {
+            let mut filter = lock(&control.filter);
+            let wanted = (!uris.is_empty()).then(|| Value::from(uris));
+            match filter.as_object_mut() {
+                Some(f) if f.get("resourceSubscriptions") != wanted.as_ref() => {
+                    match wanted {
+                        Some(w) => f.insert("resourceSubscriptions".into(), w),
+                        None => f.remove("resourceSubscriptions"),
+                    };
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            control.restart.store(true, Ordering::SeqCst);
+            let _ = control.restart_tx.try_send(());
+            control.end_current();
+        }
+    }
+}
+
 /// How one subscription ended.
 enum Ended {
+    /// Ended by us for a new filter: open the next one at once.
+    Restart,
     /// The server answered the request: a graceful end (a result), or an error.
     Answered(Reply),
     /// The stream or the connection broke: why.
@@ -135,19 +227,22 @@ enum Ended {
 }
 
 /// The thread's loop: subscribe, wait for the end, back off, again — within the limits.
-fn run(parts: &Parts, stop: &AtomicBool, woken: &Receiver<()>) {
+fn run(parts: &Parts, control: &Control, woken: &Receiver<()>, restart: &Receiver<()>) {
     let (server, op) = (&parts.server, &parts.op);
+    let stop = &control.stop;
     let mut failures = 0u32;
     let mut n = 0u64;
     while !stop.load(Ordering::SeqCst) {
         n += 1;
         let began = Instant::now();
-        let acks = parts.router.acknowledged();
-        let ended = subscribe(parts, n, stop, woken);
-        let acknowledged = parts.router.acknowledged() > acks;
+        let (ended, acknowledged) = subscribe(parts, control, n, woken, restart);
         let why = match ended {
             Ended::Stopped => return,
             _ if stop.load(Ordering::SeqCst) => return,
+            Ended::Restart => {
+                log::debug!("op={op} server={server}: {METHOD}: the filter changed; subscribing again");
+                continue;
+            }
             Ended::Answered(Reply::Rpc(e)) => {
                 log::info!(
                     "op={op} server={server}: {METHOD} refused ({} {}); no change notifications from this server",
@@ -179,47 +274,87 @@ fn run(parts: &Parts, stop: &AtomicBool, woken: &Receiver<()>) {
     }
 }
 
-/// One subscription: sends the request and waits until it ends.
-fn subscribe(parts: &Parts, n: u64, stop: &AtomicBool, woken: &Receiver<()>) -> Ended {
-    let (server, op) = (&parts.server, &parts.op);
-    let id = RequestId::String(format!("mcp-orchestrator-listen-{n}"));
-    let rx = match parts.router.register(id.clone(), op) {
-        Ok(rx) => rx,
-        Err(_) => return Ended::Stopped, // the session is gone
+/// One subscription: sends the request and waits until it ends. Returns how it ended and
+/// whether the server acknowledged it.
+fn subscribe(parts: &Parts, control: &Control, n: u64, woken: &Receiver<()>, restart: &Receiver<()>) -> (Ended, bool) {
+    let (server, op, stop) = (&parts.server, &parts.op, &control.stop);
+    // This subscription asks for the filter as it is now: an earlier restart request is met.
+    control.restart.store(false, Ordering::SeqCst);
+    while restart.try_recv().is_ok() {}
+    let filter = lock(&control.filter).clone();
+    // Over HTTP a transport of its own, whose close ends this subscription alone.
+    let child = Arc::new(Router::new(server.clone(), op.clone(), parts.router.notification_handler()));
+    let (transport, router, forked) = match parts.transport.fork(child.clone()) {
+        Some(t) => (t, child, true),
+        None => (parts.transport.clone(), parts.router.clone(), false),
     };
-    let envelope = modern::envelope(&parts.version, &parts.router.capabilities());
-    let params = modern::with_envelope(Some(json!({ "notifications": parts.filter })), envelope, &Map::new());
+    if forked {
+        *lock(&control.current) = Some(transport.clone());
+        if stop.load(Ordering::SeqCst) || control.restart.load(Ordering::SeqCst) {
+            control.end_current(); // a stop or a new filter came while it was being made
+        }
+    }
+    let acks = router.acknowledged();
+    let acknowledged = || router.acknowledged() > acks;
+    let id = RequestId::String(format!("mcp-orchestrator-listen-{n}"));
+    let rx = match router.register(id.clone(), op) {
+        Ok(rx) => rx,
+        Err(_) if forked && control.restart.load(Ordering::SeqCst) => return (Ended::Restart, false),
+        Err(_) => return (Ended::Stopped, false), // the session is gone (or stopped)
+    };
+    let envelope = modern::envelope(&parts.version, &router.capabilities());
+    let params = modern::with_envelope(Some(json!({ "notifications": filter })), envelope, &Map::new());
     let body = jsonrpc::encode_request(&id, METHOD, Some(&params));
     let headers =
         [("MCP-Protocol-Version".to_string(), parts.version.clone()), ("Mcp-Method".to_string(), METHOD.to_string())];
     log::debug!("op={op} server={server}: -> {METHOD} (id {id})");
     // Over Streamable HTTP (a transport that reads each reply inside its send) this returns
-    // when the stream ends: the stream has no deadline of its own, by design, and close
-    // interrupts its reads. Over stdio it returns once the line is written, within the timeout.
-    let bound = if parts.transport.pipelines() { parts.timeout } else { Duration::MAX };
-    let sent = parts.transport.send_with(body, METHOD, op, deadline_in(bound), &headers);
-    if let Err(e) = sent {
-        parts.router.forget(&id);
-        return if stop.load(Ordering::SeqCst) { Ended::Stopped } else { Ended::Broken(e.to_string()) };
-    }
-    // Over stdio the subscription lasts until its answer, the session's end (the router fails
-    // every pending request) or close (the wake channel disconnects).
-    let ended = select! {
-        recv(rx) -> reply => match reply {
-            Ok(reply) => Ended::Answered(reply),
-            Err(_) => Ended::Stopped,
+    // when the stream ends: the stream has no deadline of its own, by design, and closing its
+    // transport interrupts the read. Over stdio it returns once the line is written, within
+    // the timeout.
+    let bound = if transport.pipelines() { parts.timeout } else { Duration::MAX };
+    let sent = transport.send_with(body, METHOD, op, deadline_in(bound), &headers);
+    let ended = match sent {
+        Err(e) => Ended::Broken(e.to_string()),
+        // Over stdio the subscription lasts until its answer, the session's end (the router
+        // fails every pending request), a new filter, or close (the wake channel disconnects).
+        Ok(()) => select! {
+            recv(rx) -> reply => match reply {
+                Ok(reply) => Ended::Answered(reply),
+                Err(_) => Ended::Stopped,
+            },
+            recv(restart) -> _ => Ended::Restart,
+            recv(woken) -> _ => Ended::Stopped,
         },
-        recv(woken) -> _ => Ended::Stopped,
     };
-    parts.router.forget(&id);
-    match ended {
-        Ended::Answered(Reply::Closed(why)) if parts.router.is_dead() || stop.load(Ordering::SeqCst) => {
+    router.forget(&id);
+    if forked {
+        control.end_current();
+        transport.close(); // (already closed when it was ended from outside)
+    }
+    let ended = match ended {
+        _ if stop.load(Ordering::SeqCst) => Ended::Stopped,
+        Ended::Restart => {
+            if !forked {
+                // stdio: the spec's cancellation of a subscription.
+                let note = json!({ "requestId": id, "reason": "the subscription's filter changed" });
+                let body = jsonrpc::encode_notification("notifications/cancelled", Some(&note));
+                let deadline = deadline_in(parts.timeout);
+                if let Err(e) = parts.transport.send(body, "notifications/cancelled", op, deadline) {
+                    log::debug!("op={op} server={server}: cancelling {METHOD} {id}: {e}");
+                }
+            }
+            Ended::Restart
+        }
+        _ if forked && control.restart.load(Ordering::SeqCst) => Ended::Restart,
+        Ended::Answered(Reply::Closed(why)) if parts.router.is_dead() => {
             log::debug!("op={op} server={server}: {METHOD}: the session ended ({why})");
             Ended::Stopped
         }
         Ended::Answered(Reply::Closed(why)) => Ended::Broken(why),
         other => other,
-    }
+    };
+    (ended, acknowledged())
 }
 
 /// The pause after `failures` (≥ 1) failed subscriptions in a row: `BACKOFF_MIN · 2^(failures-1)`,

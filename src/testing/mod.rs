@@ -260,6 +260,9 @@ pub struct Stats {
     pub client_capabilities: Option<Value>,
     /// `subscriptions/listen` streams open now (the modern wire over HTTP).
     pub open_listens: usize,
+    /// The acknowledged `notifications` filter of every `subscriptions/listen` stream opened
+    /// (the modern wire over HTTP), in order.
+    pub listen_filters: Vec<Value>,
 }
 
 impl Stats {

@@ -255,6 +255,7 @@ fn listen(
         .and_then(|p| p.get("notifications").cloned())
         .unwrap_or_else(|| json!({}));
     let filter = mcp::honoured(&asked);
+    shared.count(|s| s.listen_filters.push(filter.clone()));
     let (tx, rx) = unbounded::<Option<Vec<u8>>>();
     let n = shared.next_id.fetch_add(1, Ordering::SeqCst);
     lock(&shared.listens).insert(n, super::Listen { filter: filter.clone(), tx, id: id.clone() });

@@ -98,6 +98,14 @@ pub(crate) trait Transport: Send + Sync {
         true
     }
 
+    /// A transport of its own to the same endpoint (same URL, headers, authorization, wire),
+    /// routing to `router`: closing it ends only what was sent through it. `subscriptions/listen`
+    /// uses one per subscription over HTTP, so that one subscription can be ended alone
+    /// (`session/listen.rs`). `None` (the default): the transport has no such thing (stdio).
+    fn fork(&self, _router: Arc<Router>) -> Option<Arc<dyn Transport>> {
+        None
+    }
+
     /// Ends the session: every pending request fails at once, the reader stops and is joined.
     /// Idempotent; returns in bounded time whatever the server does.
     fn close(&self);
@@ -214,6 +222,11 @@ impl Router {
         self.handlers = handlers;
         self.handler_timeout = timeout;
         self
+    }
+
+    /// The notification handler, if any (a forked transport's router shares it).
+    pub(crate) fn notification_handler(&self) -> Option<NotificationHandler> {
+        self.on_notification.clone()
     }
 
     /// The handlers answering server requests and `input_required` rounds.

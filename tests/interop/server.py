@@ -33,9 +33,9 @@ still produce every result:
 On the 2026-07-28 wire the SDK adds cache hints to every cacheable result (`ttlMs: 0,
 cacheScope: "private"` by default); `--cache-ttl-ms MS` and `--cache-scope` set them for every
 cacheable method (the SDK's `cache_hints`). `--change-tool` adds a tool `change(what)` (what:
-`tools`, `prompts`, `resources`) that publishes that list-changed event to the open
-`subscriptions/listen` streams (the SDK's `Context.notify_*_changed`) and answers `changed
-{what}`; it is left out otherwise, so the default tool list stays `add`, `echo`.
+`tools`, `prompts`, `resources`, or `resource:<uri>`) that publishes that list-changed event
+(or `resources/updated` of the URI) to the open `subscriptions/listen` streams (the SDK's
+`Context.notify_*`) and answers `changed {what}`; it is left out otherwise, so the default tool list stays `add`, `echo`.
 
 HTTP transports listen on 127.0.0.1 only. Once the server accepts connections it prints
 exactly one line, `LISTENING <port>`, to stdout. Legacy SSE is served at `/sse` (POSTs to
@@ -231,13 +231,18 @@ def build_server(args: argparse.Namespace) -> MCPServer:
 
         @server.tool(title="Change", description="Publish a list-changed event.", structured_output=False)
         async def change(what: str, ctx: Context) -> str:
+            if what.startswith("resource:"):
+                await ctx.notify_resource_updated(what.removeprefix("resource:"))
+                return f"changed {what}"
             notify = {
                 "tools": ctx.notify_tools_changed,
                 "prompts": ctx.notify_prompts_changed,
                 "resources": ctx.notify_resources_changed,
             }.get(what)
             if notify is None:
-                raise MCPError(code=INVALID_PARAMS, message=f"what must be tools, prompts or resources, not {what!r}")
+                raise MCPError(
+                    code=INVALID_PARAMS, message=f"what must be tools, prompts, resources or resource:URI, not {what!r}"
+                )
             await notify()
             return f"changed {what}"
 
