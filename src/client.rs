@@ -55,6 +55,9 @@ pub struct Client {
     /// On the modern wire over HTTP: each listed tool's `x-mcp-header` annotations (`None`
     /// until the tools were listed).
     tool_headers: Mutex<Option<HashMap<String, Vec<ParamHeader>>>>,
+    /// Each tool of the last listing: whether it is annotated `readOnlyHint` or
+    /// `idempotentHint` (a call whose reply is lost is sent again only then).
+    tool_idempotent: Mutex<HashMap<String, bool>>,
 }
 
 /// What one paged listing may gather before it fails with [`Error::Limit`].
@@ -171,6 +174,7 @@ impl<'a> ClientBuilder<'a> {
             max_pages: self.max_pages,
             budget: self.budget,
             tool_headers: Mutex::new(None),
+            tool_idempotent: Mutex::new(HashMap::new()),
         })
     }
 }
@@ -287,6 +291,12 @@ impl Client {
     }
 
     /// Calls a tool with JSON arguments (an object). The result is never cached.
+    ///
+    /// When the reply is lost (over Streamable HTTP, a reply stream that broke and could not be
+    /// resumed), the call is sent again, once, with a new id, only if the tool is annotated
+    /// `readOnlyHint` or `idempotentHint` in this client's last [`list_tools`](Client::list_tools);
+    /// otherwise the error is [`Error::ConnectionClosed`] saying the call may have run.
+    /// (Listings and reads whose reply is lost are always sent again once.)
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
         self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())
     }
@@ -327,6 +337,8 @@ impl Client {
 
     pub(crate) fn list_tools_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<Tool>> {
         let tools = self.list_all(op, "tools/list", deadline, |p: ListToolsResult| (p.tools, p.next_cursor))?;
+        let idempotent = tools.iter().map(|t| (t.name.clone(), is_idempotent(t))).collect();
+        *self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()) = idempotent;
         if !self.is_modern() || self.wire == Wire::Stdio {
             return Ok(tools);
         }
@@ -447,8 +459,10 @@ impl Client {
         deadline: Instant,
     ) -> Result<CallToolResult> {
         let params = json!({ "name": name, "arguments": arguments });
-        let options =
-            RequestOptions { headers: self.param_headers(op, name, &arguments, deadline), ..Default::default() };
+        // (On the modern wire over HTTP this lists the tools when they never were.)
+        let headers = self.param_headers(op, name, &arguments, deadline);
+        let idempotent = self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied();
+        let options = RequestOptions { headers, idempotent, ..Default::default() };
         let called = self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options);
         match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
             // The tool's schema (its headers) may have changed: list the tools again, retry once.
@@ -457,6 +471,7 @@ impl Client {
                 self.list_tools_in(op, deadline)?;
                 let options = RequestOptions {
                     headers: self.param_headers(op, name, &arguments, deadline),
+                    idempotent: self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied(),
                     ..Default::default()
                 };
                 let raw = self.session.request_with_input(op, "tools/call", params, deadline, &options)?;
@@ -529,6 +544,13 @@ impl Client {
     pub(crate) fn take_cache_hints(&self, op: &OpId) -> modern::CacheHints {
         self.session.take_hints(op)
     }
+}
+
+/// Whether a tool is annotated `readOnlyHint: true` or `idempotentHint: true`: calling it again
+/// has no further effect, so a call whose reply was lost may be sent again.
+fn is_idempotent(tool: &Tool) -> bool {
+    let hint = |key: &str| tool.annotations.as_ref().and_then(|a| a.get(key)).and_then(|v| v.as_bool());
+    hint("readOnlyHint") == Some(true) || hint("idempotentHint") == Some(true)
 }
 
 impl Drop for Client {

@@ -384,9 +384,12 @@ impl ServerConfig {
         ServerConfig::new(name, Transport::StreamableHttp { url: url.into() })
     }
 
-    /// The same as [`ServerConfig::streamable_http`]: the transport the SDKs call `http`.
+    /// A server over HTTP whose transport is detected (`transport: http` in a config file, the
+    /// default for an HTTP URL in the other clients' configs): Streamable HTTP on the 2026-07-28
+    /// wire, else Streamable HTTP with `initialize`, else legacy HTTP+SSE. The verdict is
+    /// remembered per URL for the process's life.
     pub fn http(name: impl Into<String>, url: impl Into<String>) -> ServerConfig {
-        ServerConfig::streamable_http(name, url)
+        ServerConfig::new(name, Transport::Http { url: url.into() })
     }
 
     /// A server started as a child process, speaking JSON-RPC on its stdin and stdout.

@@ -191,7 +191,7 @@ pub use handlers::{
 };
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
-pub use orchestrator::{EXECUTE_QUERY, Orchestrator};
+pub use orchestrator::{EXECUTE_QUERY, Orchestrator, ServerStatus};
 pub use protocol::{
     Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, GetPromptResult, Implementation,
     InitializeResult, ListChangedCapability, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Prompt, PromptArgument,

@@ -2,6 +2,7 @@
 //! the merged catalogue, routing by name or URI, sessions that heal, bounded close.
 
 pub(crate) mod slot;
+mod status;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,7 @@ use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
 use crossbeam_channel::RecvTimeoutError;
 use slot::{Heal, Hooks, Slot, Subscriber};
+pub use status::ServerStatus;
 
 /// The capability (in a server's config) that makes it an executor.
 pub const EXECUTE_QUERY: &str = "execute_query";

@@ -19,6 +19,15 @@
 //! error. A `-32022` (unsupported version) is answered by switching to a mutual version and
 //! sending the request once more, with a new id.
 //!
+//! # Lost replies
+//!
+//! A transport that loses a reply after the request went out (a Streamable HTTP reply stream
+//! that broke and could not be resumed) fails the request with `Reply::Lost`. Listings, reads,
+//! `prompts/get`, `server/discover` and `ping` are then sent once more with a new id, within the
+//! caller's deadline; a `tools/call` only when [`RequestOptions::idempotent`] says the tool is
+//! annotated `readOnlyHint` or `idempotentHint` (the client knows from its last listing).
+//! Otherwise the caller gets `Error::ConnectionClosed` saying the call may have run.
+//!
 //! Extra `_meta` keys, extra headers and a request's own client capabilities go in
 //! [`RequestOptions`] ([`Session::start_with`]); the session-wide capabilities are
 //! [`Session::set_client_capabilities`].
@@ -64,6 +73,10 @@ pub(crate) struct RequestOptions {
     pub headers: Vec<(String, String)>,
     /// This request's client capabilities, instead of the session's.
     pub capabilities: Option<Value>,
+    /// `tools/call` only: whether the tool is annotated `readOnlyHint` or `idempotentHint` in
+    /// the client's last listing (`None`: unknown). Only such a call is sent again when its
+    /// reply is lost.
+    pub idempotent: Option<bool>,
 }
 
 /// A request sent and awaiting its answer.
@@ -75,8 +88,29 @@ pub(crate) struct Call {
     sent: Instant,
     /// `params.name` or `params.uri`: what the request is about (errors name it).
     target: Option<String>,
-    /// On the modern wire: what it takes to send the request again (a `-32022`).
-    resend: Option<Box<(Option<Value>, RequestOptions)>>,
+    /// Whether it went out on the 2026-07-28 wire.
+    modern: bool,
+    /// What it takes to send the request again (a `-32022` on the modern wire, a lost reply):
+    /// its params (without the envelope) and options. Kept only when it may be needed.
+    again: Option<Box<(Option<Value>, RequestOptions)>>,
+    /// Whether a lost reply may be answered by sending the request again (`Ok`), or why not.
+    resend: std::result::Result<(), &'static str>,
+}
+
+/// Whether a request whose reply was lost may be sent again with a new id (`Ok`), or why not:
+/// listings, reads, `prompts/get`, `server/discover` and `ping` change nothing on the server;
+/// a `tools/call` only when the tool is annotated read-only or idempotent.
+fn resend_policy(method: &str, options: &RequestOptions) -> std::result::Result<(), &'static str> {
+    match method {
+        "tools/call" => match options.idempotent {
+            Some(true) => Ok(()),
+            Some(false) => Err("the tool is not annotated readOnlyHint or idempotentHint"),
+            None => Err("the tool's annotations are unknown (the tools were not listed on this session)"),
+        },
+        "resources/read" | "prompts/get" | "server/discover" | "ping" => Ok(()),
+        m if m.ends_with("/list") => Ok(()),
+        _ => Err("only listings, reads and idempotent tool calls are sent again"),
+    }
 }
 
 /// What a modern-wire result is.
@@ -278,8 +312,13 @@ impl Session {
             .and_then(Value::as_str)
             .map(str::to_string);
         let modern = self.modern_version();
-        let (wire_params, headers, resend) = match &modern {
-            None => (params, Vec::new(), None),
+        let resend = resend_policy(method, options);
+        let keep = |params: &Option<Value>| Some(Box::new((params.clone(), options.clone())));
+        let (wire_params, headers, again) = match &modern {
+            None => {
+                let again = if resend.is_ok() { keep(&params) } else { None };
+                (params, Vec::new(), again)
+            }
             Some(version) => {
                 let capabilities = options.capabilities.clone().unwrap_or_else(|| lock(&self.capabilities).clone());
                 let envelope = modern::envelope(version, &capabilities);
@@ -292,7 +331,8 @@ impl Session {
                     headers.push(("Mcp-Name".into(), modern::encode_header_value(t)));
                 }
                 headers.extend(options.headers.iter().cloned());
-                (Some(wire), headers, Some(Box::new((params, options.clone()))))
+                let again = keep(&params);
+                (Some(wire), headers, again)
             }
         };
         let id = RequestId::Number(self.next_id.fetch_add(1, Ordering::Relaxed));
@@ -301,7 +341,7 @@ impl Session {
         log::debug!("op={op} server={}: -> {method} (id {id})", self.name);
         log::trace!("op={op} server={}: -> {}", self.name, String::from_utf8_lossy(&body));
         let sent = Instant::now();
-        let call = Call { id, rx, method, op: op.clone(), sent, target, resend };
+        let call = Call { id, rx, method, op: op.clone(), sent, target, modern: modern.is_some(), again, resend };
         if let Err(e) = self.transport.send_with(body, method, op, deadline, &headers) {
             if self.router.forget(&call.id) && matches!(e, Error::Timeout { .. }) {
                 self.cancel(&call);
@@ -339,54 +379,88 @@ impl Session {
         }
     }
 
-    /// [`Session::finish_raw`], telling a result from an `input_required` one (modern wire). A
-    /// `-32022` is answered once: the session switches to a mutual version and the request is
-    /// sent again with a new id.
+    /// [`Session::finish_raw`], telling a result from an `input_required` one (modern wire).
+    ///
+    /// Two answers are met by sending the request once more, with a new id, within the same
+    /// deadline: a `-32022` (modern wire: the session switches to a mutual version first), and a
+    /// lost reply (a reply stream that broke and could not be resumed) of a request that is safe
+    /// to repeat ([`resend_policy`]). Any other lost reply is an error saying the request may
+    /// have been processed.
     pub(crate) fn finish_outcome(&self, call: Call, deadline: Instant) -> Result<Outcome> {
-        let modern = call.resend.is_some();
-        let (op, method, target) = (call.op.clone(), call.method, call.target.clone());
-        let retry = call.resend.as_ref().map(|r| (r.0.clone(), r.1.clone()));
-        match self.wait(call, deadline) {
-            Ok(raw) if modern => match modern::result_kind(raw.get()) {
-                Ok(ResultKind::Complete) => {
-                    self.hints.note(&op, method, &raw);
-                    Ok(Outcome::Complete(raw))
-                }
-                Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
-                Err(why) => Err(self.protocol(&op, method, why)),
-            },
-            Ok(raw) => Ok(Outcome::Complete(raw)),
-            Err(Reply::Rpc(e)) if modern && e.code == modern::UNSUPPORTED_VERSION => {
-                let data = e.data.as_ref().map(|d| d.to_string());
-                let supported = modern::supported_versions(data.as_deref());
-                let Some(version) = modern::mutual(&supported, protocol::MODERN_PROTOCOL_VERSIONS) else {
-                    return Err(self.protocol(
-                        &op,
-                        method,
-                        format!(
-                            "no mutual protocol version: the server speaks {supported:?}, we speak {:?}",
-                            protocol::PROTOCOL_VERSIONS
-                        ),
-                    ));
-                };
-                log::debug!("op={op} server={}: {method}: -32022, retrying once with {version}", self.name);
-                self.set_modern(Some(version));
-                let (params, options) = retry.unwrap_or_default();
-                let again = self.start_with(&op, method, params, deadline, &options)?;
-                let again_target = again.target.clone();
-                match self.wait(again, deadline) {
-                    Ok(raw) => match modern::result_kind(raw.get()) {
+        let (op, method) = (call.op.clone(), call.method);
+        let (mut call, mut version_retried, mut resent) = (call, false, false);
+        loop {
+            let again = call.again.take();
+            let (modern, target, resend) = (call.modern, call.target.clone(), call.resend);
+            let reply = match self.wait(call, deadline) {
+                Ok(raw) if modern => {
+                    return match modern::result_kind(raw.get()) {
                         Ok(ResultKind::Complete) => {
                             self.hints.note(&op, method, &raw);
                             Ok(Outcome::Complete(raw))
                         }
                         Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
                         Err(why) => Err(self.protocol(&op, method, why)),
-                    },
-                    Err(reply) => Err(self.reply_error(reply, &op, method, again_target.as_deref())),
+                    };
                 }
+                Ok(raw) => return Ok(Outcome::Complete(raw)),
+                Err(reply) => reply,
+            };
+            match reply {
+                Reply::Rpc(e) if modern && !version_retried && e.code == modern::UNSUPPORTED_VERSION => {
+                    let data = e.data.as_ref().map(|d| d.to_string());
+                    let supported = modern::supported_versions(data.as_deref());
+                    let Some(version) = modern::mutual(&supported, protocol::MODERN_PROTOCOL_VERSIONS) else {
+                        return Err(self.protocol(
+                            &op,
+                            method,
+                            format!(
+                                "no mutual protocol version: the server speaks {supported:?}, we speak {:?}",
+                                protocol::PROTOCOL_VERSIONS
+                            ),
+                        ));
+                    };
+                    log::debug!("op={op} server={}: {method}: -32022, retrying once with {version}", self.name);
+                    self.set_modern(Some(version));
+                    version_retried = true;
+                    let (params, options) = again.map(|a| *a).unwrap_or_default();
+                    call = self.start_with(&op, method, params, deadline, &options)?;
+                }
+                Reply::Lost(why) => {
+                    let what = match target.as_deref() {
+                        Some(t) if method == "tools/call" => format!("the call of tool `{t}`"),
+                        _ => "the request".to_string(),
+                    };
+                    let detail = match (resend, again) {
+                        (Ok(()), Some(again)) if !resent => {
+                            log::info!(
+                                "op={op} server={}: the reply to `{method}` was lost ({why}); sending it again",
+                                self.name
+                            );
+                            resent = true;
+                            let (params, options) = *again;
+                            call = self.start_with(&op, method, params, deadline, &options)?;
+                            continue;
+                        }
+                        (Ok(()), _) => {
+                            format!("{why}; {what} was sent again with a new id and that reply was lost too")
+                        }
+                        (Err(not), _) if method == "tools/call" => {
+                            format!("{why}; {what} may have run on the server: not sent again, as {not}")
+                        }
+                        (Err(not), _) => {
+                            format!("{why}; {what} may have been processed by the server: not sent again ({not})")
+                        }
+                    };
+                    return Err(Error::ConnectionClosed {
+                        server: self.name.to_string(),
+                        method: method.to_string(),
+                        op: op.clone(),
+                        detail,
+                    });
+                }
+                reply => return Err(self.reply_error(reply, &op, method, target.as_deref())),
             }
-            Err(reply) => Err(self.reply_error(reply, &op, method, target.as_deref())),
         }
     }
 
@@ -465,7 +539,7 @@ impl Session {
             Reply::TimedOut(after) => {
                 Error::Timeout { server, method, op, phase: crate::deadline::Phase::NoResponse, after }
             }
-            Reply::Closed(detail) => Error::ConnectionClosed { server, method, op, detail },
+            Reply::Closed(detail) | Reply::Lost(detail) => Error::ConnectionClosed { server, method, op, detail },
             Reply::Limit { what, limit } => Error::Limit { server, method, op, what, limit },
             Reply::Result(_) => Error::Protocol { server, method, op, detail: "unexpected result".into() },
         }

@@ -289,7 +289,7 @@ fn builders_make_what_the_yaml_makes() {
     assert_eq!(header(a, "Authorization"), Some("Bearer x"));
     // A server that kept the default timeout takes the builder's request_timeout.
     let b = all.server("b").unwrap();
-    assert_eq!(b.transport, Transport::StreamableHttp { url: "http://localhost:2/mcp".into() });
+    assert_eq!(b.transport, Transport::Http { url: "http://localhost:2/mcp".into() });
     assert_eq!(b.timeout, Duration::from_secs(7));
     let (command, args, vars, cwd) = stdio(all.server("c").unwrap());
     assert_eq!((command, args, cwd), ("python", &["-m".to_owned(), "x".to_owned()][..], Some(Path::new("/tmp"))));

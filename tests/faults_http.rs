@@ -461,8 +461,50 @@ fn resumption_has_a_floor_and_priming_events_do_not_reset_its_count() {
     assert_within(started, Duration::from_secs(8), "list_tools");
     assert!(matches!(err, Error::ConnectionClosed { .. }), "{err}");
     assert_context(&err, "primer", "tools/list", None, &[]);
+    // Resumed at most 5 times in a row; then the request (lost) is sent once more, with the
+    // same bound on its resumption.
     let resumed = server.count(|s| s.header("last-event-id").is_some());
-    assert!((1..=5).contains(&resumed), "resumed {resumed} times");
+    assert!((2..=10).contains(&resumed), "resumed {resumed} times");
+    assert_eq!(server.count(|s| s.rpc_method().as_deref() == Some("tools/list")), 2);
+    assert!(err.to_string().contains("sent again with a new id"), "{err}");
+    client.close();
+}
+
+/// A reply stream that ends without an event id cannot be resumed: the listing is sent again
+/// at once, as a new request (a new JSON-RPC id), and its answer is the caller's.
+#[test]
+fn a_reply_stream_without_event_ids_is_not_resumed_but_the_listing_is_sent_again_with_a_new_id() {
+    let n = Arc::new(Mutex::new(0));
+    let server = script(move |seen, stream| {
+        if let Some(done) = basics(seen, stream) {
+            return done;
+        }
+        let first = {
+            let mut n = n.lock().unwrap();
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            // A progress notification, then the stream ends before the response.
+            let note = json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": 1, "progress": 1}});
+            return event_stream(stream, &format!("event: message\ndata: {note}\n\n"));
+        }
+        json_reply(
+            stream,
+            &result(&seen.json()["id"], json!({"tools": [{"name": "t", "inputSchema": {"type": "object"}}]})),
+        )
+    });
+    let client = Client::connect(&http_config("broken", server.url("/mcp"), Duration::from_secs(5))).unwrap();
+    assert_eq!(client.list_tools().unwrap().len(), 1);
+    let lists: Vec<Value> = server
+        .seen()
+        .iter()
+        .filter(|s| s.rpc_method().as_deref() == Some("tools/list"))
+        .map(|s| s.json()["id"].clone())
+        .collect();
+    assert_eq!(lists.len(), 2, "{lists:?}");
+    assert_ne!(lists[0], lists[1], "the resend has a new id");
+    assert_eq!(server.count(|s| s.header("last-event-id").is_some()), 0, "nothing to resume from");
     client.close();
 }
 

@@ -335,3 +335,142 @@ fn modern_errors_unsupported_version_header_mismatch_and_unknown_result_type() {
     assert!(matches!(&err, Error::Protocol { detail, .. } if detail.contains("resultType")), "{err}");
     client.close();
 }
+
+/// `-32021` (missing required client capability, 2026-07-28): a typed JSON-RPC error that names
+/// the capabilities the server requires, with server, method and op id; the session lives on.
+/// On the `server/discover` probe it is a modern verdict: surfaced, never a fall-back to
+/// `initialize`.
+#[test]
+fn missing_required_client_capability_is_an_error_naming_the_capabilities() {
+    use mcp_orchestrator::ErrorKind;
+    use mcp_orchestrator::testing::Fault;
+
+    let server = TestServer::builder()
+        .protocol_mode(ProtocolMode::ModernOnly)
+        .simple_tool("summarise", "needs sampling", |_| Ok(text_result("never")))
+        .with_sample_resources(1)
+        .fault(Fault::RequireCapabilities("tools/call".into(), r#"{"sampling":{}}"#.into()))
+        .start()
+        .unwrap();
+    let client = Client::connect(&http(server.mcp_url())).unwrap();
+    let err = client.call_tool("summarise", json!({})).unwrap_err();
+    match &err {
+        Error::Rpc { code: -32021, message, data, .. } => {
+            assert!(message.contains(r#"requires client capabilities {"sampling":{}}"#), "{message}");
+            assert!(data.as_deref().is_some_and(|d| d.contains("requiredCapabilities")), "{data:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.kind(), ErrorKind::ServerError);
+    assert_eq!((err.server(), err.method()), (Some("s"), Some("tools/call")));
+    let text = err.to_string();
+    assert!(text.contains(&err.op_id().unwrap().to_string()) && text.contains("-32021"), "{text}");
+    assert_eq!(server.stats().count("tools/call"), 1, "not retried");
+    assert_eq!(client.list_resources().unwrap().len(), 1, "the session lives on");
+    client.close();
+
+    // On the probe: the server is modern; the error is the connect's, and no `initialize` is tried.
+    let both = TestServer::builder()
+        .protocol_mode(ProtocolMode::Both)
+        .fault(Fault::RequireCapabilities("server/discover".into(), r#"{"roots":{}}"#.into()))
+        .start()
+        .unwrap();
+    let err = Client::connect(&http(both.mcp_url())).unwrap_err();
+    assert!(matches!(&err, Error::Rpc { code: -32021, message, .. } if message.contains(r#"{"roots":{}}"#)), "{err}");
+    assert_eq!((err.server(), err.method()), (Some("s"), Some("server/discover")));
+    assert_eq!(both.stats().count("initialize"), 0, "no fall-back on a recognised modern error");
+}
+
+/// A handshake-era stdio server that exits on a method it does not know (the probe): started
+/// again, once, straight into `initialize`; the verdict is remembered, so the next connect
+/// starts one process and sends no probe.
+#[test]
+fn a_stdio_server_that_exits_on_the_probe_is_started_again_into_initialize() {
+    let dir = stdio::Scratch::new("strict");
+    let log = dir.path("events.log");
+    let config = stdio::config("strict", &["--exit-on-unknown", "--resources", "2", "--event-log", &log]);
+    let client = Client::connect(&config).unwrap();
+    assert_eq!((client.protocol_version(), client.transport()), ("2025-11-25", "stdio"));
+    assert_eq!(client.list_resources().unwrap().len(), 2);
+    client.close();
+    let events = std::fs::read_to_string(&log).unwrap();
+    let seen: Vec<&str> = events
+        .lines()
+        .filter_map(|l| l.strip_prefix("strict "))
+        .filter(|e| e.starts_with("start") || e.starts_with("in "))
+        .map(|e| if e.starts_with("start") { "start" } else { e })
+        .collect();
+    assert_eq!(
+        seen[..4],
+        ["start", "in server/discover", "start", "in initialize"],
+        "the probe ended the first process; the second was initialized: {events}"
+    );
+    assert_eq!(seen.iter().filter(|e| **e == "in server/discover").count(), 1, "{events}");
+
+    let client = Client::connect(&config).unwrap();
+    assert_eq!(client.protocol_version(), "2025-11-25");
+    client.close();
+    let events = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(events.lines().filter(|l| l.starts_with("strict start")).count(), 3, "{events}");
+    assert_eq!(events.lines().filter(|l| *l == "strict in server/discover").count(), 1, "remembered: {events}");
+}
+
+/// `Orchestrator::status`: per configured server, whether it is connected and the protocol and
+/// transport detected for it; a failed server says why; a disabled one is never connected.
+#[test]
+fn the_orchestrator_reports_each_servers_protocol_and_transport() {
+    use mcp_orchestrator::testing::Fault;
+    use mcp_orchestrator::{Config, Orchestration, Orchestrator};
+
+    let modern = server(ProtocolMode::ModernOnly);
+    let handshake = server(ProtocolMode::HandshakeOnly);
+    let legacy = server(ProtocolMode::LegacySseOnly);
+    let refused = TestServer::builder().fault(Fault::RefuseConnections).start().unwrap();
+    // `transport: http`: detect.
+    let detect = |name: &str, url: &str| ServerConfig::new(name, Transport::Http { url: url.into() });
+    let mut servers = vec![
+        detect("a-modern", modern.mcp_url()),
+        detect("b-handshake", handshake.mcp_url()),
+        detect("c-legacy", legacy.url()),
+        stdio::config("d-stdio", &["--protocol", "modern"]),
+        detect("e-down", refused.mcp_url()),
+        detect("f-off", modern.mcp_url()),
+    ];
+    for (i, s) in servers.iter_mut().enumerate() {
+        s.priority = i as u32 + 1;
+        s.timeout = Duration::from_secs(10);
+    }
+    servers[5].enabled = false;
+    let mut orchestration = Orchestration::default();
+    orchestration.fail_fast = false;
+    let orchestrator = Orchestrator::new(Config::new(servers, orchestration).unwrap());
+
+    let before = orchestrator.status();
+    assert_eq!(before.len(), 6);
+    assert!(before.iter().all(|s| !s.connected && s.protocol_version.is_none() && s.error.is_none()), "{before:?}");
+
+    orchestrator.initialize().unwrap();
+    let status = orchestrator.status();
+    let rows: Vec<_> = status
+        .iter()
+        .map(|s| (s.name.as_str(), s.enabled, s.connected, s.protocol_version.as_deref(), s.transport))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("a-modern", true, true, Some("2026-07-28"), Some("streamable_http")),
+            ("b-handshake", true, true, Some("2025-11-25"), Some("streamable_http")),
+            ("c-legacy", true, true, Some("2025-11-25"), Some("sse")),
+            ("d-stdio", true, true, Some("2026-07-28"), Some("stdio")),
+            ("e-down", true, false, None, None),
+            ("f-off", false, false, None, None),
+        ]
+    );
+    assert!(status[..4].iter().all(|s| s.error.is_none()), "{status:?}");
+    let down = status[4].error.as_ref().expect("why e-down is not connected");
+    assert_eq!(down.server(), Some("e-down"));
+    assert!(status[5].error.is_none(), "a disabled server has no error");
+
+    orchestrator.close();
+    assert!(orchestrator.status().iter().all(|s| !s.connected));
+}

@@ -26,6 +26,8 @@ usage: mcp-test-server [FLAG]...
   --delay METHOD=MS          answer METHOD after MS milliseconds
   --never-answer METHOD      never answer METHOD
   --exit-on METHOD           exit (status 0) when METHOD arrives, without answering
+  --exit-on-unknown          exit (status 0) when a request with a method it does not know
+                             arrives (as `server/discover` is to a handshake-era server)
   --malformed-before METHOD  write a line that is not JSON before answering METHOD
   --notify-after-initialized send a log message and a progress notification (modern: a
                              resources/list_changed on an acknowledged subscriptions/listen)
@@ -106,6 +108,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             }
             "--never-answer" => builder.fault(Fault::NeverAnswer(value()?)),
             "--exit-on" => builder.fault(Fault::CloseStreamOn(value()?)),
+            "--exit-on-unknown" => builder.fault(Fault::ExitOnUnknownMethod),
             "--malformed-before" => builder.fault(Fault::MalformedEvent(value()?)),
             "--notify-after-initialized" => builder.fault(Fault::NotifyAfterInitialized),
             "--cache-hints" => {

@@ -16,7 +16,9 @@
 //!
 //! stdio: `server/discover` first, bounded by [`STDIO_PROBE`]; a discover result ⇒ modern; any
 //! other answer, or none in time ⇒ `initialize` on the same process (an `initialize` answered
-//! `-32022`, by a server the late probe locked into the modern era, re-probes once).
+//! `-32022`, by a server the late probe locked into the modern era, re-probes once). A process
+//! that exits (or closes its output) in answer to the probe is started again, once, straight
+//! into `initialize`.
 //!
 //! The verdict is remembered for the process's life, per endpoint URL (origin and path: one
 //! origin may serve a legacy `/sse` and a modern `/mcp`) or per command line, in a small map
@@ -281,7 +283,31 @@ fn sse(config: &ServerConfig, parts: &Parts<'_>, url: &str, offer: &'static str)
     handshake(session, parts, offer, Wire::Sse)
 }
 
+/// stdio: a new process, `server/discover` first (when asked), else `initialize` on the same
+/// process. A process that ends (exits, or closes its output) in answer to the probe — as some
+/// handshake-era servers do on an unknown method — is started again, once, straight into
+/// `initialize` (the spec's stdio fallback; a pinned 2026-07-28 does not fall back).
 fn stdio(config: &ServerConfig, parts: &Parts<'_>, ask: Ask) -> Result<Connected> {
+    let session = spawn_stdio(config, parts)?;
+    let probe = parts.deadline.min(crate::transport::deadline_in(STDIO_PROBE.min(config.timeout / 2)));
+    match probe_then_handshake(session, parts, ask, Wire::Stdio, probe) {
+        Err(e @ Error::ConnectionClosed { .. }) if ask.modern && e.method() == Some("server/discover") => {
+            let Some(offer) = ask.handshake else { return Err(e) };
+            log::info!(
+                "op={} server={}: the server ended in answer to the server/discover probe ({e}); \
+                 starting it again for initialize",
+                parts.op,
+                config.name
+            );
+            let session = spawn_stdio(config, parts)?;
+            handshake(session, parts, offer, Wire::Stdio)
+        }
+        other => other,
+    }
+}
+
+/// Starts a stdio server's process: a session on it, nothing sent yet.
+fn spawn_stdio(config: &ServerConfig, parts: &Parts<'_>) -> Result<Session> {
     let TransportConfig::Stdio { command, args, env, cwd } = &config.transport else {
         return Err(Error::Connect { server: config.name.clone(), op: parts.op.clone(), detail: "not stdio".into() });
     };
@@ -295,9 +321,7 @@ fn stdio(config: &ServerConfig, parts: &Parts<'_>, ask: Ask) -> Result<Connected
     };
     let router = parts.router(config);
     let transport: Arc<dyn Transport> = Arc::new(StdioTransport::spawn(&spec, router.clone(), parts.op)?);
-    let session = Session::new(config.name.as_str().into(), router, transport, config.timeout);
-    let probe = parts.deadline.min(crate::transport::deadline_in(STDIO_PROBE.min(config.timeout / 2)));
-    probe_then_handshake(session, parts, ask, Wire::Stdio, probe)
+    Ok(Session::new(config.name.as_str().into(), router, transport, config.timeout))
 }
 
 /// `server/discover` (when asked, until `probe_deadline`), else the handshake on the same

@@ -16,6 +16,8 @@ use crate::protocol::{
 
 /// The error MCP recommends for an unknown resource.
 pub(crate) const RESOURCE_NOT_FOUND: i64 = -32002;
+/// The 2026-07-28 wire's "missing required client capability".
+const MISSING_CAPABILITY: i64 = -32021;
 /// JSON-RPC's internal error.
 const INTERNAL_ERROR: i64 = -32603;
 
@@ -156,6 +158,10 @@ pub(crate) fn answer_modern(
     }
     if version != MODERN {
         return (400, Err(unsupported_version(Some(version))));
+    }
+    if let Some(required) = spec.required_capabilities(method) {
+        let data = json!({"requiredCapabilities": serde_json::from_str::<Value>(required).unwrap_or(Value::Null)});
+        return (400, Err(error(MISSING_CAPABILITY, "Missing required client capability", Some(data))));
     }
     let result = match method {
         "server/discover" => to_value(&json!({

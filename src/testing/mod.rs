@@ -173,6 +173,23 @@ pub enum Fault {
     /// or on stdout — and, once all three are answered, returns a text result holding the
     /// answers as JSON: `{"<method>": {"result": …} | {"error": {"code", "message"}}}`.
     AskClient(String),
+    /// Streamable HTTP (both wires): the first this-many requests with this method are
+    /// processed as usual (a tool's handler runs), but the reply is an event stream that ends
+    /// before the response: one priming event (`id: broken`, `retry: 100`, empty data),
+    /// then the connection closes. `GET /mcp` is `405`, so a client cannot resume the stream.
+    BreakReply(String, u32),
+    /// Streamable HTTP (both wires): the first this-many requests with this method are
+    /// processed as usual, but the JSON reply is cut off: its `content-length` is the whole
+    /// answer's, half of it is sent, then the connection closes.
+    TruncateReply(String, u32),
+    /// The 2026-07-28 wire: requests with this method (after the envelope and header checks)
+    /// are answered `400` with error `-32021` (missing required client capability) whose
+    /// `data.requiredCapabilities` is the given JSON text (e.g. `{"sampling":{}}`).
+    RequireCapabilities(String, String),
+    /// Over stdio: a request whose method the server does not know (its answer would be
+    /// `-32601`, as `server/discover` is to a handshake-era server) ends serving, without an
+    /// answer, as [`Fault::CloseStreamOn`] does (the `mcp-test-server` binary exits).
+    ExitOnUnknownMethod,
 }
 
 /// Which protocols and transports the server speaks ([`TestServerBuilder::protocol_mode`]).
@@ -263,6 +280,8 @@ pub struct Stats {
     /// The acknowledged `notifications` filter of every `subscriptions/listen` stream opened
     /// (the modern wire over HTTP), in order.
     pub listen_filters: Vec<Value>,
+    /// `GET`s carrying `Last-Event-ID` (a client resuming an event stream), on any path.
+    pub resumptions: u64,
 }
 
 impl Stats {
@@ -426,6 +445,24 @@ impl Spec {
 
     fn keep_alive(&self) -> Option<Duration> {
         self.faults.iter().find_map(|f| if let Fault::KeepAlive(d) = f { Some(*d) } else { None })
+    }
+
+    /// How many replies to `method` [`Fault::BreakReply`] / [`Fault::TruncateReply`] break,
+    /// and whether they are cut-off JSON (`true`) rather than event streams.
+    fn breaks(&self, method: &str) -> Option<(u32, bool)> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::BreakReply(m, n) if m == method => Some((*n, false)),
+            Fault::TruncateReply(m, n) if m == method => Some((*n, true)),
+            _ => None,
+        })
+    }
+
+    /// The `requiredCapabilities` JSON [`Fault::RequireCapabilities`] answers `method` with.
+    fn required_capabilities(&self, method: &str) -> Option<&str> {
+        self.faults.iter().find_map(|f| match f {
+            Fault::RequireCapabilities(m, c) if m == method => Some(c.as_str()),
+            _ => None,
+        })
     }
 
     fn slow_stream(&self) -> Option<Duration> {

@@ -56,6 +56,8 @@ struct Shared {
     /// Streamable HTTP: the reply streams waiting for the client's answers
     /// ([`Fault::AskClient`]), by the id of the server's request.
     mcp_asking: Mutex<HashMap<RequestId, (AnswerTx, &'static str)>>,
+    /// How many replies [`Fault::BreakReply`] / [`Fault::TruncateReply`] have broken, per method.
+    broken: Mutex<HashMap<String, u32>>,
     /// Open `subscriptions/listen` streams (the modern wire over HTTP), by a serial number.
     listens: Mutex<HashMap<u64, Listen>>,
 }
@@ -200,6 +202,7 @@ pub(crate) fn start(spec: Spec, extra_gauges: Vec<Arc<Gauge>>) -> io::Result<Tes
         next_id: AtomicU64::new(0),
         mcp_asking: Mutex::new(HashMap::new()),
         listens: Mutex::new(HashMap::new()),
+        broken: Mutex::new(HashMap::new()),
     });
     let url = format!("http://{addr}/sse");
     let mcp_url = format!("http://{addr}{}", streamable::PATH);
@@ -365,6 +368,9 @@ fn handle_requests(shared: &Arc<Shared>, stream: &TcpStream) {
         };
         let keep_alive = req.keep_alive();
         let path = req.path();
+        if req.method == "GET" && req.header("last-event-id").is_some() {
+            shared.count(|s| s.resumptions += 1);
+        }
         let written = match (req.method.as_str(), path) {
             ("GET", "/sse") if shared.spec.mode == super::ProtocolMode::ModernOnly => {
                 write_response(stream, 404, &[], "Not Found", keep_alive)

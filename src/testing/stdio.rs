@@ -6,8 +6,8 @@
 //! [`Fault::MalformedEvent`] (a `{not json` line first), [`Fault::CloseStreamOn`] (serving ends:
 //! the binary exits), [`Fault::OversizedEvent`] (one line of that many bytes first),
 //! [`Fault::PingClient`], [`Fault::RequestClient`], [`Fault::NotifyAfterInitialized`],
-//! [`Fault::RepeatCursor`], [`Fault::AskClient`], and two of its own: [`Fault::ExitAtStart`] and
-//! [`Fault::IgnoreEndOfInput`]. One writer thread (`test-server-stdout`) owns the output.
+//! [`Fault::RepeatCursor`], [`Fault::AskClient`], and three of its own: [`Fault::ExitAtStart`],
+//! [`Fault::IgnoreEndOfInput`] and [`Fault::ExitOnUnknownMethod`]. One writer thread (`test-server-stdout`) owns the output.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -236,6 +236,11 @@ fn dispatch(spec: &Spec, events: &Events, state: &mut State, message: Message) -
                     state.send(super::server::on_subscription(&id, change, None), None);
                 }
                 return false;
+            }
+            if spec.has(&Fault::ExitOnUnknownMethod)
+                && matches!(&result, Err(e) if e.code == crate::jsonrpc::METHOD_NOT_FOUND)
+            {
+                return true;
             }
             let data = jsonrpc::encode_response(&id, result.as_ref());
             if spec.malformed_before(&method) {

@@ -8,7 +8,8 @@
 //! until the client gives up or the server stops), [`Fault::Delay`], [`Fault::MalformedEvent`],
 //! [`Fault::CloseStreamOn`] (the connection is closed without an answer), [`Fault::PostStatus`],
 //! [`Fault::ForgetSessions`], [`Fault::RepeatCursor`], [`Fault::AskClient`] (its requests go
-//! out on the call's reply stream; the client POSTs its answers). Other server-to-client
+//! out on the call's reply stream; the client POSTs its answers), [`Fault::BreakReply`] and
+//! [`Fault::TruncateReply`] (the request is processed, its reply broken). Other server-to-client
 //! messages (pings, notifications) need the legacy event stream and are not sent here.
 
 use std::io::{self, Read, Write};
@@ -135,7 +136,11 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
                 }
                 malformed |= spec.malformed_before(&method);
                 let result = mcp::answer(spec, &method, params.as_deref());
-                answers.push(String::from_utf8_lossy(&jsonrpc::encode_response(&id, result.as_ref())).into_owned());
+                let answer = String::from_utf8_lossy(&jsonrpc::encode_response(&id, result.as_ref())).into_owned();
+                if let Some(json) = breaking(shared, &method) {
+                    return broken_reply(stream, Some(&session), json, &answer);
+                }
+                answers.push(answer);
                 drop(guard);
             }
             Message::Notification { method, .. } => {
@@ -224,6 +229,11 @@ fn modern_post(
         .collect();
     let (status, result) = mcp::answer_modern(spec, method, params.as_deref(), Some(&header), &params_headers);
     let body = jsonrpc::encode_response(id, result.as_ref());
+    if status == 200
+        && let Some(json) = breaking(shared, method)
+    {
+        return broken_reply(stream, None, json, &String::from_utf8_lossy(&body));
+    }
     json_response(stream, status, None, &String::from_utf8_lossy(&body), keep_alive)
 }
 
@@ -286,6 +296,42 @@ fn listen(
         }
     }
     lock(&shared.listens).remove(&n);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    false
+}
+
+/// Whether this reply to `method` is to be broken ([`Fault::BreakReply`],
+/// [`Fault::TruncateReply`]; counted), and how: `Some(true)` cut-off JSON, `Some(false)` an
+/// event stream without the response.
+fn breaking(shared: &Shared, method: &str) -> Option<bool> {
+    let (times, json) = shared.spec.breaks(method)?;
+    let mut broken = lock(&shared.broken);
+    let n = broken.entry(method.to_string()).or_default();
+    if *n >= times {
+        return None;
+    }
+    *n += 1;
+    Some(json)
+}
+
+/// Sends a reply that ends before the response, then closes the connection.
+fn broken_reply(stream: &TcpStream, session: Option<&str>, json: bool, answer: &str) -> bool {
+    let session = session.map(|id| format!("{SESSION_HEADER}: {id}\r\n")).unwrap_or_default();
+    let out = if json {
+        let half = &answer.as_bytes()[..answer.len() / 2];
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{session}connection: close\r\n\r\n",
+            answer.len()
+        );
+        [head.as_bytes(), half].concat()
+    } else {
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n{session}connection: close\r\n\r\nid: broken\r\nretry: 100\r\ndata:\r\n\r\n"
+        )
+        .into_bytes()
+    };
+    let _ = (&*stream).write_all(&out);
+    let _ = (&*stream).flush();
     let _ = stream.shutdown(std::net::Shutdown::Both);
     false
 }

@@ -134,6 +134,9 @@ pub(crate) enum Reply {
     Rpc(RpcError),
     /// The connection ended: why.
     Closed(String),
+    /// The request went out but its reply was lost (a reply stream that broke and could not
+    /// be resumed): why. The server may or may not have processed it.
+    Lost(String),
     /// The stream broke a limit.
     Limit { what: &'static str, limit: usize },
     /// No answer came within the deadline (after this long); never sent by a transport.
@@ -143,7 +146,7 @@ pub(crate) enum Reply {
 impl Reply {
     fn duplicate(&self) -> Reply {
         match self {
-            Reply::Closed(d) => Reply::Closed(d.clone()),
+            Reply::Closed(d) | Reply::Lost(d) => Reply::Closed(d.clone()),
             Reply::Limit { what, limit } => Reply::Limit { what, limit: *limit },
             // Only failures are ever duplicated (fail_all); results go to one waiter.
             Reply::Result(_) | Reply::Rpc(_) | Reply::TimedOut(_) => Reply::Closed("connection failed".into()),
@@ -267,6 +270,17 @@ impl Router {
     /// Forgets a request (it timed out, or its send failed). Returns whether it was pending.
     pub(crate) fn forget(&self, id: &RequestId) -> bool {
         self.lock().pending.remove(id).is_some()
+    }
+
+    /// The reply to request `id` was lost (the transport could not get it): its caller gets
+    /// [`Reply::Lost`] with `why`. Nothing happens when it no longer waits.
+    pub(crate) fn lose(&self, id: &RequestId, why: String) {
+        let entry = self.lock().pending.remove(id);
+        if let Some(entry) = entry {
+            log::debug!("op={} server={}: the reply to request {id} was lost: {why}", entry.op, self.server);
+            // bounded(1) and one send per entry: never blocks.
+            let _ = entry.tx.try_send(Reply::Lost(why));
+        }
     }
 
     /// The connection is gone: fail every pending request now, and every later one at once.

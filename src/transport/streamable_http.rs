@@ -19,6 +19,12 @@
 //! `Last-Event-ID`, after the `retry` delay (at least 100 ms; close ends the wait), at most five
 //! times in a row without a message, within the deadline.
 //!
+//! Lost replies: when the reply cannot be had — the connection ended after the request went
+//! out, a JSON body was cut off, or a reply stream ended before the response and resuming it was
+//! not possible (no event id, the 2026-07-28 wire, which has no resumption, a server that does
+//! not offer it, or resuming failed too) — the request fails with `Reply::Lost`, and the session
+//! decides whether to send it again (`Session::finish_outcome`).
+//!
 //! Server requests (a `ping`) that come with a reply are answered by POST, in a loop: an answer
 //! whose reply carries another request queues it, never recursing, at most [`MAX_ANSWERS`] in
 //! one go and never past the deadline of the call that received them.
@@ -99,6 +105,10 @@ enum Posted {
     Done,
     /// 404 to a request that carried a session id (this one): the session is gone.
     Expired(String),
+    /// The request went out, but its reply was lost before the response: the connection ended
+    /// or the reply stream broke, and resuming it was not possible (no event id, the modern
+    /// wire, the server cannot resume, or resuming failed too). Why, for the error.
+    Lost(String),
 }
 
 /// How a stream ended.
@@ -199,8 +209,12 @@ impl Inner {
             sent += 1;
             let deadline = answers.deadline.within(self.options.request_timeout.min(ANSWER_BOUND));
             let sink = Sink { deliver: &|t| self.route(t, op, answers), wanted: &|| false };
-            if let Err(e) = self.post(&body, &method, op, deadline, &sink) {
-                log::warn!("op={op} server={}: could not answer the server's `{method}`: {e}", self.server);
+            match self.post(&body, &method, op, deadline, &sink) {
+                Ok(Posted::Done | Posted::Expired(_)) => {}
+                Ok(Posted::Lost(why)) => {
+                    log::warn!("op={op} server={}: could not answer the server's `{method}`: {why}", self.server)
+                }
+                Err(e) => log::warn!("op={op} server={}: could not answer the server's `{method}`: {e}", self.server),
             }
         }
         answers.draining.set(false);
@@ -293,6 +307,10 @@ impl Inner {
             Err(e) if (initialize || method == "server/discover") && !self.closing.load(Ordering::SeqCst) => {
                 return Err(ctx.connect(format!("POST {}: {}", self.url, http::describe(&e))));
             }
+            Err(e) if lost_in_flight(&e) && !self.closing.load(Ordering::SeqCst) => {
+                let why = format!("the connection ended before the reply ({})", http::describe(&e));
+                return Ok(Attempt::Posted(Posted::Lost(why)));
+            }
             Err(e) => return Err(ctx.ureq(e, remaining, Phase::SendingRequest)),
         };
         if let Some(e) = http::redirect_error(&response, &self.url, ctx) {
@@ -340,16 +358,26 @@ impl Inner {
                     return Ok(Attempt::Posted(Posted::Done));
                 }
                 if !self.resumable(&e, &end) {
-                    return Err(e);
+                    return self.lost_or(e);
                 }
                 log::debug!("op={op} server={}: reply stream of `{method}` broke: {e}", self.server);
             }
             if (sink.wanted)() {
-                self.resume(end, method, op, deadline, sink)?;
+                if modern {
+                    // The 2026-07-28 wire has no resumption: the request is lost.
+                    let why = "the server ended the reply stream before the response".to_string();
+                    return Ok(Attempt::Posted(Posted::Lost(why)));
+                }
+                if let Err(e) = self.resume(end, method, op, deadline, sink) {
+                    return self.lost_or(e);
+                }
             }
             return Ok(Attempt::Posted(Posted::Done));
         }
-        let text = http::json_body(&mut response, self.options.max_event_bytes, remaining, ctx)?;
+        let text = match http::json_body(&mut response, self.options.max_event_bytes, remaining, ctx) {
+            Ok(text) => text,
+            Err(e) => return self.lost_or(e),
+        };
         if text.trim().is_empty() {
             if (sink.wanted)() && status != 202 {
                 return Err(ctx.protocol(format!("status {status} with an empty body")));
@@ -410,11 +438,24 @@ impl Inner {
     }
 
     /// Whether a broken reply stream can be resumed: the connection dropped (not a deadline or
-    /// a limit, not our close) and the server gave event ids.
+    /// a limit, not our close), the server gave event ids, and the wire has resumption (the
+    /// 2026-07-28 wire has none).
     fn resumable(&self, error: &Error, end: &StreamEnd) -> bool {
         matches!(error, Error::ConnectionClosed { .. })
             && end.last_event_id.is_some()
             && !self.closing.load(Ordering::SeqCst)
+            && !self.modern.load(Ordering::SeqCst)
+    }
+
+    /// A reply that broke after the request went out: lost (the session decides whether to
+    /// send the request again), unless it is our own close, a deadline or a limit.
+    fn lost_or(&self, e: Error) -> Result<Attempt> {
+        match e {
+            Error::ConnectionClosed { detail, .. } if !self.closing.load(Ordering::SeqCst) => {
+                Ok(Attempt::Posted(Posted::Lost(detail)))
+            }
+            e => Err(e),
+        }
     }
 
     /// A reply stream ended before the response: reopen it with `Last-Event-ID` (after the
@@ -577,6 +618,7 @@ impl Inner {
         match self.post(&body, "initialize", op, deadline, &Sink { deliver: &deliver, wanted: &wanted })? {
             Posted::Done => {}
             Posted::Expired(_) => return Err(ctx.closed("re-initializing answered 404".into())),
+            Posted::Lost(why) => return Err(ctx.closed(why)),
         }
         let result = lock(&answer).take();
         let raw = match result {
@@ -611,6 +653,7 @@ impl Inner {
             Posted::Expired(_) => {
                 Err(self.closed("notifications/initialized", op, "the new session expired at once".into()))
             }
+            Posted::Lost(why) => Err(self.closed("notifications/initialized", op, why)),
         }
     }
 
@@ -698,6 +741,17 @@ fn rpc_error_answer(sent: &[u8], text: &str) -> Option<String> {
             Some(String::from_utf8_lossy(&jsonrpc::encode_response(&id, Err(&e))).into_owned())
         }
         _ => None,
+    }
+}
+
+/// Whether a failed POST may have reached the server: the connection broke after it was made
+/// (reset, closed before the reply, a garbled reply), not a refused or failed connect.
+fn lost_in_flight(e: &ureq::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    match e {
+        ureq::Error::Io(io) => matches!(io.kind(), UnexpectedEof | ConnectionReset | ConnectionAborted | BrokenPipe),
+        ureq::Error::Protocol(_) => true,
+        _ => false,
     }
 }
 
@@ -850,12 +904,22 @@ impl Transport for StreamableHttpTransport {
         let deliver = |t: &str| inner.route(t, op, &answers);
         let wanted = || expect.as_ref().is_some_and(|id| inner.router.is_pending(id));
         let sink = Sink { deliver: &deliver, wanted: &wanted };
+        // A lost reply fails the request with `Reply::Lost`: the session may send it again.
+        let lost = |why: String| match &expect {
+            Some(id) => {
+                inner.router.lose(id, why);
+                Ok(())
+            }
+            None => Err(inner.closed(method, op, why)),
+        };
         let result = match inner.post_with(&message, method, op, deadline, &sink, headers) {
             Ok(Posted::Done) => Ok(()),
+            Ok(Posted::Lost(why)) => lost(why),
             Ok(Posted::Expired(expired)) => inner.renew(&expired, op, deadline).and_then(|()| {
                 self.start_reader();
                 match inner.post(&message, method, op, deadline, &sink)? {
                     Posted::Done => Ok(()),
+                    Posted::Lost(why) => lost(why),
                     Posted::Expired(_) => Err(inner.closed(method, op, "the new session expired at once".into())),
                 }
             }),
