@@ -1,7 +1,7 @@
 //! [`Orchestrator`]: many servers as one — parallel connect with fail-fast, parallel gather,
 //! the merged catalogue, routing by name or URI, sessions that heal, bounded close.
 
-pub(crate) mod slot;
+mod slot;
 mod status;
 
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
 use crossbeam_channel::RecvTimeoutError;
 use slot::{Heal, Hooks, Slot, Subscriber};
+/// The reconnect back-off (`slot.rs`), also used between `subscriptions/listen` attempts.
+pub(crate) use slot::backoff;
 pub use status::ServerStatus;
 
 /// The capability (in a server's config) that makes it an executor.

@@ -365,7 +365,7 @@ pub(crate) fn backoff(failures: u32) -> Duration {
         backoff_max: BACKOFF_MAX,
         ..crate::config::Orchestration::default()
     };
-    crate::orchestrator::slot::backoff(&o, failures)
+    crate::orchestrator::backoff(&o, failures)
 }
 
 #[cfg(test)]
