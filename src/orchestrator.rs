@@ -21,9 +21,9 @@ use crate::transport::Notification;
 use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
 use crossbeam_channel::RecvTimeoutError;
-use slot::{Heal, Hooks, Slot, Subscriber};
 /// The reconnect back-off (`slot.rs`), also used between `subscriptions/listen` attempts.
 pub(crate) use slot::backoff;
+use slot::{Heal, Hooks, Slot, Subscriber};
 pub use status::ServerStatus;
 
 /// The capability (in a server's config) that makes it an executor.
