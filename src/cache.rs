@@ -1,6 +1,11 @@
 //! The resource cache: one entry per server, a TTL, a byte budget with least-recently-used
 //! eviction, and single-flight fetching.
 //!
+//! TTL: every entry has its own. A fetch may say how long its value stays fresh
+//! ([`Fetched::ttl`]: the server's `ttlMs` hint on the 2026-07-28 wire), which wins over the
+//! cache's default; a TTL of zero means "do not store" (the value still goes to the callers
+//! waiting for that fetch, and the key's old entry is dropped).
+//!
 //! Everything sits in one `Mutex<State>` that is held only briefly, in a block: never while a
 //! fetch runs, never while logging (a logger is user code), and values that leave the cache
 //! (evicted, invalidated, cleared) are dropped after it is released. A `Condvar` wakes the
@@ -35,6 +40,9 @@ pub struct CacheStats {
     pub evictions: u64,
     /// Fetched values not cached because they alone were larger than the byte budget.
     pub oversized: u64,
+    /// Fetched values not cached because their server said they are stale at once (the
+    /// 2026-07-28 wire's cache hint `ttlMs: 0`).
+    pub not_stored: u64,
     /// Invalidations that dropped an entry or stopped a fetch in flight from storing its result.
     pub invalidations: u64,
     /// Entries held now (some may have expired and not been noticed yet).
@@ -50,6 +58,24 @@ struct Entry<V> {
     value: V,
     bytes: usize,
     stored_at: Instant,
+    /// How long it stays fresh after `stored_at`.
+    ttl: Duration,
+}
+
+impl<V> Entry<V> {
+    /// When it expires; `None` when that is past what an `Instant` holds (never).
+    fn expires(&self) -> Option<Instant> {
+        self.stored_at.checked_add(self.ttl)
+    }
+}
+
+/// What a fetch returns: the value, its size in bytes, and (optionally) how long it stays
+/// fresh — `None` for the cache's default TTL, `Some(Duration::ZERO)` for "do not store".
+#[derive(Debug)]
+pub(crate) struct Fetched<V> {
+    pub(crate) value: V,
+    pub(crate) bytes: usize,
+    pub(crate) ttl: Option<Duration>,
 }
 
 /// A fetch that has started and whose result some callers may still have to collect.
@@ -108,6 +134,8 @@ struct Stored<V> {
     replaced: Option<Entry<V>>,
     /// The value's size, when it was too large to store.
     oversized: Option<usize>,
+    /// Its TTL was zero: not stored.
+    not_stored: bool,
 }
 
 impl<V: Clone + Send> ResourceCache<V> {
@@ -180,7 +208,7 @@ impl<V: Clone + Send> ResourceCache<V> {
                     let v = self.fresh(&mut state, key, now, &mut gone);
                     if v.is_some() {
                         // An entry whose expiry is past what an `Instant` holds never expires.
-                        if let Some(until) = state.entries.peek(key).and_then(|e| e.stored_at.checked_add(self.ttl)) {
+                        if let Some(until) = state.entries.peek(key).and_then(Entry::expires) {
                             fresh_until = Some(fresh_until.map_or(until, |u| u.min(until)));
                         }
                     }
@@ -218,11 +246,25 @@ impl<V: Clone + Send> ResourceCache<V> {
     /// flight wait for it, never past `deadline`, and get its value (counted as hits); if it
     /// fails, one of them takes over and fetches itself. A caller whose `deadline` passes while
     /// waiting returns `Err(on_timeout())`.
+    #[cfg(test)] // the orchestrator fetches with the server's TTL hint: get_or_fetch_for
     pub(crate) fn get_or_fetch<E>(
         &self,
         key: &str,
         deadline: Instant,
         fetch: impl FnOnce() -> Result<(V, usize), E>,
+        on_timeout: impl FnOnce() -> E,
+    ) -> Result<(V, bool), E> {
+        let fetch = || fetch().map(|(value, bytes)| Fetched { value, bytes, ttl: None });
+        self.get_or_fetch_for(key, deadline, fetch, on_timeout)
+    }
+
+    /// [`get_or_fetch`](Self::get_or_fetch) whose fetch also says how long its value stays
+    /// fresh ([`Fetched::ttl`]; zero: not stored).
+    pub(crate) fn get_or_fetch_for<E>(
+        &self,
+        key: &str,
+        deadline: Instant,
+        fetch: impl FnOnce() -> Result<Fetched<V>, E>,
         on_timeout: impl FnOnce() -> E,
     ) -> Result<(V, bool), E> {
         let mut expired = None;
@@ -351,7 +393,7 @@ impl<V: Clone + Send> ResourceCache<V> {
     /// `expired`, to be dropped by the caller after the lock is released.
     fn fresh(&self, state: &mut State<V>, key: &str, now: Instant, expired: &mut Option<Entry<V>>) -> Option<V> {
         let entry = state.entries.get(key)?;
-        if now.saturating_duration_since(entry.stored_at) < self.ttl {
+        if now.saturating_duration_since(entry.stored_at) < entry.ttl {
             return Some(entry.value.clone());
         }
         let entry = state.entries.pop(key)?;
@@ -364,12 +406,13 @@ impl<V: Clone + Send> ResourceCache<V> {
     }
 
     /// Runs the fetch as the leader of flight `id`, then lands the flight.
-    fn lead<E>(&self, key: &str, id: u64, fetch: impl FnOnce() -> Result<(V, usize), E>) -> Result<(V, bool), E> {
+    fn lead<E>(&self, key: &str, id: u64, fetch: impl FnOnce() -> Result<Fetched<V>, E>) -> Result<(V, bool), E> {
         // Lands the flight empty if `fetch` panics, so that waiters take over.
         let mut landing = Landing { cache: self, key, id, landed: false };
         match fetch() {
-            Ok((value, bytes)) => {
-                landing.land(Some((value.clone(), bytes)));
+            Ok(fetched) => {
+                let value = fetched.value.clone();
+                landing.land(Some(fetched));
                 Ok((value, false))
             }
             Err(e) => {
@@ -381,7 +424,7 @@ impl<V: Clone + Send> ResourceCache<V> {
 
     /// Lands flight `id`: stores the value if the flight is still the key's current one, hands
     /// the outcome to its waiters, wakes them.
-    fn land(&self, key: &str, id: u64, outcome: Option<(V, usize)>) {
+    fn land(&self, key: &str, id: u64, outcome: Option<Fetched<V>>) {
         let now = (self.clock)();
         let stored = {
             let mut state = self.lock();
@@ -392,19 +435,22 @@ impl<V: Clone + Send> ResourceCache<V> {
             let waiting = state.flights.get(&id).is_some_and(|f| f.waiters > 0);
             if waiting {
                 if let Some(flight) = state.flights.get_mut(&id) {
-                    flight.outcome = Some(outcome.as_ref().map(|(v, _)| v.clone()));
+                    flight.outcome = Some(outcome.as_ref().map(|f| f.value.clone()));
                 }
             } else {
                 state.flights.remove(&id);
             }
             match outcome {
-                Some((value, bytes)) if attached => Some(self.store(&mut state, key, value, bytes, now)),
+                Some(fetched) if attached => Some(self.store(&mut state, key, fetched, now)),
                 _ => None,
             }
         };
         self.landed.notify_all();
         // Logging and dropping what left the cache happen here, without the lock.
         if let Some(stored) = stored {
+            if stored.not_stored {
+                log::debug!("resource cache: not storing `{key}`: its server says it is stale at once (ttlMs 0)");
+            }
             if let Some(bytes) = stored.oversized {
                 log::warn!(
                     "resource cache: not caching `{key}`: its {bytes} bytes exceed the whole budget of {} bytes",
@@ -418,17 +464,23 @@ impl<V: Clone + Send> ResourceCache<V> {
     }
 
     /// Stores a value, then evicts least recently used entries until the budget holds.
-    fn store(&self, state: &mut State<V>, key: &str, value: V, bytes: usize, now: Instant) -> Stored<V> {
+    fn store(&self, state: &mut State<V>, key: &str, fetched: Fetched<V>, now: Instant) -> Stored<V> {
+        let Fetched { value, bytes, ttl } = fetched;
+        let ttl = ttl.unwrap_or(self.ttl);
         state.generation += 1; // stored, replaced or dropped; evictions below are covered too
-        let mut stored = Stored { evicted: Vec::new(), replaced: state.entries.pop(key), oversized: None };
+        let mut stored =
+            Stored { evicted: Vec::new(), replaced: state.entries.pop(key), oversized: None, not_stored: false };
         if let Some(old) = &stored.replaced {
             state.bytes -= old.bytes;
         }
-        if bytes > self.max_bytes {
+        if ttl.is_zero() {
+            state.stats.not_stored += 1;
+            stored.not_stored = true;
+        } else if bytes > self.max_bytes {
             state.stats.oversized += 1;
             stored.oversized = Some(bytes);
         } else {
-            state.entries.push(key.to_owned(), Entry { value, bytes, stored_at: now });
+            state.entries.push(key.to_owned(), Entry { value, bytes, stored_at: now, ttl });
             state.bytes += bytes;
             while state.bytes > self.max_bytes {
                 let Some((evicted, entry)) = state.entries.pop_lru() else { break };
@@ -453,7 +505,7 @@ struct Landing<'a, V: Clone + Send> {
 }
 
 impl<V: Clone + Send> Landing<'_, V> {
-    fn land(&mut self, outcome: Option<(V, usize)>) {
+    fn land(&mut self, outcome: Option<Fetched<V>>) {
         self.landed = true;
         self.cache.land(self.key, self.id, outcome);
     }
@@ -650,6 +702,76 @@ mod tests {
         cache.clear();
         assert!(!cache.unchanged(stamp, 1));
         assert_eq!(cache.get_many_stamped(["b"]).0, [None]);
+    }
+
+    /// Fetches `value` through the cache with a TTL hint; returns (value, hit).
+    fn put_for(cache: &ResourceCache<String>, key: &str, value: &str, ttl: Option<Duration>) -> (String, bool) {
+        let fetch = || Ok::<_, String>(Fetched { value: value.to_owned(), bytes: 10, ttl });
+        cache.get_or_fetch_for(key, deadline(), fetch, || "timeout".to_owned()).unwrap()
+    }
+
+    #[test]
+    fn a_fetchs_own_ttl_wins_over_the_default() {
+        let clock = FakeClock::new();
+        let cache = clock.cache::<String>(Duration::from_secs(300), 1000);
+        // Longer than the default: still fresh after 300 s.
+        put_for(&cache, "long", "L1", Some(Duration::from_secs(600)));
+        // Shorter: expired after 1 s.
+        put_for(&cache, "short", "S1", Some(Duration::from_secs(1)));
+        put_for(&cache, "default", "D1", None);
+        let (_, stamp) = cache.get_many_stamped(["long", "short", "default"]);
+        assert_eq!(stamp.fresh_until, Some(clock.base + Duration::from_secs(1)), "the shortest TTL ends the stamp");
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(cache.get("short"), None);
+        assert_eq!(put_for(&cache, "short", "S2", Some(Duration::from_secs(1))), ("S2".to_owned(), false));
+        clock.advance(Duration::from_secs(299));
+        assert_eq!(cache.get("default"), None, "the default TTL of 300 s");
+        assert_eq!(cache.get("long").as_deref(), Some("L1"));
+        clock.advance(Duration::from_secs(300));
+        assert_eq!(cache.get("long"), None);
+        // An expiry past what an Instant holds never comes.
+        put_for(&cache, "forever", "F", Some(Duration::MAX));
+        clock.advance(Duration::from_secs(1_000_000));
+        assert_eq!(cache.get("forever").as_deref(), Some("F"));
+    }
+
+    #[test]
+    fn a_zero_ttl_is_not_stored() {
+        let clock = FakeClock::new();
+        let cache = Arc::new(clock.cache::<String>(Duration::from_secs(300), 1000));
+        put_for(&cache, "a", "A1", None);
+        assert_eq!(cache.stats().entries, 1);
+        clock.advance(Duration::from_secs(300));
+        // The server now says "stale at once": the caller gets the value, nothing is kept.
+        assert_eq!(put_for(&cache, "a", "A2", Some(Duration::ZERO)), ("A2".to_owned(), false));
+        assert_eq!(cache.get("a"), None);
+        let stats = cache.stats();
+        assert_eq!((stats.not_stored, stats.entries, stats.bytes, stats.misses), (1, 0, 0, 2));
+        // Every later call fetches again.
+        assert_eq!(put_for(&cache, "a", "A3", Some(Duration::ZERO)), ("A3".to_owned(), false));
+        assert_eq!(cache.stats().misses, 3);
+        // Callers waiting for such a fetch still share its value (single flight).
+        let (release_tx, release_rx) = crossbeam_channel::bounded::<()>(1);
+        let leader = {
+            let cache = Arc::clone(&cache);
+            thread::spawn(move || {
+                let fetch = || {
+                    release_rx.recv_timeout(LONG).unwrap();
+                    Ok::<_, String>(Fetched { value: "A4".to_owned(), bytes: 10, ttl: Some(Duration::ZERO) })
+                };
+                cache.get_or_fetch_for("a", deadline(), fetch, || "timeout".to_owned())
+            })
+        };
+        wait_until("the leader's flight is recorded", || cache.lock().current.contains_key("a"));
+        let waiter = {
+            let cache = Arc::clone(&cache);
+            thread::spawn(move || put(&cache, "a", "never fetched", 10))
+        };
+        wait_until("the waiter waits", || waiters(&cache, "a") == 1);
+        release_tx.send(()).unwrap();
+        assert_eq!(leader.join().unwrap(), Ok(("A4".to_owned(), false)));
+        assert_eq!(waiter.join().unwrap(), ("A4".to_owned(), true));
+        assert_eq!((cache.stats().not_stored, cache.stats().entries), (3, 0));
     }
 
     #[test]

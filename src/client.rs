@@ -150,6 +150,8 @@ impl<'a> ClientBuilder<'a> {
     pub fn connect(self) -> Result<Client> {
         let op = self.op.unwrap_or_default();
         let config = self.config;
+        // Change notifications are listened for (2026-07-28) only when somebody receives them.
+        let listens = self.on_notification.is_some();
         let deadline = deadline_in(config.timeout);
         log::debug!("op={op} server={}: connecting over {}", config.name, config.transport.kind());
         let parts = Parts {
@@ -162,6 +164,9 @@ impl<'a> ClientBuilder<'a> {
             handlers: self.handlers,
         };
         let Connected { session, init, wire } = detect::connect(config, &parts)?;
+        if listens {
+            session.listen(&init.capabilities, &op);
+        }
         log::info!(
             "op={op} server={}: connected to {} {} (protocol {}, {})",
             session.name,
@@ -530,6 +535,23 @@ impl Client {
 
     pub(crate) fn timeout(&self) -> Duration {
         self.session.timeout
+    }
+
+    /// Starts collecting the cache hints (`ttlMs`, `cacheScope`) of `op`'s list and read
+    /// results (the 2026-07-28 wire; see `session/hints.rs`).
+    pub(crate) fn collect_cache_hints(&self, op: &OpId) {
+        self.session.collect_hints(op);
+    }
+
+    /// On the 2026-07-28 wire, with a notification callback: asks for
+    /// `notifications/resources/updated` of these URIs through `subscriptions/listen`.
+    pub(crate) fn watch_resources(&self, uris: Vec<String>, op: &OpId) {
+        self.session.watch_resources(uris, op);
+    }
+
+    /// The cache hints of `op`'s results since [`Client::collect_cache_hints`]; stops collecting.
+    pub(crate) fn take_cache_hints(&self, op: &OpId) -> modern::CacheHints {
+        self.session.take_hints(op)
     }
 }
 

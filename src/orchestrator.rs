@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::cache::{CacheStats, ResourceCache, Stamp};
+use crate::cache::{CacheStats, Fetched, ResourceCache, Stamp};
 use crate::catalog::{Gathered, ServerOutcome, ServerResources, Status};
 use crate::client::Client;
 use crate::config::{Config, ServerConfig};
@@ -25,6 +25,8 @@ use crate::transport::child::Processes;
 use crate::transport::{CLOSE_BOUND, deadline_in};
 use crossbeam_channel::RecvTimeoutError;
 use progress::Progress;
+/// The reconnect back-off (`slot.rs`), also used between `subscriptions/listen` attempts.
+pub(crate) use slot::backoff;
 use slot::{Heal, Hooks, Slot, Subscriber};
 pub use status::ServerStatus;
 
@@ -921,7 +923,7 @@ fn gather_one(
         let deadline = deadline_in(server.timeout);
         let (client, rec) = slot.session(op, deadline, Heal::Gather, o, processes, hooks)?;
         recovered |= rec;
-        let result = cache.get_or_fetch(
+        let result = cache.get_or_fetch_for(
             &server.name,
             deadline,
             || fetch(&client, server, op, deadline),
@@ -1014,8 +1016,38 @@ fn skipped(server: &ServerConfig) -> ServerOutcome {
     }
 }
 
-/// One server's listings and contents, for the cache. Reads are pipelined on the session.
+/// One server's listings and contents, for the cache, with how long they stay fresh: on the
+/// 2026-07-28 wire, the shortest `ttlMs` of all its list and read results (a server's TTL wins
+/// over the configured one; `0`: not cached); without hints, the configured TTL.
 fn fetch(
+    client: &Client,
+    server: &ServerConfig,
+    op: &OpId,
+    deadline: Instant,
+) -> Result<Fetched<Arc<ServerResources>>> {
+    client.collect_cache_hints(op);
+    let result = fetch_data(client, server, op, deadline);
+    let hints = client.take_cache_hints(op);
+    let (value, bytes) = result?;
+    // The 2026-07-28 wire: `resources/updated` of what was read comes only when asked for.
+    let subscribe = client.server().capabilities.resources.as_ref().and_then(|r| r.subscribe) == Some(true);
+    if subscribe && client.is_modern() {
+        client.watch_resources(value.contents.keys().cloned().collect(), op);
+    }
+    if let Some(ttl) = hints.ttl {
+        log::debug!(
+            "op={op} server={}: the server's cache hints: fresh for {ttl:?}{}",
+            server.name,
+            if hints.private { ", private" } else { "" }
+        );
+    }
+    // `private` results stay in this orchestrator's cache, whose entry for a server is only
+    // ever fetched and served with that server's one configured credential (README, "Cache").
+    Ok(Fetched { value, bytes, ttl: hints.ttl })
+}
+
+/// One server's listings and contents. Reads are pipelined on the session.
+fn fetch_data(
     client: &Client,
     server: &ServerConfig,
     op: &OpId,

@@ -34,6 +34,10 @@
 
 mod cleanup;
 pub(crate) mod detect;
+// The cache hints of the results a gather collects (owner: listen).
+mod hints;
+// `subscriptions/listen` on its own thread (owner: listen).
+pub(crate) mod listen;
 // Multi round-trip requests (2026-07-28), answered through the handlers (owner: conformance).
 pub(crate) mod input_required;
 
@@ -131,6 +135,10 @@ pub(crate) struct Session {
     modern: Mutex<Option<String>>,
     /// The client capabilities the modern envelope declares.
     capabilities: Mutex<Value>,
+    /// The cache hints collected for the ops that asked ([`Session::collect_hints`]).
+    hints: hints::Collected,
+    /// The `subscriptions/listen` thread, if one runs (the modern wire).
+    listener: Mutex<Option<listen::Listener>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -153,6 +161,8 @@ impl Session {
             cleanup,
             modern: Mutex::new(None),
             capabilities,
+            hints: hints::Collected::default(),
+            listener: Mutex::new(None),
         }
     }
 
@@ -180,6 +190,58 @@ impl Session {
         let call = self.start_with(op, "server/discover", None, deadline, &RequestOptions::default())?;
         let raw = self.finish_raw(call, deadline)?;
         Ok(DiscoverResult::parse(raw.get()))
+    }
+
+    /// On the modern wire, starts the `subscriptions/listen` thread (`session/listen.rs`) for
+    /// the change notifications `capabilities` advertise. Nothing on the handshake era (its
+    /// notifications come on the transport's own stream) or when nothing is advertised.
+    pub(crate) fn listen(&self, capabilities: &protocol::ServerCapabilities, op: &OpId) {
+        if let Some(filter) = listen::filter(capabilities) {
+            self.start_listener(filter, op);
+        }
+    }
+
+    /// On the modern wire, asks the listen thread for `notifications/resources/updated` of
+    /// `uris` (starting it if it does not run), when the session has a notification handler.
+    pub(crate) fn watch_resources(&self, uris: Vec<String>, op: &OpId) {
+        if self.router.notification_handler().is_none() {
+            return;
+        }
+        let resources = lock(&self.listener).as_ref().map(listen::Listener::resources);
+        match resources {
+            Some(r) => r.set(uris), // outside the lock: it may close a subscription's transport
+            None if !uris.is_empty() => {
+                self.start_listener(serde_json::json!({ "resourceSubscriptions": uris }), op);
+            }
+            None => {}
+        }
+    }
+
+    fn start_listener(&self, filter: Value, op: &OpId) {
+        let Some(version) = self.modern_version() else { return };
+        let parts = listen::Parts {
+            server: self.name.clone(),
+            router: self.router.clone(),
+            transport: self.transport.clone(),
+            version,
+            filter,
+            op: op.clone(),
+            timeout: self.timeout,
+        };
+        if lock(&self.listener).is_some() || self.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        // Started without the lock; a close that ran meanwhile did not see it: stop it here.
+        let Some(listener) = listen::Listener::start(parts) else { return };
+        let mut slot = lock(&self.listener);
+        if self.closed.load(Ordering::SeqCst) || slot.is_some() {
+            drop(slot);
+            listener.stop();
+            self.transport.close();
+            listener.join(&self.name);
+            return;
+        }
+        *slot = Some(listener);
     }
 
     /// The deadline of a request made now.
@@ -333,7 +395,10 @@ impl Session {
             let reply = match self.wait(call, deadline) {
                 Ok(raw) if modern => {
                     return match modern::result_kind(raw.get()) {
-                        Ok(ResultKind::Complete) => Ok(Outcome::Complete(raw)),
+                        Ok(ResultKind::Complete) => {
+                            self.hints.note(&op, method, &raw);
+                            Ok(Outcome::Complete(raw))
+                        }
                         Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
                         Err(why) => Err(self.protocol(&op, method, why)),
                     };
@@ -513,7 +578,14 @@ impl Session {
         if !self.closed.swap(true, Ordering::SeqCst) {
             log::debug!("server={}: closing", self.name);
             self.cleanup.stop();
+            let listener = lock(&self.listener).take();
+            if let Some(l) = &listener {
+                l.stop();
+            }
             self.transport.close();
+            if let Some(l) = listener {
+                l.join(&self.name);
+            }
             self.cleanup.join();
         }
     }

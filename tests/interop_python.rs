@@ -374,3 +374,131 @@ fn prompts_are_listed_got_and_routed_by_name() {
     assert!(matches!(o.get_prompt("nope", &prompt_args(&[])), Err(mcp_orchestrator::Error::NoServer { .. })));
     o.close();
 }
+
+// ---------------------------------------------------------------------------------------------
+// The 2026-07-28 wire's cache hints and `subscriptions/listen` against the Python SDK server.
+// ---------------------------------------------------------------------------------------------
+
+fn modern_orchestrator(servers: Vec<ServerConfig>) -> Orchestrator {
+    let _ = env_logger::builder().is_test(true).try_init();
+    let mut o = Orchestration::default();
+    o.resource_cache_ttl = Duration::from_secs(3600); // hints, when sent, win over this
+    let o = Orchestrator::new(Config::new(servers, o).unwrap());
+    o.initialize().unwrap();
+    o
+}
+
+fn from_cache(g: &mcp_orchestrator::Gathered, server: &str) -> bool {
+    let outcome = g.server(server).unwrap_or_else(|| panic!("no outcome for {server}"));
+    assert_eq!(outcome.status, Status::Ok, "{server}: {:?}", outcome.error);
+    outcome.from_cache
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn modern_wire_cache_hints_decide_what_is_cached() {
+    // The SDK's default on the modern wire is `ttlMs: 0, cacheScope: "private"`: never cached,
+    // whatever the configured TTL. With `cache_hints` an hour (public) or 2 s.
+    let base = ["--transport", "streamable_http", "--resources", "5"];
+    let zero = PythonServer::require(&base);
+    let hour = PythonServer::require(&[&base[..], &["--cache-ttl-ms", "3600000", "--cache-scope", "public"]].concat());
+    let short = PythonServer::require(&[&base[..], &["--cache-ttl-ms", "2000", "--cache-scope", "private"]].concat());
+    let o = modern_orchestrator(vec![
+        http_config("zero", zero.mcp_url(), "http"),
+        http_config("hour", hour.mcp_url(), "http"),
+        http_config("short", short.mcp_url(), "http"),
+    ]);
+    let first = o.gather_all_resources().unwrap();
+    assert_eq!(first.resources.len(), 6, "5 text resources and the blob, merged across the three");
+    assert!(first.servers.iter().all(|s| s.protocol.as_deref() == Some("2026-07-28")), "{:?}", first.servers);
+    let second = o.gather_all_resources().unwrap();
+    assert!(!from_cache(&second, "zero"), "ttlMs 0: fetched again");
+    assert!(from_cache(&second, "hour"));
+    assert!(from_cache(&second, "short"), "within its 2 s");
+    let stats = o.cache_stats();
+    assert_eq!((stats.not_stored, stats.entries), (2, 2), "{stats:?}");
+
+    // The 2 s TTL wins over the configured hour: the entry expires and is fetched again.
+    let began = std::time::Instant::now();
+    loop {
+        let g = o.gather_all_resources().unwrap();
+        if !from_cache(&g, "short") {
+            break;
+        }
+        assert!(began.elapsed() < Duration::from_secs(20), "the 2 s entry never expired");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(began.elapsed() >= Duration::from_millis(1500), "expired too early: {:?}", began.elapsed());
+    assert!(from_cache(&o.gather_all_resources().unwrap(), "hour"));
+    o.close();
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see README), run with --ignored"]
+fn modern_wire_listen_notifications_invalidate_the_cache() {
+    let flags = ["--resources", "3", "--change-tool", "--cache-ttl-ms", "3600000", "--cache-scope", "public"];
+    // Over Streamable HTTP (the subscription is an event stream)...
+    let server = PythonServer::require(&[&["--transport", "streamable_http"][..], &flags].concat());
+    listen_invalidates(http_config("py", server.mcp_url(), "http"));
+    // ... and over stdio (its notifications come on stdout with the others).
+    let transport = mcp_orchestrator::Transport::Stdio {
+        command: python::require_python().to_string_lossy().into_owned(),
+        args: python::stdio_args(&flags),
+        env: Default::default(),
+        cwd: None,
+    };
+    let mut config = ServerConfig::new("py", transport);
+    config.timeout = Duration::from_secs(30);
+    listen_invalidates(config);
+}
+
+/// Each list kind's change, published by the server's `change` tool, arrives through
+/// `subscriptions/listen`, reaches the subscriber and drops the server's (hour-long) entry.
+fn listen_invalidates(config: ServerConfig) {
+    let o = modern_orchestrator(vec![config]);
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, serde_json::Value)>::new()));
+    let s2 = seen.clone();
+    o.subscribe(move |_, _, n| s2.lock().unwrap().push((n.method.clone(), n.params.clone().unwrap_or_default())));
+    // Fetches so far (a gather served from the cache adds none).
+    let fetches = || o.cache_stats().misses;
+    o.gather_all_resources().unwrap();
+    o.gather_all_resources().unwrap();
+    assert_eq!(fetches(), 1, "cached for the hour the server says");
+
+    // The list kinds, then an update of a resource the gather read (and so subscribed to).
+    for what in ["tools", "prompts", "resources", "resource:test://resource/1"] {
+        let method = match what {
+            "resource:test://resource/1" => "notifications/resources/updated".to_string(),
+            _ => format!("notifications/{what}/list_changed"),
+        };
+        let count = || seen.lock().unwrap().iter().filter(|(m, _)| *m == method).count();
+        // The stream may not be acknowledged yet at first (the SDK does not replay): publish
+        // until the notification arrives.
+        let began = std::time::Instant::now();
+        while count() == 0 {
+            assert!(began.elapsed() < Duration::from_secs(20), "{method} never arrived: {:?}", seen.lock().unwrap());
+            let r = o.call_tool_on(Some("py"), "change", json!({ "what": what })).unwrap();
+            assert_eq!(r.text(), format!("changed {what}"));
+            let wait = std::time::Instant::now();
+            while count() == 0 && wait.elapsed() < Duration::from_millis(500) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let before = fetches();
+        o.gather_all_resources().unwrap();
+        assert_eq!(fetches(), before + 1, "{method} dropped the entry: fetched again");
+        o.gather_all_resources().unwrap();
+        assert_eq!(fetches(), before + 1, "then cached again");
+    }
+    let seen = seen.lock().unwrap();
+    assert!(seen.iter().all(|(m, _)| m != "notifications/subscriptions/acknowledged"), "{seen:?}");
+    let (_, params) = seen.iter().find(|(m, _)| m.ends_with("list_changed")).unwrap();
+    assert!(
+        params["_meta"]["io.modelcontextprotocol/subscriptionId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("mcp-orchestrator-listen-")),
+        "{params}"
+    );
+    assert!(o.cache_stats().invalidations >= 4, "{:?}", o.cache_stats());
+    o.close();
+}

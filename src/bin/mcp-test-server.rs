@@ -29,7 +29,9 @@ usage: mcp-test-server [FLAG]...
   --exit-on-unknown          exit (status 0) when a request with a method it does not know
                              arrives (as `server/discover` is to a handshake-era server)
   --malformed-before METHOD  write a line that is not JSON before answering METHOD
-  --notify-after-initialized send a log message and a progress notification
+  --notify-after-initialized send a log message and a progress notification (modern: a
+                             resources/list_changed on an acknowledged subscriptions/listen)
+  --cache-hints TTL_MS=SCOPE the modern wire's cacheable results carry ttlMs and cacheScope
   --ping-client              ping the client after initialization
   --ask-client TOOL          a call of TOOL first asks the client elicitation, sampling, roots
   --oversized BYTES          write one line of BYTES bytes first
@@ -109,6 +111,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             "--exit-on-unknown" => builder.fault(Fault::ExitOnUnknownMethod),
             "--malformed-before" => builder.fault(Fault::MalformedEvent(value()?)),
             "--notify-after-initialized" => builder.fault(Fault::NotifyAfterInitialized),
+            "--cache-hints" => {
+                let v = value()?;
+                let (ttl, scope) = v.split_once('=').ok_or("--cache-hints wants TTL_MS=SCOPE")?;
+                builder.cache_hints(number(ttl)? as u64, scope)
+            }
             "--ping-client" => builder.fault(Fault::PingClient),
             "--ask-client" => builder.fault(Fault::AskClient(value()?)),
             "--oversized" => builder.fault(Fault::OversizedEvent(number(&value()?)?)),

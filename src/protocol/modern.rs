@@ -136,6 +136,55 @@ pub(crate) fn with_envelope(params: Option<Value>, envelope: Map<String, Value>,
     Value::Object(params)
 }
 
+/// The cache hints of one result on the 2026-07-28 wire (`ttlMs`, `cacheScope`), or of several
+/// merged ([`CacheHints::merge`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CacheHints {
+    /// The shortest `ttlMs` seen (a negative one counts as 0); `None` when no result had one.
+    pub ttl: Option<std::time::Duration>,
+    /// Whether any result said `cacheScope: "private"`.
+    pub private: bool,
+}
+
+impl CacheHints {
+    /// The hints of a raw result; results without `ttlMs` or `cacheScope` give none of them.
+    pub(crate) fn of(raw: &str) -> CacheHints {
+        #[derive(Deserialize)]
+        struct Hints {
+            #[serde(rename = "ttlMs")]
+            ttl_ms: Option<Value>,
+            #[serde(rename = "cacheScope")]
+            cache_scope: Option<Value>,
+        }
+        let Ok(h) = serde_json::from_str::<Hints>(raw) else { return CacheHints::default() };
+        let ttl = h.ttl_ms.and_then(|v| match v {
+            // "If ttlMs is negative, clients SHOULD ignore it and treat it as 0."
+            Value::Number(n) if n.as_i64().is_some_and(|n| n < 0) || n.as_f64().is_some_and(|f| f < 0.0) => Some(0),
+            Value::Number(n) => n.as_u64().or_else(|| n.as_f64().map(|f| f as u64)),
+            _ => None,
+        });
+        CacheHints {
+            ttl: ttl.map(std::time::Duration::from_millis),
+            private: h.cache_scope.as_ref().and_then(Value::as_str) == Some("private"),
+        }
+    }
+
+    /// Both hints at once: the shorter TTL, private if either is.
+    pub(crate) fn merge(self, other: CacheHints) -> CacheHints {
+        let ttl = match (self.ttl, other.ttl) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        CacheHints { ttl, private: self.private || other.private }
+    }
+}
+
+/// Whether results of `method` carry cache hints (the spec's cacheable results, less
+/// `server/discover`, whose result the orchestrator does not cache).
+pub(crate) fn is_cacheable(method: &str) -> bool {
+    matches!(method, "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" | "resources/read")
+}
+
 /// What a result's `resultType` says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ResultKind {
@@ -433,5 +482,24 @@ mod tests {
         assert_eq!(p["_meta"]["progressToken"], 1);
         assert_eq!(p["_meta"][META_VERSION], "v");
         assert_eq!(with_envelope(None, envelope("v", &json!({})), &Map::new())["_meta"][META_CAPABILITIES], json!({}));
+    }
+
+    #[test]
+    fn cache_hints_are_read_and_merged() {
+        use std::time::Duration;
+        let h = CacheHints::of(r#"{"tools":[],"ttlMs":1500,"cacheScope":"public"}"#);
+        assert_eq!(h, CacheHints { ttl: Some(Duration::from_millis(1500)), private: false });
+        let p = CacheHints::of(r#"{"ttlMs":0,"cacheScope":"private","resultType":"complete"}"#);
+        assert_eq!(p, CacheHints { ttl: Some(Duration::ZERO), private: true });
+        assert_eq!(CacheHints::of(r#"{"ttlMs":-5}"#).ttl, Some(Duration::ZERO), "negative is 0");
+        assert_eq!(CacheHints::of(r#"{"ttlMs":2.5}"#).ttl, Some(Duration::from_millis(2)));
+        assert_eq!(CacheHints::of(r#"{"ttlMs":"10"}"#).ttl, None, "not a number: no hint");
+        assert_eq!(CacheHints::of(r#"{"tools":[]}"#), CacheHints::default());
+        assert_eq!(CacheHints::of("not json"), CacheHints::default());
+        assert_eq!(CacheHints::of(r#"{"ttlMs":18446744073709551615}"#).ttl, Some(Duration::from_millis(u64::MAX)));
+        assert_eq!(h.merge(p), CacheHints { ttl: Some(Duration::ZERO), private: true });
+        assert_eq!(h.merge(CacheHints::default()), h);
+        assert_eq!(CacheHints::default().merge(h), h);
+        assert!(is_cacheable("resources/read") && !is_cacheable("tools/call") && !is_cacheable("server/discover"));
     }
 }

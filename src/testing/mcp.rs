@@ -166,12 +166,15 @@ pub(crate) fn answer_modern(
     let result = match method {
         "server/discover" => to_value(&json!({
             "supportedVersions": [MODERN],
-            "capabilities": capabilities(),
+            "capabilities": modern_capabilities(),
             "instructions": spec.instructions,
             "ttlMs": 0,
             "cacheScope": "private",
             "_meta": {"io.modelcontextprotocol/serverInfo": {"name": spec.name, "version": spec.version}},
         })),
+        // The subscription itself is the transport's (an event stream, or stdout); this is
+        // its graceful end.
+        "subscriptions/listen" => Ok(json!({})),
         "initialize" | "ping" | "notifications/initialized" => {
             Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method}))))
         }
@@ -186,6 +189,10 @@ pub(crate) fn answer_modern(
     match result {
         Ok(Value::Object(mut m)) => {
             m.insert("resultType".into(), json!("complete"));
+            if let Some((ttl_ms, scope)) = spec.cache_hints.as_ref().filter(|_| is_cacheable(method)) {
+                m.insert("ttlMs".into(), json!(ttl_ms));
+                m.insert("cacheScope".into(), json!(scope));
+            }
             (200, Ok(Value::Object(m)))
         }
         Ok(other) => (200, Ok(other)),
@@ -199,6 +206,45 @@ pub(crate) fn answer_modern(
 fn decode_header_value(v: &str) -> String {
     let Some(b64) = v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else { return v.to_string() };
     super::base64::decode(b64).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_else(|| v.to_string())
+}
+
+/// Whether the 2026-07-28 wire's results of `method` carry cache hints.
+fn is_cacheable(method: &str) -> bool {
+    matches!(
+        method,
+        "server/discover"
+            | "tools/list"
+            | "prompts/list"
+            | "resources/list"
+            | "resources/templates/list"
+            | "resources/read"
+    )
+}
+
+/// What the modern wire advertises: every list may change (`subscriptions/listen` is served,
+/// [`crate::testing::TestServer::notify`] sends the changes) and resources may be subscribed.
+fn modern_capabilities() -> ServerCapabilities {
+    ServerCapabilities {
+        resources: Some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
+        tools: Some(ListChangedCapability { list_changed: Some(true) }),
+        prompts: Some(ListChangedCapability { list_changed: Some(true) }),
+        ..ServerCapabilities::default()
+    }
+}
+
+/// The part of a `subscriptions/listen` filter the test server honours: the three list kinds
+/// and `resourceSubscriptions`, as asked (everything it advertises on the modern wire).
+pub(crate) fn honoured(asked: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for key in ["toolsListChanged", "promptsListChanged", "resourcesListChanged"] {
+        if asked.get(key).and_then(Value::as_bool) == Some(true) {
+            out.insert(key.into(), json!(true));
+        }
+    }
+    if let Some(uris) = asked.get("resourceSubscriptions").filter(|u| u.is_array()) {
+        out.insert("resourceSubscriptions".into(), uris.clone());
+    }
+    Value::Object(out)
 }
 
 fn capabilities() -> ServerCapabilities {

@@ -153,7 +153,9 @@ pub enum Fault {
     /// to the client; its answer is recorded in [`Stats::client_answers`].
     RequestClient(String),
     /// After `notifications/initialized`, send a `notifications/message`
-    /// `{level: "info", logger: "test", data: "hello"}` and a `notifications/progress`.
+    /// `{level: "info", logger: "test", data: "hello"}` and a `notifications/progress`. Over
+    /// stdio on the 2026-07-28 wire: after acknowledging a `subscriptions/listen` that asked for
+    /// `resourcesListChanged`, send a `notifications/resources/list_changed` on it.
     NotifyAfterInitialized,
     /// `resources/list`, `resources/templates/list` and `tools/list` always answer their first
     /// page with the same `nextCursor`, so a client following cursors sees one repeat.
@@ -203,7 +205,11 @@ pub enum ProtocolMode {
     /// `Mcp-Param-*`), checked in the spec's order (`-32602`, `-32020`, `-32022`, all `400`);
     /// `server/discover` answers; an unknown method is `404` `-32601`; an unknown resource is
     /// `400` `-32602`. A request without the envelope gets `400` `-32022`; `GET /sse` is `404`.
-    /// Over stdio, `initialize` gets `-32022`.
+    /// Over stdio, `initialize` gets `-32022`. Every list may change (`listChanged: true`):
+    /// `subscriptions/listen` is served — over HTTP an event stream with the acknowledgement,
+    /// then what [`TestServer::notify`] sends; over stdio the acknowledgement and, with
+    /// [`Fault::NotifyAfterInitialized`], a `notifications/resources/list_changed`. Cache hints:
+    /// [`TestServerBuilder::cache_hints`].
     ModernOnly,
     /// Legacy HTTP+SSE only: `/mcp` answers `404`.
     LegacySseOnly,
@@ -269,6 +275,11 @@ pub struct Stats {
     pub last_headers: BTreeMap<String, BTreeMap<String, String>>,
     /// The `capabilities` of the client's last `initialize` (HTTP transports).
     pub client_capabilities: Option<Value>,
+    /// `subscriptions/listen` streams open now (the modern wire over HTTP).
+    pub open_listens: usize,
+    /// The acknowledged `notifications` filter of every `subscriptions/listen` stream opened
+    /// (the modern wire over HTTP), in order.
+    pub listen_filters: Vec<Value>,
     /// `GET`s carrying `Last-Event-ID` (a client resuming an event stream), on any path.
     pub resumptions: u64,
 }
@@ -358,6 +369,8 @@ struct Spec {
     faults: Vec<Fault>,
     mode: ProtocolMode,
     bind: Option<SocketAddr>,
+    /// The modern wire's cache hints (`ttlMs`, `cacheScope`) on cacheable results.
+    cache_hints: Option<(u64, String)>,
 }
 
 impl fmt::Debug for Spec {
@@ -625,6 +638,15 @@ impl TestServerBuilder {
         self
     }
 
+    /// On the 2026-07-28 wire, every cacheable result (`server/discover`, the four lists,
+    /// `resources/read`) carries the cache hints `ttlMs` and `cacheScope` (`"public"` or
+    /// `"private"`). Without this, list and read results carry none and `server/discover`
+    /// says `ttlMs: 0, cacheScope: "private"`.
+    pub fn cache_hints(mut self, ttl_ms: u64, scope: &str) -> Self {
+        self.spec.cache_hints = Some((ttl_ms, scope.to_string()));
+        self
+    }
+
     /// Pages `resources/list`, `resources/templates/list` and `tools/list` with at most `n`
     /// items each (at least 1), linked by `nextCursor`. Default: everything in one page.
     pub fn page_size(mut self, n: usize) -> Self {
@@ -733,6 +755,7 @@ impl TestServer {
                 faults: Vec::new(),
                 mode: ProtocolMode::HandshakeOnly,
                 bind: None,
+                cache_hints: None,
             },
             gauges: Vec::new(),
             events: Vec::new(),
@@ -776,15 +799,27 @@ impl TestServer {
     }
 
     /// Sends a notification (e.g. `notifications/resources/list_changed`) on every open session
-    /// that has received its endpoint. Returns how many sessions it was sent to.
+    /// that has received its endpoint, and on every open `subscriptions/listen` stream whose
+    /// filter asked for it (the modern wire: `toolsListChanged`, `promptsListChanged`,
+    /// `resourcesListChanged`, or the `uri` of a `notifications/resources/updated` among its
+    /// `resourceSubscriptions`; `_meta` gets the subscription id). Returns how many sessions
+    /// and streams it was sent to.
     pub fn notify(&self, method: &str, params: Option<Value>) -> usize {
         self.inner.notify(method, params)
     }
 
     /// Ends every open event stream, as a server going away would; the server keeps accepting
-    /// new ones. Returns how many it ended.
+    /// new ones. Returns how many it ended. `subscriptions/listen` streams end without their
+    /// response (an unexpected drop, which a client may answer by listening again).
     pub fn close_streams(&self) -> usize {
         self.inner.close_streams()
+    }
+
+    /// Ends every open `subscriptions/listen` stream gracefully: the listen request's response
+    /// (`{"resultType": "complete"}` with the subscription id), then the end of the stream.
+    /// Returns how many it ended.
+    pub fn end_listens(&self) -> usize {
+        self.inner.end_listens()
     }
 
     /// Stops accepting, closes every connection and joins every thread. Returns within a bounded

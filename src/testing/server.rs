@@ -58,6 +58,50 @@ struct Shared {
     mcp_asking: Mutex<HashMap<RequestId, (AnswerTx, &'static str)>>,
     /// How many replies [`Fault::BreakReply`] / [`Fault::TruncateReply`] have broken, per method.
     broken: Mutex<HashMap<String, u32>>,
+    /// Open `subscriptions/listen` streams (the modern wire over HTTP), by a serial number.
+    listens: Mutex<HashMap<u64, Listen>>,
+}
+
+/// One open `subscriptions/listen` stream: what it asked for, and where its messages go.
+#[derive(Clone)]
+struct Listen {
+    /// The listen request's `notifications` filter.
+    filter: Value,
+    /// Notifications to send (`Some`), or the end of the subscription: `None` ends it
+    /// gracefully (the response), a dropped sender abruptly.
+    tx: Sender<Option<Vec<u8>>>,
+    /// The listen request's id: every message carries it as `subscriptionId`.
+    id: RequestId,
+}
+
+/// Whether a subscription with `filter` asked for notification `method` (with `params`), as
+/// `subscriptions/listen` defines it.
+pub(crate) fn wants(filter: &Value, method: &str, params: Option<&Value>) -> bool {
+    let flag = |k: &str| filter.get(k).and_then(Value::as_bool) == Some(true);
+    match method {
+        "notifications/tools/list_changed" => flag("toolsListChanged"),
+        "notifications/prompts/list_changed" => flag("promptsListChanged"),
+        "notifications/resources/list_changed" => flag("resourcesListChanged"),
+        "notifications/resources/updated" => {
+            let uri = params.and_then(|p| p.get("uri")).and_then(Value::as_str);
+            let subscribed = filter.get("resourceSubscriptions").and_then(Value::as_array);
+            uri.is_some_and(|u| subscribed.is_some_and(|s| s.iter().any(|x| x.as_str() == Some(u))))
+        }
+        _ => false,
+    }
+}
+
+/// A notification on subscription `id`: `params._meta` carries its `subscriptionId`.
+pub(crate) fn on_subscription(id: &RequestId, method: &str, params: Option<&Value>) -> Vec<u8> {
+    let mut params = match params {
+        Some(Value::Object(m)) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    let meta = params.entry("_meta").or_insert_with(|| json!({}));
+    if let Value::Object(meta) = meta {
+        meta.insert("io.modelcontextprotocol/subscriptionId".into(), json!(id));
+    }
+    jsonrpc::encode_notification(method, Some(&Value::Object(params)))
 }
 
 /// A client's answer to a server request: its result, or its error's code and message.
@@ -157,6 +201,7 @@ pub(crate) fn start(spec: Spec, extra_gauges: Vec<Arc<Gauge>>) -> io::Result<Tes
         threads: Mutex::new(Vec::new()),
         next_id: AtomicU64::new(0),
         mcp_asking: Mutex::new(HashMap::new()),
+        listens: Mutex::new(HashMap::new()),
         broken: Mutex::new(HashMap::new()),
     });
     let url = format!("http://{addr}/sse");
@@ -193,6 +238,7 @@ impl Running {
         stats.in_flight_max = self.shared.gauges[0].max();
         stats.open_connections = self.shared.connections.current();
         stats.max_concurrent_connections = self.shared.connections.max();
+        stats.open_listens = lock(&self.shared.listens).len();
         stats
     }
 
@@ -206,7 +252,12 @@ impl Running {
         for s in &sessions {
             s.message(data.clone());
         }
-        sessions.len()
+        let listens: Vec<Listen> = lock(&self.shared.listens).values().cloned().collect();
+        let mut sent = 0;
+        for l in listens.iter().filter(|l| wants(&l.filter, method, params.as_ref())) {
+            sent += usize::from(l.tx.send(Some(on_subscription(&l.id, method, params.as_ref()))).is_ok());
+        }
+        sessions.len() + sent
     }
 
     pub(crate) fn close_streams(&self) -> usize {
@@ -214,7 +265,14 @@ impl Running {
         for s in &sessions {
             s.send(Out::Close);
         }
-        sessions.len()
+        // Dropping a listen's sender ends its stream without a response (a drop).
+        let listens = std::mem::take(&mut *lock(&self.shared.listens));
+        sessions.len() + listens.len()
+    }
+
+    pub(crate) fn end_listens(&self) -> usize {
+        let listens: Vec<Listen> = lock(&self.shared.listens).values().cloned().collect();
+        listens.iter().filter(|l| l.tx.send(None).is_ok()).count()
     }
 
     pub(crate) fn shutdown(&self) {

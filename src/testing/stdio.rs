@@ -219,6 +219,24 @@ fn dispatch(spec: &Spec, events: &Events, state: &mut State, message: Message) -
                 }
                 (false, _) => mcp::answer(spec, &method, params.as_deref()),
             };
+            if modern && method == "subscriptions/listen" && result.is_ok() {
+                // The subscription stays open (its response would end it): the acknowledgement,
+                // and a change with NotifyAfterInitialized.
+                let asked = params
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())
+                    .and_then(|p| p.get("notifications").cloned())
+                    .unwrap_or_else(|| json!({}));
+                let filter = mcp::honoured(&asked);
+                let ack = json!({"notifications": filter});
+                let ack = super::server::on_subscription(&id, "notifications/subscriptions/acknowledged", Some(&ack));
+                state.send(ack, Some("out subscriptions/listen".into()));
+                let change = "notifications/resources/list_changed";
+                if spec.has(&Fault::NotifyAfterInitialized) && super::server::wants(&filter, change, None) {
+                    state.send(super::server::on_subscription(&id, change, None), None);
+                }
+                return false;
+            }
             if spec.has(&Fault::ExitOnUnknownMethod)
                 && matches!(&result, Err(e) if e.code == crate::jsonrpc::METHOD_NOT_FOUND)
             {

@@ -207,6 +207,9 @@ fn modern_post(
         return write_response(stream, 202, &[], "", keep_alive);
     };
     shared.count(|s| *s.requests.entry(method.clone()).or_default() += 1);
+    if method == "subscriptions/listen" && !spec.never_answers(method) {
+        return listen(shared, stream, req, id, params.as_deref(), keep_alive);
+    }
     let _guard = InFlight::enter(shared.gauges.clone());
     if spec.never_answers(method) {
         hold(shared, stream);
@@ -232,6 +235,69 @@ fn modern_post(
         return broken_reply(stream, None, json, &String::from_utf8_lossy(&body));
     }
     json_response(stream, status, None, &String::from_utf8_lossy(&body), keep_alive)
+}
+
+/// `subscriptions/listen` on the modern wire: checked like any request; then an event stream
+/// that stays open — the acknowledgement first, then the notifications [`TestServer::notify`]
+/// sends that the filter asked for, each carrying the subscription id — until the client goes,
+/// the server stops, [`TestServer::close_streams`] drops it (no response) or
+/// [`TestServer::end_listens`] ends it gracefully (the response). Not counted as in flight.
+///
+/// [`TestServer::notify`]: crate::testing::TestServer::notify
+/// [`TestServer::close_streams`]: crate::testing::TestServer::close_streams
+/// [`TestServer::end_listens`]: crate::testing::TestServer::end_listens
+fn listen(
+    shared: &Arc<Shared>,
+    stream: &TcpStream,
+    req: &Request,
+    id: &RequestId,
+    params: Option<&serde_json::value::RawValue>,
+    keep_alive: bool,
+) -> bool {
+    let header = |name: &str| req.header(name).map(str::to_string);
+    let (status, result) = mcp::answer_modern(&shared.spec, "subscriptions/listen", params, Some(&header), &[]);
+    if status != 200 || result.is_err() {
+        let body = jsonrpc::encode_response(id, result.as_ref());
+        return json_response(stream, status, None, &String::from_utf8_lossy(&body), keep_alive);
+    }
+    let asked = params
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p.get()).ok())
+        .and_then(|p| p.get("notifications").cloned())
+        .unwrap_or_else(|| json!({}));
+    let filter = mcp::honoured(&asked);
+    shared.count(|s| s.listen_filters.push(filter.clone()));
+    let (tx, rx) = unbounded::<Option<Vec<u8>>>();
+    let n = shared.next_id.fetch_add(1, Ordering::SeqCst);
+    lock(&shared.listens).insert(n, super::Listen { filter: filter.clone(), tx, id: id.clone() });
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+    let event = |data: &[u8]| {
+        let mut out = b"event: message\ndata: ".to_vec();
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\n\n");
+        (&*stream).write_all(&out).is_ok()
+    };
+    let ack =
+        super::on_subscription(id, "notifications/subscriptions/acknowledged", Some(&json!({"notifications": filter})));
+    let mut ok = (&*stream).write_all(head.as_bytes()).is_ok() && event(&ack);
+    while ok {
+        select! {
+            recv(rx) -> out => match out {
+                Ok(Some(data)) => ok = event(&data),
+                Ok(None) => {
+                    let end = json!({"resultType": "complete", "_meta": {"io.modelcontextprotocol/subscriptionId": id}});
+                    let _ = event(&jsonrpc::encode_response(id, Ok(&end)));
+                    ok = false;
+                }
+                Err(_) => ok = false, // dropped: the stream ends without a response
+            },
+            recv(shared.stop_rx) -> _ => ok = false,
+            default(Duration::from_millis(50)) => ok = !client_gone(stream),
+        }
+    }
+    lock(&shared.listens).remove(&n);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    false
 }
 
 /// Whether this reply to `method` is to be broken ([`Fault::BreakReply`],
@@ -268,6 +334,21 @@ fn broken_reply(stream: &TcpStream, session: Option<&str>, json: bool, answer: &
     let _ = (&*stream).flush();
     let _ = stream.shutdown(std::net::Shutdown::Both);
     false
+}
+
+/// Whether the client closed its end of the connection (a read would see end of file).
+fn client_gone(stream: &TcpStream) -> bool {
+    if stream.set_nonblocking(true).is_err() {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    let gone = match stream.peek(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(e) => !matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted),
+    };
+    let _ = stream.set_nonblocking(false);
+    gone
 }
 
 /// Answers a call of the asking tool ([`Fault::AskClient`]) with an event stream: the server's

@@ -98,6 +98,14 @@ pub(crate) trait Transport: Send + Sync {
         true
     }
 
+    /// A transport of its own to the same endpoint (same URL, headers, authorization, wire),
+    /// routing to `router`: closing it ends only what was sent through it. `subscriptions/listen`
+    /// uses one per subscription over HTTP, so that one subscription can be ended alone
+    /// (`session/listen.rs`). `None` (the default): the transport has no such thing (stdio).
+    fn fork(&self, _router: Arc<Router>) -> Option<Arc<dyn Transport>> {
+        None
+    }
+
     /// Ends the session: every pending request fails at once, the reader stops and is joined.
     /// Idempotent; returns in bounded time whatever the server does.
     fn close(&self);
@@ -195,6 +203,8 @@ pub(crate) struct Router {
     handlers: crate::handlers::Handlers,
     /// How long a handler has to answer (the server's request timeout).
     handler_timeout: Duration,
+    /// `notifications/subscriptions/acknowledged` received (`session/listen.rs`).
+    acks: std::sync::atomic::AtomicU64,
 }
 
 impl Router {
@@ -206,6 +216,7 @@ impl Router {
             on_notification,
             handlers: crate::handlers::Handlers::default(),
             handler_timeout: ANSWER_BOUND,
+            acks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -214,6 +225,11 @@ impl Router {
         self.handlers = handlers;
         self.handler_timeout = timeout;
         self
+    }
+
+    /// The notification handler, if any (a forked transport's router shares it).
+    pub(crate) fn notification_handler(&self) -> Option<NotificationHandler> {
+        self.on_notification.clone()
     }
 
     /// The handlers answering server requests and `input_required` rounds.
@@ -409,7 +425,23 @@ impl Router {
         None
     }
 
+    /// How many `subscriptions/listen` acknowledgements arrived.
+    pub(crate) fn acknowledged(&self) -> u64 {
+        self.acks.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     fn notification(&self, method: String, params: Option<Box<RawValue>>) {
+        if method == "notifications/subscriptions/acknowledged" {
+            // The listen thread's business (session/listen.rs), not the program's.
+            self.acks.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            log::debug!(
+                "op={} server={}: subscriptions/listen acknowledged: {}",
+                self.session_op,
+                self.server,
+                params.as_ref().map_or("", |p| p.get())
+            );
+            return;
+        }
         let params: Option<serde_json::Value> = params.and_then(|p| serde_json::from_str(p.get()).ok());
         match method.as_str() {
             "notifications/message" => self.log_server_message(params.as_ref()),

@@ -788,6 +788,18 @@ impl StreamableHttpTransport {
             op: op.clone(),
             detail: format!("url `{}` {why}", crate::url::redacted(url)),
         })?;
+        Ok(Self::with_url(url, headers, router, options, op))
+    }
+
+    /// [`StreamableHttpTransport::connect`] with a parsed URL.
+    fn with_url(
+        url: Url,
+        headers: &Headers,
+        router: Arc<Router>,
+        options: &HttpOptions,
+        op: &OpId,
+    ) -> StreamableHttpTransport {
+        let server: Arc<str> = router.server().into();
         let (wake, woken) = bounded::<()>(0);
         let inner = Arc::new(Inner {
             server,
@@ -805,14 +817,14 @@ impl StreamableHttpTransport {
             renewing: Mutex::new(false),
             renewed: Condvar::new(),
         });
-        Ok(StreamableHttpTransport {
+        StreamableHttpTransport {
             inner,
             stream_agent: http::stream_agent(),
             op: op.clone(),
             wake: Mutex::new(Some(wake)),
             reader: Mutex::new(None),
             reader_started: AtomicBool::new(false),
-        })
+        }
     }
 
     /// Starts the GET stream reader after the handshake; after a new session, starts it again if
@@ -921,6 +933,15 @@ impl Transport for StreamableHttpTransport {
 
     fn set_protocol_version(&self, version: &str) {
         *lock(&self.inner.protocol_version) = Some(version.to_string());
+    }
+
+    /// The fork has no session id (its close must not end this session): for the modern wire.
+    fn fork(&self, router: Arc<Router>) -> Option<Arc<dyn Transport>> {
+        let inner = &self.inner;
+        let fork = Self::with_url(inner.url.clone(), &inner.headers, router, &inner.options, &self.op);
+        fork.inner.modern.store(inner.modern.load(Ordering::SeqCst), Ordering::SeqCst);
+        *lock(&fork.inner.protocol_version) = lock(&inner.protocol_version).clone();
+        Some(Arc::new(fork))
     }
 
     fn close(&self) {

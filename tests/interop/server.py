@@ -4,6 +4,7 @@
     python tests/interop/server.py --transport sse|streamable_http|stdio
         [--stateless] [--json-response] [--resources N] [--list-latency-ms MS]
         [--page-size K] [--port 0] [--exit-on-stdin-eof] [--log-level LEVEL]
+        [--cache-ttl-ms MS] [--cache-scope public|private] [--change-tool]
 
 What it serves (see tests/interop/README.md for the exact wire shapes):
 
@@ -29,6 +30,13 @@ still produce every result:
   into pages of K items with an opaque `nextCursor`. Without it the SDK answers every list
   in one page and never sets `nextCursor`.
 
+On the 2026-07-28 wire the SDK adds cache hints to every cacheable result (`ttlMs: 0,
+cacheScope: "private"` by default); `--cache-ttl-ms MS` and `--cache-scope` set them for every
+cacheable method (the SDK's `cache_hints`). `--change-tool` adds a tool `change(what)` (what:
+`tools`, `prompts`, `resources`, or `resource:<uri>`) that publishes that list-changed event
+(or `resources/updated` of the URI) to the open `subscriptions/listen` streams (the SDK's
+`Context.notify_*`) and answers `changed {what}`; it is left out otherwise, so the default tool list stays `add`, `echo`.
+
 HTTP transports listen on 127.0.0.1 only. Once the server accepts connections it prints
 exactly one line, `LISTENING <port>`, to stdout. Legacy SSE is served at `/sse` (POSTs to
 `/messages/?session_id=<hex>`), Streamable HTTP at `/mcp`. Over stdio nothing but
@@ -48,7 +56,8 @@ from typing import Any
 
 import anyio
 import uvicorn
-from mcp.server.mcpserver import MCPServer
+from mcp.server.caching import CACHEABLE_METHODS, CacheHint
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts.base import AssistantMessage, Message, UserMessage
 from mcp.server.mcpserver.resources import BinaryResource, TextResource
 from mcp.shared.exceptions import MCPError
@@ -83,6 +92,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--page-size", type=int, default=None, metavar="K", help="page the list methods, K items per page"
     )
+    parser.add_argument(
+        "--cache-ttl-ms", type=int, default=None, metavar="MS", help="ttlMs of every cacheable result (2026-07-28)"
+    )
+    parser.add_argument(
+        "--cache-scope", default="private", choices=["public", "private"], help="cacheScope with --cache-ttl-ms"
+    )
+    parser.add_argument(
+        "--change-tool", action="store_true", help="a tool change(what) publishing a list-changed event"
+    )
     parser.add_argument("--port", type=int, default=0, help="HTTP port on 127.0.0.1 (default 0: ephemeral)")
     parser.add_argument(
         "--exit-on-stdin-eof",
@@ -104,6 +122,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--resources must be >= 0")
     if args.list_latency_ms < 0:
         parser.error("--list-latency-ms must be >= 0")
+    if args.cache_ttl_ms is not None and args.cache_ttl_ms < 0:
+        parser.error("--cache-ttl-ms must be >= 0")
     if args.page_size is not None and args.page_size < 1:
         parser.error("--page-size must be >= 1")
     if not 0 <= args.port <= 65535:
@@ -153,11 +173,16 @@ def list_middleware(latency_s: float, page_size: int | None):
 
 
 def build_server(args: argparse.Namespace) -> MCPServer:
+    cache_hints = None
+    if args.cache_ttl_ms is not None:
+        hint = CacheHint(ttl_ms=args.cache_ttl_ms, scope=args.cache_scope)
+        cache_hints = {method: hint for method in CACHEABLE_METHODS}
     server = MCPServer(
         "interop-test-server",
         version="1.0.0",
         instructions="Test server for mcp-orchestrator interop tests.",
         log_level=args.log_level,
+        cache_hints=cache_hints,
     )
 
     for i in range(args.resources):
@@ -201,6 +226,25 @@ def build_server(args: argparse.Namespace) -> MCPServer:
     @server.tool(title="Echo", description="Return the text unchanged.", structured_output=False)
     def echo(text: str) -> str:
         return text
+
+    if args.change_tool:
+
+        @server.tool(title="Change", description="Publish a list-changed event.", structured_output=False)
+        async def change(what: str, ctx: Context) -> str:
+            if what.startswith("resource:"):
+                await ctx.notify_resource_updated(what.removeprefix("resource:"))
+                return f"changed {what}"
+            notify = {
+                "tools": ctx.notify_tools_changed,
+                "prompts": ctx.notify_prompts_changed,
+                "resources": ctx.notify_resources_changed,
+            }.get(what)
+            if notify is None:
+                raise MCPError(
+                    code=INVALID_PARAMS, message=f"what must be tools, prompts, resources or resource:URI, not {what!r}"
+                )
+            await notify()
+            return f"changed {what}"
 
     @server.prompt(title="Greet", description="Greet someone by name.")
     def greet(name: str, style: str = "plain") -> str:
