@@ -118,23 +118,20 @@ fn context_str(context: &Value, key: &str) -> Option<String> {
 
 /// The authorization code flow; a pre-registered client when the context names one.
 fn oauth(context: &Value) -> AuthConfig {
-    AuthConfig::OAuth(OAuthConfig {
-        client_id: context_str(context, "client_id"),
-        client_secret: context_str(context, "client_secret").map(Secret::new),
-        client_metadata_url: Some(CLIENT_METADATA_URL.into()),
-        client_name: Some("mcp-orchestrator conformance client".into()),
-        ..OAuthConfig::default()
-    })
+    let mut config =
+        OAuthConfig::new().client_metadata_url(CLIENT_METADATA_URL).client_name("mcp-orchestrator conformance client");
+    config.client_id = context_str(context, "client_id");
+    config.client_secret = context_str(context, "client_secret").map(Secret::new);
+    AuthConfig::OAuth(config)
 }
 
 fn client_credentials(context: &Value) -> AuthConfig {
-    AuthConfig::ClientCredentials(ClientCredentialsConfig {
-        client_id: context_str(context, "client_id").unwrap_or_default(),
-        client_secret: context_str(context, "client_secret").map(Secret::new),
-        private_key_pem: context_str(context, "private_key_pem").map(Secret::new),
-        signing_algorithm: context_str(context, "signing_algorithm"),
-        ..ClientCredentialsConfig::default()
-    })
+    let mut config = ClientCredentialsConfig::default();
+    config.client_id = context_str(context, "client_id").unwrap_or_default();
+    config.client_secret = context_str(context, "client_secret").map(Secret::new);
+    config.private_key_pem = context_str(context, "private_key_pem").map(Secret::new);
+    config.signing_algorithm = context_str(context, "signing_algorithm");
+    AuthConfig::ClientCredentials(config)
 }
 
 fn authorized(url: &str, auth: AuthConfig) -> Outcome {

@@ -434,6 +434,22 @@ impl ServerConfig {
         self
     }
 
+    /// Sets how the server is authorized (the config's `auth` block): a bearer token, client
+    /// credentials or the authorization code flow. An `auth` on a stdio server is an error of
+    /// [`Config::new`].
+    ///
+    /// ```
+    /// use mcp_orchestrator::{AuthConfig, ClientCredentialsConfig, ServerConfig};
+    ///
+    /// let server = ServerConfig::http("reports", "https://mcp.example.com/mcp")
+    ///     .auth(AuthConfig::ClientCredentials(ClientCredentialsConfig::with_secret("batch-job", "s3cret")));
+    /// # let _ = server;
+    /// ```
+    pub fn auth(mut self, auth: crate::auth::AuthConfig) -> ServerConfig {
+        self.auth = Some(auth);
+        self
+    }
+
     /// Sets whether the server is used at all (`false` leaves it out).
     pub fn enabled(mut self, enabled: bool) -> ServerConfig {
         self.enabled = enabled;
@@ -854,6 +870,9 @@ fn validate_server(s: &ServerConfig) -> std::result::Result<(), String> {
         Transport::Stdio { command, env, cwd, .. } => {
             if !s.headers.is_empty() {
                 return Err(format!("server `{name}`: headers are not allowed with transport `stdio`"));
+            }
+            if s.auth.is_some() {
+                return Err(format!("server `{name}`: `auth` is not allowed with transport `stdio`"));
             }
             if command.trim().is_empty() {
                 return Err(format!("server `{name}`: `command` is empty"));

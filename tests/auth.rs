@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcp_orchestrator::testing::{AuthServer, Iss, MetadataAt, PrmAt};
-use mcp_orchestrator::{AuthConfig, Authorizer, ClientCredentialsConfig, ImmediateRedirect, OAuthConfig, Secret};
+use mcp_orchestrator::{
+    AuthConfig, Authorizer, ClientCredentialsConfig, Config, ImmediateRedirect, OAuthConfig, Secret, ServerConfig,
+};
 use wait::eventually;
 
 const T: Duration = Duration::from_secs(10);
@@ -247,11 +249,7 @@ fn pre_registered_clients_authenticate_as_the_server_allows() {
     for (method, basic) in [("client_secret_basic", true), ("client_secret_post", false)] {
         let server =
             AuthServer::builder().registration(false).auth_methods(&[method]).client("pre", "s3cret").start().unwrap();
-        let config = OAuthConfig {
-            client_id: Some("pre".into()),
-            client_secret: Some(Secret::new("s3cret")),
-            ..OAuthConfig::default()
-        };
+        let config = OAuthConfig::new().client_id("pre").client_secret("s3cret");
         assert_eq!(call(&oauth(&server, config), &server, "x").unwrap(), 200, "{method}");
         let token = &server.requests_to("/token")[0];
         assert_eq!(token.authorization.is_some(), basic, "{method}");
@@ -264,7 +262,7 @@ fn pre_registered_clients_authenticate_as_the_server_allows() {
 fn a_client_metadata_document_url_is_the_client_id_where_supported() {
     let server = AuthServer::builder().cimd().start().unwrap();
     let url = "https://client.example/metadata.json";
-    let config = OAuthConfig { client_metadata_url: Some(url.into()), ..OAuthConfig::default() };
+    let config = OAuthConfig::new().client_metadata_url(url);
     assert_eq!(call(&oauth(&server, config), &server, "x").unwrap(), 200);
     assert_eq!(server.requests_to("/authorize")[0].param("client_id"), Some(url));
     assert!(server.requests_to("/register").is_empty());
@@ -309,11 +307,7 @@ fn client_credentials_with_a_secret_or_a_signed_assertion() {
         .client("svc", "pw")
         .start()
         .unwrap();
-    let config = ClientCredentialsConfig {
-        client_id: "svc".into(),
-        client_secret: Some(Secret::new("pw")),
-        ..Default::default()
-    };
+    let config = ClientCredentialsConfig::with_secret("svc", "pw");
     let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
     assert_eq!(call(&auth, &server, "x").unwrap(), 200);
     let token = &server.requests_to("/token")[0];
@@ -327,11 +321,7 @@ fn client_credentials_with_a_secret_or_a_signed_assertion() {
         .jwt_client("svc", KEY_PEM)
         .start()
         .unwrap();
-    let config = ClientCredentialsConfig {
-        client_id: "svc".into(),
-        private_key_pem: Some(Secret::new(KEY_PEM)),
-        ..Default::default()
-    };
+    let config = ClientCredentialsConfig::with_private_key("svc", KEY_PEM);
     let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config.clone()));
     assert_eq!(call(&auth, &server, "x").unwrap(), 200);
     let token = &server.requests_to("/token")[0];
@@ -346,12 +336,8 @@ fn client_credentials_with_a_secret_or_a_signed_assertion() {
             .jwt_client("svc", RSA_KEY_PEM)
             .start()
             .unwrap();
-        let config = ClientCredentialsConfig {
-            client_id: "svc".into(),
-            private_key_pem: Some(Secret::new(RSA_KEY_PEM)),
-            signing_algorithm: algorithm.map(String::from),
-            ..Default::default()
-        };
+        let mut config = ClientCredentialsConfig::with_private_key("svc", RSA_KEY_PEM);
+        config.signing_algorithm = algorithm.map(String::from);
         let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
         assert_eq!(call(&auth, &server, "x").unwrap(), 200, "{algorithm:?}");
         let assertion = server.requests_to("/token")[0].param("client_assertion").unwrap().to_string();
@@ -363,12 +349,7 @@ fn client_credentials_with_a_secret_or_a_signed_assertion() {
     }
     // An RSA key named ES256 fails with an auth error that shows no key.
     let server = AuthServer::builder().registration(false).auth_methods(&["private_key_jwt"]).start().unwrap();
-    let config = ClientCredentialsConfig {
-        client_id: "svc".into(),
-        private_key_pem: Some(Secret::new(RSA_KEY_PEM)),
-        signing_algorithm: Some("ES256".into()),
-        ..Default::default()
-    };
+    let config = ClientCredentialsConfig::with_private_key("svc", RSA_KEY_PEM).signing_algorithm("ES256");
     let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::ClientCredentials(config));
     let err = call(&auth, &server, "x").unwrap_err().to_string();
     assert!(err.contains("not a PKCS#8 PEM P-256 key") && !err.contains("MII"), "{err}");
@@ -381,7 +362,7 @@ fn the_token_file_is_owner_only_and_reused() {
     let file = dir.join("tokens.json");
     let _ = std::fs::remove_file(&file);
     let server = AuthServer::builder().start().unwrap();
-    let config = OAuthConfig { token_file: Some(file.clone()), ..OAuthConfig::default() };
+    let config = OAuthConfig::new().token_file(&file);
     let auth = oauth(&server, config.clone());
     assert_eq!(call(&auth, &server, "x").unwrap(), 200);
     #[cfg(unix)]
@@ -401,11 +382,7 @@ fn the_token_file_is_owner_only_and_reused() {
 
 #[test]
 fn secrets_stay_out_of_debug_and_errors() {
-    let config = OAuthConfig {
-        client_id: Some("id".into()),
-        client_secret: Some(Secret::new("hunter2")),
-        ..OAuthConfig::default()
-    };
+    let config = OAuthConfig::new().client_id("id").client_secret("hunter2");
     assert!(!format!("{config:?}").contains("hunter2"));
     assert!(!format!("{:?}", AuthConfig::Bearer(Secret::new("tok-123"))).contains("tok-123"));
     let server = AuthServer::builder()
@@ -468,9 +445,29 @@ fn the_auth_block_of_the_config() {
     );
     assert_eq!((o.scopes.len(), o.redirect_uri()), (2, "http://127.0.0.1:8123/callback".to_string()));
     assert!(!format!("{:?}", c).contains("client-secret"));
+    // The builders make what the YAML makes.
+    let built = OAuthConfig::new()
+        .client_id("app")
+        .client_secret("client-secret")
+        .scopes(["mcp:read", "mcp:write"])
+        .redirect_port(8123)
+        .token_file("/tmp/t.json");
+    assert_eq!(AuthConfig::OAuth(built), c.servers[0].auth.clone().unwrap());
 
     let c = config(&["auth: {type: client_credentials, client_id: svc, client_secret: '${SECRET}'}"]).unwrap();
-    assert!(matches!(c.servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
+    let built = ClientCredentialsConfig::with_secret("svc", "client-secret");
+    assert_eq!(c.servers[0].auth, Some(AuthConfig::ClientCredentials(built)));
+    // The server builder takes the block too, and refuses it on stdio as the YAML does.
+    let server = ServerConfig::streamable_http("guarded", "http://127.0.0.1:1/mcp")
+        .priority(1)
+        .auth(c.servers[0].auth.clone().unwrap());
+    assert_eq!(Config::builder().server(server).build().unwrap().servers[0].auth, c.servers[0].auth);
+    let stdio = ServerConfig::stdio("local", "server", ["--stdio"]).auth(AuthConfig::Bearer(Secret::new("t")));
+    let e = Config::builder().server(stdio).build().unwrap_err().to_string();
+    assert!(
+        e.contains("server `local`: `auth` is not allowed with transport `stdio`") && !e.contains("Bearer t"),
+        "{e}"
+    );
 
     let c = config(&["auth: {type: client_credentials, client_id: svc, private_key: k, signing_algorithm: RS256}"]);
     assert!(matches!(c.unwrap().servers[0].auth, Some(AuthConfig::ClientCredentials(_))));
