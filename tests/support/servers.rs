@@ -333,11 +333,24 @@ impl Srv {
 
     /// Brings a killed HTTP server back on the same address (a stdio server needs nothing: the
     /// client starts it again).
+    ///
+    /// The port was an ephemeral one: while it is free, the kernel may hand it to an outgoing
+    /// connection (a client retrying a connect to it on loopback can even connect to itself).
+    /// Such a socket is short-lived, so a bind refused with `AddrInUse` is tried again, for up
+    /// to 10 s.
     pub fn restart(&mut self) {
         if let Srv::Http(_, s, spec) = self {
             let addr = s.addr();
-            let b = spec.builder(None).bind(addr);
-            *s = start_http(b);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            *s = loop {
+                match spec.builder(None).bind(addr).start() {
+                    Ok(started) => break started,
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && std::time::Instant::now() < deadline => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(e) => panic!("the test server could not be started again on {addr}: {e}"),
+                }
+            };
         }
     }
 
