@@ -420,12 +420,9 @@ fn read(o: &Orchestrator, g: &Gathered, uri: &str, format: Format) -> Result<(),
     }))
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// Prints `value` as pretty JSON on stdout, streamed (see [`output::write_json`]).
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Other(format!("cannot encode the result as JSON: {e}")))?;
-    say!("{text}");
-    Ok(())
+    output::write_json(std::io::stdout().lock(), value).map_err(Failure::Other)
 }
 
 fn call(
