@@ -36,6 +36,11 @@ const OVERLAPPED_READS: usize = 32;
 /// The answers come on the event stream, so a batch of requests costs about
 /// `len / POST_CONNECTIONS` POST round trips, not `len`.
 const POST_CONNECTIONS: usize = 4;
+/// Over legacy SSE a batch this small is sent from the caller's thread alone: its requests
+/// are still all in flight before the first answer is awaited (only the 202s are waited for
+/// one after the other), and starting threads and connections for it cost more CPU than the
+/// few acknowledgements take (a quarter of a 50-server gather's CPU; see BENCHMARKS.md).
+const SMALL_BATCH: usize = 8;
 
 /// A session with one MCP server.
 ///
@@ -403,15 +408,16 @@ impl Client {
             .collect()
     }
 
-    /// How many requests of one batch are sent at once: one (from the caller's thread) over a
-    /// transport whose send returns at once (stdio), [`POST_CONNECTIONS`] over one whose send
-    /// waits for the server's acknowledgement (legacy SSE), [`OVERLAPPED_READS`] over one that
-    /// reads each reply inside its send (Streamable HTTP).
-    fn concurrent_sends(&self) -> usize {
+    /// How many requests of a batch of `batch` are sent at once: one (from the caller's thread)
+    /// over a transport whose send returns at once (stdio), [`POST_CONNECTIONS`] over one whose
+    /// send waits for the server's acknowledgement (legacy SSE) when the batch is larger than
+    /// [`SMALL_BATCH`], [`OVERLAPPED_READS`] over one that reads each reply inside its send
+    /// (Streamable HTTP).
+    fn concurrent_sends(&self, batch: usize) -> usize {
         let transport = &self.session.transport;
         if !transport.pipelines() {
             OVERLAPPED_READS
-        } else if transport.send_waits() {
+        } else if transport.send_waits() && batch > SMALL_BATCH {
             POST_CONNECTIONS
         } else {
             1
@@ -432,7 +438,7 @@ impl Client {
         let start = |(method, params): &(&'static str, Option<serde_json::Value>)| {
             self.session.start_with(op, method, params.clone(), deadline, &RequestOptions::default())
         };
-        let threads = self.concurrent_sends().min(requests.len());
+        let threads = self.concurrent_sends(requests.len()).min(requests.len());
         if threads <= 1 {
             return requests.iter().map(start).collect();
         }
