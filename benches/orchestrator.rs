@@ -1,5 +1,7 @@
-//! The criterion suite: the SSE parser, JSON-RPC decoding, config parsing, and warm and cold
-//! gathers against the crate's own test servers in-process.
+//! The criterion suite: the SSE parser, JSON-RPC decoding, config parsing, warm and cold
+//! gathers against the crate's own test servers in-process, and 100 reads of a server whose
+//! every read takes 5 ms, over each transport (target: about one read's time, <= 25 ms, not
+//! 100 x 5 ms; the stdio server is the `mcp-test-server` binary).
 //!
 //! `cargo bench --all-features` measures; `cargo test --benches --all-features` runs each once.
 
@@ -8,8 +10,8 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use mcp_orchestrator::bench_support::{decode_resources_list, parse_sse};
-use mcp_orchestrator::testing::TestServer;
-use mcp_orchestrator::{Config, Orchestration, Orchestrator, ServerConfig};
+use mcp_orchestrator::testing::{Fault, TestServer};
+use mcp_orchestrator::{Client, Config, Orchestration, Orchestrator, ServerConfig, Transport};
 use serde_json::json;
 
 /// A stream like a busy legacy-SSE session: an endpoint, many small messages, keep-alive
@@ -131,5 +133,39 @@ fn cold(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, parser, decode, config, warm_gather, cold);
+/// 100 `resources/read` of one server that answers each after 5 ms, concurrently
+/// (`Fault::Delay`; the test server answers each on its own thread, or its own connection over
+/// Streamable HTTP).
+fn reads(c: &mut Criterion) {
+    const READS: usize = 100;
+    let delay = Duration::from_millis(5);
+    let server = TestServer::builder()
+        .with_sample_resources(READS)
+        .fault(Fault::Delay("resources/read".into(), delay))
+        .start()
+        .unwrap();
+    let stdio = Transport::Stdio {
+        command: env!("CARGO_BIN_EXE_mcp-test-server").into(),
+        args: ["--resources", "100", "--delay", "resources/read=5"].map(String::from).to_vec(),
+        env: Default::default(),
+        cwd: None,
+    };
+    let uris: Vec<String> = (0..READS).map(|i| format!("test://resource/{i}")).collect();
+    let uris: Vec<&str> = uris.iter().map(String::as_str).collect();
+    let mut g = c.benchmark_group("read_100_at_5ms");
+    g.sample_size(20).measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    for (name, transport) in [
+        ("sse", Transport::Sse { url: server.url().into() }),
+        ("streamable_http", Transport::StreamableHttp { url: server.mcp_url().into() }),
+        ("stdio", stdio),
+    ] {
+        let client = Client::connect(&ServerConfig::new("reads", transport)).unwrap();
+        assert!(client.read_resources(&uris).iter().all(Result::is_ok), "{name}: every read answers");
+        g.bench_function(name, |b| b.iter(|| black_box(client.read_resources(black_box(&uris)))));
+        client.close();
+    }
+    g.finish();
+}
+
+criterion_group!(benches, parser, decode, config, warm_gather, cold, reads);
 criterion_main!(benches);

@@ -27,8 +27,20 @@ use crate::transport::{Notification, NotificationHandler, deadline_in};
 
 /// The most pages one listing may take before it is an error.
 pub const DEFAULT_MAX_PAGES: usize = 10_000;
-/// How many reads run at once over a transport that cannot pipeline (streamable HTTP).
-const OVERLAPPED_READS: usize = 8;
+/// How many requests are in flight at once over a transport that cannot pipeline (Streamable
+/// HTTP: one connection, and one thread, per request in flight). 100 reads of 5 ms each take
+/// 4 rounds, about 20 ms (`benches/reads.rs`); 8 took 13 rounds, about 65 ms.
+const OVERLAPPED_READS: usize = 32;
+/// How many POSTs are sent at once over a transport whose send waits for the server's
+/// acknowledgement (legacy SSE: a `202` per message), each over its own kept-alive connection.
+/// The answers come on the event stream, so a batch of requests costs about
+/// `len / POST_CONNECTIONS` POST round trips, not `len`.
+const POST_CONNECTIONS: usize = 4;
+/// Over legacy SSE a batch this small is sent from the caller's thread alone: its requests
+/// are still all in flight before the first answer is awaited (only the 202s are waited for
+/// one after the other), and starting threads and connections for it cost more CPU than the
+/// few acknowledgements take (a quarter of a 50-server gather's CPU; see BENCHMARKS.md).
+const SMALL_BATCH: usize = 8;
 
 /// A session with one MCP server.
 ///
@@ -65,6 +77,15 @@ pub struct Client {
 struct ListingBudget {
     bytes: usize,
     items: usize,
+}
+
+/// Everything one server lists (what a gather needs besides the resources' contents).
+#[derive(Debug, Default)]
+pub(crate) struct Listings {
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub tools: Vec<Tool>,
+    pub prompts: Vec<Prompt>,
 }
 
 /// Options for [`Client::builder`].
@@ -294,7 +315,9 @@ impl Client {
     }
 
     /// The contents of many resources, pipelined: every request is sent before the first answer
-    /// is awaited, so the whole costs about one round trip. Results are in the order of `uris`.
+    /// is awaited, so the whole costs about one round trip (over legacy SSE the POSTs go out
+    /// several at once, over kept-alive connections; over Streamable HTTP up to 32 requests are
+    /// in flight, each on its own connection). Results are in the order of `uris`.
     pub fn read_resources(&self, uris: &[&str]) -> Vec<Result<Vec<ResourceContents>>> {
         self.read_resources_in(&OpId::new(), uris, self.session.deadline())
     }
@@ -346,13 +369,20 @@ impl Client {
 
     pub(crate) fn list_tools_in(&self, op: &OpId, deadline: Instant) -> Result<Vec<Tool>> {
         let tools = self.list_all(op, "tools/list", deadline, |p: ListToolsResult| (p.tools, p.next_cursor))?;
+        Ok(self.callable_tools(op, tools))
+    }
+
+    /// The listed tools that can be called: on the modern wire over HTTP, a tool whose
+    /// `x-mcp-header` annotations are invalid cannot be called correctly and is left out; the
+    /// others' headers are remembered for their calls.
+    /// Also remembers which tools are annotated read-only or idempotent (a call whose reply
+    /// was lost is sent again only for those).
+    fn callable_tools(&self, op: &OpId, tools: Vec<Tool>) -> Vec<Tool> {
         let idempotent = tools.iter().map(|t| (t.name.clone(), is_idempotent(t))).collect();
         *self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()) = idempotent;
         if !self.is_modern() || self.wire == Wire::Stdio {
-            return Ok(tools);
+            return tools;
         }
-        // The modern wire over HTTP: a tool whose `x-mcp-header` annotations are invalid
-        // cannot be called correctly, and is left out.
         let mut headers = HashMap::new();
         let mut kept = Vec::with_capacity(tools.len());
         for tool in tools {
@@ -369,7 +399,7 @@ impl Client {
             }
         }
         *self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()) = Some(headers);
-        Ok(kept)
+        kept
     }
 
     /// The `Mcp-Param-*` headers of a call (the modern wire over HTTP); lists the tools first
@@ -398,46 +428,63 @@ impl Client {
         uris: &[&str],
         deadline: Instant,
     ) -> Vec<Result<Vec<ResourceContents>>> {
-        if !self.session.transport.pipelines() {
-            return self.read_resources_overlapped(op, uris, deadline);
-        }
-        let calls: Vec<Result<Call>> = uris
-            .iter()
-            .map(|uri| self.session.start(op, "resources/read", Some(&json!({ "uri": uri })), deadline))
-            .collect();
+        let requests: Vec<_> = uris.iter().map(|uri| ("resources/read", Some(json!({ "uri": uri })))).collect();
+        let calls = self.start_many(op, &requests, deadline);
         calls
             .into_iter()
             .map(|call| self.session.finish::<ReadResourceResult>(call?, deadline).map(|r| r.contents))
             .collect()
     }
 
-    /// Reads over a transport that cannot pipeline: up to [`OVERLAPPED_READS`] requests at
-    /// once, each on a scoped thread (`mcp-read:<server>`) joined before this returns.
-    fn read_resources_overlapped(
+    /// How many requests of a batch of `batch` are sent at once: one (from the caller's thread)
+    /// over a transport whose send returns at once (stdio), [`POST_CONNECTIONS`] over one whose
+    /// send waits for the server's acknowledgement (legacy SSE) when the batch is larger than
+    /// [`SMALL_BATCH`], [`OVERLAPPED_READS`] over one that reads each reply inside its send
+    /// (Streamable HTTP).
+    fn concurrent_sends(&self, batch: usize) -> usize {
+        let transport = &self.session.transport;
+        if !transport.pipelines() {
+            OVERLAPPED_READS
+        } else if transport.send_waits() && batch > SMALL_BATCH {
+            POST_CONNECTIONS
+        } else {
+            1
+        }
+    }
+
+    /// Starts every request of a batch, all before the first answer is awaited; returns the
+    /// calls in the order of `requests`. When the transport's sends wait (see
+    /// [`concurrent_sends`](Self::concurrent_sends)), they are made from up to that many
+    /// threads at once: the caller's and scoped threads (`mcp-send:<server>`), joined before
+    /// this returns.
+    fn start_many(
         &self,
         op: &OpId,
-        uris: &[&str],
+        requests: &[(&'static str, Option<serde_json::Value>)],
         deadline: Instant,
-    ) -> Vec<Result<Vec<ResourceContents>>> {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let slots: Vec<std::sync::Mutex<Option<Result<Vec<ResourceContents>>>>> =
-            uris.iter().map(|_| std::sync::Mutex::new(None)).collect();
-        let read = |uri: &str| -> Result<Vec<ResourceContents>> {
-            let call = self.session.start(op, "resources/read", Some(&json!({ "uri": uri })), deadline)?;
-            self.session.finish::<ReadResourceResult>(call, deadline).map(|r| r.contents)
+    ) -> Vec<Result<Call>> {
+        let start = |(method, params): &(&'static str, Option<serde_json::Value>)| {
+            self.session.start_with(op, method, params.clone(), deadline, &RequestOptions::default())
         };
+        let threads = self.concurrent_sends(requests.len()).min(requests.len());
+        if threads <= 1 {
+            return requests.iter().map(start).collect();
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let slots: Vec<Mutex<Option<Result<Call>>>> = requests.iter().map(|_| Mutex::new(None)).collect();
         let work = || {
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(uri) = uris.get(i) else { break };
-                let result = read(uri);
-                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+                let Some(request) = requests.get(i) else { break };
+                let call = start(request);
+                *slots[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(call);
             }
         };
         std::thread::scope(|scope| {
-            for _ in 1..OVERLAPPED_READS.min(uris.len()) {
+            for _ in 1..threads {
                 let spawned = std::thread::Builder::new()
-                    .name(format!("mcp-read:{}", self.session.name))
+                    .name(format!("mcp-send:{}", self.session.name))
+                    .stack_size(crate::transport::SMALL_STACK)
                     .spawn_scoped(scope, work);
                 if spawned.is_err() {
                     break; // fewer threads: the caller's thread below still does the work
@@ -447,17 +494,63 @@ impl Client {
         });
         slots
             .into_iter()
-            .map(|slot| {
+            .zip(requests)
+            .map(|(slot, (method, _))| {
                 slot.into_inner().unwrap_or_else(|e| e.into_inner()).unwrap_or_else(|| {
                     Err(Error::ConnectionClosed {
                         server: self.session.name.to_string(),
-                        method: "resources/read".into(),
+                        method: (*method).into(),
                         op: op.clone(),
-                        detail: "the read was not made".into(),
+                        detail: "the request was not sent".into(),
                     })
                 })
             })
             .collect()
+    }
+
+    /// Every listing the server has the capability for (resources and templates, tools,
+    /// prompts), each to its last page. Their first pages are in flight together, in one round
+    /// trip ([`start_many`](Self::start_many)); later pages, rare, follow one listing at a time.
+    pub(crate) fn list_catalogue_in(&self, op: &OpId, deadline: Instant) -> Result<Listings> {
+        let caps = &self.init.capabilities;
+        let (resources, tools, prompts) = (caps.resources.is_some(), caps.tools.is_some(), caps.prompts.is_some());
+        let mut methods: Vec<(&'static str, Option<serde_json::Value>)> = Vec::with_capacity(4);
+        if resources {
+            methods.push(("resources/list", None));
+            methods.push(("resources/templates/list", None));
+        }
+        if tools {
+            methods.push(("tools/list", None));
+        }
+        if prompts {
+            methods.push(("prompts/list", None));
+        }
+        let mut firsts = self.start_many(op, &methods, deadline).into_iter();
+        let mut out = Listings::default();
+        if resources {
+            out.resources =
+                self.list_from(op, "resources/list", deadline, firsts.next(), |p: ListResourcesResult| {
+                    (p.resources, p.next_cursor)
+                })?;
+            out.templates = self.list_from(
+                op,
+                "resources/templates/list",
+                deadline,
+                firsts.next(),
+                |p: ListResourceTemplatesResult| (p.resource_templates, p.next_cursor),
+            )?;
+        }
+        if tools {
+            let listed = self
+                .list_from(op, "tools/list", deadline, firsts.next(), |p: ListToolsResult| (p.tools, p.next_cursor))?;
+            out.tools = self.callable_tools(op, listed);
+        }
+        if prompts {
+            out.prompts = self.list_from(op, "prompts/list", deadline, firsts.next(), |p: ListPromptsResult| {
+                (p.prompts, p.next_cursor)
+            })?;
+        }
+        Ok(out)
     }
 
     pub(crate) fn call_tool_in(
@@ -497,13 +590,30 @@ impl Client {
         deadline: Instant,
         split: impl Fn(P) -> (Vec<T>, Option<String>),
     ) -> Result<Vec<T>> {
+        self.list_from(op, method, deadline, None, split)
+    }
+
+    /// [`list_all`](Self::list_all) whose first page may have been requested already (`first`).
+    fn list_from<P: DeserializeOwned, T>(
+        &self,
+        op: &OpId,
+        method: &'static str,
+        deadline: Instant,
+        mut first: Option<Result<Call>>,
+        split: impl Fn(P) -> (Vec<T>, Option<String>),
+    ) -> Result<Vec<T>> {
         let mut items = Vec::new();
         let mut bytes = 0usize;
         let mut cursor: Option<String> = None;
         let mut seen = HashSet::new();
         for _ in 0..self.max_pages {
-            let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
-            let call = self.session.start(op, method, params.as_ref(), deadline)?;
+            let call = match first.take() {
+                Some(call) => call?,
+                None => {
+                    let params = cursor.as_ref().map(|c| json!({ "cursor": c }));
+                    self.session.start(op, method, params.as_ref(), deadline)?
+                }
+            };
             let raw = self.session.finish_raw(call, deadline)?;
             bytes = bytes.saturating_add(raw.get().len());
             if bytes > self.budget.bytes {

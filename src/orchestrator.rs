@@ -1053,18 +1053,13 @@ fn fetch_data(
     op: &OpId,
     deadline: Instant,
 ) -> Result<(Arc<ServerResources>, usize)> {
-    let caps = &client.server().capabilities;
     let mut data = ServerResources::default();
-    if caps.resources.is_some() {
-        data.resources = client.list_resources_in(op, deadline)?;
-        data.templates = client.list_resource_templates_in(op, deadline)?;
-    }
-    if caps.tools.is_some() {
-        data.tools = client.list_tools_in(op, deadline)?;
-    }
-    if caps.prompts.is_some() {
-        data.prompts = client.list_prompts_in(op, deadline)?;
-    }
+    // The first pages of every listing in flight together: one round trip, not four.
+    let listed = client.list_catalogue_in(op, deadline)?;
+    data.resources = listed.resources;
+    data.templates = listed.templates;
+    data.tools = listed.tools;
+    data.prompts = listed.prompts;
     if server.read_contents && !data.resources.is_empty() {
         let uris: Vec<&str> = data.resources.iter().map(|r| r.uri.as_str()).collect();
         let results = client.read_resources_in(op, &uris, deadline);

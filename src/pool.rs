@@ -3,36 +3,61 @@
 //! The caller never runs inside the pool: it collects results from the channel with a deadline,
 //! so a fail-fast caller can return at the first failure while the other jobs finish (and clean
 //! up after themselves) on their own. No job waits for another job of the same pool.
+//!
+//! The jobs are I/O: connecting to a server, a handshake, a gather. A worker waits for its
+//! next job blocked on a channel, never spinning (rayon's workers spin and yield before they
+//! sleep, which cost CPU each time a fan-out woke them: see BENCHMARKS.md). Threads are started
+//! when there is work for them, never more than `size` and never more than the most jobs
+//! handed over at once; they end when the pool is dropped and their job has returned.
 
-use std::sync::Arc;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
 
-use crossbeam_channel::{Receiver, unbounded};
+use crossbeam_channel::{Receiver, Sender, unbounded};
 
-/// A pool of `size` named threads.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// A pool of at most `size` named threads.
 pub(crate) struct Pool {
-    pool: rayon::ThreadPool,
     size: usize,
+    name: String,
+    jobs: Sender<Job>,
+    queue: Receiver<Job>,
+    /// How many threads were started.
+    started: Mutex<usize>,
 }
 
 impl Pool {
-    /// A pool of `size` threads (at least one) named `<name>-<n>`.
+    /// A pool of up to `size` threads (at least one) named `<name>-<n>`, started on demand.
     pub(crate) fn new(size: usize, name: &str) -> std::io::Result<Pool> {
-        let size = size.max(1);
-        let prefix = name.to_string();
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(size)
-            .thread_name(move |i| format!("{prefix}-{i}"))
-            // A job's panic must not take the process down; its result sender is dropped, so
-            // the caller sees the job's result missing and reports it.
-            .panic_handler(|_| log::error!("a pool job panicked"))
-            .build()
-            .map_err(std::io::Error::other)?;
-        Ok(Pool { pool, size })
+        let (jobs, queue) = unbounded();
+        Ok(Pool { size: size.max(1), name: name.to_string(), jobs, queue, started: Mutex::new(0) })
     }
 
-    /// The number of threads.
+    /// The most threads it runs.
     pub(crate) fn size(&self) -> usize {
         self.size
+    }
+
+    /// Starts threads until there are `min(size, wanted)` (as many as can be had).
+    fn grow(&self, wanted: usize) {
+        let wanted = wanted.min(self.size);
+        let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
+        while *started < wanted {
+            let queue = self.queue.clone();
+            let spawned =
+                std::thread::Builder::new().name(format!("{}-{}", self.name, *started)).spawn(move || work(&queue));
+            match spawned {
+                Ok(_) => *started += 1, // detached: it ends when the pool is dropped (see `work`)
+                Err(e) => {
+                    log::warn!("cannot start a pool thread: {e}");
+                    break;
+                }
+            }
+        }
+        if *started == 0 {
+            log::error!("no pool thread could be started; the jobs wait until one can");
+        }
     }
 
     /// Runs `job(i, item)` for every item, at most `size` at a time, and returns a receiver of
@@ -46,16 +71,32 @@ impl Pool {
     {
         let (tx, rx) = unbounded();
         let job = Arc::new(job);
+        let n = items.len();
         for (i, item) in items.into_iter().enumerate() {
             let tx = tx.clone();
             let job = job.clone();
-            self.pool.spawn_fifo(move || {
+            let boxed: Job = Box::new(move || {
                 let result = job(i, item);
                 // The caller may have gone (fail-fast): the job's own cleanup already ran.
                 let _ = tx.send((i, result));
             });
+            // The pool holds the receiving end: the send cannot fail.
+            let _ = self.jobs.send(boxed);
         }
+        self.grow(n);
         rx
+    }
+}
+
+/// A worker: runs jobs until the pool is dropped (taking the only sender with it) and the
+/// queue is empty.
+fn work(queue: &Receiver<Job>) {
+    while let Ok(job) = queue.recv() {
+        // A job's panic must not take the process (or this worker) down; its result sender is
+        // dropped, so the caller sees the job's result missing and reports it.
+        if std::panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
+            log::error!("a pool job panicked");
+        }
     }
 }
 
@@ -94,6 +135,25 @@ mod tests {
         );
         assert!(max.load(Ordering::SeqCst) <= 3, "{}", max.load(Ordering::SeqCst));
         assert!(rx.recv_deadline(deadline).is_err(), "the channel disconnects after the last job");
+    }
+
+    #[test]
+    fn threads_start_only_for_work_and_end_with_the_pool() {
+        let pool = Pool::new(8, "test-lazy").unwrap();
+        assert_eq!(*pool.started.lock().unwrap(), 0, "no thread before the first job");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let rx = pool.fan_out(vec![1, 2], |_, x: i32| x);
+        assert_eq!((0..2).map(|_| rx.recv_deadline(deadline).unwrap().1).sum::<i32>(), 3);
+        assert_eq!(*pool.started.lock().unwrap(), 2, "two jobs, two threads");
+        let rx = pool.fan_out((0..20).collect(), |_, x: i32| x);
+        assert_eq!((0..20).map(|_| rx.recv_deadline(deadline).unwrap().1).sum::<i32>(), 190);
+        assert_eq!(*pool.started.lock().unwrap(), 8, "never more than the size");
+        // Dropping the pool disconnects its queue: each worker's `recv` fails and it returns.
+        let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
+        let rx = pool.fan_out(vec![done_tx], |_, tx| drop(tx));
+        drop(pool);
+        assert!(rx.recv_deadline(deadline).is_ok());
+        assert!(done_rx.recv_deadline(deadline).is_err(), "the last job ran and dropped its sender");
     }
 
     #[test]

@@ -513,12 +513,9 @@ fn prompt(
     Ok(())
 }
 
-/// Prints `value` as pretty JSON on stdout.
+/// Prints `value` as pretty JSON on stdout, streamed (see [`output::write_json`]).
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
-    let text = serde_json::to_string_pretty(value)
-        .map_err(|e| Failure::Other(format!("cannot encode the result as JSON: {e}")))?;
-    say!("{text}");
-    Ok(())
+    output::write_json(std::io::stdout().lock(), value).map_err(Failure::Other)
 }
 
 fn call(

@@ -704,6 +704,23 @@ fn server_json(s: &ServerOutcome) -> ServerJson<'_> {
     }
 }
 
+/// Writes `value` as pretty JSON and a newline to `out` as it is encoded, through a 64 KiB
+/// buffer: a gather's document (every server's resources, contents, tools) is never held
+/// whole in memory. A closed output (`| head`) is not an error: the rest is dropped, as
+/// `emit` does; a value that cannot be encoded is.
+pub fn write_json(out: impl std::io::Write, value: &impl Serialize) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    match serde_json::to_writer_pretty(&mut out, value) {
+        Ok(()) => {
+            let _ = out.write_all(b"\n").and_then(|()| out.flush());
+            Ok(())
+        }
+        Err(e) if e.is_io() => Ok(()),
+        Err(e) => Err(format!("cannot encode the result as JSON: {e}")),
+    }
+}
+
 /// The JSON document of a gather.
 pub fn gather_json<'a>(g: &'a Gathered, cache: &'a CacheStats) -> GatherJson<'a> {
     GatherJson {
@@ -825,6 +842,25 @@ mod tests {
         t.row(vec!["long-name".into(), "7".into(), "x".into()]);
         t.row(vec!["b".into(), "123".into(), String::new()]);
         assert_eq!(t.render(""), "A            N  LAST\nlong-name    7  x\nb          123\n");
+    }
+
+    #[test]
+    fn json_is_written_whole_and_a_closed_output_is_no_error() {
+        let value = serde_json::json!({"a": [1, 2], "b": "x"});
+        let mut out = Vec::new();
+        write_json(&mut out, &value).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{}\n", serde_json::to_string_pretty(&value).unwrap()));
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+        }
+        let big: Vec<String> = (0..20_000).map(|i| format!("item {i}")).collect();
+        assert_eq!(write_json(Closed, &big), Ok(()));
     }
 
     #[test]

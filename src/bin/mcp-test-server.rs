@@ -1,7 +1,9 @@
 //! `mcp-test-server`: the crate's test server over stdio, for tests that spawn a stdio MCP
-//! server (`env!("CARGO_BIN_EXE_mcp-test-server")`). Flags configure what it offers and how
-//! it misbehaves; run it with `--help` for the list. Exit status: 0 when its input ends (or a
-//! `--exit-on` method arrives), the `--exit-at-start` status, 2 for bad usage.
+//! server (`env!("CARGO_BIN_EXE_mcp-test-server")`), or with `--listen` over HTTP (legacy SSE
+//! at `/sse` and Streamable HTTP at `/mcp` on one port), e.g. for bench/compare. Flags
+//! configure what it offers and how it misbehaves; run it with `--help` for the list. Exit
+//! status: 0 when its input ends (or a `--exit-on` method arrives), the `--exit-at-start`
+//! status, 2 for bad usage.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -40,7 +42,11 @@ usage: mcp-test-server [FLAG]...
   --ignore-sigterm           ignore SIGTERM (Unix: re-executes itself under `sh` with TERM ignored)
   --grandchild               start a process that holds stdout open and sleeps until killed
   --pid-file PATH            write `<pid> <grandchild pid or 0>` to PATH once started
-  --event-log PATH           append `<name> <event>` lines to PATH (see TestServerBuilder::event_log)";
+  --event-log PATH           append `<name> <event>` lines to PATH (see TestServerBuilder::event_log)
+  --listen PORT              serve HTTP on 127.0.0.1:PORT instead of stdio (0: any free port):
+                             legacy SSE at /sse, Streamable HTTP at /mcp; prints one line
+                             `LISTENING <port>` once it accepts connections, then serves until
+                             its input ends";
 
 /// Set in the environment of the re-executed process that ignores SIGTERM.
 const TERM_IGNORED: &str = "MCP_TEST_SERVER_SIGTERM_IGNORED";
@@ -66,6 +72,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     let mut builder = TestServer::builder();
     let mut pid_file = None;
     let mut grandchild = false;
+    let mut listen = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
@@ -131,6 +138,11 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 grandchild = true;
                 builder
             }
+            "--listen" => {
+                let port = value()?;
+                listen = Some(port.parse::<u16>().map_err(|e| format!("--listen: `{port}`: {e}"))?);
+                builder
+            }
             "--pid-file" => {
                 pid_file = Some(value()?);
                 builder
@@ -147,7 +159,23 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             other => return Err(format!("unknown flag `{other}`")),
         };
     }
-    serve(builder, grandchild, pid_file.as_deref())
+    match listen {
+        Some(port) => serve_http(builder, port),
+        None => serve(builder, grandchild, pid_file.as_deref()),
+    }
+}
+
+/// Serves over HTTP on `127.0.0.1:port` until standard input ends (the parent closed it or
+/// exited), then shuts the server down.
+fn serve_http(builder: TestServerBuilder, port: u16) -> Result<ExitCode, String> {
+    let builder = if port == 0 { builder } else { builder.bind(([127, 0, 0, 1], port).into()) };
+    let server = builder.start().map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    println!("LISTENING {}", server.addr().port());
+    std::io::Write::flush(&mut std::io::stdout()).map_err(|e| format!("cannot write to stdout: {e}"))?;
+    // Block until the input ends: reads and discards whatever arrives.
+    let _ = std::io::copy(&mut std::io::stdin().lock(), &mut std::io::sink());
+    server.shutdown();
+    Ok(ExitCode::SUCCESS)
 }
 
 fn serve(builder: TestServerBuilder, grandchild: bool, pid_file: Option<&str>) -> Result<ExitCode, String> {

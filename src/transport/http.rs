@@ -33,11 +33,12 @@ use super::excerpt;
 pub(crate) const ERROR_BODY_LIMIT: u64 = 64 * 1024;
 
 /// ureq's per-connection buffers. Its defaults (128 KiB each way) cost 256 KiB of memory per
-/// connection, two connections per server; our requests are small JSON, and the event-stream
-/// parser assembles large events itself, so small buffers do. Response headers must fit in
-/// the input buffer.
-pub(crate) const HTTP_INPUT_BUFFER: usize = 32 * 1024;
-pub(crate) const HTTP_OUTPUT_BUFFER: usize = 16 * 1024;
+/// connection, two or more connections per server; our requests are small JSON, and the
+/// event-stream parser assembles large events itself, so small buffers do. Response headers
+/// must fit in the input buffer, a request's head (with configured headers and a token) in
+/// the output buffer.
+pub(crate) const HTTP_INPUT_BUFFER: usize = 16 * 1024;
+pub(crate) const HTTP_OUTPUT_BUFFER: usize = 8 * 1024;
 
 const USER_AGENT: &str = concat!("mcp-orchestrator/", env!("CARGO_PKG_VERSION"));
 

@@ -22,6 +22,12 @@ pub(crate) mod sse;
 pub(crate) mod stdio;
 pub(crate) mod streamable_http;
 
+/// The stack of the threads the library starts per server (readers, senders): they parse
+/// events, route JSON-RPC messages and run notification callbacks and handlers, not deep
+/// recursion. A quarter of Rust's default 2 MiB: less address space per server, and glibc
+/// keeps fewer, smaller stacks cached (see BENCHMARKS.md).
+pub(crate) const SMALL_STACK: usize = 512 * 1024;
+
 /// How long closing a session may wait for its reader thread after interrupting it.
 pub(crate) const CLOSE_BOUND: Duration = Duration::from_secs(2);
 
@@ -104,6 +110,13 @@ pub(crate) trait Transport: Send + Sync {
     /// (`session/listen.rs`). `None` (the default): the transport has no such thing (stdio).
     fn fork(&self, _router: Arc<Router>) -> Option<Arc<dyn Transport>> {
         None
+    }
+
+    /// Whether `send` waits for the server to acknowledge the message (legacy SSE: each
+    /// POST's `202`) although the answer comes later, elsewhere. The client then sends the
+    /// requests of a batch from a few threads at once instead of one after the other.
+    fn send_waits(&self) -> bool {
+        false
     }
 
     /// Ends the session: every pending request fails at once, the reader stops and is joined.

@@ -3,7 +3,10 @@
 //!
 //! Threads: one reader (`mcp-sse:<server>`) per session owns the GET stream and its own ureq
 //! `Agent`, so that `close()` can interrupt its blocking read with `Agent::shutdown`. POSTs are
-//! made from the caller's thread through a second agent whose idle connections are reused.
+//! made from the caller's thread through a second agent whose idle connections are reused;
+//! [`Transport::send_waits`] says each waits for its `202`, so the client sends a batch (the
+//! first pages of the listings, many reads) from a few threads at once, each over its own
+//! kept-alive connection.
 //!
 //! With OAuth (`auth`), the GET and every POST carry the bearer token; a 401 (or 403 with
 //! `insufficient_scope`) to either hands the challenge to the [`Authorizer`], which renews the
@@ -221,6 +224,7 @@ impl SseTransport {
         let max_event_bytes = options.max_event_bytes;
         let handle = std::thread::Builder::new()
             .name(format!("mcp-sse:{server}"))
+            .stack_size(super::SMALL_STACK)
             .spawn(move || {
                 let _done = done_tx; // dropped when the thread ends: close() waits on it
                 reader_state.run(body, max_event_bytes);
@@ -268,6 +272,10 @@ impl SseTransport {
 }
 
 impl Transport for SseTransport {
+    fn send_waits(&self) -> bool {
+        true // each POST waits for its 202; the answer comes on the event stream
+    }
+
     fn send(&self, message: Vec<u8>, method: &str, op: &OpId, deadline: Instant) -> Result<()> {
         self.poster.post(message, method, op, Deadline::at(deadline))
     }

@@ -145,7 +145,8 @@ impl StdioTransport {
 
     fn start_worker(&self, name: &'static str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
         let (done_tx, done_rx) = bounded::<()>(1);
-        let handle = std::thread::Builder::new().name(format!("{name}:{}", self.server)).spawn(move || {
+        let thread = std::thread::Builder::new().name(format!("{name}:{}", self.server));
+        let handle = thread.stack_size(super::SMALL_STACK).spawn(move || {
             let _done = done_tx; // dropped when the thread ends: close() waits on it
             f();
         })?;

@@ -849,7 +849,8 @@ impl StreamableHttpTransport {
         let op = self.op.clone();
         // Disconnects once the first GET has its answer (or failed): see below.
         let (opened_tx, opened_rx) = bounded::<()>(1);
-        let spawned = std::thread::Builder::new().name(format!("mcp-http:{}", self.inner.server)).spawn(move || {
+        let thread = std::thread::Builder::new().name(format!("mcp-http:{}", self.inner.server));
+        let spawned = thread.stack_size(super::SMALL_STACK).spawn(move || {
             let _done = done_tx; // dropped when the thread ends: close() waits on it
             inner.run_reader(&agent, &op, opened_tx);
         });

@@ -4,7 +4,8 @@
 //!
 //! To do the same work as `mcp-orchestrator gather` with `read_contents: false`, it also lists
 //! the resource templates (when the server has the resources capability) and the tools (when
-//! it has the tools capability), all pages; only the resources are counted.
+//! it has the tools capability) and the prompts (when it has the prompts capability), all
+//! pages, the listings of a server concurrently; only the resources are counted.
 //!
 //! Usage: rmcp-baseline-client <sse-url>...
 
@@ -22,15 +23,36 @@ async fn one(url: String) -> Result<usize, String> {
 
 async fn list(client: &rmcp::service::RunningService<rmcp::RoleClient, ()>) -> Result<usize, String> {
     let caps = client.peer_info().map(|i| i.capabilities.clone()).unwrap_or_default();
-    let mut n = 0;
-    if caps.resources.is_some() {
-        n = client.list_all_resources().await.map_err(|e| format!("resources/list: {e}"))?.len();
-        client.list_all_resource_templates().await.map_err(|e| format!("resources/templates/list: {e}"))?;
-    }
-    if caps.tools.is_some() {
-        client.list_all_tools().await.map_err(|e| format!("tools/list: {e}"))?;
-    }
-    Ok(n)
+    // The three listings of a server concurrently (each follows its own nextCursor).
+    let resources = async {
+        if caps.resources.is_none() {
+            return Ok(0);
+        }
+        client.list_all_resources().await.map(|r| r.len()).map_err(|e| format!("resources/list: {e}"))
+    };
+    let templates = async {
+        if caps.resources.is_none() {
+            return Ok(());
+        }
+        client.list_all_resource_templates().await.map(drop).map_err(|e| format!("resources/templates/list: {e}"))
+    };
+    let tools = async {
+        if caps.tools.is_none() {
+            return Ok(());
+        }
+        client.list_all_tools().await.map(drop).map_err(|e| format!("tools/list: {e}"))
+    };
+    let prompts = async {
+        if caps.prompts.is_none() {
+            return Ok(());
+        }
+        client.list_all_prompts().await.map(drop).map_err(|e| format!("prompts/list: {e}"))
+    };
+    let (n, t, u, p) = tokio::join!(resources, templates, tools, prompts);
+    t?;
+    u?;
+    p?;
+    n
 }
 
 #[tokio::main]
