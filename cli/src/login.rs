@@ -47,13 +47,20 @@ impl AuthorizationHandler for Browser {
         let state = param(request.url, "state");
         let server = request.server;
         let left = request.deadline.saturating_duration_since(Instant::now()).as_secs();
-        if !self.no_browser && open_browser(request.url) {
+        let opener = if self.no_browser { Err(()) } else { open_browser(request.url, request.deadline) };
+        if opener.is_ok() {
             eprintln!("Authorize server `{server}` in the browser that opened (waiting {left} s). If none did, open:");
         } else {
             eprintln!("To authorize server `{server}`, open this URL in a browser (waiting {left} s):");
         }
         eprintln!("{}", request.url);
-        let redirect = wait_for_redirect(&listener, port, &path, state.as_deref(), request.deadline)?;
+        let redirect = wait_for_redirect(&listener, port, &path, state.as_deref(), request.deadline);
+        if let Ok(Some(mut child)) = opener {
+            // Reap an opener that has finished meanwhile; one still running (it may own the
+            // browser) is left to the command's exit.
+            let _ = child.try_wait();
+        }
+        let redirect = redirect?;
         eprintln!("Server `{server}`: the browser came back; finishing the authorization.");
         Ok(redirect)
     }
@@ -126,9 +133,11 @@ fn loopback(redirect_uri: &str) -> Result<(u16, String), String> {
     Ok((port, format!("/{path}")))
 }
 
-/// Starts the system's URL opener (`xdg-open`, `open`); false when it cannot be started or
-/// fails at once (no display, say).
-fn open_browser(url: &str) -> bool {
+/// Starts the system's URL opener (`xdg-open`, `open`) with the URL as its one argument (no
+/// shell). `Err` when it cannot be started or fails at once (no display, say); else the child
+/// when it still runs after a second (reaped later if it can be), `None` when it has been
+/// reaped.
+fn open_browser(url: &str, deadline: Instant) -> Result<Option<std::process::Child>, ()> {
     let mut command = if cfg!(target_os = "macos") {
         Command::new("open")
     } else if cfg!(windows) {
@@ -140,19 +149,19 @@ fn open_browser(url: &str) -> bool {
     };
     let Ok(mut child) = command.arg(url).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
     else {
-        return false;
+        return Err(());
     };
     // The opener hands the URL over and exits; one that fails does so at once. One still running
     // after a second is taken to work, and is left to finish (the command exits soon anyway).
-    let until = Instant::now() + Duration::from_secs(1);
+    let until = deadline.min(Instant::now() + Duration::from_secs(1));
     while Instant::now() < until {
         match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
+            Ok(Some(status)) if status.success() => return Ok(None),
+            Ok(Some(_)) | Err(_) => return Err(()),
             Ok(None) => std::thread::sleep(POLL),
-            Err(_) => return false,
         }
     }
-    true
+    Ok(Some(child))
 }
 
 /// Waits (until `deadline`) for `GET <path>?…` with our `state` on the listener; answers
