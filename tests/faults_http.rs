@@ -450,6 +450,45 @@ fn a_reply_stream_without_event_ids_is_not_resumed_but_the_listing_is_sent_again
 }
 
 #[test]
+fn after_the_server_says_its_tools_changed_a_lost_tool_call_is_not_sent_again() {
+    // `lookup` is listed read-only, so a lost reply to its call may be sent again; then the
+    // server says its tools changed (on another request's reply stream): the tool may no longer
+    // be read-only, and until the tools are listed again a lost call is not repeated.
+    let server = script(move |seen, stream| {
+        if let Some(done) = basics(seen, stream) {
+            return done;
+        }
+        let msg = seen.json();
+        match msg["method"].as_str() {
+            Some("tools/list") => json_reply(
+                stream,
+                &result(
+                    &msg["id"],
+                    json!({"tools": [{"name": "lookup", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": true}}]}),
+                ),
+            ),
+            Some("resources/list") => {
+                let note = json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"});
+                let reply = result(&msg["id"], json!({"resources": []}));
+                event_stream(stream, &format!("event: message\ndata: {note}\n\nevent: message\ndata: {reply}\n\n"))
+            }
+            // The reply stream ends before the response, without an event id: lost.
+            _ => event_stream(stream, ": nothing\n\n"),
+        }
+    });
+    let client = Client::connect(&http_config("changing", server.url("/mcp"), Duration::from_secs(5))).unwrap();
+    assert_eq!(client.list_tools().unwrap().len(), 1);
+    assert_eq!(client.list_resources().unwrap().len(), 0);
+    let err = client.call_tool("lookup", json!({})).unwrap_err();
+    assert!(matches!(err, Error::ConnectionClosed { .. }), "{err}");
+    assert_context(&err, "changing", "tools/call", None, &[]);
+    let text = err.to_string();
+    assert!(text.contains("may have run") && text.contains("annotations are unknown"), "{text}");
+    assert_eq!(server.count(|s| s.rpc_method().as_deref() == Some("tools/call")), 1, "not sent again");
+    client.close();
+}
+
+#[test]
 fn close_wakes_a_request_waiting_to_resume() {
     let server = priming_only(20_000);
     let client =
