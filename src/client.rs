@@ -68,8 +68,9 @@ pub struct Client {
     /// until the tools were listed).
     tool_headers: Mutex<Option<HashMap<String, Vec<ParamHeader>>>>,
     /// Each tool of the last listing: whether it is annotated `readOnlyHint` or
-    /// `idempotentHint` (a call whose reply is lost is sent again only then).
-    tool_idempotent: Mutex<HashMap<String, bool>>,
+    /// `idempotentHint` (a call whose reply is lost is sent again only then). Emptied when the
+    /// server says its tools changed (the annotations are then unknown until listed again).
+    tool_idempotent: Arc<Mutex<HashMap<String, bool>>>,
 }
 
 /// What one paged listing may gather before it fails with [`Error::Limit`].
@@ -175,10 +176,23 @@ impl<'a> ClientBuilder<'a> {
         let listens = self.on_notification.is_some();
         let deadline = deadline_in(config.timeout);
         log::debug!("op={op} server={}: connecting over {}", config.name, config.transport.kind());
+        let tool_idempotent: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
+        let forget = Arc::downgrade(&tool_idempotent);
+        let program = self.on_notification;
+        let on_notification: NotificationHandler = Arc::new(move |server: &str, n: &Notification| {
+            if n.method == "notifications/tools/list_changed"
+                && let Some(map) = forget.upgrade()
+            {
+                map.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            }
+            if let Some(f) = &program {
+                f(server, n);
+            }
+        });
         let parts = Parts {
             op: &op,
             deadline,
-            on_notification: self.on_notification,
+            on_notification: Some(on_notification),
             max_event_bytes: self.max_event_bytes,
             processes: self.processes.as_deref(),
             authorizer: self.authorizer.or_else(|| crate::auth::for_server(config, self.authorization_handler)),
@@ -203,7 +217,7 @@ impl<'a> ClientBuilder<'a> {
             max_pages: self.max_pages,
             budget: self.budget,
             tool_headers: Mutex::new(None),
-            tool_idempotent: Mutex::new(HashMap::new()),
+            tool_idempotent,
         })
     }
 }
@@ -326,8 +340,8 @@ impl Client {
     ///
     /// When the reply is lost (over Streamable HTTP, a reply stream that broke and could not be
     /// resumed), the call is sent again, once, with a new id, only if the tool is annotated
-    /// `readOnlyHint` or `idempotentHint` in this client's last [`list_tools`](Client::list_tools);
-    /// otherwise the error is [`Error::ConnectionClosed`] saying the call may have run.
+    /// `readOnlyHint` or `idempotentHint` in this client's last [`list_tools`](Client::list_tools)
+    /// (and the server has not said since that its tools changed); otherwise the error is [`Error::ConnectionClosed`] saying the call may have run.
     /// (Listings and reads whose reply is lost are always sent again once.)
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
         self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())

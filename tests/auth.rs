@@ -743,3 +743,25 @@ fn a_refused_authorization_is_an_auth_error_and_a_call_does_not_ask_again_and_ag
     assert!(server.requests_to("/token").is_empty());
     o.close();
 }
+
+#[test]
+fn an_authorization_endpoint_that_is_not_http_is_never_handed_to_the_person() {
+    // The URL goes to the person's handler, which the command line hands to the system's URL
+    // opener (`xdg-open`, `open`, `rundll32 url.dll,FileProtocolHandler`): a metadata document
+    // naming a file or another scheme must not get that far.
+    for endpoint in ["file:///etc/passwd", "-a/Applications/Calculator.app", "javascript:alert(1)"] {
+        let server = AuthServer::builder().authorization_endpoint(endpoint).start().unwrap();
+        let handler = Arc::new(Counting::default());
+        let auth = Authorizer::new("guarded", &server.mcp_url(), AuthConfig::OAuth(OAuthConfig::default()))
+            .with_handler(handler.clone());
+        let err = auth.login(T).unwrap_err();
+        assert_eq!(err.kind(), mcp_orchestrator::ErrorKind::Unauthorized, "{err}");
+        assert!(
+            matches!(&err, mcp_orchestrator::Error::Auth { server, reason, .. }
+                if server == "guarded" && reason.contains("authorization_endpoint")),
+            "{err:?}"
+        );
+        assert_eq!(handler.0.load(std::sync::atomic::Ordering::SeqCst), 0, "{endpoint}: the person was asked");
+        assert!(server.requests_to("/token").is_empty());
+    }
+}

@@ -5,43 +5,24 @@
 //! Every test asserts the error kind, that the message names server, method and op id and
 //! carries no secret, and an upper time bound with generous slack.
 
+#[path = "support/raw_http.rs"]
+mod raw_http;
 #[path = "support/wait.rs"]
 mod wait;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use mcp_orchestrator::{Client, Config, Error, OpId, ProtocolChoice, ServerConfig, Transport};
+use raw_http::{Seen, read_request, respond};
 use serde_json::{Value, json};
 use wait::eventually;
 
 // ------------------------------------------------------------------------------------------
 // A scripted HTTP server: one request per connection, answered by the test's handler.
 // ------------------------------------------------------------------------------------------
-
-#[derive(Clone, Debug)]
-struct Seen {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Seen {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn rpc_method(&self) -> Option<String> {
-        self.json()["method"].as_str().map(str::to_string)
-    }
-}
 
 type Handler = dyn Fn(&Seen, &mut TcpStream) -> std::io::Result<()> + Send + Sync;
 
@@ -87,46 +68,6 @@ fn script(handler: impl Fn(&Seen, &mut TcpStream) -> std::io::Result<()> + Send 
         })
         .unwrap();
     Script { addr, seen }
-}
-
-fn read_request(stream: &TcpStream) -> std::io::Result<Seen> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split(' ');
-    let method = parts.next().unwrap_or("").to_string();
-    let path = parts.next().unwrap_or("").to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h)?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((n, v)) = h.split_once(':') {
-            headers.push((n.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let len: usize = headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; len];
-    reader.read_exact(&mut body)?;
-    Ok(Seen { method, path, headers, body })
-}
-
-fn respond(mut stream: &TcpStream, status: &str, headers: &[(&str, &str)], body: &[u8]) -> std::io::Result<()> {
-    let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    stream.flush()
 }
 
 fn json_reply(stream: &TcpStream, body: &Value) -> std::io::Result<()> {
@@ -505,6 +446,45 @@ fn a_reply_stream_without_event_ids_is_not_resumed_but_the_listing_is_sent_again
     assert_eq!(lists.len(), 2, "{lists:?}");
     assert_ne!(lists[0], lists[1], "the resend has a new id");
     assert_eq!(server.count(|s| s.header("last-event-id").is_some()), 0, "nothing to resume from");
+    client.close();
+}
+
+#[test]
+fn after_the_server_says_its_tools_changed_a_lost_tool_call_is_not_sent_again() {
+    // `lookup` is listed read-only, so a lost reply to its call may be sent again; then the
+    // server says its tools changed (on another request's reply stream): the tool may no longer
+    // be read-only, and until the tools are listed again a lost call is not repeated.
+    let server = script(move |seen, stream| {
+        if let Some(done) = basics(seen, stream) {
+            return done;
+        }
+        let msg = seen.json();
+        match msg["method"].as_str() {
+            Some("tools/list") => json_reply(
+                stream,
+                &result(
+                    &msg["id"],
+                    json!({"tools": [{"name": "lookup", "inputSchema": {"type": "object"}, "annotations": {"readOnlyHint": true}}]}),
+                ),
+            ),
+            Some("resources/list") => {
+                let note = json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"});
+                let reply = result(&msg["id"], json!({"resources": []}));
+                event_stream(stream, &format!("event: message\ndata: {note}\n\nevent: message\ndata: {reply}\n\n"))
+            }
+            // The reply stream ends before the response, without an event id: lost.
+            _ => event_stream(stream, ": nothing\n\n"),
+        }
+    });
+    let client = Client::connect(&http_config("changing", server.url("/mcp"), Duration::from_secs(5))).unwrap();
+    assert_eq!(client.list_tools().unwrap().len(), 1);
+    assert_eq!(client.list_resources().unwrap().len(), 0);
+    let err = client.call_tool("lookup", json!({})).unwrap_err();
+    assert!(matches!(err, Error::ConnectionClosed { .. }), "{err}");
+    assert_context(&err, "changing", "tools/call", None, &[]);
+    let text = err.to_string();
+    assert!(text.contains("may have run") && text.contains("annotations are unknown"), "{text}");
+    assert_eq!(server.count(|s| s.rpc_method().as_deref() == Some("tools/call")), 1, "not sent again");
     client.close();
 }
 

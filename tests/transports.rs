@@ -11,6 +11,8 @@
 
 #[path = "support/python.rs"]
 mod python;
+#[path = "support/raw_http.rs"]
+mod raw_http;
 #[path = "support/wait.rs"]
 mod wait;
 
@@ -341,27 +343,12 @@ fn one_config_mixing_three_transports_gathers_everything_in_one_call() {
 /// priming events with `retry`, a reply stream closed before its response (resumed with
 /// `Last-Event-ID`), a server request inside a reply stream, an expired session (404).
 mod scripted {
-    use std::io::{BufRead, BufReader, Read, Write};
+    use std::io::Write;
     use std::net::{TcpListener, TcpStream};
     use std::sync::{Arc, Mutex};
 
-    /// One request as the server saw it.
-    #[derive(Clone, Debug)]
-    pub struct Seen {
-        pub method: String,
-        pub headers: Vec<(String, String)>,
-        pub body: String,
-    }
-
-    impl Seen {
-        pub fn header(&self, name: &str) -> Option<&str> {
-            self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-        }
-
-        pub fn json(&self) -> serde_json::Value {
-            serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-        }
-    }
+    pub use super::raw_http::Seen;
+    use super::raw_http::{read_request, respond};
 
     pub struct Server {
         pub port: u16,
@@ -391,44 +378,6 @@ mod scripted {
             }
         });
         Server { port, seen }
-    }
-
-    fn read_request(stream: &TcpStream) -> std::io::Result<Seen> {
-        let mut reader = BufReader::new(stream);
-        let mut line = String::new();
-        reader.read_line(&mut line)?;
-        let method = line.split(' ').next().unwrap_or("").to_string();
-        let mut headers = Vec::new();
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h)?;
-            let h = h.trim_end();
-            if h.is_empty() {
-                break;
-            }
-            if let Some((n, v)) = h.split_once(':') {
-                headers.push((n.trim().to_string(), v.trim().to_string()));
-            }
-        }
-        let len: usize = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
-        let mut body = vec![0; len];
-        reader.read_exact(&mut body)?;
-        Ok(Seen { method, headers, body: String::from_utf8_lossy(&body).into_owned() })
-    }
-
-    fn respond(mut stream: &TcpStream, status: &str, headers: &[(&str, &str)], body: &str) -> std::io::Result<()> {
-        let mut head = format!("HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-        for (n, v) in headers {
-            head.push_str(&format!("{n}: {v}\r\n"));
-        }
-        head.push_str("\r\n");
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body.as_bytes())?;
-        stream.flush()
     }
 
     fn sse(stream: &TcpStream, session: &str, events: &str) -> std::io::Result<()> {
@@ -524,7 +473,7 @@ mod scripted {
                             &stream,
                             "200 OK",
                             &[("Content-Type", "application/json")],
-                            &result(&id, serde_json::json!({})),
+                            result(&id, serde_json::json!({})),
                         )
                     }
                     Some("tools/list") => {

@@ -42,15 +42,25 @@ impl AuthorizationHandler for Browser {
         let (port, path) = loopback(request.redirect_uri)?;
         // Listen first: an authorization server that redirects at once must find us.
         let listener = listen(port, request.deadline)?;
+        // Only the redirect of this authorization (its `state`) is taken: another request to
+        // the path, a stray tab or another local program, is refused and the wait goes on.
+        let state = param(request.url, "state");
         let server = request.server;
         let left = request.deadline.saturating_duration_since(Instant::now()).as_secs();
-        if !self.no_browser && open_browser(request.url) {
+        let opener = if self.no_browser { Err(()) } else { open_browser(request.url, request.deadline) };
+        if opener.is_ok() {
             eprintln!("Authorize server `{server}` in the browser that opened (waiting {left} s). If none did, open:");
         } else {
             eprintln!("To authorize server `{server}`, open this URL in a browser (waiting {left} s):");
         }
         eprintln!("{}", request.url);
-        let redirect = wait_for_redirect(&listener, port, &path, request.deadline)?;
+        let redirect = wait_for_redirect(&listener, port, &path, state.as_deref(), request.deadline);
+        if let Ok(Some(mut child)) = opener {
+            // Reap an opener that has finished meanwhile; one still running (it may own the
+            // browser) is left to the command's exit.
+            let _ = child.try_wait();
+        }
+        let redirect = redirect?;
         eprintln!("Server `{server}`: the browser came back; finishing the authorization.");
         Ok(redirect)
     }
@@ -78,6 +88,41 @@ fn listen(port: u16, deadline: Instant) -> Result<TcpListener, String> {
     }
 }
 
+/// The decoded value of the query parameter `name` of `url` (the `state`: each side may
+/// percent-encode it differently).
+fn param(url: &str, name: &str) -> Option<String> {
+    let query = url.split('#').next()?.split_once('?')?.1;
+    query.split('&').find_map(|p| p.strip_prefix(name)?.strip_prefix('=')).map(percent_decode)
+}
+
+/// `%XX` and `+` decoded (a malformed escape stays as it is).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The port and path of a loopback redirect URI `http://127.0.0.1:<port>/<path>`.
 fn loopback(redirect_uri: &str) -> Result<(u16, String), String> {
     let rest = redirect_uri
@@ -88,9 +133,11 @@ fn loopback(redirect_uri: &str) -> Result<(u16, String), String> {
     Ok((port, format!("/{path}")))
 }
 
-/// Starts the system's URL opener (`xdg-open`, `open`); false when it cannot be started or
-/// fails at once (no display, say).
-fn open_browser(url: &str) -> bool {
+/// Starts the system's URL opener (`xdg-open`, `open`) with the URL as its one argument (no
+/// shell). `Err` when it cannot be started or fails at once (no display, say); else the child
+/// when it still runs after a second (reaped later if it can be), `None` when it has been
+/// reaped.
+fn open_browser(url: &str, deadline: Instant) -> Result<Option<std::process::Child>, ()> {
     let mut command = if cfg!(target_os = "macos") {
         Command::new("open")
     } else if cfg!(windows) {
@@ -102,24 +149,30 @@ fn open_browser(url: &str) -> bool {
     };
     let Ok(mut child) = command.arg(url).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()
     else {
-        return false;
+        return Err(());
     };
     // The opener hands the URL over and exits; one that fails does so at once. One still running
     // after a second is taken to work, and is left to finish (the command exits soon anyway).
-    let until = Instant::now() + Duration::from_secs(1);
+    let until = deadline.min(Instant::now() + Duration::from_secs(1));
     while Instant::now() < until {
         match child.try_wait() {
-            Ok(Some(status)) => return status.success(),
+            Ok(Some(status)) if status.success() => return Ok(None),
+            Ok(Some(_)) | Err(_) => return Err(()),
             Ok(None) => std::thread::sleep(POLL),
-            Err(_) => return false,
         }
     }
-    true
+    Ok(Some(child))
 }
 
-/// Waits (until `deadline`) for `GET <path>?…` on the listener; answers anything else 404 and
-/// goes on waiting. Returns the full redirect URL.
-fn wait_for_redirect(listener: &TcpListener, port: u16, path: &str, deadline: Instant) -> Result<String, String> {
+/// Waits (until `deadline`) for `GET <path>?…` with our `state` on the listener; answers
+/// another path 404, another state 400, and goes on waiting. Returns the full redirect URL.
+fn wait_for_redirect(
+    listener: &TcpListener,
+    port: u16,
+    path: &str,
+    state: Option<&str>,
+    deadline: Instant,
+) -> Result<String, String> {
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -139,6 +192,10 @@ fn wait_for_redirect(listener: &TcpListener, port: u16, path: &str, deadline: In
             respond(&mut stream, 404, "Not found", "This is not the authorization redirect.");
             continue;
         }
+        if state.is_some() && param(&target, "state").as_deref() != state {
+            respond(&mut stream, 400, "Bad request", "This is not the redirect of this authorization.");
+            continue;
+        }
         let query = target.split_once('?').map_or("", |(_, q)| q);
         if query.split('&').any(|p| p.starts_with("error=")) {
             respond(&mut stream, 200, "Authorization refused", "You can close this tab.");
@@ -154,7 +211,6 @@ fn wait_for_redirect(listener: &TcpListener, port: u16, path: &str, deadline: In
 fn read_target(stream: &mut TcpStream, deadline: Instant) -> Option<String> {
     let bound = deadline.saturating_duration_since(Instant::now()).min(READ_BOUND).max(Duration::from_millis(1));
     stream.set_nonblocking(false).ok()?;
-    stream.set_read_timeout(Some(bound)).ok()?;
     let until = Instant::now() + bound;
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
@@ -163,6 +219,10 @@ fn read_target(stream: &mut TcpStream, deadline: Instant) -> Option<String> {
             respond(stream, 400, "Bad request", "The request is too large or too slow.");
             return None;
         }
+        // Each read waits no longer than what is left of the bound.
+        stream
+            .set_read_timeout(Some(until.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))))
+            .ok()?;
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => return None,
             Ok(n) => head.extend_from_slice(&buf[..n]),
@@ -289,5 +349,50 @@ mod tests {
         assert_eq!(loopback("http://127.0.0.1:80"), Ok((80, "/".to_string())));
         assert!(loopback("https://example.com/callback").is_err());
         assert!(loopback("http://127.0.0.1:x/callback").is_err());
+    }
+
+    /// Sends `request` to the listener and returns the status of its answer (0: none).
+    fn send(port: u16, request: &[u8]) -> u16 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let _ = stream.write_all(request);
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        reply.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    }
+
+    #[test]
+    fn the_listener_takes_only_the_redirect_with_our_state_and_survives_junk() {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let browser = std::thread::Builder::new()
+            .name("test-browser".into())
+            .spawn(move || {
+                [
+                    send(port, b"\xff\xfe garbage without an end"),
+                    send(port, b"\r\n\r\n"),
+                    send(port, format!("GET /callback?x={} HTTP/1.1\r\n", "a".repeat(40_000)).as_bytes()),
+                    send(port, b"POST /callback?code=c&state=ours HTTP/1.1\r\n\r\n"),
+                    send(port, b"GET /favicon.ico HTTP/1.1\r\n\r\n"),
+                    send(port, b"GET /callback?code=forged HTTP/1.1\r\n\r\n"),
+                    send(port, b"GET /callback?code=forged&state=theirs HTTP/1.1\r\n\r\n"),
+                    send(port, b"GET /callback?code=c&state=ours HTTP/1.1\r\n\r\n"),
+                ]
+            })
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let got = wait_for_redirect(&listener, port, "/callback", Some("ours"), deadline);
+        let statuses = browser.join().unwrap();
+        assert_eq!(got, Ok(format!("http://127.0.0.1:{port}/callback?code=c&state=ours")));
+        // The oversized head is answered 400, but the connection is dropped with bytes unread,
+        // so the reset may overtake the answer on the client's side: 0 is fine there too.
+        assert!(matches!(statuses[2], 400 | 0), "{statuses:?}");
+        assert_eq!([statuses[0], statuses[1]], [0, 0], "no answer to junk");
+        assert_eq!(statuses[3..], [405, 404, 400, 400, 200]);
+        assert_eq!(param("http://a/b?state=s1&x=1#f", "state").as_deref(), Some("s1"));
+        assert_eq!(param("http://a/b?states=s1", "state"), None);
+        assert_eq!(param("http://a/b?state=a%2Db_c%2", "state").as_deref(), Some("a-b_c%2"));
     }
 }

@@ -104,6 +104,8 @@ fn play_browser_times(child: &mut Child, port: u16, times: usize) -> (Vec<String
         let url = rx.recv_timeout(DEADLINE).expect("the command prints the authorization URL on stderr");
         let (status, _, _) = get(&format!("http://127.0.0.1:{port}/favicon.ico"));
         assert_eq!(status, 404, "the listener refuses anything but the redirect path");
+        let (status, _, _) = get(&format!("http://127.0.0.1:{port}/callback?code=forged&state=not-ours"));
+        assert_eq!(status, 400, "the listener refuses a redirect with another state, and waits on");
         let (status, location, _) = get(&url);
         assert_eq!(status, 302);
         let location = location.expect("the authorization server redirects");

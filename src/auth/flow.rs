@@ -185,6 +185,14 @@ fn authorization_code(inner: &Inner, net: &Net<'_>, found: &Discovered, scopes: 
         .authorization_endpoint
         .as_deref()
         .ok_or_else(|| net.fail("the authorization server metadata has no authorization_endpoint"))?;
+    // The URL goes to the person's handler, which opens it with the system's URL opener: only
+    // an http(s) URL, never a file, a program or another scheme the metadata names.
+    if let Err(e) = crate::url::Url::parse(endpoint) {
+        return Err(net.fail(format!(
+            "the authorization server's authorization_endpoint {} {e}",
+            crate::url::redacted(endpoint)
+        )));
+    }
     let handler = inner
         .handler
         .lock()

@@ -88,6 +88,7 @@ pub struct AuthServerBuilder {
     resource_override: Option<String>,
     cimd: bool,
     withheld: Vec<String>,
+    authorization_endpoint: Option<String>,
 }
 
 /// One recorded request of a client.
@@ -177,6 +178,7 @@ impl AuthServer {
             resource_override: None,
             cimd: false,
             withheld: Vec::new(),
+            authorization_endpoint: None,
         }
     }
 
@@ -333,6 +335,13 @@ impl AuthServerBuilder {
     /// Advertise `client_id_metadata_document_supported`.
     pub fn cimd(mut self) -> Self {
         self.cimd = true;
+        self
+    }
+
+    /// Advertises this `authorization_endpoint` instead of its own `/authorize` (a hostile or
+    /// broken metadata document: another scheme, a file).
+    pub fn authorization_endpoint(mut self, url: &str) -> Self {
+        self.authorization_endpoint = Some(url.to_string());
         self
     }
 
@@ -499,7 +508,7 @@ fn handle(shared: &Shared, request: &super::http::Request) -> Reply {
         let named = if o.foreign_issuer { "https://attacker.example.com".to_string() } else { issuer.clone() };
         let mut meta = serde_json::json!({
             "issuer": named,
-            "authorization_endpoint": format!("{base}/authorize"),
+            "authorization_endpoint": o.authorization_endpoint.clone().unwrap_or_else(|| format!("{base}/authorize")),
             "token_endpoint": format!("{base}/token"),
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
