@@ -71,6 +71,8 @@ pub struct Client {
     /// `idempotentHint` (a call whose reply is lost is sent again only then). Emptied when the
     /// server says its tools changed (the annotations are then unknown until listed again).
     tool_idempotent: Arc<Mutex<HashMap<String, bool>>>,
+    /// Whether this client listens for changes (`subscriptions/listen`) at all.
+    listens: bool,
 }
 
 /// What one paged listing may gather before it fails with [`Error::Limit`].
@@ -101,6 +103,7 @@ pub struct ClientBuilder<'a> {
     handlers: Handlers,
     authorization_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
     authorizer: Option<crate::auth::Authorizer>,
+    listen: bool,
 }
 
 impl<'a> ClientBuilder<'a> {
@@ -122,6 +125,13 @@ impl<'a> ClientBuilder<'a> {
     /// flow in progress), instead of one made from the config's `auth` block.
     pub(crate) fn authorizer(mut self, authorizer: Option<crate::auth::Authorizer>) -> Self {
         self.authorizer = authorizer;
+        self
+    }
+
+    /// Whether a notification handler also opens `subscriptions/listen` on a 2026-07-28 server
+    /// (default true; the orchestrator follows `listen_for_changes`).
+    pub(crate) fn listen(mut self, listen: bool) -> Self {
+        self.listen = listen;
         self
     }
 
@@ -173,7 +183,7 @@ impl<'a> ClientBuilder<'a> {
         let op = self.op.unwrap_or_default();
         let config = self.config;
         // Change notifications are listened for (2026-07-28) only when somebody receives them.
-        let listens = self.on_notification.is_some();
+        let listens = self.listen && self.on_notification.is_some();
         let deadline = deadline_in(config.timeout);
         log::debug!("op={op} server={}: connecting over {}", config.name, config.transport.kind());
         let tool_idempotent: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
@@ -218,6 +228,7 @@ impl<'a> ClientBuilder<'a> {
             budget: self.budget,
             tool_headers: Mutex::new(None),
             tool_idempotent,
+            listens,
         })
     }
 }
@@ -241,6 +252,7 @@ impl Client {
             handlers: Handlers::default(),
             authorization_handler: None,
             authorizer: None,
+            listen: true,
         }
     }
 
@@ -670,7 +682,9 @@ impl Client {
     /// On the 2026-07-28 wire, with a notification callback: asks for
     /// `notifications/resources/updated` of these URIs through `subscriptions/listen`.
     pub(crate) fn watch_resources(&self, uris: Vec<String>, op: &OpId) {
-        self.session.watch_resources(uris, op);
+        if self.listens {
+            self.session.watch_resources(uris, op);
+        }
     }
 
     /// The cache hints of `op`'s results since [`Client::collect_cache_hints`]; stops collecting.

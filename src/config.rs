@@ -290,6 +290,12 @@ pub struct Orchestration {
     /// When a server's refresh fails, serve its last good data marked stale instead of
     /// dropping its part of the catalogue (`serve_stale`, default true).
     pub serve_stale: bool,
+    /// Keep a `subscriptions/listen` stream open to each 2026-07-28 server that advertises list
+    /// changes, so that its change notifications drop its cache entry and reach subscribers
+    /// (`listen_for_changes`, default true). A one-shot program (the command line) turns it off:
+    /// it saves a connection and a thread per server. Handshake-era servers send their
+    /// notifications on the session's own stream either way.
+    pub listen_for_changes: bool,
 }
 
 /// Default `max_retries`.
@@ -316,6 +322,7 @@ impl Default for Orchestration {
             backoff_min: DEFAULT_BACKOFF_MIN,
             backoff_max: DEFAULT_BACKOFF_MAX,
             serve_stale: true,
+            listen_for_changes: true,
         }
     }
 }
@@ -780,6 +787,13 @@ impl ConfigBuilder {
         self
     }
 
+    /// Whether to keep a change-notification stream open to each 2026-07-28 server
+    /// ([`Orchestration::listen_for_changes`]).
+    pub fn listen_for_changes(mut self, listen: bool) -> ConfigBuilder {
+        self.orchestration.listen_for_changes = listen;
+        self
+    }
+
     /// Validates as [`Config::new`] does and sorts the servers by (priority, name).
     pub fn build(self) -> Result<Config> {
         let timeout = self.orchestration.request_timeout;
@@ -1022,6 +1036,7 @@ struct RawOrchestration {
     backoff_min: Option<Spanned<f64>>,
     backoff_max: Option<Spanned<f64>>,
     serve_stale: Option<bool>,
+    listen_for_changes: Option<bool>,
 }
 
 /// A server's `tools:` or `prompts:` filter as written.
@@ -1484,6 +1499,9 @@ fn build_orchestration(raw: &RawOrchestration) -> Result<Orchestration> {
     }
     if let Some(stale) = raw.serve_stale {
         o.serve_stale = stale;
+    }
+    if let Some(listen) = raw.listen_for_changes {
+        o.listen_for_changes = listen;
     }
     Ok(o)
 }
@@ -2085,7 +2103,7 @@ mod tests {
             &["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}", "orchestration:", "  ttl: 5"],
             "orchestration: unknown key `ttl` (allowed: resource_cache_ttl, fail_fast, log_level, \
              max_concurrent_connections, cache_max_bytes, request_timeout, max_listing_bytes, max_listing_items, enable_logging, naming, \
-             separator, max_retries, backoff_min, backoff_max, serve_stale)",
+             separator, max_retries, backoff_min, backoff_max, serve_stale, listen_for_changes)",
             4,
             3,
         );

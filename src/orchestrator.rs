@@ -127,6 +127,7 @@ impl Orchestrator {
         });
         let o = &config.orchestration;
         let cache = Arc::new(ResourceCache::new(o.resource_cache_ttl, o.cache_max_bytes));
+        let listen = o.listen_for_changes;
         let authorizers = Arc::new(
             config.servers.iter().filter_map(|s| Some((s.name.clone(), crate::auth::for_server(s, None)?))).collect(),
         );
@@ -147,6 +148,7 @@ impl Orchestrator {
             hooks: Hooks {
                 cache: Arc::downgrade(&cache),
                 subscribers: Arc::new(Mutex::new(Vec::new())),
+                listen,
                 handlers: crate::handlers::Handlers::default(),
                 authorizers,
             },

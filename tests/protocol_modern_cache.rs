@@ -243,6 +243,29 @@ fn a_plain_client_without_a_notification_callback_does_not_listen() {
 }
 
 #[test]
+fn an_orchestrator_with_listen_for_changes_off_opens_no_stream() {
+    let server = modern("nolisten").start().unwrap();
+    let config = Config::builder()
+        .server(http("nolisten", &server))
+        .listen_for_changes(false)
+        .resource_cache_ttl(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let o = Orchestrator::new(config);
+    o.initialize().unwrap();
+    let g = o.gather_all_resources().unwrap();
+    assert_eq!(g.resources.len(), 2);
+    assert_eq!(server.stats().count("subscriptions/listen"), 0);
+    assert_eq!(threads_named("mcp-listen:noli"), 0, "no listen thread (names are cut at 15 bytes)");
+    // The same server, the default (on): the orchestrator listens.
+    let on = orchestrator(vec![http("nolisten", &server)], Duration::from_secs(3600));
+    assert!(server.wait_until(Duration::from_secs(5), |s| s.open_listens == 1), "{:?}", server.stats());
+    assert_eq!(threads_named("mcp-listen:noli"), 1);
+    on.close();
+    o.close();
+}
+
+#[test]
 fn stdio_listen_and_cache_hints() {
     // The stdio test server acknowledges the listen, then sends a resources/list_changed on it.
     let config = stdio::config("lststdio", &["--protocol", "modern", "--resources", "2", "--notify-after-initialized"]);

@@ -260,7 +260,11 @@ fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) {
 }
 
 /// The orchestrator the commands use: the person's step is [`Browser`].
-pub fn orchestrator(config: Config, no_browser: bool) -> Orchestrator {
+///
+/// A command runs once and exits: it opens no change-notification stream
+/// (`listen_for_changes: false`), whatever the config says; nothing would be there to hear it.
+pub fn orchestrator(mut config: Config, no_browser: bool) -> Orchestrator {
+    config.orchestration.listen_for_changes = false;
     Orchestrator::new(config).with_authorization_handler(Arc::new(Browser { no_browser }))
 }
 

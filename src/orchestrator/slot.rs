@@ -32,6 +32,8 @@ pub(crate) type Subscriber = Arc<dyn Fn(&str, &OpId, &Notification) + Send + Syn
 pub(crate) struct Hooks {
     pub(crate) cache: Weak<ResourceCache<Arc<ServerResources>>>,
     pub(crate) subscribers: Arc<Mutex<Vec<Subscriber>>>,
+    /// `listen_for_changes`: open `subscriptions/listen` on 2026-07-28 servers.
+    pub(crate) listen: bool,
     /// The program's answers to server requests, for every client it connects.
     pub(crate) handlers: crate::handlers::Handlers,
     /// Each server's authorizer (servers with an `auth` block), kept across reconnects and
@@ -48,6 +50,7 @@ pub(crate) fn connect(server: &ServerConfig, op: &OpId, processes: Arc<Processes
         .processes(processes)
         .handlers(hooks.handlers.clone())
         .authorizer(hooks.authorizers.get(&server.name).cloned())
+        .listen(hooks.listen)
         .on_notification(move |name, n| {
             let drops_entry = matches!(
                 n.method.as_str(),
