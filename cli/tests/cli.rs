@@ -96,6 +96,16 @@ impl Drop for TempFile {
 }
 
 #[track_caller]
+/// A JSON document's `servers` as (name, status) pairs.
+fn statuses(doc: &Value) -> Vec<(&str, &str)> {
+    doc["servers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no `servers` array: {doc}"))
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect()
+}
+
 fn assert_exit(r: &Run, code: i32) {
     assert_eq!(r.code, code, "exit status\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
 }
@@ -583,12 +593,7 @@ fn gather_no_fail_fast_prints_the_servers_that_answered_and_the_one_that_failed_
     assert!(r.stderr.contains("partial: 1 of 3 server(s) failed (down_mcp)"), "{}", r.stderr);
     let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
     assert!(doc["error"].is_null(), "{doc}");
-    let status: Vec<(&str, &str)> = doc["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
-        .collect();
+    let status = statuses(&doc);
     assert_eq!(status, [("a", "ok"), ("down_mcp", "failed"), ("off", "skipped")]);
     assert!(doc["resources"].as_array().unwrap().iter().any(|m| m["uri"] == "shared://x"), "{doc}");
 
@@ -879,12 +884,7 @@ fn prompts_lists_the_merged_prompts_and_get_routes_to_the_owner() {
     assert_eq!(prompts[0]["original"], "greet");
     assert_eq!(prompts[0]["priority"], 1);
     assert_eq!(prompts[1]["arguments"][1], json!({"name": "language", "required": true}));
-    let status: Vec<(&str, &str)> = doc["servers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| (s["name"].as_str().unwrap(), s["status"].as_str().unwrap()))
-        .collect();
+    let status = statuses(&doc);
     assert_eq!(status, [("a", "ok"), ("b", "ok"), ("c", "skipped")]);
 
     // --server b: b's greet is the only one.
