@@ -239,7 +239,9 @@ def client_argv(name: str, transport: str, kind: str, args, urls: list[str], tmp
     """The command line of a client, and the function that reads its answer."""
     if name.startswith("ours"):
         protocol = {"ours": None, "ours-hs": "2025-11-25", "ours-2026": "2026-07-28"}[name]
-        cfg = tmp / f"{name}-{transport}-{len(urls)}.yaml"
+        # One file per scenario: the Python and the test servers at the same N and transport
+        # are different servers on different ports.
+        cfg = tmp / f"{name}-{kind}-{transport}-{len(urls)}.yaml"
         if not cfg.exists():
             ours_config(urls, transport, protocol, cfg)
         return [args.ours, "gather", "--config", str(cfg), "--format", "json"], check_ours
