@@ -7,10 +7,11 @@
 //! The jobs are I/O: connecting to a server, a handshake, a gather. A worker waits for its
 //! next job blocked on a channel, never spinning (rayon's workers spin and yield before they
 //! sleep, which cost CPU each time a fan-out woke them: see BENCHMARKS.md). Threads are started
-//! when there is work for them, never more than `size` and never more than the most jobs
-//! handed over at once; they end when the pool is dropped and their job has returned.
+//! when there is work for them (the jobs handed over plus those still running), never more
+//! than `size`; they end when the pool is dropped and their job has returned.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
@@ -25,13 +26,23 @@ pub(crate) struct Pool {
     queue: Receiver<Job>,
     /// How many threads were started.
     started: Mutex<usize>,
+    /// How many jobs are running now (a job of an earlier fan-out may still be running when the
+    /// next one comes: a fail-fast caller does not wait for the rest).
+    busy: Arc<AtomicUsize>,
 }
 
 impl Pool {
     /// A pool of up to `size` threads (at least one) named `<name>-<n>`, started on demand.
     pub(crate) fn new(size: usize, name: &str) -> std::io::Result<Pool> {
         let (jobs, queue) = unbounded();
-        Ok(Pool { size: size.max(1), name: name.to_string(), jobs, queue, started: Mutex::new(0) })
+        Ok(Pool {
+            size: size.max(1),
+            name: name.to_string(),
+            jobs,
+            queue,
+            started: Mutex::new(0),
+            busy: Arc::default(),
+        })
     }
 
     /// The most threads it runs.
@@ -44,9 +55,10 @@ impl Pool {
         let wanted = wanted.min(self.size);
         let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
         while *started < wanted {
-            let queue = self.queue.clone();
-            let spawned =
-                std::thread::Builder::new().name(format!("{}-{}", self.name, *started)).spawn(move || work(&queue));
+            let (queue, busy) = (self.queue.clone(), self.busy.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("{}-{}", self.name, *started))
+                .spawn(move || work(&queue, &busy));
             match spawned {
                 Ok(_) => *started += 1, // detached: it ends when the pool is dropped (see `work`)
                 Err(e) => {
@@ -83,20 +95,23 @@ impl Pool {
             // The pool holds the receiving end: the send cannot fail.
             let _ = self.jobs.send(boxed);
         }
-        self.grow(n);
+        // Threads for this fan-out's jobs besides those still busy with earlier ones.
+        self.grow(n + self.busy.load(Ordering::SeqCst));
         rx
     }
 }
 
 /// A worker: runs jobs until the pool is dropped (taking the only sender with it) and the
 /// queue is empty.
-fn work(queue: &Receiver<Job>) {
+fn work(queue: &Receiver<Job>, busy: &AtomicUsize) {
     while let Ok(job) = queue.recv() {
+        busy.fetch_add(1, Ordering::SeqCst);
         // A job's panic must not take the process (or this worker) down; its result sender is
         // dropped, so the caller sees the job's result missing and reports it.
         if std::panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
             log::error!("a pool job panicked");
         }
+        busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -154,6 +169,25 @@ mod tests {
         drop(pool);
         assert!(rx.recv_deadline(deadline).is_ok());
         assert!(done_rx.recv_deadline(deadline).is_err(), "the last job ran and dropped its sender");
+    }
+
+    #[test]
+    fn a_job_still_running_from_an_earlier_fan_out_does_not_hold_up_the_next() {
+        let pool = Pool::new(4, "test-busy").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let (release, held) = crossbeam_channel::bounded::<()>(0);
+        let (started_tx, started_rx) = crossbeam_channel::bounded::<()>(1);
+        let first = pool.fan_out(vec![(held, started_tx)], |_, (held, started): (Receiver<()>, Sender<()>)| {
+            let _ = started.send(());
+            let _ = held.recv_deadline(Instant::now() + Duration::from_secs(10));
+        });
+        started_rx.recv_deadline(deadline).unwrap();
+        // The first job is blocked (a fail-fast caller went on): the next fan-out gets a thread.
+        let next = pool.fan_out(vec![7], |_, x: i32| x);
+        assert_eq!(next.recv_deadline(deadline).unwrap().1, 7);
+        assert_eq!(*pool.started.lock().unwrap(), 2);
+        drop(release);
+        assert!(first.recv_deadline(deadline).is_ok());
     }
 
     #[test]
