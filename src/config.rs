@@ -36,16 +36,19 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
-use crate::catalog::{NameFilter, Naming};
 use crate::error::{Error, Result};
 
 mod auth;
+mod auth_settings;
 use crate::url::{Url, redacted};
 
 mod json;
+mod naming;
 mod redact;
 mod report;
 
+pub use auth_settings::{AuthConfig, ClientCredentialsConfig, DEFAULT_REDIRECT_PORT, OAuthConfig, Secret};
+pub use naming::{NameFilter, Naming};
 pub(crate) use report::combine;
 
 /// Default per-server timeout (`timeout`), and default `request_timeout`.
@@ -133,7 +136,7 @@ pub struct ServerConfig {
     /// Which of its prompts enter the catalogue (`prompts: {include, exclude}`; default: all).
     pub prompts: NameFilter,
     /// How the server is authorized (`auth`; HTTP transports only): see `config/auth.rs`.
-    pub auth: Option<crate::auth::AuthConfig>,
+    pub auth: Option<AuthConfig>,
     /// What the loader assumed or left out (a priority from file order, a transport guessed
     /// from the URL, a key only another client uses); see [`ServerConfig::notes`].
     notes: Vec<String>,
@@ -452,7 +455,7 @@ impl ServerConfig {
     ///     .auth(AuthConfig::ClientCredentials(ClientCredentialsConfig::with_secret("batch-job", "s3cret")));
     /// # let _ = server;
     /// ```
-    pub fn auth(mut self, auth: crate::auth::AuthConfig) -> ServerConfig {
+    pub fn auth(mut self, auth: AuthConfig) -> ServerConfig {
         self.auth = Some(auth);
         self
     }

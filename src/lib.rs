@@ -155,6 +155,7 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod backoff;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod bench_support;
@@ -177,20 +178,18 @@ pub mod testing;
 mod transport;
 mod url;
 
-pub use auth::{
-    AuthConfig, AuthorizationHandler, AuthorizationRequest, Authorizer, ClientCredentialsConfig, DEFAULT_REDIRECT_PORT,
-    ImmediateRedirect, OAuthConfig, Secret,
-};
+pub use auth::{AuthorizationHandler, AuthorizationRequest, Authorizer, ImmediateRedirect};
 pub use cache::CacheStats;
 pub use catalog::{
-    Gathered, Merged, MergedPrompt, MergedResource, MergedTemplate, MergedTool, NameFilter, Naming, ServerOutcome,
-    ServerResources, Status, UriRoute, match_template,
+    Gathered, Merged, MergedPrompt, MergedResource, MergedTemplate, MergedTool, ServerOutcome, ServerResources, Status,
+    UriRoute, match_template,
 };
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
-    Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES, DEFAULT_CACHE_TTL,
-    DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT, Headers,
-    Orchestration, ProtocolChoice, ServerConfig, Transport,
+    AuthConfig, ClientCredentialsConfig, Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES,
+    DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS,
+    DEFAULT_REDIRECT_PORT, DEFAULT_TIMEOUT, Headers, NameFilter, Naming, OAuthConfig, Orchestration, ProtocolChoice,
+    Secret, ServerConfig, Transport,
 };
 pub use deadline::Phase;
 pub use error::{Error, ErrorKind, Result};

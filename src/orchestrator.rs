@@ -26,7 +26,6 @@ use crate::transport::{CLOSE_BOUND, deadline_in};
 use crossbeam_channel::RecvTimeoutError;
 use progress::Progress;
 /// The reconnect back-off (`slot.rs`), also used between `subscriptions/listen` attempts.
-pub(crate) use slot::backoff;
 use slot::{Heal, Hooks, Slot, Subscriber};
 pub use status::ServerStatus;
 

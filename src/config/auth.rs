@@ -24,8 +24,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::auth_settings::{AuthConfig, ClientCredentialsConfig, OAuthConfig, Secret};
 use super::{at_loc, expand_at};
-use crate::auth::{AuthConfig, ClientCredentialsConfig, OAuthConfig, Secret};
 use crate::error::Result;
 
 /// The `auth` block as written.

@@ -7,9 +7,6 @@
 //! exponential back-off between `backoff_min` and `backoff_max`. The lock covers only the
 //! slot's fields: never a connect, a close, a sleep or a callback.
 
-use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
@@ -72,25 +69,10 @@ pub(crate) fn connect(server: &ServerConfig, op: &OpId, processes: Arc<Processes
         .connect()
 }
 
-/// The back-off before attempt `failures + 1`, after `failures` (≥ 1) failed attempts in a row:
-/// `backoff_min · 2^(failures-1)`, capped at `backoff_max`, then jittered to a uniform point in
-/// its upper half (so that servers failing together do not retry together). Always within
-/// `[backoff_min / 2, backoff_max]`.
+/// The back-off before attempt `failures + 1` after `failures` (≥ 1) failed attempts in a row,
+/// within the orchestration's `backoff_min` / `backoff_max` (see [`crate::backoff::backoff`]).
 pub(crate) fn backoff(o: &Orchestration, failures: u32) -> Duration {
-    let exp = failures.saturating_sub(1).min(32);
-    let base = o.backoff_min.saturating_mul(1u32 << exp.min(31)).min(o.backoff_max);
-    let half = base / 2;
-    let span = base - half;
-    let nanos = span.as_nanos().min(u64::MAX as u128) as u64;
-    half + Duration::from_nanos(if nanos == 0 { 0 } else { random() % nanos.saturating_add(1) })
-}
-
-/// A random number from the standard library's per-process hash keys and a counter (no crate
-/// for a jitter).
-fn random() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static KEYS: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
-    KEYS.get_or_init(RandomState::new).hash_one(COUNTER.fetch_add(1, Ordering::Relaxed))
+    crate::backoff::backoff(o.backoff_min, o.backoff_max, failures)
 }
 
 /// How a use of the slot may reconnect.

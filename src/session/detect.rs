@@ -116,6 +116,11 @@ pub(crate) struct Parts<'a> {
 }
 
 impl Parts<'_> {
+    /// The server's authorizer as the transports take it.
+    fn credentials(&self) -> Option<Arc<dyn crate::transport::Credentials>> {
+        self.authorizer.clone().map(|a| Arc::new(a) as Arc<dyn crate::transport::Credentials>)
+    }
+
     fn router(&self, config: &ServerConfig) -> Arc<Router> {
         Arc::new(
             Router::new(config.name.as_str().into(), self.op.clone(), self.on_notification.clone())
@@ -263,7 +268,7 @@ fn discard(session: Session) {
 
 fn streamable(config: &ServerConfig, parts: &Parts<'_>, url: &str, ask: Ask) -> Result<Connected> {
     let router = parts.router(config);
-    let auth = parts.authorizer.clone();
+    let auth = parts.credentials();
     let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: parts.max_event_bytes, auth };
     let transport: Arc<dyn Transport> =
         Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, parts.op)?);
@@ -276,7 +281,7 @@ fn sse(config: &ServerConfig, parts: &Parts<'_>, url: &str, offer: &'static str)
     let options = SseOptions {
         request_timeout: config.timeout,
         max_event_bytes: parts.max_event_bytes,
-        auth: parts.authorizer.clone(),
+        auth: parts.credentials(),
     };
     let transport: Arc<dyn Transport> =
         Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, parts.op, parts.deadline)?);

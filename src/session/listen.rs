@@ -360,12 +360,7 @@ fn subscribe(parts: &Parts, control: &Control, n: u64, woken: &Receiver<()>, res
 /// The pause after `failures` (≥ 1) failed subscriptions in a row: `BACKOFF_MIN · 2^(failures-1)`,
 /// at most `BACKOFF_MAX`, jittered into its upper half.
 pub(crate) fn backoff(failures: u32) -> Duration {
-    let o = crate::config::Orchestration {
-        backoff_min: BACKOFF_MIN,
-        backoff_max: BACKOFF_MAX,
-        ..crate::config::Orchestration::default()
-    };
-    crate::orchestrator::backoff(&o, failures)
+    crate::backoff::backoff(BACKOFF_MIN, BACKOFF_MAX, failures)
 }
 
 #[cfg(test)]

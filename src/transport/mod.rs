@@ -62,6 +62,28 @@ impl Reader {
     }
 }
 
+/// A server's authorization as the HTTP transports see it: a header before each request, and
+/// the 401 / 403 answers handed back. `auth::Authorizer` implements it; the transports know
+/// nothing of the flows behind it (the layer rule: `transport/` does not import `auth/`).
+pub(crate) trait Credentials: Send + Sync + std::fmt::Debug {
+    /// The `Authorization` header value to send (`Bearer …`), if any.
+    fn authorization_by(&self, deadline: crate::deadline::Deadline, op: &OpId)
+    -> Result<Option<crate::config::Secret>>;
+
+    /// Handles a 401, or a 403 with `insufficient_scope`, to `method`; `sent` is the header the
+    /// rejected request carried. `Ok` means: send the request again with a fresh header.
+    #[allow(clippy::too_many_arguments)] // reason: the challenge, what was sent, and the op's context
+    fn challenged_by(
+        &self,
+        status: u16,
+        www_authenticate: Option<&str>,
+        sent: Option<&crate::config::Secret>,
+        method: &str,
+        deadline: crate::deadline::Deadline,
+        op: &OpId,
+    ) -> Result<()>;
+}
+
 /// One session's way of moving messages to a server. Incoming messages go to the [`Router`]
 /// the transport was built with.
 pub(crate) trait Transport: Send + Sync {

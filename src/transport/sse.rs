@@ -9,7 +9,7 @@
 //! kept-alive connection.
 //!
 //! With OAuth (`auth`), the GET and every POST carry the bearer token; a 401 (or 403 with
-//! `insufficient_scope`) to either hands the challenge to the [`Authorizer`], which renews the
+//! `insufficient_scope`) to either hands the challenge to the authorizer (`Credentials`), which renews the
 //! token (refresh, step-up, or the full flow), and the request is sent again, a few times at
 //! most.
 
@@ -23,12 +23,13 @@ use ureq::Agent;
 
 use super::http::{self, Ctx, PumpEnd};
 use super::{ANSWER_BOUND, CLOSE_BOUND as CLOSE_GRACE, Reader, Reply, Router, Transport};
-use crate::auth::{Authorizer, Secret};
 use crate::config::Headers;
+use crate::config::Secret;
 use crate::deadline::{Deadline, Phase};
 use crate::error::Result;
 use crate::op::OpId;
 use crate::sse::{Event, EventParser};
+use crate::transport::Credentials;
 use crate::url::Url;
 
 /// How many times a request is sent again after the authorizer handled a 401/403.
@@ -42,7 +43,7 @@ pub(crate) struct SseOptions {
     /// The largest event accepted on the stream.
     pub max_event_bytes: usize,
     /// The server's authorization (`auth`): a bearer token on the GET and the POSTs.
-    pub auth: Option<Authorizer>,
+    pub auth: Option<Arc<dyn Credentials>>,
 }
 
 /// The POST side, shared by callers and the reader thread (which answers server pings).
@@ -51,7 +52,7 @@ struct Poster {
     agent: Agent,
     url: OnceLock<Url>,
     headers: Headers,
-    auth: Option<Authorizer>,
+    auth: Option<Arc<dyn Credentials>>,
 }
 
 /// A 401 or 403 for the authorizer: status, `WWW-Authenticate`, body.

@@ -78,7 +78,7 @@ pub(crate) struct HttpOptions {
     /// The largest event, or JSON reply body, accepted.
     pub max_event_bytes: usize,
     /// The server's authorization (issue 12): a header per request, a retry after a 401/403.
-    pub auth: Option<crate::auth::Authorizer>,
+    pub auth: Option<Arc<dyn super::Credentials>>,
 }
 
 /// How many times a request is sent again after the authorizer handled a 401/403.
@@ -260,7 +260,7 @@ impl Inner {
     }
 
     /// The `Authorization` header for a request that does not retry (GET stream, DELETE).
-    fn bearer(&self, deadline: Deadline, op: &OpId) -> Option<crate::auth::Secret> {
+    fn bearer(&self, deadline: Deadline, op: &OpId) -> Option<crate::config::Secret> {
         self.options.auth.as_ref().and_then(|a| a.authorization_by(deadline, op).ok().flatten())
     }
 
@@ -271,7 +271,7 @@ impl Inner {
         op: &OpId,
         deadline: Deadline,
         sink: &Sink<'_>,
-        (extra, authorization): (&[(String, String)], Option<&crate::auth::Secret>),
+        (extra, authorization): (&[(String, String)], Option<&crate::config::Secret>),
     ) -> Result<Attempt> {
         let modern = self.modern.load(Ordering::SeqCst);
         let ctx = self.ctx(method, op);
