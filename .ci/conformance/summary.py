@@ -2,6 +2,12 @@
 """Counts one conformance run (client leg) from its output directory.
 
 usage: summary.py REVISION OUTPUT_DIR REQUIREMENTS_YAML BASELINE_YAML
+       summary.py all OUTPUT_DIR SCENARIOS_TXT BASELINE_YAML
+
+With `all`, SCENARIOS_TXT lists every client scenario of the suite (one per line, from the
+suite's `list`), and every one of them is scored: unscored scenarios must pass too, unless the
+baseline lists them with a reason. A scenario that ran but made no check (an extension the
+client does not use) is shown as such and not counted as a pass.
 
 A scenario passes when its checks.json has no FAILURE (the suite's own rule; WARNINGs are
 counted and shown). Scored scenarios are the `client` list of the frozen requirement set
@@ -56,6 +62,9 @@ def not_scored_client(path):
     return out
 
 
+SKIPPED = {}  # scenario: the reason of its first SKIPPED check
+
+
 def results(out_dir):
     """{scenario: (failures, warnings, successes)} from every checks.json under out_dir."""
     found = {}
@@ -66,6 +75,9 @@ def results(out_dir):
             data = json.loads(checks.read_text())
             statuses = [c.get("status") for c in data]
             found[name] = (statuses.count("FAILURE"), statuses.count("WARNING"), statuses.count("SUCCESS"))
+            skipped = [c.get("errorMessage", "") for c in data if c.get("status") == "SKIPPED"]
+            if skipped:
+                SKIPPED[name] = skipped[0]
         except (OSError, ValueError):
             found[name] = (1, 0, 0)
     return found
@@ -73,11 +85,15 @@ def results(out_dir):
 
 def main():
     revision, out_dir, requirements, baseline = sys.argv[1:5]
-    scored = yaml_list(requirements, "client")
-    extra = not_scored_client(requirements)
+    if requirements.endswith(".txt"):
+        scored = [line.strip() for line in Path(requirements).read_text().splitlines() if line.strip()]
+        extra = {}
+    else:
+        scored = yaml_list(requirements, "client")
+        extra = not_scored_client(requirements)
     expected = set(yaml_list(baseline, "client"))
     got = results(out_dir)
-    counts = {"passed": 0, "failed": 0, "expected": 0, "stale": 0}
+    counts = {"passed": 0, "failed": 0, "expected": 0, "stale": 0, "no checks": 0}
     print(f"conformance {revision}, client leg ({len(scored)} scored scenarios):")
     for name in scored:
         failures, warnings, successes = got.get(name, (None, 0, 0))
@@ -85,6 +101,11 @@ def main():
         if name in expected:
             kind = "stale (now passes: remove from the baseline)" if passed else "expected failure"
             counts["stale" if passed else "expected"] += 1
+        elif passed and successes + warnings == 0:
+            kind = "no checks"
+            counts["no checks"] += 1
+            if name in SKIPPED:
+                kind = "skipped"
         elif passed:
             kind = "pass"
             counts["passed"] += 1
@@ -92,6 +113,8 @@ def main():
             kind = "FAIL" if failures is not None else "FAIL (did not run)"
             counts["failed"] += 1
         detail = "no result" if failures is None else f"{successes} ok, {failures} failed, {warnings} warnings"
+        if name in SKIPPED and successes + warnings == 0:
+            detail += f" (skipped by the suite: {SKIPPED[name]})"
         print(f"  {kind:<20} {name}: {detail}")
     for name, reason in sorted(extra.items()):
         failures, warnings, successes = got.get(name, (None, 0, 0))
@@ -99,7 +122,8 @@ def main():
         print(f"  not scored ({reason}) {name}: {state}")
     print(
         f"conformance {revision}: {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['expected']} expected failures (authorization or listed), {counts['stale']} stale baseline entries"
+        f"{counts['expected']} expected failures (listed with their reasons), {counts['stale']} stale baseline entries, "
+        f"{counts['no checks']} ran no check"
     )
     return 1 if counts["failed"] or counts["stale"] else 0
 
