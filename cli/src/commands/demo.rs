@@ -9,7 +9,9 @@ use mcp_orchestrator::{CallToolResult, Config, Orchestration, Orchestrator, Serv
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::output::{Table, cache_line, human, resources_table, servers_table};
+use crate::args::Cli;
+use crate::logging::init_logging;
+use crate::output::{Table, cache_line, emit, human, resources_table, servers_table};
 
 /// The query the demo runs through the executor.
 const DEMO_QUERY: &str = "SELECT * FROM customers LIMIT 3";
@@ -17,7 +19,9 @@ const DATABASE: &str = "database_mcp";
 const PRODUCTS: &str = "product_metadata_mcp";
 
 /// Runs the demo, printing to stdout.
-pub fn run() -> Result<(), Failure> {
+pub fn run(cli: &Cli) -> Result<(), Failure> {
+    // As the sample config (mcp_config.yaml) would: the library's info lines on stderr.
+    init_logging(cli.level_from_flags(), Some(log::LevelFilter::Info));
     let started = Instant::now();
     say!("mcp-orchestrator demo: two embedded MCP servers on loopback; nothing installed, nothing written");
     say!(
@@ -46,7 +50,7 @@ pub fn run() -> Result<(), Failure> {
         "products, aliases".into(),
         "list_resources".into(),
     ]);
-    crate::emit(&t.render("  "));
+    emit(&t.render("  "));
 
     let config = demo_config(database.url(), products.url()).map_err(Failure::Config)?;
     let orchestrator = Orchestrator::new(config);
@@ -68,7 +72,7 @@ pub fn run() -> Result<(), Failure> {
     }
     t.row(vec!["close".into(), human(closed)]);
     t.row(vec!["total".into(), human(started.elapsed())]);
-    crate::emit(&t.render("  "));
+    emit(&t.render("  "));
     Ok(())
 }
 
@@ -87,9 +91,9 @@ fn walk(o: &Orchestrator) -> Result<Vec<(&'static str, Duration)>, Failure> {
     let d = t.elapsed();
     costs.push(("gather (lists + reads, in parallel)", d));
     say!("\n2. gather: op {}, {} merged resources ({})", first.op, first.resources.len(), human(d));
-    crate::emit(&servers_table(&first, "  "));
+    emit(&servers_table(&first, "  "));
     say!("\n3. merged resources (lowest priority number wins a shared URI):");
-    crate::emit(&resources_table(&first, "  "));
+    emit(&resources_table(&first, "  "));
     for m in first.resources.iter().filter(|m| !m.shadowed.is_empty()) {
         say!(
             "  {} is offered by {} (priority {}) and by {}: the lower number wins, the others are shadowed",
@@ -142,7 +146,7 @@ fn walk(o: &Orchestrator) -> Result<Vec<(&'static str, Duration)>, Failure> {
     if result.is_error {
         return Err(Failure::Other(format!("the query failed: {}", result.text())));
     }
-    crate::emit(&rows_table(&result).unwrap_or_else(|| format!("  {}\n", result.text())));
+    emit(&rows_table(&result).unwrap_or_else(|| format!("  {}\n", result.text())));
     Ok(costs)
 }
 

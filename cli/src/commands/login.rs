@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use mcp_orchestrator::{AuthConfig, AuthorizationHandler, AuthorizationRequest, Authorizer, Config, Orchestrator};
 
 use crate::Failure;
+use crate::args::{Cli, LoginArgs};
+
+use super::load;
 
 /// How long `login` waits for the person by default.
 pub const DEFAULT_LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -268,9 +271,17 @@ pub fn orchestrator(mut config: Config, no_browser: bool) -> Orchestrator {
     Orchestrator::new(config).with_authorization_handler(Arc::new(Browser { no_browser }))
 }
 
-/// `login`: authorizes every server with an `auth` block of `type: oauth` (or those in `only`),
-/// one after the other, each within `timeout`. Exit 0 all logged in, 1 none, 3 some.
-pub fn run(config: &Config, only: &[String], timeout: Duration, no_browser: bool) -> Result<(), Failure> {
+/// `login`: loads the config, then [`log_in`] with `--timeout` (default
+/// [`DEFAULT_LOGIN_TIMEOUT`]).
+pub fn run(cli: &Cli, args: &LoginArgs) -> Result<(), Failure> {
+    let config = load(cli, &args.config.config)?;
+    let timeout = args.timeout.unwrap_or(DEFAULT_LOGIN_TIMEOUT);
+    log_in(&config, &args.servers, timeout, cli.no_browser)
+}
+
+/// Authorizes every server with an `auth` block of `type: oauth` (or those in `only`), one
+/// after the other, each within `timeout`. Exit 0 all logged in, 1 none, 3 some.
+fn log_in(config: &Config, only: &[String], timeout: Duration, no_browser: bool) -> Result<(), Failure> {
     let known: Vec<&str> = config.servers.iter().map(|s| s.name.as_str()).collect();
     if let Some(unknown) = only.iter().find(|n| !known.contains(&n.as_str())) {
         return Err(Failure::Usage(format!(
