@@ -25,7 +25,8 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::auth_settings::{AuthConfig, ClientCredentialsConfig, OAuthConfig, Secret};
-use super::{at_loc, expand_at};
+use super::env::expand_at;
+use super::yaml::at_loc;
 use crate::error::Result;
 
 /// The `auth` block as written.

@@ -1,7 +1,25 @@
-//! How config errors are reported: several problems in one [`Error::Config`], each with the
-//! line it is on (a snippet, secrets redacted), and the file's path in front of each message.
+//! How config errors are made and reported: an [`Error::Config`] at a line and column (or at
+//! none), several problems in one, each with the line it is on (a snippet, secrets redacted),
+//! and the file's path in front of each message.
 
 use crate::error::Error;
+
+/// A config error with no location.
+pub(super) fn unlocated(message: impl Into<String>) -> Error {
+    Error::Config { message: message.into(), line: None, column: None, snippet: None, more: Vec::new() }
+}
+
+/// A config error at a position (1-based; a zero line means unknown).
+pub(super) fn at(line: u64, column: u64, message: impl Into<String>) -> Error {
+    let known = line > 0;
+    Error::Config {
+        message: message.into(),
+        line: known.then_some(line as usize),
+        column: (known && column > 0).then_some(column as usize),
+        snippet: None,
+        more: Vec::new(),
+    }
+}
 
 /// One error holding every problem, in document order (unlocated ones last). Problems that are
 /// themselves several are flattened.
