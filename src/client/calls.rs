@@ -1,0 +1,109 @@
+//! One request at a time: read a resource, get a prompt, call a tool (with its `Mcp-Param-*`
+//! headers on the 2026-07-28 wire, and one retry after a header mismatch).
+
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::Client;
+use crate::error::{Error, Result};
+use crate::op::OpId;
+use crate::protocol::modern;
+use crate::protocol::{CallToolResult, GetPromptResult, ReadResourceResult, ResourceContents};
+use crate::session::RequestOptions;
+use crate::session::detect::Wire;
+
+impl Client {
+    /// A prompt, filled in with string arguments (`prompts/get`).
+    pub fn get_prompt(
+        &self,
+        name: &str,
+        arguments: &std::collections::BTreeMap<String, String>,
+    ) -> Result<GetPromptResult> {
+        self.get_prompt_in(&OpId::new(), name, arguments, self.session.deadline())
+    }
+
+    /// The contents of one resource.
+    pub fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
+        self.read_resource_in(&OpId::new(), uri, self.session.deadline())
+    }
+
+    pub(crate) fn read_resource_in(&self, op: &OpId, uri: &str, deadline: Instant) -> Result<Vec<ResourceContents>> {
+        let params = json!({ "uri": uri });
+        let raw = self.session.request_with_input(op, "resources/read", params, deadline, &Default::default())?;
+        self.session.decode::<ReadResourceResult>(op, "resources/read", &raw).map(|r| r.contents)
+    }
+
+    pub(crate) fn get_prompt_in(
+        &self,
+        op: &OpId,
+        name: &str,
+        arguments: &std::collections::BTreeMap<String, String>,
+        deadline: Instant,
+    ) -> Result<GetPromptResult> {
+        let params = json!({ "name": name, "arguments": arguments });
+        let call = self.session.start(op, "prompts/get", Some(&params), deadline)?;
+        self.session.finish(call, deadline)
+    }
+
+    /// Calls a tool with JSON arguments (an object). The result is never cached.
+    ///
+    /// When the reply is lost (over Streamable HTTP, a reply stream that broke and could not be
+    /// resumed), the call is sent again, once, with a new id, only if the tool is annotated
+    /// `readOnlyHint` or `idempotentHint` in this client's last [`list_tools`](Client::list_tools)
+    /// (and the server has not said since that its tools changed); otherwise the error is [`Error::ConnectionClosed`] saying the call may have run.
+    /// (Listings and reads whose reply is lost are always sent again once.)
+    pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+        self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())
+    }
+
+    /// The `Mcp-Param-*` headers of a call (the modern wire over HTTP); lists the tools first
+    /// when they were never listed.
+    fn param_headers(
+        &self,
+        op: &OpId,
+        name: &str,
+        arguments: &serde_json::Value,
+        deadline: Instant,
+    ) -> Vec<(String, String)> {
+        if !self.is_modern() || self.wire == Wire::Stdio {
+            return Vec::new();
+        }
+        let listed = self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        if !listed && let Err(e) = self.list_tools_in(op, deadline) {
+            log::debug!("op={op} server={}: listing tools for their headers failed: {e}", self.session.name);
+        }
+        let map = self.tool_headers.lock().unwrap_or_else(|e| e.into_inner());
+        map.as_ref().and_then(|m| m.get(name)).map(|h| modern::param_header_values(h, arguments)).unwrap_or_default()
+    }
+
+    pub(crate) fn call_tool_in(
+        &self,
+        op: &OpId,
+        name: &str,
+        arguments: serde_json::Value,
+        deadline: Instant,
+    ) -> Result<CallToolResult> {
+        let params = json!({ "name": name, "arguments": arguments });
+        // (On the modern wire over HTTP this lists the tools when they never were.)
+        let headers = self.param_headers(op, name, &arguments, deadline);
+        let idempotent = self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied();
+        let options = RequestOptions { headers, idempotent, ..Default::default() };
+        let called = self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options);
+        match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
+            // The tool's schema (its headers) may have changed: list the tools again, retry once.
+            Err(Error::Rpc { code: modern::HEADER_MISMATCH, .. }) if self.is_modern() && self.wire != Wire::Stdio => {
+                log::debug!("op={op} server={}: `{name}`: header mismatch; listing tools again", self.session.name);
+                self.list_tools_in(op, deadline)?;
+                let options = RequestOptions {
+                    headers: self.param_headers(op, name, &arguments, deadline),
+                    idempotent: self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied(),
+                    ..Default::default()
+                };
+                let raw = self.session.request_with_input(op, "tools/call", params, deadline, &options)?;
+                self.session.decode(op, "tools/call", &raw)
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! [`Orchestrator`]: many servers as one — parallel connect with fail-fast, parallel gather,
+//! the merged catalogue, routing by name or URI, sessions that heal, bounded close.
+//!
+//! This file: the struct and its state, the constructor and its hooks (handlers, authorization,
+//! progress, notifications), and the small helpers the other files share (the state's lock,
+//! the slots, healing one). `lifecycle.rs` connects and closes, `gather.rs` gathers,
+//! `routing.rs` routes calls by name or URI, `executor.rs` picks servers by capability or
+//! domain; `slot.rs` is one server's session and its healing, `progress.rs` and `status.rs`
+//! what a program observes.
+
+mod executor;
+mod gather;
+mod lifecycle;
+mod progress;
+mod routing;
+mod slot;
+mod status;
+
+pub use executor::EXECUTE_QUERY;
+pub use progress::{ProgressEvent, ProgressStage};
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use crate::cache::{CacheStats, ResourceCache, Stamp};
+use crate::catalog::{Gathered, ServerResources};
+use crate::client::Client;
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::op::OpId;
+use crate::pool::Pool;
+use crate::transport::Notification;
+use crate::transport::child::Processes;
+use crate::transport::deadline_in;
+use progress::Progress;
+/// The reconnect back-off (`slot.rs`), also used between `subscriptions/listen` attempts.
+use slot::{Heal, Hooks, Slot, Subscriber};
+pub use status::ServerStatus;
+
+/// Slack added to the collecting deadline on top of the servers' own timeouts.
+const COLLECT_SLACK: Duration = Duration::from_secs(5);
+
+enum Phase {
+    Idle,
+    Connecting,
+    Ready,
+}
+
+struct State {
+    phase: Phase,
+    pool: Option<Arc<Pool>>,
+    /// Every enabled server, in priority order, with its session or why it has none.
+    slots: Vec<Arc<Slot>>,
+    /// The last gather, returned again while every server's cache entry is the same.
+    last: Option<Arc<Gathered>>,
+    /// The cache's stamp when a gather last found that every server's entry was the one `last`
+    /// was built from (with `last`, and how many entries that was): while the cache says it
+    /// still holds, the warm path compares the stamp instead of looking the entries up.
+    warm: Option<(Arc<Gathered>, Stamp, u64)>,
+    /// Bumped by every `close()`: work started before it must not install its results after.
+    generation: u64,
+    /// Tells the connect jobs of the initialize in progress to give up (set by fail-fast and
+    /// by `close()`).
+    abort: Arc<AtomicBool>,
+    /// The stdio processes the last initialize started: fail-fast kills those still
+    /// connecting, `close()` every one its sessions did not end.
+    processes: Arc<Processes>,
+    /// `close()` ran and no `initialize` since: calls fail with `Error::Closed`, not
+    /// `Error::NotInitialized`.
+    closed: bool,
+}
+
+/// Many MCP servers used as one.
+///
+/// `Send + Sync`: share it with `Arc`. Every public call gets an operation id ([`OpId`]) that
+/// its log records, its errors and its HTTP requests carry.
+pub struct Orchestrator {
+    config: Config,
+    state: Mutex<State>,
+    changed: Condvar,
+    cache: Arc<ResourceCache<Arc<ServerResources>>>,
+    hooks: Hooks,
+    progress: Progress,
+}
+
+impl Orchestrator {
+    /// The same orchestrator answering every server's elicitation, sampling and roots requests
+    /// with `handlers` (each call names the server in its [`RequestContext`](crate::RequestContext)).
+    /// Takes effect for the sessions `initialize` opens afterwards.
+    pub fn with_handlers(mut self, handlers: crate::handlers::Handlers) -> Orchestrator {
+        self.hooks.handlers = handlers;
+        self
+    }
+
+    /// The same orchestrator with the person's step of the OAuth authorization code flow, for
+    /// every server whose config has an `auth` block of `type: oauth`: it gets the authorization
+    /// URL (and the server's name) when a server needs a person and no token is held, and
+    /// returns the redirect it received (see [`AuthorizationHandler`](crate::AuthorizationHandler);
+    /// the command line's opens a browser and listens on the loopback redirect port).
+    /// Tokens are kept per server for the orchestrator's life (and in the `token_file`, when the
+    /// config names one): reconnects and a new `initialize` reuse them.
+    pub fn with_authorization_handler(self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Orchestrator {
+        for authorizer in self.hooks.authorizers.values() {
+            authorizer.set_handler(handler.clone());
+        }
+        self
+    }
+
+    /// An orchestrator for a validated config. Does no I/O.
+    pub fn new(mut config: Config) -> Orchestrator {
+        // `Config`'s fields are public: restore the order and uniqueness the merge relies on,
+        // whatever a caller did to them after validation.
+        config.servers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
+        let mut seen = std::collections::BTreeSet::new();
+        config.servers.retain(|s| {
+            let first = seen.insert(s.name.clone());
+            if !first {
+                log::warn!("server `{}` is configured twice; the first (by priority) is used", s.name);
+            }
+            first
+        });
+        let o = &config.orchestration;
+        let cache = Arc::new(ResourceCache::new(o.resource_cache_ttl, o.cache_max_bytes));
+        let listen = o.listen_for_changes;
+        let authorizers = Arc::new(
+            config.servers.iter().filter_map(|s| Some((s.name.clone(), crate::auth::for_server(s, None)?))).collect(),
+        );
+        Orchestrator {
+            config,
+            state: Mutex::new(State {
+                phase: Phase::Idle,
+                pool: None,
+                slots: Vec::new(),
+                last: None,
+                warm: None,
+                generation: 0,
+                abort: Arc::new(AtomicBool::new(false)),
+                processes: Arc::new(Processes::default()),
+                closed: false,
+            }),
+            changed: Condvar::new(),
+            hooks: Hooks {
+                cache: Arc::downgrade(&cache),
+                subscribers: Arc::new(Mutex::new(Vec::new())),
+                listen,
+                handlers: crate::handlers::Handlers::default(),
+                authorizers,
+            },
+            cache,
+            progress: Progress::default(),
+        }
+    }
+
+    /// Calls `f` with each server's progress as [`initialize`](Self::initialize) connects
+    /// (connecting, connected, failed) and [`gather_all_resources`](Self::gather_all_resources)
+    /// gathers (gathering, gathered, failed); see [`ProgressEvent`] for the order. A gather
+    /// answered from the cache reports nothing for the servers it did not ask.
+    ///
+    /// `f` runs on the pool thread doing that server's work, holding no lock of the
+    /// orchestrator (it may call it; a slow `f` delays that server's part). A panic in `f` is
+    /// caught and logged. Register before `initialize` to see every event.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use mcp_orchestrator::{Config, Orchestrator, ProgressEvent, ServerConfig};
+    ///
+    /// // Port 9 (discard) on loopback: nothing listens, the connect fails at once.
+    /// let config = Config::builder().server(ServerConfig::sse("down", "http://127.0.0.1:9/sse")).build()?;
+    /// let orchestrator = Orchestrator::new(config);
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let log = seen.clone();
+    /// orchestrator.on_progress(move |e: &ProgressEvent| log.lock().unwrap().push(format!("{}: {e:?}", e.server())));
+    /// assert!(orchestrator.initialize().is_err());
+    /// let seen = seen.lock().unwrap();
+    /// assert!(seen[0].starts_with("down: Connecting") && seen[1].starts_with("down: Failed"), "{seen:?}");
+    /// # Ok::<(), mcp_orchestrator::Error>(())
+    /// ```
+    pub fn on_progress(&self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) {
+        self.progress.add(Arc::new(f));
+    }
+
+    /// Calls `f(server, op, notification)` for every notification any server sends (on the
+    /// session's reader thread: keep it short, and do not call the orchestrator from it). The
+    /// op id is that of the connect that opened the session. Notifications that change a
+    /// server's lists (`…/list_changed`, `resources/updated`) also drop its cache entry.
+    /// Subscribe before [`initialize`](Self::initialize) to see every one.
+    pub fn subscribe(&self, f: impl Fn(&str, &OpId, &Notification) + Send + Sync + 'static) {
+        let f: Subscriber = Arc::new(f);
+        self.hooks.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(f);
+    }
+
+    /// The config it was built with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The error of a call that needs a connected orchestrator: closed, or not initialized.
+    fn not_ready(&self, state: &State, op: OpId) -> Error {
+        if state.closed {
+            Error::Closed { what: "orchestrator".into(), op }
+        } else {
+            Error::NotInitialized { what: "orchestrator".into(), op }
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn slots(&self, op: &OpId) -> Result<Vec<Arc<Slot>>> {
+        let state = self.lock();
+        if !matches!(state.phase, Phase::Ready) {
+            return Err(self.not_ready(&state, op.clone()));
+        }
+        Ok(state.slots.clone())
+    }
+
+    /// A slot's live session, re-established as a call may (attempts, back-off, deadline).
+    fn heal(&self, slot: &Slot, op: &OpId) -> Result<Arc<Client>> {
+        let processes = self.lock().processes.clone();
+        let deadline = deadline_in(slot.config.timeout);
+        slot.session(op, deadline, Heal::Call, &self.config.orchestration, &processes, &self.hooks).map(|(c, _)| c)
+    }
+
+    /// The cache's counters.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.stats()
+    }
+}
+
+impl std::fmt::Debug for Orchestrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Orchestrator").field("servers", &self.config.servers.len()).finish_non_exhaustive()
+    }
+}

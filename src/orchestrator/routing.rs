@@ -1,0 +1,141 @@
+//! Routing: a call by its name or URI in the catalogue goes to the server that owns it
+//! ([`Orchestrator::call_tool`], [`get_prompt`](Orchestrator::get_prompt),
+//! [`read_resource`](Orchestrator::read_resource)), or to a named server (their `_on` forms),
+//! re-establishing a dead session first.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::Orchestrator;
+use crate::catalog::Gathered;
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::op::OpId;
+use crate::protocol::{CallToolResult, GetPromptResult, ResourceContents};
+use crate::transport::deadline_in;
+
+impl Orchestrator {
+    /// The catalogue for routing: the last gather while it is warm, else a new gather (or, when
+    /// that fails, the last one, if any).
+    fn catalogue(&self) -> Result<Arc<Gathered>> {
+        match self.gather_all_resources() {
+            Ok(g) => Ok(g),
+            Err(e) => self.lock().last.clone().ok_or(e),
+        }
+    }
+
+    /// A server's session by name. A dead session (its stream ended, its process exited) is
+    /// re-established first, with back-off, at most `1 + max_retries` attempts within the
+    /// server's timeout; concurrent callers wait for the same attempt.
+    pub fn client(&self, server: &str) -> Result<Arc<Client>> {
+        let op = OpId::new();
+        self.client_in(server, &op)
+    }
+
+    fn client_in(&self, server: &str, op: &OpId) -> Result<Arc<Client>> {
+        let slots = self.slots(op)?;
+        match slots.iter().find(|s| s.config.name == server) {
+            Some(slot) => self.heal(slot, op),
+            None => {
+                let detail = if self.config.servers.iter().any(|s| s.name == server) {
+                    format!("server `{server}` is disabled")
+                } else {
+                    format!("no server named `{server}` in the config")
+                };
+                Err(Error::NoServer { detail, op: op.clone() })
+            }
+        }
+    }
+
+    /// Runs `f` on a server's session; when it fails because the session died under it, once
+    /// more on a new session (for requests that may be repeated: reads, listings, prompts).
+    fn with_retry<T>(&self, server: &str, op: &OpId, f: impl Fn(&Client) -> Result<T>) -> Result<T> {
+        let client = self.client_in(server, op)?;
+        match f(&client) {
+            Err(e) if client.is_closed() && matches!(e, Error::ConnectionClosed { .. } | Error::Closed { .. }) => {
+                log::info!("op={op} server={server}: the session died during the call; once more on a new one");
+                let client = self.client_in(server, op)?;
+                f(&client)
+            }
+            other => other,
+        }
+    }
+
+    /// Calls a tool by its name in the catalogue (see [`Gathered::tools`] and
+    /// [`Naming`](crate::Naming)) on the server that owns it, under its original name. The
+    /// result is never cached.
+    pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+        let g = self.catalogue()?;
+        let Some(tool) = g.tool(name) else {
+            return Err(Error::NoServer { detail: format!("no server offers a tool named `{name}`"), op: OpId::new() });
+        };
+        self.call_tool_on(Some(&tool.server), &tool.original, arguments)
+    }
+
+    /// Calls a tool on a named server (or, with `None`, on the [`executor`](Self::executor)),
+    /// by the server's own name for it. The result is never cached. A session found dead before
+    /// the call is re-established; a call whose session dies while it is in flight is not
+    /// repeated (a tool may have effects).
+    pub fn call_tool_on(
+        &self,
+        server: Option<&str>,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<CallToolResult> {
+        let op = OpId::new();
+        let client = match server {
+            Some(name) => self.client_in(name, &op)?,
+            None => self.executor()?,
+        };
+        log::info!("op={op} server={}: calling tool `{tool}`", client.name());
+        client.call_tool_in(&op, tool, arguments, deadline_in(client.timeout()))
+    }
+
+    /// Gets a prompt by its name in the catalogue, from the server that owns it.
+    pub fn get_prompt(&self, name: &str, arguments: &BTreeMap<String, String>) -> Result<GetPromptResult> {
+        let g = self.catalogue()?;
+        let Some(prompt) = g.prompt(name) else {
+            return Err(Error::NoServer {
+                detail: format!("no server offers a prompt named `{name}`"),
+                op: OpId::new(),
+            });
+        };
+        self.get_prompt_on(&prompt.server, &prompt.original, arguments)
+    }
+
+    /// Gets a prompt from a named server, by the server's own name for it.
+    pub fn get_prompt_on(
+        &self,
+        server: &str,
+        name: &str,
+        arguments: &BTreeMap<String, String>,
+    ) -> Result<GetPromptResult> {
+        let op = OpId::new();
+        log::info!("op={op} server={server}: getting prompt `{name}`");
+        self.with_retry(server, &op, |c| c.get_prompt_in(&op, name, arguments, deadline_in(c.timeout())))
+    }
+
+    /// Reads a resource from the server that owns its URI: the winner of the merged view for a
+    /// listed URI — answered from the cache when a gather read it — or else the first server
+    /// (by priority) with a template that matches the URI (RFC 6570 level 1).
+    pub fn read_resource(&self, uri: &str) -> Result<Vec<ResourceContents>> {
+        let g = self.catalogue()?;
+        if let Some(contents) = g.contents(uri) {
+            return Ok(contents.to_vec());
+        }
+        let Some(route) = g.route_uri(uri) else {
+            return Err(Error::NoServer {
+                detail: format!("no server lists `{uri}` or has a template that matches it"),
+                op: OpId::new(),
+            });
+        };
+        self.read_resource_on(route.server, uri)
+    }
+
+    /// Reads a resource from a named server (never from the cache).
+    pub fn read_resource_on(&self, server: &str, uri: &str) -> Result<Vec<ResourceContents>> {
+        let op = OpId::new();
+        log::debug!("op={op} server={server}: reading a resource");
+        self.with_retry(server, &op, |c| c.read_resource_in(&op, uri, deadline_in(c.timeout())))
+    }
+}
