@@ -1,0 +1,94 @@
+//! Who a server is and what it can do: `serverInfo`, the capabilities, the `initialize` result.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::DiscoverResult;
+
+/// The name and version of an MCP implementation (`serverInfo`, `clientInfo`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Implementation {
+    /// The programmatic name.
+    pub name: String,
+    /// The version.
+    pub version: String,
+    /// A human-readable name (2025-06-18+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+}
+
+/// What a server said it can do, in its `initialize` result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ServerCapabilities {
+    /// Present when the server offers resources.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourcesCapability>,
+    /// Present when the server offers tools.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<ListChangedCapability>,
+    /// Present when the server offers prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompts: Option<ListChangedCapability>,
+    /// Present when the server sends log messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logging: Option<Value>,
+    /// Present when the server offers argument completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completions: Option<Value>,
+    /// Non-standard capabilities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experimental: Option<Value>,
+}
+
+/// The `resources` capability.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ResourcesCapability {
+    /// The server accepts `resources/subscribe`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribe: Option<bool>,
+    /// The server sends `notifications/resources/list_changed`.
+    #[serde(default, rename = "listChanged", skip_serializing_if = "Option::is_none")]
+    pub list_changed: Option<bool>,
+}
+
+/// A capability whose only option is `listChanged`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ListChangedCapability {
+    /// The server sends a `notifications/…/list_changed` when the list changes.
+    #[serde(default, rename = "listChanged", skip_serializing_if = "Option::is_none")]
+    pub list_changed: Option<bool>,
+}
+
+/// The result of `initialize`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct InitializeResult {
+    /// The version the server chose.
+    pub protocol_version: String,
+    /// What the server can do.
+    #[serde(default)]
+    pub capabilities: ServerCapabilities,
+    /// Who the server is.
+    pub server_info: Implementation,
+    /// Hints for the model using the server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+}
+
+impl InitializeResult {
+    /// What a `server/discover` result says, as the handshake would have: the version we
+    /// chose, the capabilities, who the server is, its instructions.
+    pub(crate) fn from_discover(version: &str, discover: &DiscoverResult) -> InitializeResult {
+        InitializeResult {
+            protocol_version: version.to_string(),
+            capabilities: discover.capabilities.clone(),
+            server_info: discover.server_info(),
+            instructions: discover.instructions.clone(),
+        }
+    }
+}
