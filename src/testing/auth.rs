@@ -1,16 +1,17 @@
 //! A test authorization server that is also the protected resource: protected-resource metadata
 //! (RFC 9728), authorization-server metadata (RFC 8414 / OpenID Connect) at a chosen well-known
 //! URL, `/authorize` (redirects at once, with `code`, `state` and `iss`), `/token` (authorization
-//! code with PKCE, refresh, client credentials with a secret or an ES256 assertion), `/register`
-//! (RFC 7591), and a protected `POST /mcp` that answers JSON-RPC requests with a valid bearer
-//! token (a minimal MCP server: `initialize`, `tools/list`, `tools/call` of `whoami`), 401
-//! without one, 403 `insufficient_scope` when a method needs a scope the token lacks.
+//! code with PKCE, refresh with rotating refresh tokens, client credentials with a secret or an
+//! ES256 assertion), `/register` (RFC 7591), and a protected `POST /mcp` that answers JSON-RPC
+//! requests with a valid bearer token (a minimal MCP server: `initialize`, `tools/list`,
+//! `tools/call` of `whoami`), 401 without one, 403 `insufficient_scope` when a method needs a
+//! scope the token lacks.
 //! The same minimal server speaks the legacy HTTP+SSE transport, equally protected: `GET /sse`
 //! (the event stream, which announces `/messages?session=<n>`) and `POST /messages`.
 //! It records what clients sent, for tests to assert on. On `127.0.0.1:0`, one thread per
 //! connection, every connection closed after one response.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -135,6 +136,11 @@ struct State {
     /// their connection.
     sse: HashMap<u64, crossbeam_channel::Sender<String>>,
     sse_streams: HashMap<u64, crossbeam_channel::Receiver<String>>,
+    /// Refresh tokens already used once (rotated out), and how often one was presented again.
+    spent: HashSet<String>,
+    refresh_reuses: u64,
+    /// The lifetime of the tokens issued from now on, when set at run time.
+    lifetime: Option<u64>,
 }
 
 struct Shared {
@@ -236,6 +242,20 @@ impl AuthServer {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+
+    /// How many times a refresh token was presented again after it had been used. Refresh
+    /// tokens rotate: each refresh issues a new one and revokes the one used, and a revoked one
+    /// is refused (`invalid_grant`), as OAuth 2.1 asks of servers that rotate them.
+    pub fn refresh_reuses(&self) -> u64 {
+        self.lock().refresh_reuses
+    }
+
+    /// The lifetime (`expires_in`, and how long `/mcp` accepts them) of the access tokens issued
+    /// from now on, instead of the builder's [`token_lifetime`](AuthServerBuilder::token_lifetime).
+    /// 0 issues tokens already expired: due for a refresh at once, refused by `/mcp`.
+    pub fn set_token_lifetime(&self, seconds: u64) {
+        self.lock().lifetime = Some(seconds);
     }
 }
 
@@ -716,7 +736,7 @@ fn token(shared: &Shared, state: &mut State, r: &Recorded, issuer: &str) -> Repl
             }
             code.scope
         }
-        Some("refresh_token") => match param("refresh_token").and_then(|t| state.refresh.remove(&t)) {
+        Some("refresh_token") => match param("refresh_token").and_then(|t| spend_refresh_token(state, &t)) {
             Some(scope) => scope,
             None => return refused("invalid_grant"),
         },
@@ -725,8 +745,10 @@ fn token(shared: &Shared, state: &mut State, r: &Recorded, issuer: &str) -> Repl
     };
     state.counter += 1;
     let access = format!("access-{}", state.counter);
-    state.access.insert(access.clone(), (Instant::now() + Duration::from_secs(o.token_lifetime), scope.clone()));
-    let mut reply = serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": o.token_lifetime, "scope": scope});
+    let lifetime = state.lifetime.unwrap_or(o.token_lifetime);
+    state.access.insert(access.clone(), (Instant::now() + Duration::from_secs(lifetime), scope.clone()));
+    let mut reply =
+        serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": scope});
     if o.refresh_tokens && param("grant_type").as_deref() != Some("client_credentials") {
         let refresh = format!("refresh-{}", state.counter);
         state.refresh.insert(refresh.clone(), scope);
@@ -771,4 +793,16 @@ fn verify_assertion(o: &AuthServerBuilder, assertion: &str, issuer: &str) -> Opt
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.split('.').nth(1)?).ok()?).ok()?;
     let aud_ok = claims["aud"].as_str().is_some_and(|a| a.trim_end_matches('/') == issuer.trim_end_matches('/'));
     (claims["iss"] == id.as_str() && claims["sub"] == id.as_str() && aud_ok).then(|| id.clone())
+}
+
+/// Uses refresh token `t` up (rotation): its scope when it is valid; `None`, counted as a reuse
+/// when it was valid once, when it is not.
+fn spend_refresh_token(state: &mut State, t: &str) -> Option<String> {
+    let scope = state.refresh.remove(t);
+    if scope.is_some() {
+        state.spent.insert(t.to_string());
+    } else if state.spent.contains(t) {
+        state.refresh_reuses += 1;
+    }
+    scope
 }
