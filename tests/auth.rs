@@ -370,9 +370,19 @@ fn the_token_file_is_owner_only_and_reused() {
         use std::os::unix::fs::PermissionsExt as _;
         assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
     }
-    let leftovers: Vec<_> =
-        std::fs::read_dir(&dir).unwrap().filter_map(|e| e.ok()).filter(|e| e.path() != file).collect();
+    // Beside it only its lock (kept, owner-only too): no temporary file is left behind.
+    let lock = dir.join("tokens.json.lock");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path() != file && e.path() != lock)
+        .collect();
     assert!(leftovers.is_empty(), "no temporary file is left behind: {leftovers:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(std::fs::metadata(&lock).unwrap().permissions().mode() & 0o777, 0o600);
+    }
     // A new authorizer (a new process) starts with the file's token: no new authorization.
     let again = oauth(&server, config);
     assert_eq!(call(&again, &server, "x").unwrap(), 200);

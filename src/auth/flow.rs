@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::challenge::Challenge;
 use super::discovery::{self, Discovered, ServerMetadata};
 use super::net::{self, Net, form, parse_form};
-use super::store::{Tokens, now};
+use super::store::{FileLock, Tokens, now};
 use super::{AuthConfig, AuthorizationHandler, AuthorizationRequest, ClientId, Inner, Secret, crypto};
 use crate::deadline::Deadline;
 use crate::error::{Error, Result};
@@ -39,6 +39,8 @@ pub(super) fn renew(
     if moved {
         log::info!("op={} server={} authorization: the server now uses issuer `{issuer}`", net.op, inner.server);
     }
+    // Another process may have renewed the tokens since this one read the file.
+    inner.store.reload();
     // Tokens from the file, found before discovery named the issuer, belong to it now.
     let mut tokens = inner.store.get(&issuer, &found.resource);
     if tokens.is_none()
@@ -47,14 +49,19 @@ pub(super) fn renew(
     {
         tokens = Some(t);
     }
-    if !step_up
-        && let Some(t) = &tokens
-        && t.refresh_token.is_some()
-        && sent.is_none_or(|s| *s == super::bearer(&t.access_token))
-    {
-        match refresh(inner, net, &found, t) {
-            Ok(_) => return Ok(()),
-            Err(e) => log::info!("op={} server={} authorization: refresh failed ({e})", net.op, inner.server),
+    if !step_up && let Some(t) = &tokens {
+        if !t.stale() && sent != Some(&super::bearer(&t.access_token)) {
+            // Not the token the server rejected (another process or thread renewed it, or the
+            // request went without one): try it before renewing anything.
+            return Ok(());
+        }
+        if t.refresh_token.is_some() {
+            // Still locked at the deadline: another process is renewing; no other grant either.
+            let lock = inner.store.lock(net.deadline).map_err(|e| net.fail(e))?;
+            match refresh(inner, net, &found, t, &lock) {
+                Ok(_) => return Ok(()),
+                Err(e) => log::info!("op={} server={} authorization: refresh failed ({e})", net.op, inner.server),
+            }
         }
     }
     let scopes = {
@@ -72,20 +79,71 @@ pub(super) fn renew(
 
 /// A stale token (about to expire): refreshed, or for client credentials asked for again.
 pub(super) fn renew_stale(inner: &Inner, net: &Net<'_>, found: &Discovered, tokens: &Tokens) -> Result<Tokens> {
-    if tokens.refresh_token.is_some() {
-        return refresh(inner, net, found, tokens);
+    let client_credentials_flow = matches!(inner.config, AuthConfig::ClientCredentials(_));
+    if tokens.refresh_token.is_none() && !client_credentials_flow {
+        return Err(net.fail("the token expired and there is no refresh token"));
     }
-    if let AuthConfig::ClientCredentials(_) = inner.config {
+    let lock = inner.store.lock(net.deadline).map_err(|e| net.fail(e))?;
+    if tokens.refresh_token.is_some() {
+        return refresh(inner, net, found, tokens, &lock);
+    }
+    locked(inner, net, found, tokens, &lock, |_| {
         let scopes = inner.lock().requested.clone();
         let fresh = client_credentials(inner, net, found, &scopes)?;
-        save(inner, net, found, Some(fresh.clone()))?;
-        return Ok(fresh);
-    }
-    Err(net.fail("the token expired and there is no refresh token"))
+        save_locked(inner, net, found, Some(fresh.clone()), &lock)?;
+        Ok(fresh)
+    })
 }
 
+/// Stores (or forgets) the tokens, under the token file's lock (a local file: held only to read,
+/// merge and write it).
 fn save(inner: &Inner, net: &Net<'_>, found: &Discovered, tokens: Option<Tokens>) -> Result<()> {
-    inner.store.put(&found.server.issuer, &found.resource, tokens).map_err(|e| net.fail(e))
+    let lock = inner.store.lock(net.deadline).map_err(|e| net.fail(e))?;
+    save_locked(inner, net, found, tokens, &lock)
+}
+
+fn save_locked(
+    inner: &Inner,
+    net: &Net<'_>,
+    found: &Discovered,
+    tokens: Option<Tokens>,
+    lock: &FileLock,
+) -> Result<()> {
+    inner.store.put(lock, &found.server.issuer, &found.resource, tokens).map_err(|e| net.fail(e))
+}
+
+/// Renews `held` (the tokens that expired, or that the server rejected) in the cross-process
+/// critical section: under the token file's `lock` (the caller's), the file is read again, and
+/// when it now holds other tokens for this issuer and resource that are not stale, another
+/// process (or another authorizer of this one) has renewed them meanwhile and they are used as
+/// they are; else `renew` runs with the file's current tokens (their refresh token is the
+/// newest) and saves what it gets under that lock.
+///
+/// The one lock this crate holds across a network call, on purpose: `renew`'s token request
+/// runs inside it, because that request is what must not happen twice. An authorization server
+/// that rotates refresh tokens revokes the old one when it is used (and may revoke the whole
+/// family when it sees it again), so a second process refreshing with the refresh token it read
+/// earlier would fail, or cost everyone their tokens. It is an advisory lock of a file, not an
+/// in-process mutex: no thread blocks on it, a waiter polls with `try_lock`, and the wait for
+/// it, like the request under it, ends at the flow's deadline, with an error that says the
+/// token file is locked (`store::Store::lock`).
+fn locked(
+    inner: &Inner,
+    net: &Net<'_>,
+    found: &Discovered,
+    held: &Tokens,
+    _lock: &FileLock,
+    renew: impl FnOnce(&Tokens) -> Result<Tokens>,
+) -> Result<Tokens> {
+    inner.store.reload();
+    let Some(current) = inner.store.get(&found.server.issuer, &found.resource) else {
+        return Err(net.fail("the tokens were forgotten meanwhile (a renewal elsewhere failed)"));
+    };
+    if current.access_token != held.access_token && !current.stale() {
+        log::info!("op={} server={} authorization: using the token renewed meanwhile", net.op, inner.server);
+        return Ok(current);
+    }
+    renew(&current)
 }
 
 /// Scopes: on a step-up the union of what was requested and what the challenge names; otherwise
@@ -127,33 +185,40 @@ fn choose_scopes(
     scopes
 }
 
-fn refresh(inner: &Inner, net: &Net<'_>, found: &Discovered, tokens: &Tokens) -> Result<Tokens> {
-    let Some(refresh_token) = &tokens.refresh_token else {
-        return Err(net.fail("no refresh token"));
-    };
-    let client = identity(inner, net, &found.server)?;
-    let params = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token.expose()),
-        ("resource", found.resource.as_str()),
-    ];
-    match token_request(net, &found.server, &client, &params, "oauth token refresh") {
-        Ok(mut fresh) => {
-            if fresh.refresh_token.is_none() {
-                fresh.refresh_token = tokens.refresh_token.clone();
+/// Refreshes `held` under the token file's lock ([`locked`]).
+fn refresh(inner: &Inner, net: &Net<'_>, found: &Discovered, held: &Tokens, lock: &FileLock) -> Result<Tokens> {
+    locked(inner, net, found, held, lock, |tokens| {
+        let Some(refresh_token) = &tokens.refresh_token else {
+            return Err(net.fail("no refresh token"));
+        };
+        let client = identity(inner, net, &found.server)?;
+        let params = [
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+            ("resource", found.resource.as_str()),
+        ];
+        match token_request(net, &found.server, &client, &params, "oauth token refresh") {
+            Ok(mut fresh) => {
+                if fresh.refresh_token.is_none() {
+                    fresh.refresh_token = tokens.refresh_token.clone();
+                }
+                if fresh.scope.is_none() {
+                    fresh.scope = tokens.scope.clone();
+                }
+                save_locked(inner, net, found, Some(fresh.clone()), lock)?;
+                log::info!("op={} server={} authorization: token refreshed", net.op, inner.server);
+                Ok(fresh)
             }
-            if fresh.scope.is_none() {
-                fresh.scope = tokens.scope.clone();
+            Err(e) => {
+                // Refused: the refresh token is of no use to anyone sharing the file. (A timeout
+                // or an unreachable server says nothing about it: it is kept.)
+                if let Error::Http { .. } = e {
+                    save_locked(inner, net, found, None, lock)?;
+                }
+                Err(e)
             }
-            save(inner, net, found, Some(fresh.clone()))?;
-            log::info!("op={} server={} authorization: token refreshed", net.op, inner.server);
-            Ok(fresh)
         }
-        Err(e) => {
-            save(inner, net, found, None)?;
-            Err(e)
-        }
-    }
+    })
 }
 
 fn client_credentials(inner: &Inner, net: &Net<'_>, found: &Discovered, scopes: &[String]) -> Result<Tokens> {

@@ -13,8 +13,9 @@
 //! (pre-registered, a Client ID Metadata Document URL, or dynamic registration), and gets a token:
 //! by refreshing, by client credentials, or by the authorization code flow, whose person's step
 //! is an [`AuthorizationHandler`] the program supplies. Tokens are kept per issuer and resource,
-//! in memory or in a file (0600, replaced atomically). Secrets, tokens, codes and verifiers never
-//! appear in logs, errors or `Debug`.
+//! in memory or in a file (0600, replaced atomically) that several processes may share: a
+//! refresh runs under the file's lock and first reads the file again (`store.rs`). Secrets,
+//! tokens, codes and verifiers never appear in logs, errors or `Debug`.
 
 mod challenge;
 mod crypto;
@@ -197,12 +198,24 @@ impl Authorizer {
         let discovered = inner.lock().discovered.clone();
         let Some(found) = discovered else {
             let resource = discovery::canonical(&inner.endpoint);
+            if inner.store.any_for(&resource).is_some_and(|(_, t)| t.stale()) {
+                inner.store.reload(); // another process may have refreshed it
+            }
             return Ok(inner.store.any_for(&resource).map(|(_, t)| bearer(&t.access_token)));
         };
         let issuer = found.server.issuer.clone();
-        let Some(tokens) = inner.store.get(&issuer, &found.resource) else {
+        let Some(mut tokens) = inner.store.get(&issuer, &found.resource) else {
             return Ok(None);
         };
+        if tokens.stale() {
+            // Another process sharing the token file may have refreshed it: reading the file
+            // again is cheap, renewing (under its lock) is not.
+            inner.store.reload();
+            let Some(current) = inner.store.get(&issuer, &found.resource) else {
+                return Ok(None);
+            };
+            tokens = current;
+        }
         if !tokens.stale() {
             return Ok(Some(bearer(&tokens.access_token)));
         }
@@ -235,7 +248,9 @@ impl Authorizer {
         if let AuthConfig::Bearer(_) = inner.config {
             return Err(net.fail(format!("the server rejected the configured bearer token (status {status})")));
         }
-        // One flow at a time; a flow that ended while we waited may have renewed the token.
+        // One flow at a time; a flow that ended while we waited, here or in another process
+        // sharing the token file (read again, before any lock is taken), may have renewed it.
+        inner.store.reload();
         {
             let mut state = inner.lock();
             while state.flow_running {

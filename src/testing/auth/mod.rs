@@ -1,10 +1,11 @@
 //! A test authorization server that is also the protected resource: protected-resource metadata
 //! (RFC 9728), authorization-server metadata (RFC 8414 / OpenID Connect) at a chosen well-known
 //! URL, `/authorize` (redirects at once, with `code`, `state` and `iss`), `/token` (authorization
-//! code with PKCE, refresh, client credentials with a secret or an ES256 assertion), `/register`
-//! (RFC 7591), and a protected `POST /mcp` that answers JSON-RPC requests with a valid bearer
-//! token (a minimal MCP server: `initialize`, `tools/list`, `tools/call` of `whoami`), 401
-//! without one, 403 `insufficient_scope` when a method needs a scope the token lacks.
+//! code with PKCE, refresh with rotating refresh tokens, client credentials with a secret or an
+//! ES256 assertion), `/register` (RFC 7591), and a protected `POST /mcp` that answers JSON-RPC
+//! requests with a valid bearer token (a minimal MCP server: `initialize`, `tools/list`,
+//! `tools/call` of `whoami`), 401 without one, 403 `insufficient_scope` when a method needs a
+//! scope the token lacks.
 //! The same minimal server speaks the legacy HTTP+SSE transport, equally protected: `GET /sse`
 //! (the event stream, which announces `/messages?session=<n>`) and `POST /messages`.
 //! It records what clients sent, for tests to assert on. On `127.0.0.1:0`, one thread per
@@ -177,6 +178,20 @@ impl AuthServer {
     /// Forgets every access token issued (the next request with one gets a 401).
     pub fn revoke_access_tokens(&self) {
         self.lock().access.clear();
+    }
+
+    /// How many times a refresh token was presented again after it had been used. Refresh
+    /// tokens rotate: each refresh issues a new one and revokes the one used, and a revoked one
+    /// is refused (`invalid_grant`), as OAuth 2.1 asks of servers that rotate them.
+    pub fn refresh_reuses(&self) -> u64 {
+        self.lock().refresh_reuses
+    }
+
+    /// The lifetime (`expires_in`, and how long `/mcp` accepts them) of the access tokens issued
+    /// from now on, instead of the builder's [`token_lifetime`](AuthServerBuilder::token_lifetime).
+    /// 0 issues tokens already expired: due for a refresh at once, refused by `/mcp`.
+    pub fn set_token_lifetime(&self, seconds: u64) {
+        self.lock().lifetime = Some(seconds);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -2,7 +2,7 @@
 //! and what it has issued (codes, access and refresh tokens, registered clients, legacy SSE
 //! sessions).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// One recorded request of a client.
@@ -49,4 +49,9 @@ pub(super) struct State {
     /// their connection.
     pub(super) sse: HashMap<u64, crossbeam_channel::Sender<String>>,
     pub(super) sse_streams: HashMap<u64, crossbeam_channel::Receiver<String>>,
+    /// Refresh tokens already used once (rotated out), and how often one was presented again.
+    pub(super) spent: HashSet<String>,
+    pub(super) refresh_reuses: u64,
+    /// The lifetime of the tokens issued from now on, when set at run time.
+    pub(super) lifetime: Option<u64>,
 }

@@ -60,7 +60,7 @@ pub(super) fn token(shared: &Shared, state: &mut State, r: &Recorded, issuer: &s
             }
             code.scope
         }
-        Some("refresh_token") => match param("refresh_token").and_then(|t| state.refresh.remove(&t)) {
+        Some("refresh_token") => match param("refresh_token").and_then(|t| spend_refresh_token(state, &t)) {
             Some(scope) => scope,
             None => return refused("invalid_grant"),
         },
@@ -69,8 +69,10 @@ pub(super) fn token(shared: &Shared, state: &mut State, r: &Recorded, issuer: &s
     };
     state.counter += 1;
     let access = format!("access-{}", state.counter);
-    state.access.insert(access.clone(), (Instant::now() + Duration::from_secs(o.token_lifetime), scope.clone()));
-    let mut reply = serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": o.token_lifetime, "scope": scope});
+    let lifetime = state.lifetime.unwrap_or(o.token_lifetime);
+    state.access.insert(access.clone(), (Instant::now() + Duration::from_secs(lifetime), scope.clone()));
+    let mut reply =
+        serde_json::json!({"access_token": access, "token_type": "Bearer", "expires_in": lifetime, "scope": scope});
     if o.refresh_tokens && param("grant_type").as_deref() != Some("client_credentials") {
         let refresh = format!("refresh-{}", state.counter);
         state.refresh.insert(refresh.clone(), scope);
@@ -115,4 +117,16 @@ fn verify_assertion(o: &AuthServerBuilder, assertion: &str, issuer: &str) -> Opt
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.split('.').nth(1)?).ok()?).ok()?;
     let aud_ok = claims["aud"].as_str().is_some_and(|a| a.trim_end_matches('/') == issuer.trim_end_matches('/'));
     (claims["iss"] == id.as_str() && claims["sub"] == id.as_str() && aud_ok).then(|| id.clone())
+}
+
+/// Uses refresh token `t` up (rotation): its scope when it is valid; `None`, counted as a reuse
+/// when it was valid once, when it is not.
+fn spend_refresh_token(state: &mut State, t: &str) -> Option<String> {
+    let scope = state.refresh.remove(t);
+    if scope.is_some() {
+        state.spent.insert(t.to_string());
+    } else if state.spent.contains(t) {
+        state.refresh_reuses += 1;
+    }
+    scope
 }
