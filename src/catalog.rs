@@ -321,6 +321,8 @@ pub struct Gathered {
     pub tools: Vec<MergedTool>,
     /// Every prompt once, sorted by merged name (after the servers' `prompts` filters).
     pub prompts: Vec<MergedPrompt>,
+    /// The tool search index (`search.rs`), built on the first search of this catalogue.
+    pub(crate) tool_index: crate::search::LazyToolIndex,
 }
 
 fn find<'a, T>(items: &'a [T], key: &str, name: impl Fn(&T) -> &str) -> Option<&'a T> {
@@ -409,7 +411,7 @@ impl Gathered {
         let templates = merge_kind(&servers, Naming::Priority, "", |d| &d.templates, |t| &t.uri_template, |_| None);
         let tools = merge_kind(&servers, o.naming, &o.separator, |d| &d.tools, |t| &t.name, |s| filter(s, false));
         let prompts = merge_kind(&servers, o.naming, &o.separator, |d| &d.prompts, |p| &p.name, |s| filter(s, true));
-        Gathered { op, servers, resources, templates, tools, prompts }
+        Gathered { op, servers, resources, templates, tools, prompts, tool_index: Default::default() }
     }
 }
 
