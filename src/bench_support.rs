@@ -31,3 +31,9 @@ pub fn decode_resources_list(text: &str) -> usize {
         _ => usize::MAX,
     }
 }
+
+/// Builds the tool search index of a catalogue afresh — the work of its first search — and
+/// returns the number of indexed words.
+pub fn build_tool_index(gathered: &crate::Gathered) -> usize {
+    crate::catalog::search::ToolIndex::build(&gathered.tools).term_count()
+}

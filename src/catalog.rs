@@ -18,6 +18,9 @@ use crate::error::Error;
 use crate::op::OpId;
 use crate::protocol::{Prompt, Resource, ResourceContents, ResourceTemplate, Tool};
 
+pub(crate) mod search;
+pub use search::{ToolMatch, ToolQuery};
+
 /// Matches `uri` against an RFC 6570 level-1 template (`file:///{path}`, `db://{table}/rows`):
 /// literal parts match themselves, each `{var}` a non-empty run of unreserved characters
 /// (`A-Z a-z 0-9 - . _ ~`) and percent-encodings, as simple string expansion produces them.
@@ -224,6 +227,8 @@ pub struct Gathered {
     pub tools: Vec<MergedTool>,
     /// Every prompt once, sorted by merged name (after the servers' `prompts` filters).
     pub prompts: Vec<MergedPrompt>,
+    /// The tool search index (`search.rs`), built on the first search of this catalogue.
+    pub(crate) tool_index: crate::catalog::search::LazyToolIndex,
 }
 
 fn find<'a, T>(items: &'a [T], key: &str, name: impl Fn(&T) -> &str) -> Option<&'a T> {
@@ -312,7 +317,7 @@ impl Gathered {
         let templates = merge_kind(&servers, Naming::Priority, "", |d| &d.templates, |t| &t.uri_template, |_| None);
         let tools = merge_kind(&servers, o.naming, &o.separator, |d| &d.tools, |t| &t.name, |s| filter(s, false));
         let prompts = merge_kind(&servers, o.naming, &o.separator, |d| &d.prompts, |p| &p.name, |s| filter(s, true));
-        Gathered { op, servers, resources, templates, tools, prompts }
+        Gathered { op, servers, resources, templates, tools, prompts, tool_index: Default::default() }
     }
 }
 

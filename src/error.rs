@@ -22,6 +22,8 @@ pub enum Error {
     /// type, a bad value. `message`, `line`, `column` and `snippet` describe the first problem
     /// found; `more` holds the others of the same document (each an `Error::Config`), so that
     /// one run reports them all. [`Error::config_problems`] iterates over all of them.
+    /// A program's own invalid input is one too: a tool search's regex that does not compile
+    /// ([`Gathered::search_tools_matching`](crate::Gathered::search_tools_matching); no line).
     #[error("{}", display_config(message, *line, *column, snippet.as_deref(), more))]
     Config {
         /// What is wrong, naming the key (and the file, when read from one).

@@ -184,6 +184,7 @@ pub use catalog::{
     Gathered, Merged, MergedPrompt, MergedResource, MergedTemplate, MergedTool, ServerOutcome, ServerResources, Status,
     UriRoute, match_template,
 };
+pub use catalog::{ToolMatch, ToolQuery};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
 pub use config::{
     AuthConfig, ClientCredentialsConfig, Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES,

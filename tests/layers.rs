@@ -19,7 +19,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("auth", &["auth"]),
     ("session", &["session"]),
     ("client", &["client"]),
-    ("catalogue", &["cache", "catalog", "search", "pool"]),
+    ("catalogue", &["cache", "catalog", "pool"]),
     ("orchestrator", &["orchestrator"]),
     ("serving", &["serve"]),
     ("test support", &["testing", "bench_support"]),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::Orchestrator;
 use crate::catalog::Gathered;
+use crate::catalog::search::ToolMatch;
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::op::OpId;
@@ -70,6 +71,19 @@ impl Orchestrator {
             return Err(Error::NoServer { detail: format!("no server offers a tool named `{name}`"), op: OpId::new() });
         };
         self.call_tool_on(Some(&tool.server), &tool.original, arguments)
+    }
+
+    /// Searches the catalogue's tools ([`Gathered::search_tools_matching`]): ranked words for a
+    /// `&str`, or any [`ToolQuery`](crate::catalog::ToolQuery); at most `limit` matches, best first. The
+    /// catalogue is the one [`call_tool`](Self::call_tool) routes by — the last gather while it
+    /// is warm, else a new one — so a warm search sends no request, and its index is built once
+    /// per gathered catalogue. Fails as that gather fails, or for an invalid regex.
+    pub fn search_tools<'q>(
+        &self,
+        query: impl Into<crate::catalog::ToolQuery<'q>>,
+        limit: usize,
+    ) -> Result<Vec<ToolMatch>> {
+        self.catalogue()?.search_tools_matching(query.into(), limit)
     }
 
     /// Calls a tool on a named server (or, with `None`, on the [`executor`](Self::executor)),
