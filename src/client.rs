@@ -19,6 +19,7 @@ use crate::protocol::{
     ListResourcesResult, ListToolsResult, Prompt, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
     Tool,
 };
+use crate::schema::Schema;
 use crate::session::detect::{self, Connected, Parts, Wire};
 use crate::session::{Call, RequestOptions, Session};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
@@ -67,12 +68,30 @@ pub struct Client {
     /// On the modern wire over HTTP: each listed tool's `x-mcp-header` annotations (`None`
     /// until the tools were listed).
     tool_headers: Mutex<Option<HashMap<String, Vec<ParamHeader>>>>,
-    /// Each tool of the last listing: whether it is annotated `readOnlyHint` or
-    /// `idempotentHint` (a call whose reply is lost is sent again only then). Emptied when the
-    /// server says its tools changed (the annotations are then unknown until listed again).
-    tool_idempotent: Arc<Mutex<HashMap<String, bool>>>,
+    /// What this client knows of each tool of its last listing (its resend hint, its compiled
+    /// output schema). Emptied when the server says its tools changed (they are then unknown
+    /// until listed again).
+    known_tools: Arc<Mutex<HashMap<String, KnownTool>>>,
     /// Whether this client listens for changes (`subscriptions/listen`) at all.
     listens: bool,
+}
+
+/// What a client remembers of one tool of its last listing.
+#[derive(Clone)]
+struct KnownTool {
+    /// Annotated `readOnlyHint` or `idempotentHint`: a call whose reply is lost is sent again
+    /// only then.
+    idempotent: bool,
+    /// Its `outputSchema`, compiled; shared, and kept across listings while the tool declares
+    /// the same schema.
+    output: Option<Arc<OutputSchema>>,
+}
+
+/// A tool's `outputSchema` as declared, and compiled (`None`: the validator cannot read it, as
+/// was logged when it was listed; its results are not checked).
+struct OutputSchema {
+    declared: serde_json::Value,
+    compiled: Option<Schema>,
 }
 
 /// What one paged listing may gather before it fails with [`Error::Limit`].
@@ -186,8 +205,8 @@ impl<'a> ClientBuilder<'a> {
         let listens = self.listen && self.on_notification.is_some();
         let deadline = deadline_in(config.timeout);
         log::debug!("op={op} server={}: connecting over {}", config.name, config.transport.kind());
-        let tool_idempotent: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
-        let forget = Arc::downgrade(&tool_idempotent);
+        let known_tools: Arc<Mutex<HashMap<String, KnownTool>>> = Arc::default();
+        let forget = Arc::downgrade(&known_tools);
         let program = self.on_notification;
         let on_notification: NotificationHandler = Arc::new(move |server: &str, n: &Notification| {
             if n.method == "notifications/tools/list_changed"
@@ -227,7 +246,7 @@ impl<'a> ClientBuilder<'a> {
             max_pages: self.max_pages,
             budget: self.budget,
             tool_headers: Mutex::new(None),
-            tool_idempotent,
+            known_tools,
             listens,
         })
     }
@@ -355,6 +374,14 @@ impl Client {
     /// `readOnlyHint` or `idempotentHint` in this client's last [`list_tools`](Client::list_tools)
     /// (and the server has not said since that its tools changed); otherwise the error is [`Error::ConnectionClosed`] saying the call may have run.
     /// (Listings and reads whose reply is lost are always sent again once.)
+    ///
+    /// When the tool declared an `outputSchema` in this client's last `list_tools` (or the
+    /// orchestrator's gather through it), the result's `structuredContent` is checked against
+    /// it ([`Schema`](crate::Schema)); a result that does not match, or has no
+    /// `structuredContent`, is [`Error::InvalidOutput`] (kind [`ErrorKind::Schema`](crate::ErrorKind::Schema)),
+    /// naming the place in the result. A result with `isError: true` is not checked, nor one of a
+    /// tool never listed, nor one whose schema this crate cannot read (a warning says so when the
+    /// tool is listed).
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
         self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())
     }
@@ -399,33 +426,100 @@ impl Client {
     }
 
     /// The listed tools that can be called: on the modern wire over HTTP, a tool whose
-    /// `x-mcp-header` annotations are invalid cannot be called correctly and is left out; the
-    /// others' headers are remembered for their calls.
-    /// Also remembers which tools are annotated read-only or idempotent (a call whose reply
-    /// was lost is sent again only for those).
+    /// `x-mcp-header` annotations are invalid cannot be called correctly and is left out, with
+    /// a warning; the others' headers are remembered for their calls.
+    /// Also remembers what a call needs of each tool kept ([`KnownTool`]).
     fn callable_tools(&self, op: &OpId, tools: Vec<Tool>) -> Vec<Tool> {
-        let idempotent = tools.iter().map(|t| (t.name.clone(), is_idempotent(t))).collect();
-        *self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()) = idempotent;
-        if !self.is_modern() || self.wire == Wire::Stdio {
-            return tools;
-        }
-        let mut headers = HashMap::new();
-        let mut kept = Vec::with_capacity(tools.len());
-        for tool in tools {
-            match modern::param_headers(&tool.input_schema) {
-                Ok(h) => {
-                    headers.insert(tool.name.clone(), h);
-                    kept.push(tool);
+        let kept = if !self.is_modern() || self.wire == Wire::Stdio {
+            tools
+        } else {
+            let mut headers = HashMap::new();
+            let mut kept = Vec::with_capacity(tools.len());
+            for tool in tools {
+                match modern::param_headers(&tool.input_schema) {
+                    Ok(h) => {
+                        headers.insert(tool.name.clone(), h);
+                        kept.push(tool);
+                    }
+                    Err(why) => log::warn!(
+                        "op={op} server={}: leaving out tool `{}`: invalid x-mcp-header: {why}",
+                        self.session.name,
+                        tool.name
+                    ),
                 }
-                Err(why) => log::warn!(
-                    "op={op} server={}: leaving out tool `{}`: invalid x-mcp-header: {why}",
-                    self.session.name,
-                    tool.name
-                ),
             }
-        }
-        *self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()) = Some(headers);
+            *self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()) = Some(headers);
+            kept
+        };
+        self.remember_tools(op, &kept);
         kept
+    }
+
+    /// Remembers each tool's resend hint and output schema, compiled (once: a schema the last
+    /// listing had already is not compiled again). Compiling happens outside the lock.
+    fn remember_tools(&self, op: &OpId, tools: &[Tool]) {
+        let previous: HashMap<String, Arc<OutputSchema>> = {
+            let known = self.known_tools.lock().unwrap_or_else(|e| e.into_inner());
+            known.iter().filter_map(|(name, t)| Some((name.clone(), t.output.clone()?))).collect()
+        };
+        let known = tools
+            .iter()
+            .map(|tool| {
+                let output = tool.output_schema.as_ref().map(|declared| match previous.get(&tool.name) {
+                    Some(same) if same.declared == *declared => same.clone(),
+                    _ => Arc::new(self.compile_output_schema(op, &tool.name, declared)),
+                });
+                (tool.name.clone(), KnownTool { idempotent: is_idempotent(tool), output })
+            })
+            .collect();
+        *self.known_tools.lock().unwrap_or_else(|e| e.into_inner()) = known;
+    }
+
+    /// A tool's output schema, compiled; one the validator cannot read is logged (a warning, once
+    /// per schema) and its tool's results are then not checked: checking is a SHOULD of MCP, and
+    /// failing every call of a tool that works (after it ran) for a schema this crate cannot
+    /// read would make the tool unusable through us.
+    fn compile_output_schema(&self, op: &OpId, tool: &str, declared: &serde_json::Value) -> OutputSchema {
+        let compiled = match Schema::compile(declared) {
+            Ok(schema) => Some(schema),
+            Err(e) => {
+                log::warn!(
+                    "op={op} server={}: tool `{tool}`: its outputSchema cannot be used, so its results are not checked: {e}",
+                    self.session.name
+                );
+                None
+            }
+        };
+        OutputSchema { declared: declared.clone(), compiled }
+    }
+
+    /// Checks a result against the output schema its tool declared in the last listing (when the
+    /// tool is known, declares one this crate can read, and the result is not `isError`).
+    fn check_output(&self, op: &OpId, tool: &str, result: &CallToolResult) -> Result<()> {
+        if result.is_error {
+            return Ok(());
+        }
+        let known = self.known_tools.lock().unwrap_or_else(|e| e.into_inner()).get(tool).and_then(|t| t.output.clone());
+        let Some(schema) = known.as_ref().and_then(|o| o.compiled.as_ref()) else { return Ok(()) };
+        let invalid = |path: &str, detail: String| {
+            log::debug!(
+                "op={op} server={}: tools/call `{tool}`: structuredContent fails outputSchema at {path:?}: {detail}",
+                self.session.name
+            );
+            Error::InvalidOutput {
+                server: self.session.name.to_string(),
+                tool: tool.to_string(),
+                op: op.clone(),
+                path: path.to_string(),
+                detail,
+            }
+        };
+        match &result.structured_content {
+            None => Err(invalid("", "the result has no structuredContent (the tool declares an outputSchema)".into())),
+            Some(value) => schema
+                .validate(value)
+                .map_err(|v| invalid(v.instance_path(), format!("{}; keyword {}", v.message(), v.schema_path()))),
+        }
     }
 
     /// The `Mcp-Param-*` headers of a call (the modern wire over HTTP); lists the tools first
@@ -589,24 +683,31 @@ impl Client {
         let params = json!({ "name": name, "arguments": arguments });
         // (On the modern wire over HTTP this lists the tools when they never were.)
         let headers = self.param_headers(op, name, &arguments, deadline);
-        let idempotent = self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied();
+        let idempotent = self.idempotent(name);
         let options = RequestOptions { headers, idempotent, ..Default::default() };
         let called = self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options);
-        match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
+        let result = match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
             // The tool's schema (its headers) may have changed: list the tools again, retry once.
             Err(Error::Rpc { code: modern::HEADER_MISMATCH, .. }) if self.is_modern() && self.wire != Wire::Stdio => {
                 log::debug!("op={op} server={}: `{name}`: header mismatch; listing tools again", self.session.name);
                 self.list_tools_in(op, deadline)?;
                 let options = RequestOptions {
                     headers: self.param_headers(op, name, &arguments, deadline),
-                    idempotent: self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied(),
+                    idempotent: self.idempotent(name),
                     ..Default::default()
                 };
                 let raw = self.session.request_with_input(op, "tools/call", params, deadline, &options)?;
-                self.session.decode(op, "tools/call", &raw)
+                self.session.decode(op, "tools/call", &raw)?
             }
-            other => other,
-        }
+            other => other?,
+        };
+        self.check_output(op, name, &result)?;
+        Ok(result)
+    }
+
+    /// Whether the last listing annotated the tool read-only or idempotent (`None`: unknown).
+    fn idempotent(&self, tool: &str) -> Option<bool> {
+        self.known_tools.lock().unwrap_or_else(|e| e.into_inner()).get(tool).map(|t| t.idempotent)
     }
 
     fn list_all<P: DeserializeOwned, T>(
