@@ -58,6 +58,9 @@ fn merge<'v>(into: &mut Annotations<'v>, other: Annotations<'v>) {
 }
 
 type Fail = Box<Violation>;
+
+/// A bound on numbers: its value, its keyword, which order passes, what a failure says.
+type Bound<'k> = (&'k Option<Number>, &'static str, fn(Ordering) -> bool, &'static str);
 type Outcome<'v> = Result<Annotations<'v>, Fail>;
 
 /// Why a keyword failed, turned into a message only when it did ([`Validator::fail`]).
@@ -318,7 +321,7 @@ impl<'s> Validator<'s> {
     }
 
     fn number(&mut self, k: &Keywords, at: &str, n: &Number) -> Result<(), Fail> {
-        let checks: [(&Option<Number>, &'static str, fn(Ordering) -> bool, &'static str); 4] = [
+        let checks: [Bound<'_>; 4] = [
             (&k.minimum, "minimum", |o| o != Ordering::Less, "is less than the minimum"),
             (&k.maximum, "maximum", |o| o != Ordering::Greater, "is greater than the maximum"),
             (&k.exclusive_minimum, "exclusiveMinimum", |o| o == Ordering::Greater, "is not greater than"),
