@@ -191,6 +191,30 @@ pub enum Error {
         message: String,
     },
 
+    /// A tool's result does not match the `outputSchema` the tool declared in this client's last
+    /// `tools/list`: its `structuredContent` fails a keyword (`path` says where in it, as a JSON
+    /// pointer; `detail` what, and which keyword of the schema), or is missing (a server MUST send it when the tool
+    /// declares an output schema), or its check stopped at a bound of the validator
+    /// ([`Schema::MAX_DEPTH`](crate::Schema::MAX_DEPTH), [`Schema::MAX_STEPS`](crate::Schema::MAX_STEPS)).
+    /// A result with `isError: true` is not checked. The message quotes no value of the result.
+    #[error(
+        "schema: structuredContent does not match outputSchema at {}: {detail} (server `{server}`, tool `{tool}`, method `tools/call`, op {op})",
+        display_pointer(path)
+    )]
+    InvalidOutput {
+        /// The server's name in the config.
+        server: String,
+        /// The tool called.
+        tool: String,
+        /// The operation.
+        op: OpId,
+        /// Where in `structuredContent`, as a JSON pointer (`/rows/3/name`; empty for all of it).
+        path: String,
+        /// What is wrong, and the failing keyword's place in the output schema (`expected string,
+        /// got integer; keyword #/properties/rows/items/properties/name/type`).
+        detail: String,
+    },
+
     /// No connected server can do what was asked (no executor, an unknown server name, no
     /// server connected at all).
     #[error("no server: {detail} (op {op})")]
@@ -232,6 +256,9 @@ pub enum ErrorKind {
     NotInitialized,
     /// No connected server can do what was asked ([`Error::NoServer`]).
     NoServer,
+    /// A tool's result does not match the output schema it declared ([`Error::InvalidOutput`]):
+    /// the server's fault; the same call is likely to fail the same way.
+    Schema,
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -294,7 +321,8 @@ impl Error {
             | Error::Protocol { server, .. }
             | Error::Rpc { server, .. }
             | Error::Limit { server, .. }
-            | Error::ResourceNotFound { server, .. } => Some(server),
+            | Error::ResourceNotFound { server, .. }
+            | Error::InvalidOutput { server, .. } => Some(server),
             Error::Config { .. } | Error::Closed { .. } | Error::NotInitialized { .. } | Error::NoServer { .. } => None,
         }
     }
@@ -304,6 +332,7 @@ impl Error {
         match self {
             Error::Connect { .. } => Some("connect"),
             Error::ResourceNotFound { .. } => Some("resources/read"),
+            Error::InvalidOutput { .. } => Some("tools/call"),
             Error::Timeout { method, .. }
             | Error::Auth { method, .. }
             | Error::Http { method, .. }
@@ -329,6 +358,7 @@ impl Error {
             | Error::Closed { op, .. }
             | Error::NotInitialized { op, .. }
             | Error::ResourceNotFound { op, .. }
+            | Error::InvalidOutput { op, .. }
             | Error::NoServer { op, .. } => Some(op),
             Error::Config { .. } => None,
         }
@@ -359,6 +389,7 @@ impl Error {
             Error::Closed { .. } => ErrorKind::Closed,
             Error::NotInitialized { .. } => ErrorKind::NotInitialized,
             Error::NoServer { .. } => ErrorKind::NoServer,
+            Error::InvalidOutput { .. } => ErrorKind::Schema,
         }
     }
 
@@ -383,6 +414,11 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A JSON pointer as errors show it: the empty pointer is "the root".
+pub(crate) fn display_pointer(pointer: &str) -> &str {
+    if pointer.is_empty() { "the root" } else { pointer }
+}
 
 #[cfg(test)]
 mod tests {
@@ -461,7 +497,25 @@ mod tests {
         let e = Error::Auth { server: "s".into(), method: "tools/list".into(), op: op.clone(), reason: "no".into() };
         assert_eq!((e.kind(), e.server(), e.method()), (ErrorKind::Unauthorized, Some("s"), Some("tools/list")));
         assert_eq!(e.to_string(), format!("auth: no (server `s`, method `tools/list`, op {op})"));
-        let e = Error::Connect { server: "s".into(), op, detail: "refused".into() };
+        let e = Error::Connect { server: "s".into(), op: op.clone(), detail: "refused".into() };
         assert_eq!(e.kind(), ErrorKind::Unreachable);
+        let e = Error::InvalidOutput {
+            server: "db".into(),
+            tool: "query".into(),
+            op: op.clone(),
+            path: "/rows/3/name".into(),
+            detail: "expected string, got integer; keyword #/properties/rows/items/properties/name/type".into(),
+        };
+        assert_eq!(
+            (e.kind(), e.server(), e.method(), e.op_id()),
+            (ErrorKind::Schema, Some("db"), Some("tools/call"), Some(&op))
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "schema: structuredContent does not match outputSchema at /rows/3/name: expected string, got integer; \
+                 keyword #/properties/rows/items/properties/name/type (server `db`, tool `query`, method `tools/call`, op {op})"
+            )
+        );
     }
 }

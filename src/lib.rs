@@ -171,6 +171,7 @@ mod op;
 mod orchestrator;
 mod pool;
 mod protocol;
+mod schema;
 mod session;
 mod sse;
 #[cfg(feature = "testing")]
@@ -207,6 +208,7 @@ pub use protocol::{
     PromptMessage, Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS,
     ServerCapabilities, Tool,
 };
+pub use schema::{Schema, SchemaError, Violation};
 /// JSON values, for tool arguments and results (`serde_json`'s, re-exported so that a program
 /// needs no `serde_json` dependency of its own).
 pub use serde_json::{Value, json};

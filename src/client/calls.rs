@@ -53,6 +53,14 @@ impl Client {
     /// `readOnlyHint` or `idempotentHint` in this client's last [`list_tools`](Client::list_tools)
     /// (and the server has not said since that its tools changed); otherwise the error is [`Error::ConnectionClosed`] saying the call may have run.
     /// (Listings and reads whose reply is lost are always sent again once.)
+    ///
+    /// When the tool declared an `outputSchema` in this client's last `list_tools` (or the
+    /// orchestrator's gather through it), the result's `structuredContent` is checked against
+    /// it ([`Schema`](crate::Schema)); a result that does not match, or has no
+    /// `structuredContent`, is [`Error::InvalidOutput`] (kind [`ErrorKind::Schema`](crate::ErrorKind::Schema)),
+    /// naming the place in the result. A result with `isError: true` is not checked, nor one of a
+    /// tool never listed, nor one whose schema this crate cannot read (a warning says so when the
+    /// tool is listed).
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
         self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())
     }
@@ -87,23 +95,59 @@ impl Client {
         let params = json!({ "name": name, "arguments": arguments });
         // (On the modern wire over HTTP this lists the tools when they never were.)
         let headers = self.param_headers(op, name, &arguments, deadline);
-        let idempotent = self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied();
+        let idempotent = self.idempotent(name);
         let options = RequestOptions { headers, idempotent, ..Default::default() };
         let called = self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options);
-        match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
+        let result = match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
             // The tool's schema (its headers) may have changed: list the tools again, retry once.
             Err(Error::Rpc { code: modern::HEADER_MISMATCH, .. }) if self.is_modern() && self.wire != Wire::Stdio => {
                 log::debug!("op={op} server={}: `{name}`: header mismatch; listing tools again", self.session.name);
                 self.list_tools_in(op, deadline)?;
                 let options = RequestOptions {
                     headers: self.param_headers(op, name, &arguments, deadline),
-                    idempotent: self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()).get(name).copied(),
+                    idempotent: self.idempotent(name),
                     ..Default::default()
                 };
                 let raw = self.session.request_with_input(op, "tools/call", params, deadline, &options)?;
-                self.session.decode(op, "tools/call", &raw)
+                self.session.decode(op, "tools/call", &raw)?
             }
-            other => other,
+            other => other?,
+        };
+        self.check_output(op, name, &result)?;
+        Ok(result)
+    }
+
+    /// Whether the last listing annotated the tool read-only or idempotent (`None`: unknown).
+    fn idempotent(&self, tool: &str) -> Option<bool> {
+        self.known_tools.lock().unwrap_or_else(|e| e.into_inner()).get(tool).map(|t| t.idempotent)
+    }
+
+    /// Checks a result against the output schema its tool declared in the last listing (when the
+    /// tool is known, declares one this crate can read, and the result is not `isError`).
+    fn check_output(&self, op: &OpId, tool: &str, result: &CallToolResult) -> Result<()> {
+        if result.is_error {
+            return Ok(());
+        }
+        let known = self.known_tools.lock().unwrap_or_else(|e| e.into_inner()).get(tool).and_then(|t| t.output.clone());
+        let Some(schema) = known.as_ref().and_then(|o| o.compiled.as_ref()) else { return Ok(()) };
+        let invalid = |path: &str, detail: String| {
+            log::debug!(
+                "op={op} server={}: tools/call `{tool}`: structuredContent fails outputSchema at {path:?}: {detail}",
+                self.session.name
+            );
+            Error::InvalidOutput {
+                server: self.session.name.to_string(),
+                tool: tool.to_string(),
+                op: op.clone(),
+                path: path.to_string(),
+                detail,
+            }
+        };
+        match &result.structured_content {
+            None => Err(invalid("", "the result has no structuredContent (the tool declares an outputSchema)".into())),
+            Some(value) => schema
+                .validate(value)
+                .map_err(|v| invalid(v.instance_path(), format!("{}; keyword {}", v.message(), v.schema_path()))),
         }
     }
 }

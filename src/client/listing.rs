@@ -8,7 +8,9 @@ use std::time::Instant;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
-use super::Client;
+use std::sync::Arc;
+
+use super::{Client, KnownTool, OutputSchema};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::protocol::modern;
@@ -16,6 +18,7 @@ use crate::protocol::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, Prompt, Resource,
     ResourceTemplate, Tool,
 };
+use crate::schema::Schema;
 use crate::session::Call;
 use crate::session::detect::Wire;
 
@@ -69,33 +72,71 @@ impl Client {
     }
 
     /// The listed tools that can be called: on the modern wire over HTTP, a tool whose
-    /// `x-mcp-header` annotations are invalid cannot be called correctly and is left out; the
-    /// others' headers are remembered for their calls.
-    /// Also remembers which tools are annotated read-only or idempotent (a call whose reply
-    /// was lost is sent again only for those).
+    /// `x-mcp-header` annotations are invalid cannot be called correctly and is left out, with
+    /// a warning; the others' headers are remembered for their calls.
+    /// Also remembers what a call needs of each tool kept ([`KnownTool`]).
     fn callable_tools(&self, op: &OpId, tools: Vec<Tool>) -> Vec<Tool> {
-        let idempotent = tools.iter().map(|t| (t.name.clone(), is_idempotent(t))).collect();
-        *self.tool_idempotent.lock().unwrap_or_else(|e| e.into_inner()) = idempotent;
-        if !self.is_modern() || self.wire == Wire::Stdio {
-            return tools;
-        }
-        let mut headers = HashMap::new();
-        let mut kept = Vec::with_capacity(tools.len());
-        for tool in tools {
-            match modern::param_headers(&tool.input_schema) {
-                Ok(h) => {
-                    headers.insert(tool.name.clone(), h);
-                    kept.push(tool);
+        let kept = if !self.is_modern() || self.wire == Wire::Stdio {
+            tools
+        } else {
+            let mut headers = HashMap::new();
+            let mut kept = Vec::with_capacity(tools.len());
+            for tool in tools {
+                match modern::param_headers(&tool.input_schema) {
+                    Ok(h) => {
+                        headers.insert(tool.name.clone(), h);
+                        kept.push(tool);
+                    }
+                    Err(why) => log::warn!(
+                        "op={op} server={}: leaving out tool `{}`: invalid x-mcp-header: {why}",
+                        self.session.name,
+                        tool.name
+                    ),
                 }
-                Err(why) => log::warn!(
-                    "op={op} server={}: leaving out tool `{}`: invalid x-mcp-header: {why}",
-                    self.session.name,
-                    tool.name
-                ),
             }
-        }
-        *self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()) = Some(headers);
+            *self.tool_headers.lock().unwrap_or_else(|e| e.into_inner()) = Some(headers);
+            kept
+        };
+        self.remember_tools(op, &kept);
         kept
+    }
+
+    /// Remembers each tool's resend hint and output schema, compiled (once: a schema the last
+    /// listing had already is not compiled again). Compiling happens outside the lock.
+    fn remember_tools(&self, op: &OpId, tools: &[Tool]) {
+        let previous: HashMap<String, Arc<OutputSchema>> = {
+            let known = self.known_tools.lock().unwrap_or_else(|e| e.into_inner());
+            known.iter().filter_map(|(name, t)| Some((name.clone(), t.output.clone()?))).collect()
+        };
+        let known = tools
+            .iter()
+            .map(|tool| {
+                let output = tool.output_schema.as_ref().map(|declared| match previous.get(&tool.name) {
+                    Some(same) if same.declared == *declared => same.clone(),
+                    _ => Arc::new(self.compile_output_schema(op, &tool.name, declared)),
+                });
+                (tool.name.clone(), KnownTool { idempotent: is_idempotent(tool), output })
+            })
+            .collect();
+        *self.known_tools.lock().unwrap_or_else(|e| e.into_inner()) = known;
+    }
+
+    /// A tool's output schema, compiled; one the validator cannot read is logged (a warning, once
+    /// per schema) and its tool's results are then not checked: checking is a SHOULD of MCP, and
+    /// failing every call of a tool that works (after it ran) for a schema this crate cannot
+    /// read would make the tool unusable through us.
+    fn compile_output_schema(&self, op: &OpId, tool: &str, declared: &serde_json::Value) -> OutputSchema {
+        let compiled = match Schema::compile(declared) {
+            Ok(schema) => Some(schema),
+            Err(e) => {
+                log::warn!(
+                    "op={op} server={}: tool `{tool}`: its outputSchema cannot be used, so its results are not checked: {e}",
+                    self.session.name
+                );
+                None
+            }
+        };
+        OutputSchema { declared: declared.clone(), compiled }
     }
 
     /// Every listing the server has the capability for (resources and templates, tools,

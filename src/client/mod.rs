@@ -21,6 +21,7 @@ use crate::handlers::Handlers;
 use crate::op::OpId;
 use crate::protocol::InitializeResult;
 use crate::protocol::modern::{self, ParamHeader};
+use crate::schema::Schema;
 use crate::session::Session;
 use crate::session::detect::{self, Connected, Parts, Wire};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
@@ -55,12 +56,30 @@ pub struct Client {
     /// On the modern wire over HTTP: each listed tool's `x-mcp-header` annotations (`None`
     /// until the tools were listed).
     tool_headers: Mutex<Option<HashMap<String, Vec<ParamHeader>>>>,
-    /// Each tool of the last listing: whether it is annotated `readOnlyHint` or
-    /// `idempotentHint` (a call whose reply is lost is sent again only then). Emptied when the
-    /// server says its tools changed (the annotations are then unknown until listed again).
-    tool_idempotent: Arc<Mutex<HashMap<String, bool>>>,
+    /// What this client knows of each tool of its last listing (its resend hint, its compiled
+    /// output schema). Emptied when the server says its tools changed (they are then unknown
+    /// until listed again).
+    known_tools: Arc<Mutex<HashMap<String, KnownTool>>>,
     /// Whether this client listens for changes (`subscriptions/listen`) at all.
     listens: bool,
+}
+
+/// What a client remembers of one tool of its last listing.
+#[derive(Clone)]
+struct KnownTool {
+    /// Annotated `readOnlyHint` or `idempotentHint`: a call whose reply is lost is sent again
+    /// only then.
+    idempotent: bool,
+    /// Its `outputSchema`, compiled; shared, and kept across listings while the tool declares
+    /// the same schema.
+    output: Option<Arc<OutputSchema>>,
+}
+
+/// A tool's `outputSchema` as declared, and compiled (`None`: the validator cannot read it, as
+/// was logged when it was listed; its results are not checked).
+struct OutputSchema {
+    declared: serde_json::Value,
+    compiled: Option<Schema>,
 }
 
 /// What one paged listing may gather before it fails with [`Error::Limit`].
@@ -165,8 +184,8 @@ impl<'a> ClientBuilder<'a> {
         let listens = self.listen && self.on_notification.is_some();
         let deadline = deadline_in(config.timeout);
         log::debug!("op={op} server={}: connecting over {}", config.name, config.transport.kind());
-        let tool_idempotent: Arc<Mutex<HashMap<String, bool>>> = Arc::default();
-        let forget = Arc::downgrade(&tool_idempotent);
+        let known_tools: Arc<Mutex<HashMap<String, KnownTool>>> = Arc::default();
+        let forget = Arc::downgrade(&known_tools);
         let program = self.on_notification;
         let on_notification: NotificationHandler = Arc::new(move |server: &str, n: &Notification| {
             if n.method == "notifications/tools/list_changed"
@@ -206,7 +225,7 @@ impl<'a> ClientBuilder<'a> {
             max_pages: self.max_pages,
             budget: self.budget,
             tool_headers: Mutex::new(None),
-            tool_idempotent,
+            known_tools,
             listens,
         })
     }

@@ -57,6 +57,11 @@ fn tool_results_decode_every_content_kind() {
     assert_eq!(r.text(), "one\ntwo");
     assert_eq!(r.structured_content, Some(json!({"rows": 2})));
     assert!(!r.is_error);
+    // 2026-07-28: any JSON value, `null` too (kept apart from an absent field).
+    let null: CallToolResult = serde_json::from_value(json!({"content": [], "structuredContent": null})).unwrap();
+    assert_eq!(null.structured_content, Some(Value::Null));
+    let absent: CallToolResult = serde_json::from_value(json!({"content": []})).unwrap();
+    assert_eq!(absent.structured_content, None);
 }
 
 #[test]

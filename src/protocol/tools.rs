@@ -35,6 +35,11 @@ pub struct Tool {
     pub meta: Option<Value>,
 }
 
+/// A field that is present, even as `null` (with `default`, an absent one is `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 fn empty_object_schema() -> Value {
     serde_json::json!({"type": "object"})
 }
@@ -89,8 +94,9 @@ pub struct CallToolResult {
     /// What the tool returned.
     #[serde(default)]
     pub content: Vec<Content>,
-    /// The structured result, when the tool has an output schema.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The structured result, when the tool has an output schema (any JSON value; an explicit
+    /// `null` is `Some(Value::Null)`, an absent field `None`).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub structured_content: Option<Value>,
     /// Whether the tool reported an error (the call itself succeeded).
     #[serde(default)]
