@@ -171,6 +171,7 @@ mod op;
 mod orchestrator;
 mod pool;
 mod protocol;
+pub mod serve;
 mod session;
 mod sse;
 #[cfg(feature = "testing")]

@@ -76,7 +76,7 @@
 mod ask;
 mod auth;
 mod base64;
-mod http;
+use crate::serve::http;
 mod mcp;
 mod server;
 mod stdio;
