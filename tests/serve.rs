@@ -15,51 +15,25 @@ use std::thread;
 use std::time::Duration;
 
 use mcp_orchestrator::serve::{HttpOptions, Server, serve_http, serve_stdio};
-use mcp_orchestrator::testing::{TestServer, text_result};
+#[path = "support/serve_upstreams.rs"]
+mod serve_upstreams;
+
 use mcp_orchestrator::{Config, Orchestration, Orchestrator, Secret, ServerConfig, Transport};
 use serde_json::{Value, json};
+use serve_upstreams::endpoints;
 
 const MODERN: &str = "2026-07-28";
 
-struct Upstreams {
-    servers: Vec<TestServer>,
-}
-
-fn upstreams() -> Upstreams {
-    let a = TestServer::builder()
-        .name("alpha")
-        .simple_tool("shared", "the shared tool", |_| Ok(text_result("from alpha")))
-        .simple_tool("alpha_only", "alpha's tool", |_| Ok(text_result("alpha only")))
-        .text_resource("file:///a.txt", "a", "text/plain", "A")
-        .start()
-        .unwrap();
-    let b = TestServer::builder()
-        .name("beta")
-        .simple_tool("shared", "beta's shadowed copy", |_| Ok(text_result("from beta")))
-        .simple_tool("beta_only", "beta's tool", |_| Ok(text_result("beta only")))
-        .prompt("greet", "Hello, {who}!")
-        .start()
-        .unwrap();
-    let c = TestServer::builder()
-        .name("gamma")
-        .simple_tool("gamma_only", "gamma's tool", |_| Ok(text_result("gamma only")))
-        .simple_template("notes://{id}", "note")
-        .start()
-        .unwrap();
-    Upstreams { servers: vec![a, b, c] }
-}
-
 fn orchestrator(up: &Upstreams) -> Arc<Orchestrator> {
-    let servers = ["alpha", "beta", "gamma"]
-        .iter()
-        .zip(&up.servers)
+    let servers = endpoints(&up.servers)
+        .into_iter()
         .enumerate()
-        .map(|(i, (name, s))| {
-            let transport = match *name {
-                "beta" => Transport::Sse { url: s.url().into() },
-                _ => Transport::StreamableHttp { url: s.mcp_url().into() },
+        .map(|(i, (name, url, transport))| {
+            let transport = match transport {
+                "sse" => Transport::Sse { url },
+                _ => Transport::StreamableHttp { url },
             };
-            let mut c = ServerConfig::new(*name, transport);
+            let mut c = ServerConfig::new(name, transport);
             c.priority = i as u32 + 1;
             c.timeout = Duration::from_secs(10);
             c
@@ -68,6 +42,14 @@ fn orchestrator(up: &Upstreams) -> Arc<Orchestrator> {
     let o = Arc::new(Orchestrator::new(Config::new(servers, Orchestration::default()).unwrap()));
     o.initialize().unwrap();
     o
+}
+
+struct Upstreams {
+    servers: Vec<mcp_orchestrator::testing::TestServer>,
+}
+
+fn upstreams() -> Upstreams {
+    Upstreams { servers: serve_upstreams::upstreams() }
 }
 
 fn meta() -> Value {
