@@ -7,12 +7,16 @@ use std::thread;
 
 use super::{Server, Sink};
 
+/// The most requests answered at once.
+const MAX_IN_FLIGHT: usize = 16;
+
 /// The longest line (one JSON-RPC message) read; a longer one is answered with a parse error
 /// and skipped.
 const MAX_LINE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Serves `server` on `input` and `output` until `input` ends (the host closed the pipe), then
-/// returns once every reply has been written. Requests are answered in the order they arrive;
+/// returns once every reply has been written (requests in flight are answered first). Requests
+/// are answered concurrently (at most 16 at once), replies written as they are ready;
 /// upstream `list_changed` notifications are written as they come. Errors only when the output
 /// cannot be written.
 pub fn serve_stdio(
@@ -35,6 +39,8 @@ pub fn serve_stdio(
         let _ = notify_tx.send(bytes.to_vec());
     });
     server.add_sink(&sink);
+    // A permit per request in flight: sending blocks while MAX_IN_FLIGHT are.
+    let (permits, permits_back) = crossbeam_channel::bounded::<()>(MAX_IN_FLIGHT);
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -49,11 +55,31 @@ pub fn serve_stdio(
                 if text.trim().is_empty() {
                     continue;
                 }
-                let handled = server.handle_text(&text);
-                if let Some(reply) = handled.reply
-                    && tx.send(reply).is_err()
-                {
+                // Each request on a thread of its own (a slow tool does not hold up a ping), at
+                // most MAX_IN_FLIGHT at once; replies go out as they are ready. `initialize`
+                // is answered before the next line is read, so the handshake stays in order.
+                let text = text.into_owned();
+                if text.contains("\"initialize\"") {
+                    if let Some(reply) = server.handle_text(&text).reply
+                        && tx.send(reply).is_err()
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                if permits.send(()).is_err() {
                     break;
+                }
+                let (server, tx, permits) = (Arc::clone(&server), tx.clone(), permits_back.clone());
+                let spawned = thread::Builder::new().name("serve-stdio-request".into()).spawn(move || {
+                    if let Some(reply) = server.handle_text(&text).reply {
+                        let _ = tx.send(reply);
+                    }
+                    let _ = permits.recv();
+                });
+                if let Err(e) = spawned {
+                    log::warn!("serve: could not start a request thread: {e}");
+                    let _ = permits_back.recv();
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
