@@ -223,6 +223,34 @@ fn stdio_modern_era() {
     o.close();
 }
 
+#[test]
+fn deferred_tools_list_search_and_call() {
+    let up = upstreams();
+    let o = orchestrator(&up);
+    let mut c = StdioClient::start(Server::with_deferred_tools(Arc::clone(&o), 3));
+    let tools = c.rpc("tools/list", params(true, json!({})));
+    let names: Vec<&str> =
+        tools["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["search_tools", "call_tool"], "{tools}");
+    let found = c.rpc("tools/call", params(true, json!({"name": "search_tools", "arguments": {"query": "beta's"}})));
+    let found = &found["result"]["structuredContent"]["tools"];
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0]["name"], "beta_only", "{found}");
+    assert!(found[0]["inputSchema"].is_object(), "{found}");
+    let args = json!({"name": "call_tool", "arguments": {"name": "beta_only", "arguments": {}}});
+    let called = c.rpc("tools/call", params(true, args));
+    assert_eq!(called["result"]["content"][0]["text"], "beta only", "{called}");
+    let direct = c.rpc("tools/call", params(true, json!({"name": "gamma_only", "arguments": {}})));
+    assert_eq!(direct["result"]["content"][0]["text"], "gamma only", "{direct}");
+    c.close();
+    // Under the threshold, the plain list.
+    let mut c = StdioClient::start(Server::with_deferred_tools(Arc::clone(&o), 4));
+    let tools = c.rpc("tools/list", params(false, json!({})));
+    assert_eq!(tools["result"]["tools"].as_array().unwrap().len(), 4, "{tools}");
+    c.close();
+    o.close();
+}
+
 /// One HTTP/1.1 request on a fresh connection: status, headers, body.
 fn http(addr: &str, method: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<(String, String)>, String) {
     let mut s = TcpStream::connect(addr).unwrap();

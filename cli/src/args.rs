@@ -379,6 +379,9 @@ pub struct ServeArgs {
     /// (required for a non-loopback --listen)
     #[arg(long, value_name = "VAR", default_value = "MCP_ORCHESTRATOR_TOKEN")]
     pub token_env: String,
+    /// With more than N tools, list only `search_tools` and `call_tool` (deferred mode)
+    #[arg(long, value_name = "N")]
+    pub defer_tools: Option<usize>,
 }
 
 /// `status`'s options.

@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{Map, Value, json};
 
+use crate::catalog::{Gathered, MergedTool};
 use crate::error::Error;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
 use crate::orchestrator::Orchestrator;
@@ -50,7 +51,16 @@ pub struct Server {
     name: String,
     version: String,
     sinks: Mutex<Vec<Weak<Sink>>>,
+    /// Deferred mode: above this many tools, `tools/list` offers `search_tools` and `call_tool`.
+    defer_tools: Option<usize>,
 }
+
+/// The deferred mode's tools (see [`Server::with_deferred_tools`]).
+pub const SEARCH_TOOLS: &str = "search_tools";
+/// The deferred mode's tool that calls a tool found with [`SEARCH_TOOLS`].
+pub const CALL_TOOL: &str = "call_tool";
+/// How many tools `search_tools` returns when the call does not say.
+const DEFAULT_SEARCH_LIMIT: usize = 10;
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -99,11 +109,26 @@ impl Server {
     /// request that needs the catalogue initializes it). Forwards upstream `list_changed`
     /// notifications to every connection that can receive them.
     pub fn new(orchestrator: Arc<Orchestrator>) -> Arc<Server> {
+        Server::build(orchestrator, None)
+    }
+
+    /// Like [`new`](Self::new), in deferred mode: when the catalogue has more than `threshold`
+    /// tools, `tools/list` lists only [`SEARCH_TOOLS`] (`{query, limit?}` → the matching tools'
+    /// definitions) and [`CALL_TOOL`] (`{name, arguments}` → that tool's result), so that a host
+    /// does not put hundreds of tool definitions in the model's context. Every merged tool can
+    /// still be called by its own name too. (These two names win over upstream tools of the
+    /// same name in this mode.)
+    pub fn with_deferred_tools(orchestrator: Arc<Orchestrator>, threshold: usize) -> Arc<Server> {
+        Server::build(orchestrator, Some(threshold))
+    }
+
+    fn build(orchestrator: Arc<Orchestrator>, defer_tools: Option<usize>) -> Arc<Server> {
         let server = Arc::new(Server {
             orchestrator,
             name: "mcp-orchestrator".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             sinks: Mutex::new(Vec::new()),
+            defer_tools,
         });
         let weak = Arc::downgrade(&server);
         server.orchestrator.subscribe(move |upstream, op, n| {
@@ -210,6 +235,9 @@ impl Server {
         match method {
             "tools/list" => {
                 let g = catalogue()?;
+                if self.deferred(&g) {
+                    return Ok(json!({"tools": deferred_tools()}));
+                }
                 let tools: Vec<Value> = g
                     .tools
                     .iter()
@@ -247,8 +275,16 @@ impl Server {
             "tools/call" => {
                 let name = str_param(params, "name")?;
                 let arguments = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
-                catalogue()?;
-                match o.call_tool(name, arguments) {
+                let g = catalogue()?;
+                let (name, arguments) = match name {
+                    SEARCH_TOOLS if self.deferred(&g) => return search_result(&g, &arguments),
+                    CALL_TOOL if self.deferred(&g) => {
+                        let name = str_param(&arguments, "name")?.to_string();
+                        (name, arguments.get("arguments").cloned().unwrap_or_else(|| json!({})))
+                    }
+                    _ => (name.to_string(), arguments),
+                };
+                match o.call_tool(&name, arguments) {
                     Ok(result) => to_value(&result),
                     // An unknown tool is a protocol error.
                     Err(e @ Error::NoServer { .. }) => Err(upstream_error(&e)),
@@ -276,6 +312,76 @@ impl Server {
             _ => Err(method_not_found(method)),
         }
     }
+}
+
+impl Server {
+    fn deferred(&self, g: &Gathered) -> bool {
+        self.defer_tools.is_some_and(|n| g.tools.len() > n)
+    }
+}
+
+/// The two tools of the deferred mode.
+fn deferred_tools() -> Value {
+    json!([
+        {
+            "name": SEARCH_TOOLS,
+            "description": "Search the available tools by keywords; returns the definitions (name, description, \
+                input schema) of the best matches. Call one with call_tool, or by its name.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "keywords: what the tool should do"},
+                    "limit": {"type": "integer", "minimum": 1, "description": "the most tools to return (default 10)"},
+                },
+                "required": ["query"],
+            },
+        },
+        {
+            "name": CALL_TOOL,
+            "description": "Call a tool found with search_tools, by its name, with its arguments.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "arguments": {"type": "object"},
+                },
+                "required": ["name"],
+            },
+        },
+    ])
+}
+
+/// `search_tools`' result: the matches' definitions, as text and as structured content.
+fn search_result(g: &Gathered, arguments: &Value) -> Result<Value, RpcError> {
+    let query = str_param(arguments, "query")?;
+    let limit = arguments.get("limit").and_then(Value::as_u64).map_or(DEFAULT_SEARCH_LIMIT, |n| n.max(1) as usize);
+    let found: Vec<Value> = search_tools(g, query, limit)
+        .into_iter()
+        .map(|t| json!({"name": t.name, "description": t.item.description, "inputSchema": t.item.input_schema}))
+        .collect();
+    let structured = json!({"tools": found});
+    to_value(&CallToolResult::from_text(structured.to_string()).with_structured_content(structured))
+}
+
+/// The tools that match `query`, best first, at most `limit`.
+///
+/// A stand-in until `Gathered::search_tools(query, limit)` (src/search.rs, another branch)
+/// lands, when this becomes a call to it: a tool matches when its name or description contains
+/// one of the query's words (case-insensitive), ranked by how many words it contains, then by
+/// name.
+fn search_tools<'g>(g: &'g Gathered, query: &str, limit: usize) -> Vec<&'g MergedTool> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    let mut scored: Vec<(usize, &MergedTool)> = g
+        .tools
+        .iter()
+        .filter_map(|t| {
+            let text = format!("{} {}", t.name, t.item.description.as_deref().unwrap_or("")).to_lowercase();
+            let score = words.iter().filter(|w| text.contains(w.as_str())).count();
+            (score > 0).then_some((score, t))
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    scored.into_iter().take(limit).map(|(_, t)| t).collect()
 }
 
 fn method_not_found(method: &str) -> RpcError {

@@ -16,7 +16,10 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     let config = load(cli, &args.config.config)?;
     let o = Arc::new(login::orchestrator(config, cli.no_browser));
     initialize(&o)?;
-    let server = Server::new(Arc::clone(&o));
+    let server = match args.defer_tools {
+        Some(n) => Server::with_deferred_tools(Arc::clone(&o), n),
+        None => Server::new(Arc::clone(&o)),
+    };
     let result = match args.transport {
         ServeTransport::Stdio => {
             let stdin = std::io::stdin().lock();
