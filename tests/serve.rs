@@ -213,6 +213,7 @@ fn stdio_modern_era() {
     let d = c.rpc("server/discover", params(true, json!({})));
     assert_eq!(d["result"]["supportedVersions"], json!([MODERN]), "{d}");
     assert_eq!(d["result"]["resultType"], "complete", "{d}");
+    assert_eq!((&d["result"]["ttlMs"], &d["result"]["cacheScope"]), (&json!(0), &json!("private")), "{d}");
     assert_eq!(d["result"]["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mcp-orchestrator", "{d}");
     check_catalogue(true, &mut |m, p| c.rpc(m, p));
     let mut old = meta();
@@ -321,6 +322,13 @@ fn http_both_eras_sessions_and_shutdown() {
         let (_, _, body) = http(&addr, "POST", &h, &msg.to_string());
         serde_json::from_str(&body).unwrap()
     });
+
+    // The routing headers must agree with the body.
+    let msg = json!({"jsonrpc": "2.0", "id": 99, "method": "tools/list", "params": params(true, json!({}))});
+    let h = [("content-type", "application/json"), ("mcp-protocol-version", MODERN), ("mcp-method", "prompts/list")];
+    let (status, _, body) = http(&addr, "POST", &h, &msg.to_string());
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], -32020, "{body}");
 
     // A DNS-rebinding origin is refused on loopback.
     let evil = [("content-type", "application/json"), ("origin", "http://evil.example")];

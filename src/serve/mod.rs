@@ -215,9 +215,19 @@ impl Server {
             "initialize" | "ping" => Err(method_not_found(method)),
             _ => self.common(method, params),
         };
+        let cacheable = matches!(
+            method,
+            "server/discover" | "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list"
+        );
         let result = result.map(|v| match v {
             Value::Object(mut m) => {
                 m.insert("resultType".into(), json!("complete"));
+                if cacheable {
+                    // The merged lists change whenever an upstream's do: no freshness promised,
+                    // and never shared across authorization contexts.
+                    m.insert("ttlMs".into(), json!(0));
+                    m.insert("cacheScope".into(), json!("private"));
+                }
                 Value::Object(m)
             }
             other => other,

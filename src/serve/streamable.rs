@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::http::{self, ReadOutcome, Request, RequestReader};
 use super::{Era, Server};
 use crate::config::Secret;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
-use crate::protocol::modern::{META_VERSION, UNSUPPORTED_VERSION};
+use crate::protocol::modern::{HEADER_MISMATCH, META_VERSION, UNSUPPORTED_VERSION};
 
 /// How often a blocked read or accept looks at the stop flag.
 const POLL: Duration = Duration::from_millis(200);
@@ -303,6 +303,21 @@ fn respond(shared: &Shared, request: &Request) -> Reply {
     }
 }
 
+/// On the stateless wire, the routing headers a request carries must agree with its body: the
+/// first that does not, by name.
+fn header_mismatch(request: &Request, message: &Value, method: &str) -> Option<&'static str> {
+    let version = message.pointer("/params/_meta").and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
+    if let Some(v) = request.header("mcp-protocol-version")
+        && version.is_some_and(|version| v != version)
+    {
+        return Some("MCP-Protocol-Version");
+    }
+    if request.header("mcp-method").is_some_and(|m| m != method) {
+        return Some("Mcp-Method");
+    }
+    None
+}
+
 fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
     let Ok(text) = std::str::from_utf8(&request.body) else {
         return plain(400, "Bad Request: the body is not UTF-8");
@@ -318,6 +333,12 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
             Some(_) => return plain(404, "Not Found: no such session (start a new one with initialize)"),
             None => return plain(400, "Bad Request: no Mcp-Session-Id (send initialize first)"),
         }
+    }
+    if modern && let Some(mismatch) = header_mismatch(request, &peek, method) {
+        let id = peek.get("id").cloned().unwrap_or(Value::Null);
+        let error = json!({"code": HEADER_MISMATCH, "message": format!("Header mismatch: {mismatch}")});
+        let body = json!({"jsonrpc": "2.0", "id": id, "error": error}).to_string();
+        return Reply { status: 400, headers: Vec::new(), json: Some(body), text: String::new() };
     }
     let handled = shared.server.handle_text(text);
     let Some(body) = handled.reply else {
