@@ -137,3 +137,27 @@ fn read_line(input: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<Line> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_bounded_and_the_rest_of_a_long_one_skipped() {
+        let mut input = Vec::new();
+        input.extend_from_slice(b"{\"a\":1}\n");
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE_BYTES + 5));
+        input.extend_from_slice(b"\nlast");
+        let mut reader = io::BufReader::with_capacity(1024, input.as_slice());
+        let mut buf = Vec::new();
+        assert!(matches!(read_line(&mut reader, &mut buf).unwrap(), Line::Data));
+        assert_eq!(buf, b"{\"a\":1}");
+        buf.clear();
+        assert!(matches!(read_line(&mut reader, &mut buf).unwrap(), Line::TooLong));
+        buf.clear();
+        assert!(matches!(read_line(&mut reader, &mut buf).unwrap(), Line::Data));
+        assert_eq!(buf, b"last");
+        buf.clear();
+        assert!(matches!(read_line(&mut reader, &mut buf).unwrap(), Line::Eof));
+    }
+}

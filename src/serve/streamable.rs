@@ -246,8 +246,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Whether an `Origin` is allowed: any, with a token; else only a loopback one (DNS
 /// rebinding protection).
-fn origin_allowed(shared: &Shared, origin: &str) -> bool {
-    if shared.options.token.is_some() || !shared.loopback {
+fn origin_allowed(token: bool, loopback: bool, origin: &str) -> bool {
+    if token || !loopback {
         return true;
     }
     let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
@@ -278,7 +278,7 @@ fn respond(shared: &Shared, request: &Request) -> Reply {
         }
     }
     if let Some(origin) = request.header("origin")
-        && !origin_allowed(shared, origin)
+        && !origin_allowed(shared.options.token.is_some(), shared.loopback, origin)
     {
         return plain(403, "Forbidden: origin not allowed");
     }
@@ -359,4 +359,28 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
         };
     }
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_tokens_whole() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn loopback_origins_only_without_a_token() {
+        for ok in ["http://localhost:3000", "http://127.0.0.1", "https://[::1]:8080", "null"] {
+            assert!(origin_allowed(false, true, ok), "{ok}");
+        }
+        for bad in ["http://evil.example", "http://localhost.evil.example", "http://127.0.0.1.nip.io"] {
+            assert!(!origin_allowed(false, true, bad), "{bad}");
+        }
+        assert!(origin_allowed(true, true, "http://evil.example"));
+    }
 }
