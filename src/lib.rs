@@ -172,6 +172,7 @@ mod orchestrator;
 mod pool;
 mod protocol;
 mod schema;
+pub mod serve;
 mod session;
 mod sse;
 #[cfg(feature = "testing")]

@@ -169,6 +169,20 @@ Exit status: 0 ok; 1 no server could read it, or failed (fail_fast); 2 bad usage
 invalid config."
     )]
     Read(ReadArgs),
+    /// Serve the merged catalogue as one MCP server (stdio or Streamable HTTP)
+    #[command(
+        long_about = "\
+Connect to every enabled server and serve their merged tools, prompts, resources and
+resource templates as one MCP server, for a desktop host (Claude Desktop, Cursor, VS Code).
+Calls, prompt gets and reads are routed to the server that owns the name or URI. Over
+stdio (the default) stdout carries only JSON-RPC and logs go to stderr. Over HTTP the
+endpoint is POST http://<listen>/mcp; a non-loopback --listen needs a bearer token, read
+from the environment variable named by --token-env.",
+        after_help = "\
+Exit status: 0 the host closed stdin; 1 no server connected, or the address could not be
+used; 2 bad usage or an invalid config."
+    )]
+    Serve(ServeArgs),
     /// Connect to every server and show whether it answers: protocol, transport, latency
     #[command(
         long_about = "\
@@ -338,6 +352,36 @@ pub struct ReadArgs {
     /// The resource's URI, e.g. database://metadata
     #[arg(value_name = "URI")]
     pub uri: String,
+}
+
+/// How `serve` talks to its client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ServeTransport {
+    /// Newline-delimited JSON-RPC on stdin and stdout
+    Stdio,
+    /// Streamable HTTP on POST /mcp
+    Http,
+}
+
+/// `serve`'s options.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// stdio, or http
+    #[arg(long, value_enum, default_value = "stdio")]
+    pub transport: ServeTransport,
+    /// The address to listen on, with --transport http
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// The environment variable holding the bearer token every HTTP request must carry
+    /// (required for a non-loopback --listen)
+    #[arg(long, value_name = "VAR", default_value = "MCP_ORCHESTRATOR_TOKEN")]
+    pub token_env: String,
+    /// With more than N tools, list only `search_tools` and `call_tool` (deferred mode)
+    #[arg(long, value_name = "N")]
+    pub defer_tools: Option<usize>,
 }
 
 /// `status`'s options.

@@ -92,6 +92,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             None => commands::list::prompts(cli, &args.listing),
             Some(PromptsCommand::Get(get)) => commands::prompt::get(cli, get),
         },
+        Command::Serve(args) => commands::serve::run(cli, args),
         Command::Status(args) => commands::status::run(cli, args),
         Command::Login(args) => commands::login::run(cli, args),
         Command::Completions { shell } => commands::docs::completions(*shell),

@@ -78,7 +78,7 @@ mod auth;
 mod base64;
 mod builder;
 mod fault;
-mod http;
+use crate::serve::http;
 mod mcp;
 mod server;
 mod stats;

@@ -11,6 +11,7 @@ pub mod list;
 pub mod login;
 pub mod prompt;
 pub mod read;
+pub mod serve;
 pub mod status;
 
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! A minimal HTTP/1.1 server side: read one request (request line, headers, a Content-Length
-//! body) from a socket with limits, and write simple responses. Enough for the legacy SSE
-//! transport; nothing here panics on what a client sends.
+//! body) from a socket with limits, and write simple responses. Used by `serve`'s Streamable
+//! HTTP endpoint and by the test server; nothing here panics on what a client sends.
 
 use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -44,6 +44,7 @@ impl Request {
     }
 
     /// The value of a query parameter (no percent-decoding: our values are plain tokens).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server reads queries
     pub fn query(&self, name: &str) -> Option<&str> {
         let (_, query) = self.target.split_once('?')?;
         query.split('&').find_map(|pair| {
@@ -304,8 +305,19 @@ pub(crate) fn reason(status: u16) -> &'static str {
 
 /// A complete response with a text body, as bytes.
 pub(crate) fn response(status: u16, extra_headers: &[(&str, &str)], body: &str, keep_alive: bool) -> Vec<u8> {
+    typed_response(status, "text/plain; charset=utf-8", extra_headers, body, keep_alive)
+}
+
+/// A complete response with a body of the given content type, as bytes.
+pub(crate) fn typed_response(
+    status: u16,
+    content_type: &str,
+    extra_headers: &[(&str, &str)],
+    body: &str,
+    keep_alive: bool,
+) -> Vec<u8> {
     let mut out = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\n",
+        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n",
         reason(status),
         body.len()
     );
@@ -319,6 +331,7 @@ pub(crate) fn response(status: u16, extra_headers: &[(&str, &str)], body: &str, 
 
 /// The head of the event-stream response. With `chunked`, the body is chunk-encoded (HTTP/1.1);
 /// without, it is delimited by closing the connection (HTTP/1.0).
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server streams events or reads queries
 pub(crate) fn sse_head(chunked: bool) -> Vec<u8> {
     let mut out = String::from(
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nx-accel-buffering: no\r\n",
@@ -332,6 +345,7 @@ pub(crate) fn sse_head(chunked: bool) -> Vec<u8> {
 }
 
 /// One chunk of a chunked body (an empty payload would end the body, so callers never pass one).
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server streams events or reads queries
 pub(crate) fn chunk(payload: &[u8]) -> Vec<u8> {
     let mut out = format!("{:x}\r\n", payload.len()).into_bytes();
     out.extend_from_slice(payload);
@@ -340,6 +354,7 @@ pub(crate) fn chunk(payload: &[u8]) -> Vec<u8> {
 }
 
 /// The last chunk: ends a chunked body.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server streams events or reads queries
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 #[cfg(test)]

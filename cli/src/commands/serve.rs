@@ -1,0 +1,48 @@
+//! `serve`: the merged catalogue as one MCP server, on stdio or Streamable HTTP.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use mcp_orchestrator::Secret;
+use mcp_orchestrator::serve::{HttpOptions, Server, serve_http, serve_stdio};
+
+use crate::Failure;
+use crate::args::{Cli, ServeArgs, ServeTransport};
+
+use super::{initialize, load, login};
+
+/// `serve`: connect, then serve until stdin ends (stdio) or the process is stopped (http).
+pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
+    let config = load(cli, &args.config.config)?;
+    let o = Arc::new(login::orchestrator(config, cli.no_browser));
+    initialize(&o)?;
+    let server = match args.defer_tools {
+        Some(n) => Server::with_deferred_tools(Arc::clone(&o), n),
+        None => Server::new(Arc::clone(&o)),
+    };
+    let result = match args.transport {
+        ServeTransport::Stdio => {
+            let stdin = std::io::stdin().lock();
+            serve_stdio(server, stdin, std::io::stdout()).map_err(|e| Failure::Other(format!("serve: stdout: {e}")))
+        }
+        ServeTransport::Http => {
+            let mut options = HttpOptions::new();
+            if let Ok(token) = std::env::var(&args.token_env)
+                && !token.is_empty()
+            {
+                options = options.bearer_token(Secret::new(token));
+            }
+            let listener = TcpListener::bind(args.listen)
+                .map_err(|e| Failure::Other(format!("serve: cannot listen on {}: {e}", args.listen)))?;
+            let http = serve_http(server, listener, options)
+                .map_err(|e| Failure::Other(format!("serve: {e} (the token is read from ${})", args.token_env)))?;
+            eprintln!("serving on {}", http.url());
+            // Until the process is stopped (Ctrl-C, or the host ends it).
+            loop {
+                std::thread::park();
+            }
+        }
+    };
+    o.close();
+    result
+}

@@ -1,0 +1,130 @@
+//! `mcp-orchestrator serve` against the official Python SDK's client (`mcp` 2.3.0,
+//! `tests/interop/serve_check.py`): over stdio (the SDK spawns `serve`) and over Streamable
+//! HTTP, it lists the merged tools, calls two of them, reads a templated resource and gets a
+//! prompt, with three test servers behind.
+//!
+//! `#[ignore]`d like the library's `tests/interop_*.rs` (it needs the interop venv):
+//! `MCP_INTEROP_PYTHON=/path/to/.venv-interop/bin/python cargo test -p mcp-orchestrator-cli
+//! --test interop_serve -- --ignored` (`.ci/run` runs it).
+
+#[path = "../../tests/support/python.rs"]
+mod python;
+#[path = "../../tests/support/serve_upstreams.rs"]
+mod serve_upstreams;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/serve_check.py")
+}
+
+/// A config file serving the three upstreams, in the temp directory.
+fn config_file(servers: &[mcp_orchestrator::testing::TestServer], tag: &str) -> PathBuf {
+    let mut yaml = String::from("mcp_servers:\n");
+    for (i, (name, url, transport)) in serve_upstreams::endpoints(servers).into_iter().enumerate() {
+        yaml.push_str(&format!(
+            "  {name}:\n    url: \"{url}\"\n    transport: \"{transport}\"\n    priority: {}\n",
+            i + 1
+        ));
+    }
+    let path = std::env::temp_dir().join(format!("mcp-orch-serve-{}-{tag}.yaml", std::process::id()));
+    std::fs::write(&path, yaml).expect("writing the config");
+    path
+}
+
+/// Waits for `child` within [`DEADLINE`] (killing it past that), returning its stdout.
+fn finish(mut child: Child, what: &str) -> (bool, String) {
+    let started = Instant::now();
+    loop {
+        match child.try_wait().expect("waiting for the child") {
+            Some(status) => {
+                let mut out = String::new();
+                if let Some(mut stdout) = child.stdout.take() {
+                    let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
+                }
+                return (status.success(), out);
+            }
+            None if started.elapsed() > DEADLINE => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{what} did not finish within {DEADLINE:?}");
+            }
+            None => thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+fn check(args: &[String], what: &str) {
+    let python = python::require_python();
+    let child = Command::new(python)
+        .arg(script())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting serve_check.py");
+    let (ok, out) = finish(child, what);
+    assert!(ok && out.contains("ok "), "{what}: {out}");
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see tests/interop/README.md), run with --ignored"]
+fn python_sdk_client_over_stdio() {
+    let servers = serve_upstreams::upstreams();
+    let config = config_file(&servers, "stdio");
+    let bin = env!("CARGO_BIN_EXE_mcp-orchestrator").to_string();
+    let args = ["--stdio".into(), bin, "serve".into(), "--config".into(), config.display().to_string()];
+    check(&args, "the SDK client over stdio");
+    let _ = std::fs::remove_file(config);
+}
+
+/// Kills the serve child when the test ends, however it ends.
+struct Serving(Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs the Python interop venv: set MCP_INTEROP_PYTHON (see tests/interop/README.md), run with --ignored"]
+fn python_sdk_client_over_streamable_http() {
+    let servers = serve_upstreams::upstreams();
+    let config = config_file(&servers, "http");
+    let mut serving = Serving(
+        Command::new(env!("CARGO_BIN_EXE_mcp-orchestrator"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .args(["--transport", "http", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting serve"),
+    );
+    let stderr = serving.0.stderr.take().expect("serve's stderr");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            eprintln!("serve: {line}");
+            if let Some(url) = line.strip_prefix("serving on ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let url = rx.recv_timeout(DEADLINE).expect("serve prints its URL");
+    check(&["--url".into(), url], "the SDK client over Streamable HTTP");
+    drop(serving);
+    let _ = std::fs::remove_file(config);
+}

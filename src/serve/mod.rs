@@ -1,0 +1,438 @@
+//! Serving the merged catalogue as one MCP server, so that a desktop host (Claude Desktop,
+//! Cursor, VS Code) can use every configured server through one entry.
+//!
+//! [`Server`] answers MCP requests from the [`Orchestrator`]'s merged view: `tools/list`,
+//! `prompts/list`, `resources/list` and `resources/templates/list` list the catalogue (naming
+//! and filters already applied), and `tools/call`, `prompts/get` and `resources/read` are routed
+//! to the owning server. Both protocol eras are served, detected per request: a client that
+//! sends `initialize` gets the 2025-11-25 handshake (the version negotiated among
+//! [`SUPPORTED_PROTOCOL_VERSIONS`]); a request carrying
+//! `_meta["io.modelcontextprotocol/protocolVersion"]` (or a `server/discover`) is answered
+//! statelessly on the 2026-07-28 wire, with `resultType: "complete"`.
+//!
+//! Two transports: [`serve_stdio`] (newline-delimited JSON-RPC) and [`serve_http`]
+//! (Streamable HTTP on `POST /mcp`, JSON responses).
+
+pub(crate) mod http;
+mod stdio;
+mod streamable;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use serde_json::{Map, Value, json};
+
+use crate::catalog::Gathered;
+use crate::error::Error;
+use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
+use crate::orchestrator::Orchestrator;
+use crate::protocol::modern::{META_SERVER_INFO, META_VERSION, MODERN_PROTOCOL_VERSIONS, UNSUPPORTED_VERSION};
+use crate::protocol::{CallToolResult, SUPPORTED_PROTOCOL_VERSIONS};
+
+pub use stdio::serve_stdio;
+pub use streamable::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HTTP_CONNECTIONS, HttpOptions, HttpServer, serve_http};
+
+/// JSON-RPC "internal error": an upstream server failed.
+const INTERNAL_ERROR: i64 = -32603;
+
+/// The notifications forwarded downstream when an upstream server sends them (after the
+/// orchestrator has dropped that server's cache entry, so a new list is fresh).
+const FORWARDED: &[&str] =
+    &["notifications/tools/list_changed", "notifications/prompts/list_changed", "notifications/resources/list_changed"];
+
+/// A downstream connection that wants notifications: called with an encoded JSON-RPC
+/// notification. It must not block (it runs on an upstream session's reader thread).
+pub(crate) type Sink = dyn Fn(&[u8]) + Send + Sync;
+
+/// One MCP server in front of an [`Orchestrator`]. Cheap to share: every connection of every
+/// transport answers through the same `Arc<Server>`.
+pub struct Server {
+    orchestrator: Arc<Orchestrator>,
+    name: String,
+    version: String,
+    sinks: Mutex<Vec<Weak<Sink>>>,
+    /// Deferred mode: above this many tools, `tools/list` offers `search_tools` and `call_tool`.
+    defer_tools: Option<usize>,
+}
+
+/// The deferred mode's tools (see [`Server::with_deferred_tools`]).
+pub const SEARCH_TOOLS: &str = "search_tools";
+/// The deferred mode's tool that calls a tool found with [`SEARCH_TOOLS`].
+pub const CALL_TOOL: &str = "call_tool";
+/// How many tools `search_tools` returns when the call does not say.
+const DEFAULT_SEARCH_LIMIT: usize = 10;
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("name", &self.name).field("version", &self.version).finish_non_exhaustive()
+    }
+}
+
+/// The era a request was answered in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Era {
+    /// `initialize` handshake (2025-11-25 and older).
+    Handshake,
+    /// Stateless, `_meta`-enveloped (2026-07-28).
+    Modern,
+}
+
+/// An answer to one request: its era and its result or error.
+pub(crate) struct Answer {
+    pub era: Era,
+    pub result: Result<Value, RpcError>,
+    /// For `initialize`: the negotiated version.
+    pub negotiated: Option<&'static str>,
+}
+
+fn rpc_error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
+    RpcError { code, message: message.into(), data }
+}
+
+/// An upstream failure as a JSON-RPC error: the message names the server, method and op id
+/// (the library's errors do), and the upstream code is kept when it sent one.
+fn upstream_error(e: &Error) -> RpcError {
+    let code = match e {
+        Error::Rpc { code, .. } | Error::ResourceNotFound { code, .. } => *code,
+        Error::NoServer { .. } => INVALID_PARAMS,
+        _ => INTERNAL_ERROR,
+    };
+    rpc_error(code, e.to_string(), e.op_id().map(|op| json!({"op": op.to_string()})))
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(|e| rpc_error(INTERNAL_ERROR, format!("encoding the result: {e}"), None))
+}
+
+impl Server {
+    /// A server in front of `orchestrator`, which need not be initialized yet (the first
+    /// request that needs the catalogue initializes it). Forwards upstream `list_changed`
+    /// notifications to every connection that can receive them.
+    pub fn new(orchestrator: Arc<Orchestrator>) -> Arc<Server> {
+        Server::build(orchestrator, None)
+    }
+
+    /// Like [`new`](Self::new), in deferred mode: when the catalogue has more than `threshold`
+    /// tools, `tools/list` lists only [`SEARCH_TOOLS`] (`{query, limit?}` → the matching tools'
+    /// definitions) and [`CALL_TOOL`] (`{name, arguments}` → that tool's result), so that a host
+    /// does not put hundreds of tool definitions in the model's context. Every merged tool can
+    /// still be called by its own name too. (These two names win over upstream tools of the
+    /// same name in this mode.)
+    pub fn with_deferred_tools(orchestrator: Arc<Orchestrator>, threshold: usize) -> Arc<Server> {
+        Server::build(orchestrator, Some(threshold))
+    }
+
+    fn build(orchestrator: Arc<Orchestrator>, defer_tools: Option<usize>) -> Arc<Server> {
+        let server = Arc::new(Server {
+            orchestrator,
+            name: "mcp-orchestrator".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            sinks: Mutex::new(Vec::new()),
+            defer_tools,
+        });
+        let weak = Arc::downgrade(&server);
+        server.orchestrator.subscribe(move |upstream, op, n| {
+            if !FORWARDED.contains(&n.method.as_str()) {
+                return;
+            }
+            let Some(server) = weak.upgrade() else { return };
+            log::info!("op={op} server={upstream}: forwarding {} downstream", n.method);
+            let bytes = crate::jsonrpc::encode_notification::<Value>(&n.method, None);
+            let sinks: Vec<Arc<Sink>> = {
+                let mut sinks = server.sinks.lock().unwrap_or_else(|e| e.into_inner());
+                sinks.retain(|s| s.strong_count() > 0);
+                sinks.iter().filter_map(Weak::upgrade).collect()
+            };
+            for sink in sinks {
+                sink(&bytes);
+            }
+        });
+        server
+    }
+
+    /// The orchestrator it serves.
+    pub fn orchestrator(&self) -> &Arc<Orchestrator> {
+        &self.orchestrator
+    }
+
+    /// Registers a connection for notifications, for as long as the caller keeps the `Arc`.
+    pub(crate) fn add_sink(&self, sink: &Arc<Sink>) {
+        self.sinks.lock().unwrap_or_else(|e| e.into_inner()).push(Arc::downgrade(sink));
+    }
+
+    fn capabilities() -> Value {
+        json!({
+            "tools": {"listChanged": true},
+            "prompts": {"listChanged": true},
+            "resources": {"listChanged": true},
+        })
+    }
+
+    fn server_info(&self) -> Value {
+        json!({"name": self.name, "version": self.version})
+    }
+
+    /// Answers one request. `params` is the request's params (or `Null`).
+    pub(crate) fn answer(&self, method: &str, params: &Value) -> Answer {
+        let meta_version = params.get("_meta").and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
+        let modern = meta_version.is_some() || method == "server/discover";
+        if !modern {
+            let mut negotiated = None;
+            let result = match method {
+                "initialize" => {
+                    let asked = params.get("protocolVersion").and_then(Value::as_str);
+                    let version = SUPPORTED_PROTOCOL_VERSIONS
+                        .iter()
+                        .find(|v| Some(**v) == asked)
+                        .copied()
+                        .unwrap_or(SUPPORTED_PROTOCOL_VERSIONS[0]);
+                    negotiated = Some(version);
+                    Ok(json!({
+                        "protocolVersion": version,
+                        "capabilities": Server::capabilities(),
+                        "serverInfo": self.server_info(),
+                        "instructions": "The merged tools, prompts and resources of the servers in this mcp-orchestrator config.",
+                    }))
+                }
+                "ping" => Ok(json!({})),
+                _ => self.common(method, params),
+            };
+            return Answer { era: Era::Handshake, result, negotiated };
+        }
+        let version = meta_version.unwrap_or(MODERN_PROTOCOL_VERSIONS[0]);
+        if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
+            let data = json!({"supported": MODERN_PROTOCOL_VERSIONS, "requested": version});
+            let e = rpc_error(UNSUPPORTED_VERSION, "Unsupported protocol version", Some(data));
+            return Answer { era: Era::Modern, result: Err(e), negotiated: None };
+        }
+        let result = match method {
+            "server/discover" => Ok(json!({
+                "supportedVersions": MODERN_PROTOCOL_VERSIONS,
+                "capabilities": Server::capabilities(),
+                "_meta": {META_SERVER_INFO: self.server_info()},
+            })),
+            // The handshake does not exist on this wire.
+            "initialize" | "ping" => Err(method_not_found(method)),
+            _ => self.common(method, params),
+        };
+        let cacheable = matches!(
+            method,
+            "server/discover" | "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list"
+        );
+        let result = result.map(|v| match v {
+            Value::Object(mut m) => {
+                m.insert("resultType".into(), json!("complete"));
+                if cacheable {
+                    // The merged lists change whenever an upstream's do: no freshness promised,
+                    // and never shared across authorization contexts.
+                    m.insert("ttlMs".into(), json!(0));
+                    m.insert("cacheScope".into(), json!("private"));
+                }
+                Value::Object(m)
+            }
+            other => other,
+        });
+        Answer { era: Era::Modern, result, negotiated: None }
+    }
+
+    /// The methods both eras share.
+    fn common(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+        let o = &self.orchestrator;
+        let catalogue = || -> Result<_, RpcError> {
+            o.initialize().map_err(|e| upstream_error(&e))?;
+            o.gather_all_resources().map_err(|e| upstream_error(&e))
+        };
+        match method {
+            "tools/list" => {
+                let g = catalogue()?;
+                if self.deferred(&g) {
+                    return Ok(json!({"tools": deferred_tools()}));
+                }
+                let tools: Vec<Value> = g
+                    .tools
+                    .iter()
+                    .map(|t| {
+                        let mut v = to_value(&t.item)?;
+                        v["name"] = json!(t.name);
+                        Ok(v)
+                    })
+                    .collect::<Result<_, RpcError>>()?;
+                Ok(json!({"tools": tools}))
+            }
+            "prompts/list" => {
+                let g = catalogue()?;
+                let prompts: Vec<Value> = g
+                    .prompts
+                    .iter()
+                    .map(|p| {
+                        let mut v = to_value(&p.item)?;
+                        v["name"] = json!(p.name);
+                        Ok(v)
+                    })
+                    .collect::<Result<_, RpcError>>()?;
+                Ok(json!({"prompts": prompts}))
+            }
+            "resources/list" => {
+                let g = catalogue()?;
+                let resources: Vec<&crate::protocol::Resource> = g.resources.iter().map(|r| &r.resource).collect();
+                Ok(json!({"resources": to_value(&resources)?}))
+            }
+            "resources/templates/list" => {
+                let g = catalogue()?;
+                let templates: Vec<&crate::protocol::ResourceTemplate> = g.templates.iter().map(|t| &t.item).collect();
+                Ok(json!({"resourceTemplates": to_value(&templates)?}))
+            }
+            "tools/call" => {
+                let name = str_param(params, "name")?;
+                let arguments = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
+                let g = catalogue()?;
+                let (name, arguments) = match name {
+                    SEARCH_TOOLS if self.deferred(&g) => return search_result(&g, &arguments),
+                    CALL_TOOL if self.deferred(&g) => {
+                        let name = str_param(&arguments, "name")?.to_string();
+                        (name, arguments.get("arguments").cloned().unwrap_or_else(|| json!({})))
+                    }
+                    _ => (name.to_string(), arguments),
+                };
+                match o.call_tool(&name, arguments) {
+                    Ok(result) => to_value(&result),
+                    // An unknown tool is a protocol error.
+                    Err(e @ Error::NoServer { .. }) => Err(upstream_error(&e)),
+                    // The owner failed: a tool execution error the model can see.
+                    Err(e) => to_value(&CallToolResult::from_text(e.to_string()).with_error(true)),
+                }
+            }
+            "prompts/get" => {
+                let name = str_param(params, "name")?;
+                let arguments: BTreeMap<String, String> = match params.get("arguments") {
+                    None | Some(Value::Null) => BTreeMap::new(),
+                    Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                        rpc_error(INVALID_PARAMS, format!("prompt arguments must be strings: {e}"), None)
+                    })?,
+                };
+                catalogue()?;
+                o.get_prompt(name, &arguments).map_err(|e| upstream_error(&e)).and_then(|r| to_value(&r))
+            }
+            "resources/read" => {
+                let uri = str_param(params, "uri")?;
+                catalogue()?;
+                let contents = o.read_resource(uri).map_err(|e| upstream_error(&e))?;
+                Ok(json!({"contents": to_value(&contents)?}))
+            }
+            _ => Err(method_not_found(method)),
+        }
+    }
+}
+
+impl Server {
+    fn deferred(&self, g: &Gathered) -> bool {
+        self.defer_tools.is_some_and(|n| g.tools.len() > n)
+    }
+}
+
+/// The two tools of the deferred mode.
+fn deferred_tools() -> Value {
+    json!([
+        {
+            "name": SEARCH_TOOLS,
+            "description": "Search the available tools by keywords; returns the definitions (name, description, \
+                input schema) of the best matches. Call one with call_tool, or by its name.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "description": "keywords: what the tool should do"},
+                    "limit": {"type": "integer", "minimum": 1, "description": "the most tools to return (default 10)"},
+                },
+                "required": ["query"],
+            },
+        },
+        {
+            "name": CALL_TOOL,
+            "description": "Call a tool found with search_tools, by its name, with its arguments.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "arguments": {"type": "object"},
+                },
+                "required": ["name"],
+            },
+        },
+    ])
+}
+
+/// `search_tools`' result: the matches' definitions, as text and as structured content.
+fn search_result(g: &Gathered, arguments: &Value) -> Result<Value, RpcError> {
+    let query = str_param(arguments, "query")?;
+    let limit = arguments.get("limit").and_then(Value::as_u64).map_or(DEFAULT_SEARCH_LIMIT, |n| n.max(1) as usize);
+    let found: Vec<Value> = g
+        .search_tools(query, limit)
+        .into_iter()
+        .map(|m| json!({"name": m.name, "description": m.tool.description, "inputSchema": m.tool.input_schema}))
+        .collect();
+    let structured = json!({"tools": found});
+    to_value(&CallToolResult::from_text(structured.to_string()).with_structured_content(structured))
+}
+
+fn method_not_found(method: &str) -> RpcError {
+    rpc_error(METHOD_NOT_FOUND, format!("Method not found: {method}"), Some(json!({"method": method})))
+}
+
+fn str_param<'a>(params: &'a Value, key: &str) -> Result<&'a str, RpcError> {
+    params.get(key).and_then(Value::as_str).ok_or_else(|| rpc_error(INVALID_PARAMS, format!("missing `{key}`"), None))
+}
+
+/// One decoded message, answered: the bytes to send back (none for a notification or a
+/// response) and the era of the answer.
+pub(crate) struct Handled {
+    pub reply: Option<Vec<u8>>,
+    pub era: Option<Era>,
+    pub negotiated: Option<&'static str>,
+    /// The error code, when the answer is an error.
+    pub code: Option<i64>,
+}
+
+impl Server {
+    /// Decodes and answers one JSON-RPC text (a single message; a batch is refused).
+    pub(crate) fn handle_text(&self, text: &str) -> Handled {
+        use crate::jsonrpc::{Message, decode, encode_response};
+        let none = Handled { reply: None, era: None, negotiated: None, code: None };
+        let parse_error = |why: String| Handled {
+            reply: Some(error_without_id(crate::jsonrpc::PARSE_ERROR, &why)),
+            ..Handled { reply: None, era: None, negotiated: None, code: None }
+        };
+        let messages = match decode(text) {
+            Ok(m) => m,
+            Err(e) => return parse_error(e.0),
+        };
+        if messages.len() != 1 {
+            return parse_error("batches are not supported".into());
+        }
+        match messages.into_iter().next() {
+            Some(Ok(Message::Request { id, method, params })) => {
+                let params: Value = match params.map(|p| serde_json::from_str(p.get())) {
+                    None => Value::Null,
+                    Some(Ok(v)) => v,
+                    Some(Err(e)) => return parse_error(format!("bad params: {e}")),
+                };
+                let answer = self.answer(&method, &params);
+                let reply = encode_response(&id, answer.result.as_ref());
+                let code = answer.result.as_ref().err().map(|e| e.code);
+                Handled { reply: Some(reply), era: Some(answer.era), negotiated: answer.negotiated, code }
+            }
+            Some(Ok(Message::Notification { .. })) => none,
+            // We send no requests, so a response is unexpected: ignored.
+            Some(Ok(Message::Response { .. })) | None => none,
+            Some(Err(e)) => parse_error(e.0),
+        }
+    }
+}
+
+/// An error response with `"id": null` (to a message we could not read).
+fn error_without_id(code: i64, message: &str) -> Vec<u8> {
+    let mut m = Map::new();
+    m.insert("jsonrpc".into(), json!("2.0"));
+    m.insert("id".into(), Value::Null);
+    m.insert("error".into(), json!({"code": code, "message": message}));
+    serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
+}

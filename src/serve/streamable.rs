@@ -1,0 +1,386 @@
+//! `serve` over Streamable HTTP: `POST /mcp` with one JSON-RPC message, answered with
+//! `application/json`. Handshake-era clients get an `Mcp-Session-Id` from `initialize` and must
+//! send it back; `DELETE /mcp` ends the session. Requests on the 2026-07-28 wire are stateless.
+//! `GET /mcp` (the server-to-client stream) is answered 405: list-changed notifications are not
+//! pushed over HTTP.
+
+use std::collections::HashMap;
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::http::{self, ReadOutcome, Request, RequestReader};
+use super::{Era, Server};
+use crate::config::Secret;
+use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
+use crate::protocol::modern::{HEADER_MISMATCH, META_VERSION, UNSUPPORTED_VERSION};
+
+/// How often a blocked read or accept looks at the stop flag.
+const POLL: Duration = Duration::from_millis(200);
+/// The most connections served at once by default.
+pub const DEFAULT_MAX_HTTP_CONNECTIONS: usize = 64;
+/// How long a connection may stay idle between requests by default.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Options of [`serve_http`].
+#[derive(Clone, Debug)]
+pub struct HttpOptions {
+    token: Option<Secret>,
+    max_connections: usize,
+    idle_timeout: Duration,
+    write_timeout: Duration,
+}
+
+impl Default for HttpOptions {
+    fn default() -> HttpOptions {
+        HttpOptions {
+            token: None,
+            max_connections: DEFAULT_MAX_HTTP_CONNECTIONS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            write_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl HttpOptions {
+    /// The defaults: no token, [`DEFAULT_MAX_HTTP_CONNECTIONS`], [`DEFAULT_IDLE_TIMEOUT`].
+    pub fn new() -> HttpOptions {
+        HttpOptions::default()
+    }
+
+    /// Requires `Authorization: Bearer <token>` on every request (compared in constant time,
+    /// never logged). Required to listen on a non-loopback address.
+    pub fn bearer_token(mut self, token: Secret) -> HttpOptions {
+        self.token = Some(token);
+        self
+    }
+
+    /// The most connections served at once; more are answered 503 and closed.
+    pub fn max_connections(mut self, n: usize) -> HttpOptions {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// How long a connection may stay idle (or take to send a request) before it is closed.
+    pub fn idle_timeout(mut self, timeout: Duration) -> HttpOptions {
+        self.idle_timeout = timeout;
+        self
+    }
+}
+
+/// A running Streamable HTTP endpoint. Dropping it shuts it down too.
+#[derive(Debug)]
+pub struct HttpServer {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoint's URL, `http://<addr>/mcp`.
+    pub fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+
+    /// Stops accepting, ends every connection (each notices within a fraction of a second,
+    /// or when its request in flight is answered) and returns when all threads have ended.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(accept) = self.accept.take() {
+            let _ = accept.join();
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+struct Shared {
+    server: Arc<Server>,
+    options: HttpOptions,
+    stop: Arc<AtomicBool>,
+    /// Handshake-era sessions: id → negotiated version.
+    sessions: Mutex<HashMap<String, &'static str>>,
+    loopback: bool,
+}
+
+/// Serves `server` on `listener` (`POST /mcp`) on a thread of its own, a thread per
+/// connection, at most [`HttpOptions::max_connections`] at once.
+///
+/// Refuses (an [`io::ErrorKind::InvalidInput`] error) to listen on a non-loopback address
+/// without a bearer token.
+pub fn serve_http(server: Arc<Server>, listener: TcpListener, options: HttpOptions) -> io::Result<HttpServer> {
+    let addr = listener.local_addr()?;
+    let loopback = addr.ip().is_loopback();
+    if !loopback && options.token.is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "refusing to serve on {addr}: it is not a loopback address, and no bearer token is set \
+                 (set one, or listen on 127.0.0.1)"
+            ),
+        ));
+    }
+    listener.set_nonblocking(true)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared =
+        Arc::new(Shared { server, options, stop: Arc::clone(&stop), sessions: Mutex::new(HashMap::new()), loopback });
+    let accept =
+        thread::Builder::new().name("serve-http-accept".into()).spawn(move || accept_loop(&listener, &shared))?;
+    log::info!("serve: listening on http://{addr}/mcp");
+    Ok(HttpServer { addr, stop, accept: Some(accept) })
+}
+
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>) {
+    let active = Arc::new(AtomicUsize::new(0));
+    let mut threads: Vec<JoinHandle<()>> = Vec::new();
+    while !shared.stop.load(Ordering::SeqCst) {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // Non-blocking accept: wait for the next connection or the stop flag.
+                thread::park_timeout(POLL / 4);
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::warn!("serve: accept failed: {e}");
+                thread::park_timeout(POLL);
+                continue;
+            }
+        };
+        threads.retain(|t| !t.is_finished());
+        let mut stream = stream;
+        if stream.set_nonblocking(false).is_err()
+            || stream.set_read_timeout(Some(POLL)).is_err()
+            || stream.set_write_timeout(Some(shared.options.write_timeout)).is_err()
+        {
+            continue;
+        }
+        if active.load(Ordering::SeqCst) >= shared.options.max_connections {
+            let _ = stream.write_all(&http::response(503, &[("retry-after", "1")], "Too many connections", false));
+            continue;
+        }
+        active.fetch_add(1, Ordering::SeqCst);
+        let (shared2, active2) = (Arc::clone(shared), Arc::clone(&active));
+        let spawned = thread::Builder::new().name("serve-http-conn".into()).spawn(move || {
+            connection(&shared2, stream);
+            active2.fetch_sub(1, Ordering::SeqCst);
+        });
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                active.fetch_sub(1, Ordering::SeqCst);
+                log::warn!("serve: could not start a connection thread: {e}");
+            }
+        }
+    }
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+fn connection(shared: &Shared, mut stream: TcpStream) {
+    let mut reader = RequestReader { stop: &shared.stop, idle_limit: shared.options.idle_timeout, buf: Vec::new() };
+    loop {
+        let request = match reader.next(&mut stream) {
+            ReadOutcome::Request(r) => r,
+            ReadOutcome::Closed => return,
+            ReadOutcome::Bad(e) => {
+                let (status, body) = e.response();
+                let _ = stream.write_all(&http::response(status, &[], &body, false));
+                return;
+            }
+        };
+        let keep_alive = request.keep_alive() && !shared.stop.load(Ordering::SeqCst);
+        let reply = respond(shared, &request);
+        let bytes = match &reply.json {
+            Some(body) => {
+                let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                http::typed_response(reply.status, "application/json", &headers, body, keep_alive)
+            }
+            None => {
+                let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                http::response(reply.status, &headers, &reply.text, keep_alive)
+            }
+        };
+        if stream.write_all(&bytes).is_err() || !keep_alive {
+            return;
+        }
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    /// A JSON body, or else `text` as plain text.
+    json: Option<String>,
+    text: String,
+}
+
+fn plain(status: u16, text: impl Into<String>) -> Reply {
+    Reply { status, headers: Vec::new(), json: None, text: text.into() }
+}
+
+/// Compares in time that depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether an `Origin` is allowed: any, with a token; else only a loopback one (DNS
+/// rebinding protection).
+fn origin_allowed(token: bool, loopback: bool, origin: &str) -> bool {
+    if token || !loopback {
+        return true;
+    }
+    let rest = origin.split_once("://").map_or(origin, |(_, r)| r);
+    let host = if let Some(v6) = rest.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        rest.split([':', '/']).next().unwrap_or("")
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "::1") || origin == "null"
+}
+
+fn new_session_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No system randomness: fall back on an op id (unique within the process).
+        return crate::op::OpId::new().to_string();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn respond(shared: &Shared, request: &Request) -> Reply {
+    if let Some(token) = &shared.options.token {
+        let given = request.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        if !constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
+            let mut r = plain(401, "Unauthorized");
+            r.headers.push(("www-authenticate", "Bearer".into()));
+            return r;
+        }
+    }
+    if let Some(origin) = request.header("origin")
+        && !origin_allowed(shared.options.token.is_some(), shared.loopback, origin)
+    {
+        return plain(403, "Forbidden: origin not allowed");
+    }
+    if request.path() != "/mcp" {
+        return plain(404, "Not Found: the endpoint is /mcp");
+    }
+    let session = request.header("mcp-session-id").map(str::to_string);
+    match request.method.as_str() {
+        "POST" => post(shared, request, session),
+        "DELETE" => match session {
+            Some(id) if shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(&id).is_some() => {
+                plain(200, "OK")
+            }
+            Some(_) => plain(404, "Not Found: no such session"),
+            None => plain(400, "Bad Request: no Mcp-Session-Id"),
+        },
+        _ => {
+            let mut r = plain(405, "Method Not Allowed");
+            r.headers.push(("allow", "POST, DELETE".into()));
+            r
+        }
+    }
+}
+
+/// On the stateless wire, the routing headers a request carries must agree with its body: the
+/// first that does not, by name.
+fn header_mismatch(request: &Request, message: &Value, method: &str) -> Option<&'static str> {
+    let version = message.pointer("/params/_meta").and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
+    if let Some(v) = request.header("mcp-protocol-version")
+        && version.is_some_and(|version| v != version)
+    {
+        return Some("MCP-Protocol-Version");
+    }
+    if request.header("mcp-method").is_some_and(|m| m != method) {
+        return Some("Mcp-Method");
+    }
+    None
+}
+
+fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
+    let Ok(text) = std::str::from_utf8(&request.body) else {
+        return plain(400, "Bad Request: the body is not UTF-8");
+    };
+    // Peek at the message: its method and whether it is on the stateless wire.
+    let peek: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let method = peek.get("method").and_then(Value::as_str).unwrap_or("");
+    let modern =
+        method == "server/discover" || peek.pointer("/params/_meta").and_then(|m| m.get(META_VERSION)).is_some();
+    if !modern && method != "initialize" && peek.is_object() {
+        match &session {
+            Some(id) if shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).contains_key(id) => {}
+            Some(_) => return plain(404, "Not Found: no such session (start a new one with initialize)"),
+            None => return plain(400, "Bad Request: no Mcp-Session-Id (send initialize first)"),
+        }
+    }
+    if modern && let Some(mismatch) = header_mismatch(request, &peek, method) {
+        let id = peek.get("id").cloned().unwrap_or(Value::Null);
+        let error = json!({"code": HEADER_MISMATCH, "message": format!("Header mismatch: {mismatch}")});
+        let body = json!({"jsonrpc": "2.0", "id": id, "error": error}).to_string();
+        return Reply { status: 400, headers: Vec::new(), json: Some(body), text: String::new() };
+    }
+    let handled = shared.server.handle_text(text);
+    let Some(body) = handled.reply else {
+        return plain(202, "Accepted");
+    };
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut reply = Reply { status: 200, headers: Vec::new(), json: Some(body), text: String::new() };
+    if let Some(version) = handled.negotiated {
+        let id = new_session_id();
+        shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), version);
+        reply.headers.push(("mcp-session-id", id));
+    }
+    if handled.era == Some(Era::Modern) {
+        reply.status = match handled.code {
+            Some(METHOD_NOT_FOUND) => 404,
+            Some(INVALID_PARAMS | UNSUPPORTED_VERSION) => 400,
+            _ => 200,
+        };
+    }
+    reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compares_tokens_whole() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
+        assert!(!constant_time_eq(b"s3cret", b"s3cre"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
+    #[test]
+    fn loopback_origins_only_without_a_token() {
+        for ok in ["http://localhost:3000", "http://127.0.0.1", "https://[::1]:8080", "null"] {
+            assert!(origin_allowed(false, true, ok), "{ok}");
+        }
+        for bad in ["http://evil.example", "http://localhost.evil.example", "http://127.0.0.1.nip.io"] {
+            assert!(!origin_allowed(false, true, bad), "{bad}");
+        }
+        assert!(origin_allowed(true, true, "http://evil.example"));
+    }
+}
