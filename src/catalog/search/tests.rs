@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use super::text::*;
 use super::*;
 use crate::catalog::{ServerOutcome, ServerResources, Status};
 use crate::config::Naming;
