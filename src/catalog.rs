@@ -227,7 +227,7 @@ pub struct Gathered {
     pub tools: Vec<MergedTool>,
     /// Every prompt once, sorted by merged name (after the servers' `prompts` filters).
     pub prompts: Vec<MergedPrompt>,
-    /// The tool search index (`search.rs`), built on the first search of this catalogue.
+    /// The tool search index (`catalog/search.rs`), built on the first search of this catalogue.
     pub(crate) tool_index: crate::catalog::search::LazyToolIndex,
 }
 

@@ -1,6 +1,6 @@
 //! The cache hints (`ttlMs`, `cacheScope`) of the 2026-07-28 wire's results, collected per
 //! operation: a gather asks for its op's hints before it lists and reads, and takes them after
-//! (`orchestrator.rs` `fetch`). Only ops that asked are recorded, so nothing accumulates for
+//! (`orchestrator/gather.rs` `fetch`). Only ops that asked are recorded, so nothing accumulates for
 //! calls nobody collects.
 
 use std::collections::HashMap;
