@@ -5,36 +5,20 @@
 
 #![cfg(feature = "testing")]
 
-use std::sync::Mutex;
 use std::time::Duration;
+
+#[path = "support/capture_log.rs"]
+mod capture_log;
 
 use mcp_orchestrator::testing::{ProtocolMode, TestServer};
 use mcp_orchestrator::{Client, OpId, ServerConfig, Transport};
 
-/// (level, message) of every record of this crate.
-struct Capture(Mutex<Vec<(log::Level, String)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("mcp_orchestrator") {
-            self.0.lock().unwrap().push((record.level(), record.args().to_string()));
-        }
-    }
-    fn flush(&self) {}
-}
-
-static LOGGER: Capture = Capture(Mutex::new(Vec::new()));
-
 /// The warnings logged while `f` ran.
 fn warnings_of<T>(f: impl FnOnce() -> T) -> (T, Vec<String>) {
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Debug);
-    LOGGER.0.lock().unwrap().clear();
+    capture_log::install();
+    capture_log::take();
     let out = f();
-    let records = std::mem::take(&mut *LOGGER.0.lock().unwrap());
+    let records = capture_log::take();
     (out, records.into_iter().filter(|(l, _)| *l == log::Level::Warn).map(|(_, m)| m).collect())
 }
 

@@ -5,8 +5,10 @@
 
 #![cfg(feature = "testing")]
 
-use std::sync::Mutex;
 use std::time::Duration;
+
+#[path = "support/capture_log.rs"]
+mod capture_log;
 
 use mcp_orchestrator::testing::{ProtocolMode, TestServer, text_result};
 use mcp_orchestrator::{
@@ -14,34 +16,19 @@ use mcp_orchestrator::{
 };
 use serde_json::json;
 
-/// The message of every record of this crate.
-struct Capture(Mutex<Vec<(log::Level, String)>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.target().starts_with("mcp_orchestrator") {
-            self.0.lock().unwrap().push((record.level(), record.args().to_string()));
-        }
-    }
-    fn flush(&self) {}
-}
-
-static LOGGER: Capture = Capture(Mutex::new(Vec::new()));
-
 /// Installs the capturing logger (each test does, first).
 fn capture() {
-    let _ = log::set_logger(&LOGGER);
-    log::set_max_level(log::LevelFilter::Debug);
+    capture_log::install();
 }
 
 /// The warnings logged so far that name `server=<name>`.
 fn warnings_of(name: &str) -> Vec<String> {
     let tag = format!("server={name}:");
-    let records = LOGGER.0.lock().unwrap();
-    records.iter().filter(|(l, m)| *l == log::Level::Warn && m.contains(&tag)).map(|(_, m)| m.clone()).collect()
+    capture_log::records()
+        .iter()
+        .filter(|(l, m)| *l == log::Level::Warn && m.contains(&tag))
+        .map(|(_, m)| m.clone())
+        .collect()
 }
 
 fn tool(name: &str, output_schema: Value) -> Tool {
