@@ -14,6 +14,7 @@
 //! (Streamable HTTP on `POST /mcp`, JSON responses).
 
 pub(crate) mod http;
+mod relay;
 mod stdio;
 mod streamable;
 
@@ -34,6 +35,9 @@ pub use streamable::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HTTP_CONNECTIONS, HttpOpt
 
 /// JSON-RPC "internal error": an upstream server failed.
 const INTERNAL_ERROR: i64 = -32603;
+/// The code of the answer to a request the client cancelled (never sent: a cancelled request
+/// gets no answer).
+const CANCELLED: i64 = -32800;
 
 /// The notifications forwarded downstream when an upstream server sends them (after the
 /// orchestrator has dropped that server's cache entry, so a new list is fresh).
@@ -53,6 +57,15 @@ pub struct Server {
     sinks: Mutex<Vec<Weak<Sink>>>,
     /// Deferred mode: above this many tools, `tools/list` offers `search_tools` and `call_tool`.
     defer_tools: Option<usize>,
+    /// The routed calls in flight, and our requests to downstream clients (`relay.rs`).
+    relays: relay::Relays,
+}
+
+/// The downstream request being answered: the connection it came on, and its id.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Exchange<'a> {
+    pub link: Option<&'a Arc<relay::Link>>,
+    pub id: Option<&'a Value>,
 }
 
 /// The deferred mode's tools (see [`Server::with_deferred_tools`]).
@@ -108,6 +121,16 @@ impl Server {
     /// A server in front of `orchestrator`, which need not be initialized yet (the first
     /// request that needs the catalogue initializes it). Forwards upstream `list_changed`
     /// notifications to every connection that can receive them.
+    ///
+    /// During a routed `tools/call`, what the upstream server sends about it passes through:
+    /// its elicitation, sampling and roots requests are asked of the client that made the call
+    /// (over stdio on the same pipe, over Streamable HTTP in the POST's event-stream reply;
+    /// a kind the client did not declare is answered "method not found"), its
+    /// `notifications/progress` go to that client with the client's own `progressToken`, and
+    /// the client's `notifications/cancelled` cancels the upstream call (which is told). The
+    /// orchestrator's sessions declare every kind of request when they connect after this
+    /// (create the server before [`Orchestrator::initialize`]); the last `Server` created on
+    /// an orchestrator is the one its upstream requests go to.
     pub fn new(orchestrator: Arc<Orchestrator>) -> Arc<Server> {
         Server::build(orchestrator, None)
     }
@@ -129,13 +152,21 @@ impl Server {
             version: env!("CARGO_PKG_VERSION").into(),
             sinks: Mutex::new(Vec::new()),
             defer_tools,
+            relays: relay::Relays::default(),
         });
         let weak = Arc::downgrade(&server);
+        server.orchestrator.install_relay(Arc::new(relay::Forward(weak.clone())));
         server.orchestrator.subscribe(move |upstream, op, n| {
+            let Some(server) = weak.upgrade() else { return };
+            if n.method == "notifications/progress" {
+                if server.relays.progress(upstream, n.params.as_ref()) {
+                    log::debug!("op={op} server={upstream}: progress forwarded downstream");
+                }
+                return;
+            }
             if !FORWARDED.contains(&n.method.as_str()) {
                 return;
             }
-            let Some(server) = weak.upgrade() else { return };
             log::info!("op={op} server={upstream}: forwarding {} downstream", n.method);
             let bytes = crate::jsonrpc::encode_notification::<Value>(&n.method, None);
             let sinks: Vec<Arc<Sink>> = {
@@ -172,8 +203,9 @@ impl Server {
         json!({"name": self.name, "version": self.version})
     }
 
-    /// Answers one request. `params` is the request's params (or `Null`).
-    pub(crate) fn answer(&self, method: &str, params: &Value) -> Answer {
+    /// Answers one request. `params` is the request's params (or `Null`); `ex` where it came
+    /// from (a routed `tools/call` passes requests, progress and cancellation through it).
+    pub(crate) fn answer(&self, method: &str, params: &Value, ex: Exchange<'_>) -> Answer {
         let meta_version = params.get("_meta").and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
         let modern = meta_version.is_some() || method == "server/discover";
         if !modern {
@@ -195,7 +227,7 @@ impl Server {
                     }))
                 }
                 "ping" => Ok(json!({})),
-                _ => self.common(method, params),
+                _ => self.common(method, params, ex, true),
             };
             return Answer { era: Era::Handshake, result, negotiated };
         }
@@ -213,7 +245,7 @@ impl Server {
             })),
             // The handshake does not exist on this wire.
             "initialize" | "ping" => Err(method_not_found(method)),
-            _ => self.common(method, params),
+            _ => self.common(method, params, ex, false),
         };
         let cacheable = matches!(
             method,
@@ -235,8 +267,8 @@ impl Server {
         Answer { era: Era::Modern, result, negotiated: None }
     }
 
-    /// The methods both eras share.
-    fn common(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+    /// The methods both eras share; `handshake`: whether the client may be sent requests.
+    fn common(&self, method: &str, params: &Value, ex: Exchange<'_>, handshake: bool) -> Result<Value, RpcError> {
         let o = &self.orchestrator;
         let catalogue = || -> Result<_, RpcError> {
             o.initialize().map_err(|e| upstream_error(&e))?;
@@ -294,7 +326,28 @@ impl Server {
                     }
                     _ => (name.to_string(), arguments),
                 };
-                match o.call_tool(&name, arguments) {
+                let Some(tool) = g.tool(&name) else {
+                    let e = Error::NoServer {
+                        detail: format!("no server offers a tool named `{name}`"),
+                        op: crate::op::OpId::new(),
+                    };
+                    return Err(upstream_error(&e));
+                };
+                let (server, original) = (tool.server.clone(), tool.original.clone());
+                drop(g);
+                let begun = ex.link.map(|link| {
+                    let progress = params.pointer("/_meta/progressToken").cloned();
+                    let id = ex.id.cloned().unwrap_or(Value::Null);
+                    self.relays.begin(&server, link, id, progress, handshake)
+                });
+                let control = begun.as_ref().map(|b| b.control.clone()).unwrap_or_default();
+                let called = o.call_tool_controlled(Some(&server), &original, arguments, &control);
+                if let Some(begun) = begun
+                    && self.relays.finish(begun)
+                {
+                    return Err(rpc_error(CANCELLED, "the request was cancelled", None));
+                }
+                match called {
                     Ok(result) => to_value(&result),
                     // An unknown tool is a protocol error.
                     Err(e @ Error::NoServer { .. }) => Err(upstream_error(&e)),
@@ -393,8 +446,9 @@ pub(crate) struct Handled {
 }
 
 impl Server {
-    /// Decodes and answers one JSON-RPC text (a single message; a batch is refused).
-    pub(crate) fn handle_text(&self, text: &str) -> Handled {
+    /// Decodes and answers one JSON-RPC text (a single message; a batch is refused), which
+    /// came on `link` (where routed calls send their relayed requests and progress).
+    pub(crate) fn handle_text(&self, text: &str, link: Option<&Arc<relay::Link>>) -> Handled {
         use crate::jsonrpc::{Message, decode, encode_response};
         let none = Handled { reply: None, era: None, negotiated: None, code: None };
         let parse_error = |why: String| Handled {
@@ -415,14 +469,37 @@ impl Server {
                     Some(Ok(v)) => v,
                     Some(Err(e)) => return parse_error(format!("bad params: {e}")),
                 };
-                let answer = self.answer(&method, &params);
+                let id_value = serde_json::to_value(&id).unwrap_or(Value::Null);
+                let answer = self.answer(&method, &params, Exchange { link, id: Some(&id_value) });
+                if answer.result.as_ref().is_err_and(|e| e.code == CANCELLED) {
+                    return none;
+                }
                 let reply = encode_response(&id, answer.result.as_ref());
                 let code = answer.result.as_ref().err().map(|e| e.code);
                 Handled { reply: Some(reply), era: Some(answer.era), negotiated: answer.negotiated, code }
             }
-            Some(Ok(Message::Notification { .. })) => none,
-            // We send no requests, so a response is unexpected: ignored.
-            Some(Ok(Message::Response { .. })) | None => none,
+            Some(Ok(Message::Notification { method, params })) => {
+                if method == "notifications/cancelled"
+                    && let Some(link) = link
+                {
+                    let params: Value = params.and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or_default();
+                    self.relays.cancel(link.key(), &params);
+                }
+                none
+            }
+            // The answer to a request we relayed downstream.
+            Some(Ok(Message::Response { id: Some(id), result })) => {
+                let result = match result {
+                    Ok(raw) => serde_json::from_str(raw.get())
+                        .map_err(|e| rpc_error(INTERNAL_ERROR, format!("the client's answer: {e}"), None)),
+                    Err(e) => Err(e),
+                };
+                if !self.relays.deliver(&id, result) {
+                    log::debug!("serve: a response to no request of ours ({id})");
+                }
+                none
+            }
+            Some(Ok(Message::Response { id: None, .. })) | None => none,
             Some(Err(e)) => parse_error(e.0),
         }
     }

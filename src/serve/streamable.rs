@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{self, ReadOutcome, Request, RequestReader};
+use super::relay::Link;
 use super::{Era, Server};
 use crate::config::Secret;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
@@ -112,12 +113,18 @@ impl Drop for HttpServer {
     }
 }
 
+/// A handshake-era session.
+struct SessionInfo {
+    /// The client's `initialize` capabilities (what it may be asked).
+    capabilities: Value,
+}
+
 struct Shared {
     server: Arc<Server>,
     options: HttpOptions,
     stop: Arc<AtomicBool>,
-    /// Handshake-era sessions: id → negotiated version.
-    sessions: Mutex<HashMap<String, &'static str>>,
+    /// Handshake-era sessions: id → what the client declared.
+    sessions: Mutex<HashMap<String, SessionInfo>>,
     loopback: bool,
 }
 
@@ -210,7 +217,14 @@ fn connection(shared: &Shared, mut stream: TcpStream) {
             }
         };
         let keep_alive = request.keep_alive() && !shared.stop.load(Ordering::SeqCst);
-        let reply = respond(shared, &request);
+        let mut reply = respond(shared, &request);
+        if let Some(call) = reply.call.take() {
+            // Its reply may be an event stream, which ends with the connection.
+            if !stream_call(shared, &mut stream, call, keep_alive) {
+                return;
+            }
+            continue;
+        }
         let bytes = match &reply.json {
             Some(body) => {
                 let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -233,10 +247,92 @@ struct Reply {
     /// A JSON body, or else `text` as plain text.
     json: Option<String>,
     text: String,
+    /// A `tools/call` to answer on the connection's thread, streaming ([`stream_call`]).
+    call: Option<Call>,
+}
+
+/// A handshake-era `tools/call`, to be answered in an event stream if anything passes through.
+struct Call {
+    text: String,
+    session: String,
 }
 
 fn plain(status: u16, text: impl Into<String>) -> Reply {
-    Reply { status, headers: Vec::new(), json: None, text: text.into() }
+    Reply { status, headers: Vec::new(), json: None, text: text.into(), call: None }
+}
+
+fn json_reply(status: u16, body: String) -> Reply {
+    Reply { status, headers: Vec::new(), json: Some(body), text: String::new(), call: None }
+}
+
+/// Answers a routed `tools/call` on a thread of its own (`serve-http-call`) while this one
+/// writes what passes through (relayed requests, progress) as events; the first makes the
+/// reply an event stream (its end delimited by closing the connection), whose last event is
+/// the response. With nothing passing through, the reply is plain JSON. Whether the
+/// connection may serve another request.
+fn stream_call(shared: &Shared, stream: &mut TcpStream, call: Call, keep_alive: bool) -> bool {
+    let capabilities = shared
+        .sessions
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&call.session)
+        .map(|s| s.capabilities.clone())
+        .unwrap_or_default();
+    let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let link = Arc::new(Link::new(call.session, capabilities, move |bytes| tx.send(bytes).is_ok()));
+    let server = Arc::clone(&shared.server);
+    let text = call.text;
+    let worker = match thread::Builder::new()
+        .name("serve-http-call".into())
+        .spawn(move || server.handle_text(&text, Some(&link)).reply)
+    {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("serve: could not start a call thread: {e}");
+            let _ = stream.write_all(&http::response(503, &[("retry-after", "1")], "Service Unavailable", false));
+            return false;
+        }
+    };
+    let mut started = false;
+    let write_event = |started: &mut bool, stream: &mut TcpStream, bytes: &[u8]| {
+        if !*started {
+            *started = true;
+            let _ = stream.write_all(&http::sse_head(false));
+        }
+        let mut event = b"event: message\ndata: ".to_vec();
+        event.extend_from_slice(bytes);
+        event.extend_from_slice(b"\n\n");
+        // A client that went away: the call still ends (its deadline), its events are dropped.
+        let _ = stream.write_all(&event);
+    };
+    loop {
+        match rx.recv_timeout(POLL) {
+            Ok(bytes) => write_event(&mut started, stream, &bytes),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if !worker.is_finished() => {}
+            Err(_) => break,
+        }
+    }
+    for bytes in rx.try_iter() {
+        write_event(&mut started, stream, &bytes);
+    }
+    let reply = worker.join().unwrap_or_else(|_| {
+        log::error!("serve: a call thread panicked");
+        None
+    });
+    let written = match reply {
+        Some(bytes) if started => {
+            write_event(&mut started, stream, &bytes);
+            return false;
+        }
+        Some(bytes) => {
+            let body = String::from_utf8_lossy(&bytes);
+            stream.write_all(&http::typed_response(200, "application/json", &[], &body, keep_alive))
+        }
+        // Cancelled: no answer.
+        None if started => return false,
+        None => stream.write_all(&http::response(202, &[], "Accepted", keep_alive)),
+    };
+    written.is_ok() && keep_alive
 }
 
 /// Compares in time that depends only on the lengths.
@@ -338,17 +434,27 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
         let id = peek.get("id").cloned().unwrap_or(Value::Null);
         let error = json!({"code": HEADER_MISMATCH, "message": format!("Header mismatch: {mismatch}")});
         let body = json!({"jsonrpc": "2.0", "id": id, "error": error}).to_string();
-        return Reply { status: 400, headers: Vec::new(), json: Some(body), text: String::new() };
+        return json_reply(400, body);
     }
-    let handled = shared.server.handle_text(text);
+    if !modern
+        && method == "tools/call"
+        && let Some(session) = &session
+    {
+        return Reply { call: Some(Call { text: text.to_string(), session: session.clone() }), ..plain(200, "") };
+    }
+    // A handshake-era session's messages (a cancellation, an answer to a relayed request)
+    // name their session.
+    let link = session.filter(|_| !modern).map(|id| Arc::new(Link::new(id, Value::Null, |_| false)));
+    let handled = shared.server.handle_text(text, link.as_ref());
     let Some(body) = handled.reply else {
         return plain(202, "Accepted");
     };
     let body = String::from_utf8_lossy(&body).into_owned();
-    let mut reply = Reply { status: 200, headers: Vec::new(), json: Some(body), text: String::new() };
-    if let Some(version) = handled.negotiated {
+    let mut reply = json_reply(200, body);
+    if handled.negotiated.is_some() {
         let id = new_session_id();
-        shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), version);
+        let capabilities = peek.pointer("/params/capabilities").cloned().unwrap_or_default();
+        shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), SessionInfo { capabilities });
         reply.headers.push(("mcp-session-id", id));
     }
     if handled.era == Some(Era::Modern) {

@@ -81,6 +81,15 @@ const UNSUPPORTED_VERSION: i64 = -32022;
 const HEADER_MISMATCH: i64 = -32020;
 
 /// Whether a request's params carry the 2026-07-28 envelope.
+/// The `notifications/progress` a request asking for progress (`_meta.progressToken`) gets
+/// before its answer: `{progressToken, progress: 1, total: 1, message: "working"}`.
+pub(crate) fn progress_for(params: Option<&RawValue>) -> Option<Vec<u8>> {
+    let params: Value = serde_json::from_str(params?.get()).ok()?;
+    let token = params.get("_meta")?.get("progressToken")?.clone();
+    let progress = json!({"progressToken": token, "progress": 1, "total": 1, "message": "working"});
+    Some(crate::jsonrpc::encode_notification("notifications/progress", Some(&progress)))
+}
+
 pub(crate) fn is_enveloped(params: Option<&RawValue>) -> bool {
     params
         .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())

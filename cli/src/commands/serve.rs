@@ -15,11 +15,13 @@ use super::{initialize, load, login};
 pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     let config = load(cli, &args.config.config)?;
     let o = Arc::new(login::orchestrator(config, cli.no_browser));
-    initialize(&o)?;
+    // The server first: it relays the upstream servers' requests to its client, which their
+    // sessions declare when they connect.
     let server = match args.defer_tools {
         Some(n) => Server::with_deferred_tools(Arc::clone(&o), n),
         None => Server::new(Arc::clone(&o)),
     };
+    initialize(&o)?;
     let result = match args.transport {
         ServeTransport::Stdio => {
             let stdin = std::io::stdin().lock();
