@@ -2,7 +2,8 @@
 //! sampling and roots requests asked of the downstream client (and its answers returned
 //! upstream), the upstream's progress sent downstream with the client's own token, and the
 //! client's `notifications/cancelled` cancelling the upstream call. Over real pipes (stdio) and
-//! a real socket (Streamable HTTP, the requests in the POST's event-stream reply).
+//! a real socket (Streamable HTTP, the requests in the POST's event-stream reply). Also the
+//! Streamable HTTP GET stream (an upstream's `list_changed` pushed on it) and paged lists.
 
 #![cfg(feature = "testing")]
 
@@ -328,6 +329,70 @@ fn http_relays_requests_in_the_posts_event_stream() {
     }
     let mut rest = String::new();
     let _ = r.read_to_string(&mut rest);
+    served.shutdown();
+    o.close();
+}
+
+#[test]
+fn lists_are_paged_with_cursors() {
+    let (alpha, beta, slow) = upstreams();
+    let o = orchestrator(&alpha, &beta, &slow);
+    let server = Server::new(Arc::clone(&o));
+    server.set_page_size(2);
+    let mut c = StdioClient::start(server);
+    c.initialize(json!({}));
+    let (mut names, mut cursor, mut pages) = (Vec::new(), Value::Null, 0);
+    loop {
+        let params = if cursor.is_null() { json!({}) } else { json!({"cursor": cursor}) };
+        c.send(&json!({"jsonrpc": "2.0", "id": 10 + pages, "method": "tools/list", "params": params}));
+        let r = c.next();
+        let tools = r["result"]["tools"].as_array().unwrap_or_else(|| panic!("{r}"));
+        assert!(tools.len() <= 2, "{r}");
+        names.extend(tools.iter().map(|t| t["name"].as_str().unwrap().to_string()));
+        pages += 1;
+        cursor = r["result"]["nextCursor"].clone();
+        if cursor.is_null() {
+            break;
+        }
+    }
+    assert_eq!(names, ["alpha_tool", "ask_alpha", "ask_beta", "beta_tool", "slow_tool"]);
+    assert_eq!(pages, 3);
+    c.send(&json!({"jsonrpc": "2.0", "id": 99, "method": "tools/list", "params": {"cursor": "bogus"}}));
+    assert_eq!(c.next()["error"]["code"], -32602);
+    c.close();
+    o.close();
+}
+
+#[test]
+fn http_get_stream_pushes_list_changed() {
+    let (alpha, beta, slow) = upstreams();
+    let o = orchestrator(&alpha, &beta, &slow);
+    let server = Server::new(Arc::clone(&o));
+    o.initialize().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let served = serve_http(server, listener, HttpOptions::new()).unwrap();
+    let addr = served.local_addr().to_string();
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25",
+        "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let mut r = post(&addr, None, &init);
+    let (_, headers) = read_head(&mut r);
+    let session = headers.iter().find(|(k, _)| k == "mcp-session-id").map(|(_, v)| v.clone()).unwrap();
+
+    let s = TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let get =
+        format!("GET /mcp HTTP/1.1\r\nhost: {addr}\r\naccept: text/event-stream\r\nmcp-session-id: {session}\r\n\r\n");
+    (&s).write_all(get.as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    let (status, headers) = read_head(&mut r);
+    assert_eq!(status, 200);
+    assert!(headers.iter().any(|(k, v)| k == "content-type" && v == "text/event-stream"), "{headers:?}");
+    // The stream is registered once its head is written: an upstream's change now reaches it.
+    // (Beta is reached over legacy SSE, where the test server sends notifications.)
+    assert!(beta.notify("notifications/tools/list_changed", None) > 0);
+    let pushed = next_event(&mut r).expect("an event");
+    assert_eq!(pushed["method"], "notifications/tools/list_changed", "{pushed}");
+    drop(r);
     served.shutdown();
     o.close();
 }

@@ -11,7 +11,13 @@
 //! statelessly on the 2026-07-28 wire, with `resultType: "complete"`.
 //!
 //! Two transports: [`serve_stdio`] (newline-delimited JSON-RPC) and [`serve_http`]
-//! (Streamable HTTP on `POST /mcp`, JSON responses).
+//! (Streamable HTTP on `/mcp`: JSON responses, or an event stream when a routed call passes
+//! requests or progress through; `GET` for the pushed `list_changed` notifications).
+//!
+//! The four lists are paged: at most [`DEFAULT_PAGE_SIZE`] entries per answer (see
+//! [`Server::set_page_size`]), with an opaque `nextCursor` for the rest. (A cursor is a
+//! position in the merged list: when the catalogue changes between pages, a client that
+//! follows a `list_changed` lists again from the start.)
 
 pub(crate) mod http;
 mod relay;
@@ -19,6 +25,7 @@ mod stdio;
 mod streamable;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{Map, Value, json};
@@ -59,6 +66,38 @@ pub struct Server {
     defer_tools: Option<usize>,
     /// The routed calls in flight, and our requests to downstream clients (`relay.rs`).
     relays: relay::Relays,
+    /// The most entries of one list answer.
+    page_size: AtomicUsize,
+}
+
+/// The most entries one `tools/list` (or other list) answer holds by default.
+pub const DEFAULT_PAGE_SIZE: usize = 500;
+
+/// One page of `items` from `cursor` (an offset we gave out), and the next cursor if more.
+fn page(items: Vec<Value>, params: &Value, size: usize) -> Result<(Vec<Value>, Option<String>), RpcError> {
+    let start = match params.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(c) => c
+            .as_str()
+            .and_then(|c| c.strip_prefix("mcpo:"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| rpc_error(INVALID_PARAMS, format!("invalid cursor {c}"), None))?,
+    };
+    let size = size.max(1);
+    let end = start.saturating_add(size).min(items.len());
+    let next = (end < items.len()).then(|| format!("mcpo:{end}"));
+    Ok((items.into_iter().skip(start).take(size).collect(), next))
+}
+
+/// `{key: page, nextCursor?}`.
+fn paged(key: &str, items: Vec<Value>, params: &Value, size: usize) -> Result<Value, RpcError> {
+    let (items, next) = page(items, params, size)?;
+    let mut out = Map::new();
+    out.insert(key.into(), Value::Array(items));
+    if let Some(next) = next {
+        out.insert("nextCursor".into(), json!(next));
+    }
+    Ok(Value::Object(out))
 }
 
 /// The downstream request being answered: the connection it came on, and its id.
@@ -153,6 +192,7 @@ impl Server {
             sinks: Mutex::new(Vec::new()),
             defer_tools,
             relays: relay::Relays::default(),
+            page_size: AtomicUsize::new(DEFAULT_PAGE_SIZE),
         });
         let weak = Arc::downgrade(&server);
         server.orchestrator.install_relay(Arc::new(relay::Forward(weak.clone())));
@@ -179,6 +219,12 @@ impl Server {
             }
         });
         server
+    }
+
+    /// The most entries of one `tools/list`, `prompts/list`, `resources/list` or
+    /// `resources/templates/list` answer (at least 1; [`DEFAULT_PAGE_SIZE`] unless set).
+    pub fn set_page_size(&self, n: usize) {
+        self.page_size.store(n.max(1), Ordering::Relaxed);
     }
 
     /// The orchestrator it serves.
@@ -289,7 +335,7 @@ impl Server {
                         Ok(v)
                     })
                     .collect::<Result<_, RpcError>>()?;
-                Ok(json!({"tools": tools}))
+                paged("tools", tools, params, self.page_size.load(Ordering::Relaxed))
             }
             "prompts/list" => {
                 let g = catalogue()?;
@@ -302,17 +348,19 @@ impl Server {
                         Ok(v)
                     })
                     .collect::<Result<_, RpcError>>()?;
-                Ok(json!({"prompts": prompts}))
+                paged("prompts", prompts, params, self.page_size.load(Ordering::Relaxed))
             }
             "resources/list" => {
                 let g = catalogue()?;
-                let resources: Vec<&crate::protocol::Resource> = g.resources.iter().map(|r| &r.resource).collect();
-                Ok(json!({"resources": to_value(&resources)?}))
+                let resources =
+                    g.resources.iter().map(|r| to_value(&r.resource)).collect::<Result<Vec<Value>, RpcError>>()?;
+                paged("resources", resources, params, self.page_size.load(Ordering::Relaxed))
             }
             "resources/templates/list" => {
                 let g = catalogue()?;
-                let templates: Vec<&crate::protocol::ResourceTemplate> = g.templates.iter().map(|t| &t.item).collect();
-                Ok(json!({"resourceTemplates": to_value(&templates)?}))
+                let templates =
+                    g.templates.iter().map(|t| to_value(&t.item)).collect::<Result<Vec<Value>, RpcError>>()?;
+                paged("resourceTemplates", templates, params, self.page_size.load(Ordering::Relaxed))
             }
             "tools/call" => {
                 let name = str_param(params, "name")?;

@@ -217,6 +217,9 @@ fn connection(shared: &Shared, mut stream: TcpStream) {
             }
         };
         let keep_alive = request.keep_alive() && !shared.stop.load(Ordering::SeqCst);
+        if request.method == "GET" && request.path() == "/mcp" && authorized(shared, &request).is_none() {
+            return listen(shared, &mut stream, &request);
+        }
         let mut reply = respond(shared, &request);
         if let Some(call) = reply.call.take() {
             // Its reply may be an event stream, which ends with the connection.
@@ -364,19 +367,74 @@ fn new_session_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn respond(shared: &Shared, request: &Request) -> Reply {
+/// The refusal of a request that is not authorized (token, origin), if it is not.
+fn authorized(shared: &Shared, request: &Request) -> Option<Reply> {
     if let Some(token) = &shared.options.token {
         let given = request.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         if !constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
             let mut r = plain(401, "Unauthorized");
             r.headers.push(("www-authenticate", "Bearer".into()));
-            return r;
+            return Some(r);
         }
     }
     if let Some(origin) = request.header("origin")
         && !origin_allowed(shared.options.token.is_some(), shared.loopback, origin)
     {
-        return plain(403, "Forbidden: origin not allowed");
+        return Some(plain(403, "Forbidden: origin not allowed"));
+    }
+    None
+}
+
+/// `GET /mcp`: a handshake-era session's stream of server messages (the upstreams'
+/// `list_changed` notifications), until the client closes it, the session is deleted, or the
+/// server shuts down. The connection serves nothing else.
+fn listen(shared: &Shared, stream: &mut TcpStream, request: &Request) {
+    let refuse = |stream: &mut TcpStream, status: u16, text: &str| {
+        let _ = stream.write_all(&http::response(status, &[], text, false));
+    };
+    if !request.header("accept").is_some_and(|a| a.contains("text/event-stream")) {
+        return refuse(stream, 406, "Not Acceptable: GET /mcp is an event stream (accept text/event-stream)");
+    }
+    let Some(session) = request.header("mcp-session-id").map(str::to_string) else {
+        return refuse(stream, 400, "Bad Request: no Mcp-Session-Id (send initialize first)");
+    };
+    let live = || shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&session);
+    if !live() {
+        return refuse(stream, 404, "Not Found: no such session");
+    }
+    let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let sink: Arc<super::Sink> = Arc::new(move |bytes: &[u8]| {
+        let _ = tx.send(bytes.to_vec());
+    });
+    shared.server.add_sink(&sink);
+    if stream.write_all(&http::sse_head(false)).is_err() {
+        return;
+    }
+    log::debug!("serve: session {}…: GET stream open", session.get(..8).unwrap_or(""));
+    while !shared.stop.load(Ordering::SeqCst) && live() {
+        match rx.recv_timeout(POLL) {
+            Ok(bytes) => {
+                let mut event = b"event: message\ndata: ".to_vec();
+                event.extend_from_slice(&bytes);
+                event.extend_from_slice(b"\n\n");
+                if stream.write_all(&event).is_err() {
+                    break;
+                }
+            }
+            Err(_) => {
+                // A comment now and then: a client that went away is noticed.
+                if stream.write_all(b": keep-alive\n\n").is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(sink);
+}
+
+fn respond(shared: &Shared, request: &Request) -> Reply {
+    if let Some(refused) = authorized(shared, request) {
+        return refused;
     }
     if request.path() != "/mcp" {
         return plain(404, "Not Found: the endpoint is /mcp");
@@ -393,7 +451,7 @@ fn respond(shared: &Shared, request: &Request) -> Reply {
         },
         _ => {
             let mut r = plain(405, "Method Not Allowed");
-            r.headers.push(("allow", "POST, DELETE".into()));
+            r.headers.push(("allow", "GET, POST, DELETE".into()));
             r
         }
     }
