@@ -320,7 +320,11 @@ fn http_both_eras_sessions_and_shutdown() {
     check_catalogue(true, &mut |m, p| {
         id += 1;
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": m, "params": p});
-        let h = [("content-type", "application/json"), ("mcp-protocol-version", MODERN), ("mcp-method", m)];
+        let target = p.get("name").or(p.get("uri")).and_then(Value::as_str).unwrap_or("").to_string();
+        let mut h = vec![("content-type", "application/json"), ("mcp-protocol-version", MODERN), ("mcp-method", m)];
+        if !target.is_empty() {
+            h.push(("mcp-name", &target));
+        }
         let (_, _, body) = http(&addr, "POST", &h, &msg.to_string());
         serde_json::from_str(&body).unwrap()
     });

@@ -202,10 +202,12 @@ fn stdio_progress_comes_with_the_clients_token_and_a_cancel_reaches_the_upstream
     c.initialize(json!({}));
     let params = json!({"name": "beta_tool", "arguments": {}, "_meta": {"progressToken": "mine-7"}});
     c.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": params}));
-    let progress = c.next();
-    assert_eq!(progress["method"], "notifications/progress", "{progress}");
-    assert_eq!(progress["params"]["progressToken"], "mine-7", "{progress}");
-    assert_eq!(progress["params"]["message"], "working", "{progress}");
+    for i in 1..=3 {
+        let progress = c.next();
+        assert_eq!(progress["method"], "notifications/progress", "{progress}");
+        assert_eq!(progress["params"]["progressToken"], "mine-7", "{progress}");
+        assert_eq!(progress["params"]["progress"], i, "{progress}");
+    }
     let result = c.next();
     assert_eq!((&result["id"], &result["result"]["content"][0]["text"]), (&json!(3), &json!("beta")), "{result}");
 
@@ -393,6 +395,73 @@ fn http_get_stream_pushes_list_changed() {
     let pushed = next_event(&mut r).expect("an event");
     assert_eq!(pushed["method"], "notifications/tools/list_changed", "{pushed}");
     drop(r);
+    served.shutdown();
+    o.close();
+}
+
+/// One POST with these headers: status and body.
+fn post_with(addr: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+    let s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = body.to_string();
+    let mut req = format!(
+        "POST /mcp HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(&body);
+    (&s).write_all(req.as_bytes()).unwrap();
+    let mut r = BufReader::new(s);
+    let (status, _) = read_head(&mut r);
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).unwrap();
+    (status, serde_json::from_str(&rest).unwrap_or(Value::Null))
+}
+
+#[test]
+fn http_stateless_requests_need_their_envelope_and_routing_headers() {
+    let (alpha, beta, slow) = upstreams();
+    let o = orchestrator(&alpha, &beta, &slow);
+    let served = serve_http(
+        Server::new(Arc::clone(&o)),
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap(),
+        HttpOptions::new(),
+    )
+    .unwrap();
+    let addr = served.local_addr().to_string();
+    let modern = "2026-07-28";
+    let meta =
+        json!({"io.modelcontextprotocol/protocolVersion": modern, "io.modelcontextprotocol/clientCapabilities": {}});
+    let message = |method: &str, params: Value| json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+
+    // Said to be 2026-07-28 (the header) but without the envelope, or without capabilities.
+    let h = [("mcp-protocol-version", modern), ("mcp-method", "server/discover")];
+    let (status, v) = post_with(&addr, &h, &message("server/discover", json!({})));
+    assert_eq!((status, &v["error"]["code"], &v["id"]), (400, &json!(-32602), &json!(7)), "{v}");
+    let no_caps = json!({"_meta": {"io.modelcontextprotocol/protocolVersion": modern}});
+    let (status, v) = post_with(&addr, &h, &message("server/discover", no_caps));
+    assert_eq!((status, &v["error"]["code"]), (400, &json!(-32602)), "{v}");
+
+    // Mcp-Method and Mcp-Name must be there and agree with the body.
+    let call = message("tools/call", json!({"name": "alpha_tool", "arguments": {}, "_meta": meta}));
+    let (status, v) = post_with(&addr, &[("mcp-protocol-version", modern), ("mcp-method", "tools/call")], &call);
+    assert_eq!((status, &v["error"]["code"]), (400, &json!(-32020)), "no Mcp-Name: {v}");
+    let wrong = [("mcp-protocol-version", modern), ("mcp-method", "tools/call"), ("mcp-name", "beta_tool")];
+    assert_eq!(post_with(&addr, &wrong, &call).0, 400, "another Mcp-Name");
+    let encoded =
+        [("mcp-protocol-version", modern), ("mcp-method", "tools/call"), ("mcp-name", "=?base64?YWxwaGFfdG9vbA==?=")];
+    let (status, v) = post_with(&addr, &encoded, &call);
+    assert_eq!((status, &v["result"]["content"][0]["text"]), (200, &json!("alpha")), "base64 Mcp-Name: {v}");
+
+    // A read of an unknown URI names it (`data.uri`).
+    let read = |uri: &str| message("resources/read", json!({"uri": uri, "_meta": meta}));
+    let h = [("mcp-protocol-version", modern), ("mcp-method", "resources/read"), ("mcp-name", "nope://x")];
+    let (_, v) = post_with(&addr, &h, &read("nope://x"));
+    assert_eq!(v["error"]["data"]["uri"], "nope://x", "{v}");
     served.shutdown();
     o.close();
 }

@@ -34,7 +34,9 @@ use crate::catalog::Gathered;
 use crate::error::Error;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
 use crate::orchestrator::Orchestrator;
-use crate::protocol::modern::{META_SERVER_INFO, META_VERSION, MODERN_PROTOCOL_VERSIONS, UNSUPPORTED_VERSION};
+use crate::protocol::modern::{
+    META_CAPABILITIES, META_SERVER_INFO, META_VERSION, MODERN_PROTOCOL_VERSIONS, UNSUPPORTED_VERSION,
+};
 use crate::protocol::{CallToolResult, SUPPORTED_PROTOCOL_VERSIONS};
 
 pub use stdio::serve_stdio;
@@ -283,6 +285,12 @@ impl Server {
             let e = rpc_error(UNSUPPORTED_VERSION, "Unsupported protocol version", Some(data));
             return Answer { era: Era::Modern, result: Err(e), negotiated: None };
         }
+        let declared = params.get("_meta").and_then(|m| m.get(META_CAPABILITIES)).is_some_and(Value::is_object);
+        // (A bare `server/discover`, without `_meta`, is a probe: answered.)
+        if meta_version.is_some() && !declared {
+            let e = rpc_error(INVALID_PARAMS, format!("_meta lacks {META_CAPABILITIES}"), None);
+            return Answer { era: Era::Modern, result: Err(e), negotiated: None };
+        }
         let result = match method {
             "server/discover" => Ok(json!({
                 "supportedVersions": MODERN_PROTOCOL_VERSIONS,
@@ -295,7 +303,12 @@ impl Server {
         };
         let cacheable = matches!(
             method,
-            "server/discover" | "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list"
+            "server/discover"
+                | "tools/list"
+                | "prompts/list"
+                | "resources/list"
+                | "resources/templates/list"
+                | "resources/read"
         );
         let result = result.map(|v| match v {
             Value::Object(mut m) => {
@@ -417,7 +430,16 @@ impl Server {
             "resources/read" => {
                 let uri = str_param(params, "uri")?;
                 catalogue()?;
-                let contents = o.read_resource(uri).map_err(|e| upstream_error(&e))?;
+                let contents = o.read_resource(uri).map_err(|e| {
+                    // A resource not found names its URI (`data.uri`, as the spec's example).
+                    let mut r = upstream_error(&e);
+                    if matches!(e, Error::ResourceNotFound { .. } | Error::NoServer { .. }) {
+                        let mut data = r.data.take().unwrap_or_else(|| json!({}));
+                        data["uri"] = json!(uri);
+                        r.data = Some(data);
+                    }
+                    r
+                })?;
                 Ok(json!({"contents": to_value(&contents)?}))
             }
             _ => Err(method_not_found(method)),

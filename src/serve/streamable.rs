@@ -254,10 +254,15 @@ struct Reply {
     call: Option<Call>,
 }
 
-/// A handshake-era `tools/call`, to be answered in an event stream if anything passes through.
+/// A `tools/call`, to be answered in an event stream if anything passes through.
 struct Call {
     text: String,
-    session: String,
+    /// The connection key: the session id (handshake era), else one of its own.
+    key: String,
+    /// The client's capabilities, when not its session's.
+    capabilities: Option<Value>,
+    /// On the 2026-07-28 wire (an error's HTTP status follows its code).
+    modern: bool,
 }
 
 fn plain(status: u16, text: impl Into<String>) -> Reply {
@@ -274,17 +279,14 @@ fn json_reply(status: u16, body: String) -> Reply {
 /// the response. With nothing passing through, the reply is plain JSON. Whether the
 /// connection may serve another request.
 fn stream_call(shared: &Shared, stream: &mut TcpStream, call: Call, keep_alive: bool) -> bool {
-    let capabilities = shared
-        .sessions
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&call.session)
-        .map(|s| s.capabilities.clone())
-        .unwrap_or_default();
+    let capabilities = call.capabilities.unwrap_or_else(|| {
+        let sessions = shared.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(&call.key).map(|s| s.capabilities.clone()).unwrap_or_default()
+    });
     let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
-    let link = Arc::new(Link::new(call.session, capabilities, move |bytes| tx.send(bytes).is_ok()));
+    let link = Arc::new(Link::new(call.key, capabilities, move |bytes| tx.send(bytes).is_ok()));
     let server = Arc::clone(&shared.server);
-    let text = call.text;
+    let (text, modern) = (call.text, call.modern);
     let worker = match thread::Builder::new()
         .name("serve-http-call".into())
         .spawn(move || server.handle_text(&text, Some(&link)).reply)
@@ -328,8 +330,10 @@ fn stream_call(shared: &Shared, stream: &mut TcpStream, call: Call, keep_alive: 
             return false;
         }
         Some(bytes) => {
+            let code = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.pointer("/error/code")?.as_i64());
+            let status = if modern { modern_status(code) } else { 200 };
             let body = String::from_utf8_lossy(&bytes);
-            stream.write_all(&http::typed_response(200, "application/json", &[], &body, keep_alive))
+            stream.write_all(&http::typed_response(status, "application/json", &[], &body, keep_alive))
         }
         // Cancelled: no answer.
         None if started => return false,
@@ -457,6 +461,15 @@ fn respond(shared: &Shared, request: &Request) -> Reply {
     }
 }
 
+/// The HTTP status of a 2026-07-28 answer with this error code (200 for a result).
+fn modern_status(code: Option<i64>) -> u16 {
+    match code {
+        Some(METHOD_NOT_FOUND) => 404,
+        Some(INVALID_PARAMS | UNSUPPORTED_VERSION) => 400,
+        _ => 200,
+    }
+}
+
 /// On the stateless wire, the routing headers a request carries must agree with its body: the
 /// first that does not, by name.
 fn header_mismatch(request: &Request, message: &Value, method: &str) -> Option<&'static str> {
@@ -466,10 +479,38 @@ fn header_mismatch(request: &Request, message: &Value, method: &str) -> Option<&
     {
         return Some("MCP-Protocol-Version");
     }
-    if request.header("mcp-method").is_some_and(|m| m != method) {
-        return Some("Mcp-Method");
+    // Required once the request says its version in a header; else only checked when sent.
+    let required = request.header("mcp-protocol-version").is_some();
+    match request.header("mcp-method") {
+        Some(m) if m != method => return Some("Mcp-Method"),
+        None if required => return Some("Mcp-Method"),
+        _ => {}
+    }
+    let key = match method {
+        "tools/call" | "prompts/get" => "/params/name",
+        "resources/read" => "/params/uri",
+        _ => return None,
+    };
+    if let Some(target) = message.pointer(key).and_then(Value::as_str) {
+        match request.header("mcp-name").map(decode_header_value) {
+            Some(name) if name != target => return Some("Mcp-Name"),
+            None if required => return Some("Mcp-Name"),
+            _ => {}
+        }
     }
     None
+}
+
+/// A header value in the spec's `=?base64?…?=` form decoded (anything else is plain; a value
+/// that does not decode stays as sent, and so does not match).
+fn decode_header_value(v: &str) -> String {
+    use base64::Engine as _;
+    let Some(b64) = v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else { return v.to_string() };
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
@@ -481,6 +522,15 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
     let method = peek.get("method").and_then(Value::as_str).unwrap_or("");
     let modern =
         method == "server/discover" || peek.pointer("/params/_meta").and_then(|m| m.get(META_VERSION)).is_some();
+    // A request that says it is on the 2026-07-28 wire (its header) must carry the envelope.
+    let says_modern = request.header("mcp-protocol-version").is_some_and(crate::protocol::modern::is_modern);
+    let has_version = peek.pointer("/params/_meta").and_then(|m| m.get(META_VERSION)).is_some();
+    if says_modern && !has_version && peek.get("id").is_some() {
+        let id = peek.get("id").cloned().unwrap_or(Value::Null);
+        let why = format!("a 2026-07-28 request needs _meta[\"{META_VERSION}\"]");
+        let body = json!({"jsonrpc": "2.0", "id": id, "error": {"code": INVALID_PARAMS, "message": why}});
+        return json_reply(400, body.to_string());
+    }
     if !modern && method != "initialize" && peek.is_object() {
         match &session {
             Some(id) if shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).contains_key(id) => {}
@@ -494,11 +544,14 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
         let body = json!({"jsonrpc": "2.0", "id": id, "error": error}).to_string();
         return json_reply(400, body);
     }
-    if !modern
-        && method == "tools/call"
-        && let Some(session) = &session
-    {
-        return Reply { call: Some(Call { text: text.to_string(), session: session.clone() }), ..plain(200, "") };
+    if method == "tools/call" {
+        // A handshake-era call under its session (a cancellation names it); a stateless one
+        // under a key of its own (it can only be cancelled by closing the connection).
+        let (key, capabilities) = match &session {
+            Some(id) if !modern => (id.clone(), None),
+            _ => (format!("stateless-{}", new_session_id()), Some(Value::Null)),
+        };
+        return Reply { call: Some(Call { text: text.to_string(), key, capabilities, modern }), ..plain(200, "") };
     }
     // A handshake-era session's messages (a cancellation, an answer to a relayed request)
     // name their session.
@@ -516,11 +569,7 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
         reply.headers.push(("mcp-session-id", id));
     }
     if handled.era == Some(Era::Modern) {
-        reply.status = match handled.code {
-            Some(METHOD_NOT_FOUND) => 404,
-            Some(INVALID_PARAMS | UNSUPPORTED_VERSION) => 400,
-            _ => 200,
-        };
+        reply.status = modern_status(handled.code);
     }
     reply
 }

@@ -82,12 +82,16 @@ const HEADER_MISMATCH: i64 = -32020;
 
 /// Whether a request's params carry the 2026-07-28 envelope.
 /// The `notifications/progress` a request asking for progress (`_meta.progressToken`) gets
-/// before its answer: `{progressToken, progress: 1, total: 1, message: "working"}`.
-pub(crate) fn progress_for(params: Option<&RawValue>) -> Option<Vec<u8>> {
-    let params: Value = serde_json::from_str(params?.get()).ok()?;
-    let token = params.get("_meta")?.get("progressToken")?.clone();
-    let progress = json!({"progressToken": token, "progress": 1, "total": 1, "message": "working"});
-    Some(crate::jsonrpc::encode_notification("notifications/progress", Some(&progress)))
+/// before its answer: three, `{progressToken, progress: 1..=3, total: 3, message: "working"}`.
+pub(crate) fn progress_for(params: Option<&RawValue>) -> Vec<Vec<u8>> {
+    let Some(params) = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()) else { return Vec::new() };
+    let Some(token) = params.get("_meta").and_then(|m| m.get("progressToken")) else { return Vec::new() };
+    (1..=3)
+        .map(|i| {
+            let progress = json!({"progressToken": token, "progress": i, "total": 3, "message": "working"});
+            crate::jsonrpc::encode_notification("notifications/progress", Some(&progress))
+        })
+        .collect()
 }
 
 pub(crate) fn is_enveloped(params: Option<&RawValue>) -> bool {

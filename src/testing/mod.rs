@@ -62,8 +62,8 @@
 //! `tools/call` (an unknown tool → `-32602`; a handler's `Err(message)` → a result with
 //! `isError: true` and the message as text), `notifications/cancelled` (recorded in
 //! [`Stats::cancelled`]). Any other request → `-32601`. Over the legacy event stream and stdio,
-//! a request whose params carry `_meta.progressToken` gets a `notifications/progress` with that
-//! token (`progress: 1, total: 1, message: "working"`) before its answer. The three lists are paged when a
+//! a request whose params carry `_meta.progressToken` gets three `notifications/progress` with
+//! that token (`progress` 1, 2, 3 of `total: 3`, `message: "working"`) before its answer. The three lists are paged when a
 //! [page size](TestServerBuilder::page_size) is set, with an opaque `nextCursor`.
 //!
 //! # Threads and shutdown

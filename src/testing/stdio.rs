@@ -199,7 +199,7 @@ fn dispatch(spec: &Spec, events: &Events, state: &mut State, message: Message) -
                 state.asking.push(asking);
                 return false;
             }
-            if let Some(progress) = mcp::progress_for(params.as_deref()) {
+            for progress in mcp::progress_for(params.as_deref()) {
                 state.send(progress, None);
             }
             let enveloped = mcp::is_enveloped(params.as_deref());

@@ -153,7 +153,7 @@ fn dispatch(shared: &Arc<Shared>, session: &Arc<Session>, message: Message, guar
                 }
                 return;
             }
-            if let Some(progress) = mcp::progress_for(params.as_deref()) {
+            for progress in mcp::progress_for(params.as_deref()) {
                 session.message(progress);
             }
             let result = mcp::answer(spec, &method, params.as_deref());
