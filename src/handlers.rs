@@ -288,12 +288,38 @@ where
     }
 }
 
+/// Passes server requests on as they are, instead of answering them: `serve` installs one to
+/// ask its own downstream client. Raw params in, the raw result (or the JSON-RPC error) out.
+pub(crate) trait Relay: Send + Sync {
+    /// The answer to the server request `method` with `params`, by `cx.deadline`.
+    fn relay(&self, cx: &RequestContext, method: &str, params: Value) -> Result<Value, RpcError>;
+}
+
+/// Where a [`Relay`] is installed, after the handlers were built: an orchestrator's clients
+/// share its slot, so a relay installed before they connect answers for all of them. The
+/// last one installed answers.
+#[derive(Default)]
+pub(crate) struct RelaySlot(std::sync::Mutex<Option<Arc<dyn Relay>>>);
+
+impl RelaySlot {
+    /// Installs `relay` (instead of the one before, if any).
+    pub(crate) fn install(&self, relay: Arc<dyn Relay>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(relay);
+    }
+
+    fn get(&self) -> Option<Arc<dyn Relay>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// The handlers of one client (or every client of an orchestrator). Cheap to clone.
 #[derive(Clone, Default)]
 pub struct Handlers {
     elicitation: Option<Arc<dyn ElicitationHandler>>,
     sampling: Option<Arc<dyn SamplingHandler>>,
     roots: Option<Arc<dyn RootsHandler>>,
+    /// When a relay is installed here, it answers every kind (the closures above are unused).
+    relay: Option<Arc<RelaySlot>>,
 }
 
 impl std::fmt::Debug for Handlers {
@@ -330,19 +356,29 @@ impl Handlers {
         self
     }
 
+    /// These handlers, looking in `slot` for a relay first (see [`Relay`]).
+    pub(crate) fn with_relay_slot(mut self, slot: Arc<RelaySlot>) -> Handlers {
+        self.relay = Some(slot);
+        self
+    }
+
+    fn relay(&self) -> Option<Arc<dyn Relay>> {
+        self.relay.as_deref().and_then(RelaySlot::get)
+    }
+
     /// Whether an elicitation handler is registered.
     pub fn has_elicitation(&self) -> bool {
-        self.elicitation.is_some()
+        self.elicitation.is_some() || self.relay().is_some()
     }
 
     /// Whether a sampling handler is registered.
     pub fn has_sampling(&self) -> bool {
-        self.sampling.is_some()
+        self.sampling.is_some() || self.relay().is_some()
     }
 
     /// Whether a roots handler is registered.
     pub fn has_roots(&self) -> bool {
-        self.roots.is_some()
+        self.roots.is_some() || self.relay().is_some()
     }
 
     /// The `capabilities` a client with these handlers declares (`{}` with none).
@@ -375,6 +411,14 @@ impl Handlers {
             Err(e) => return Err(rpc_error(jsonrpc::INVALID_PARAMS, format!("invalid params: {e}"))),
         };
         let not_found = || rpc_error(jsonrpc::METHOD_NOT_FOUND, format!("Method not found: {method}"));
+        if let Some(relay) = self.relay()
+            && Handlers::is_handler_method(method)
+        {
+            return catch_unwind(AssertUnwindSafe(|| relay.relay(cx, method, params))).unwrap_or_else(|_| {
+                log::error!("server={}: relaying `{method}` panicked", cx.server);
+                Err(rpc_error(INTERNAL_ERROR, format!("relaying {method} failed")))
+            });
+        }
         let outcome = match method {
             ELICITATION => {
                 let Some(handler) = &self.elicitation else { return Err(not_found()) };

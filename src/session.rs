@@ -77,6 +77,10 @@ pub(crate) struct RequestOptions {
     /// the client's last listing (`None`: unknown). Only such a call is sent again when its
     /// reply is lost.
     pub idempotent: Option<bool>,
+    /// Cancels the request when this channel disconnects (its sender dropped) before the
+    /// answer came: the wait ends with `Error::ConnectionClosed` and the server is told
+    /// (`notifications/cancelled`, off the caller's path). Both eras.
+    pub cancel: Option<Receiver<()>>,
 }
 
 /// A request sent and awaiting its answer.
@@ -95,6 +99,8 @@ pub(crate) struct Call {
     again: Option<Box<(Option<Value>, RequestOptions)>>,
     /// Whether a lost reply may be answered by sending the request again (`Ok`), or why not.
     resend: std::result::Result<(), &'static str>,
+    /// Disconnects when the caller cancels ([`RequestOptions::cancel`]).
+    cancel: Option<Receiver<()>>,
 }
 
 /// Whether a request whose reply was lost may be sent again with a new id (`Ok`), or why not:
@@ -341,10 +347,12 @@ impl Session {
         log::debug!("op={op} server={}: -> {method} (id {id})", self.name);
         log::trace!("op={op} server={}: -> {}", self.name, String::from_utf8_lossy(&body));
         let sent = Instant::now();
-        let call = Call { id, rx, method, op: op.clone(), sent, target, modern: modern.is_some(), again, resend };
+        let cancel = options.cancel.clone();
+        let call =
+            Call { id, rx, method, op: op.clone(), sent, target, modern: modern.is_some(), again, resend, cancel };
         if let Err(e) = self.transport.send_with(body, method, op, deadline, &headers) {
             if self.router.forget(&call.id) && matches!(e, Error::Timeout { .. }) {
-                self.cancel(&call);
+                self.cancel(&call, "the request could not be sent in time".into());
             }
             return Err(e);
         }
@@ -468,11 +476,26 @@ impl Session {
     /// passes its deadline fails at once with `Timeout`; its cancellation is queued for the
     /// clean-up thread (never for `initialize`, which the spec forbids cancelling).
     fn wait(&self, call: Call, deadline: Instant) -> std::result::Result<Box<RawValue>, Reply> {
-        let reply = match call.rx.recv_deadline(deadline) {
+        let received = match &call.cancel {
+            None => call.rx.recv_deadline(deadline),
+            Some(cancel) => crossbeam_channel::select! {
+                recv(call.rx) -> r => r.map_err(|_| RecvTimeoutError::Disconnected),
+                recv(cancel) -> _ => {
+                    if self.router.forget(&call.id) {
+                        self.cancel(&call, "cancelled by the caller".into());
+                        return Err(Reply::Closed("the call was cancelled by the caller".into()));
+                    }
+                    // The answer arrived as the call was cancelled: keep it.
+                    call.rx.try_recv().map_err(|_| RecvTimeoutError::Disconnected)
+                }
+                default(deadline.saturating_duration_since(Instant::now())) => Err(RecvTimeoutError::Timeout),
+            },
+        };
+        let reply = match received {
             Ok(reply) => reply,
             Err(RecvTimeoutError::Timeout) => {
                 if self.router.forget(&call.id) {
-                    self.cancel(&call);
+                    self.cancel(&call, format!("timeout after {:?}", call.sent.elapsed()));
                     return Err(Reply::TimedOut(call.sent.elapsed()));
                 }
                 // The answer arrived as the deadline passed: it is in the channel. Keep it.
@@ -551,7 +574,7 @@ impl Session {
     }
 
     /// Queues `notifications/cancelled` for a request we gave up on; returns at once.
-    fn cancel(&self, call: &Call) {
+    fn cancel(&self, call: &Call, reason: String) {
         if call.method == "initialize" {
             // "The initialize request MUST NOT be cancelled by clients" (MCP, cancellation).
             log::debug!("op={} server={}: not cancelling initialize (id {})", call.op, self.name, call.id);
@@ -567,7 +590,6 @@ impl Session {
             );
             return;
         }
-        let reason = format!("timeout after {:?}", call.sent.elapsed());
         let until = deadline_in(CANCEL_DEADLINE.min(self.timeout));
         self.cleanup.cancel(&call.id, call.method, &call.op, reason, until);
     }

@@ -1,8 +1,8 @@
 //! `serve`: three upstream test servers (one shadowed by priority) served as one MCP server,
 //! checked through real pipes (stdio) and a real socket (Streamable HTTP), in both protocol
 //! eras: the merged tools/list, a call routed to each upstream, a templated read, a prompt,
-//! and an upstream's `list_changed` forwarded downstream (over stdio; Streamable HTTP answers
-//! `GET /mcp` with 405, so it pushes nothing). Beta is reached over legacy SSE, the others over
+//! and an upstream's `list_changed` forwarded downstream (over stdio here; over Streamable
+//! HTTP's GET stream in `serve_relay.rs`). Beta is reached over legacy SSE, the others over
 //! Streamable HTTP.
 
 #![cfg(feature = "testing")]
@@ -309,7 +309,9 @@ fn http_both_eras_sessions_and_shutdown() {
         assert_eq!(status, 200, "{m}: {body}");
         serde_json::from_str(&body).unwrap()
     });
-    assert_eq!(http(&addr, "GET", &with_session, "").0, 405);
+    let mut unknown = accept.to_vec();
+    unknown.push(("mcp-session-id", "nope"));
+    assert_eq!(http(&addr, "GET", &unknown, "").0, 404, "a GET stream needs a live session");
     assert_eq!(http(&addr, "DELETE", &with_session, "").0, 200);
     let ping = r#"{"jsonrpc":"2.0","id":3,"method":"ping"}"#;
     assert_eq!(http(&addr, "POST", &with_session, ping).0, 404, "the session is gone");
@@ -318,7 +320,11 @@ fn http_both_eras_sessions_and_shutdown() {
     check_catalogue(true, &mut |m, p| {
         id += 1;
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": m, "params": p});
-        let h = [("content-type", "application/json"), ("mcp-protocol-version", MODERN), ("mcp-method", m)];
+        let target = p.get("name").or(p.get("uri")).and_then(Value::as_str).unwrap_or("").to_string();
+        let mut h = vec![("content-type", "application/json"), ("mcp-protocol-version", MODERN), ("mcp-method", m)];
+        if !target.is_empty() {
+            h.push(("mcp-name", &target));
+        }
         let (_, _, body) = http(&addr, "POST", &h, &msg.to_string());
         serde_json::from_str(&body).unwrap()
     });

@@ -124,12 +124,16 @@ Exit status: 0 ok; 1 the call failed or the tool reported an error (isError);
     #[command(
         long_about = "\
 Connect to every enabled server, list their tools, and print each tool with the server
-that offers it (several servers may offer the same name; `call --server` picks one).",
+that offers it (several servers may offer the same name; `call --server` picks one) and
+the estimated tokens of its definition in a model's context (`-` for a shadowed tool, which
+the merged catalogue leaves out), then the merged catalogue's total. With `--search QUERY`,
+only the best matches of the merged catalogue (ranked by BM25 over names, titles,
+descriptions and parameter names), best first.",
         after_help = "\
 Exit status: 0 ok; 1 failed (fail_fast) or no server reachable; 2 bad usage or an
 invalid config; 3 partial: some servers failed, the others' tools are printed."
     )]
-    Tools(GatherArgs),
+    Tools(ToolsArgs),
     /// List the prompts, merged by name (or get one: `prompts get NAME -a KEY=VALUE`)
     #[command(
         long_about = "\
@@ -273,6 +277,20 @@ pub struct GatherArgs {
     /// --no-fail-fast and --timeout.
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+/// `tools`' options.
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    /// --config, --format, --server, --no-fail-fast, --timeout.
+    #[command(flatten)]
+    pub listing: GatherArgs,
+    /// Only the merged tools that best match these keywords, best first
+    #[arg(long, value_name = "QUERY")]
+    pub search: Option<String>,
+    /// With --search: the most matches to print
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "search")]
+    pub limit: usize,
 }
 
 /// What `gather` and `call` may change of the config for one run.

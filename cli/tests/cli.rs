@@ -788,6 +788,38 @@ fn check_json_is_the_config_as_understood() {
 }
 
 #[test]
+fn tools_search_prints_the_best_matches_first() {
+    let a = TestServer::builder()
+        .name("search-a")
+        .simple_tool("create_issue", "open a new issue in the bug tracker", |_| Ok(text_result("ok")))
+        .simple_tool("send_email", "send an email message to someone", |_| Ok(text_result("ok")))
+        .simple_tool("read_file", "read a file from the disk", |_| Ok(text_result("ok")))
+        .start()
+        .expect("start");
+    let b = TestServer::builder().name("search-b").start().expect("start b");
+    let config = config_for(&a, &b, "");
+    let r = run(&["tools", "--config", config.path(), "--search", "email someone", "--limit", "2"]);
+    assert_exit(&r, 0);
+    let first = r.stdout.lines().nth(1).unwrap_or_else(|| panic!("{}", r.stdout));
+    assert!(first.split_whitespace().take(2).eq(["send_email", "a"]), "{}", r.stdout);
+    assert!(r.stdout.lines().next().is_some_and(|h| h.contains("SCORE") && h.contains("TOKENS")), "{}", r.stdout);
+
+    let r = run(&["tools", "--config", config.path(), "--search", "bug tracker", "--format", "json"]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}", r.stdout));
+    assert_eq!(doc["query"], "bug tracker");
+    assert_eq!(doc["matches"][0]["name"], "create_issue");
+    assert_eq!(doc["matches"][0]["server"], "a");
+    assert!(doc["matches"][0]["tokens"].as_u64().is_some_and(|t| t > 0), "{doc}");
+
+    let r = run(&["tools", "--config", config.path(), "--search", "zebra"]);
+    assert_exit(&r, 0);
+    assert!(r.stdout.contains("(no matching tools)"), "{}", r.stdout);
+    // --limit needs --search.
+    assert_exit(&run(&["tools", "--config", config.path(), "--limit", "3"]), 2);
+}
+
+#[test]
 fn tools_lists_each_tool_with_its_server() {
     let (a, b) = two_servers();
     let config = config_for(&a, &b, "");
@@ -796,6 +828,10 @@ fn tools_lists_each_tool_with_its_server() {
     let echo = r.stdout.lines().find(|l| l.starts_with("echo ")).unwrap_or_else(|| panic!("{}", r.stdout));
     assert!(echo.split_whitespace().take(3).eq(["echo", "a", "1"]), "{echo}");
     assert!(echo.contains("echoes its arguments"), "{echo}");
+    // Each tool's size in tokens (a positive estimate), and the catalogue's total.
+    let tokens: usize = echo.split_whitespace().nth(3).and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("{echo}"));
+    assert!(tokens > 0, "{echo}");
+    assert!(r.stdout.contains("2 tools in the merged catalogue, ~"), "{}", r.stdout);
 
     let r = run(&["tools", "--config", config.path(), "--format", "json"]);
     assert_exit(&r, 0);
@@ -808,6 +844,8 @@ fn tools_lists_each_tool_with_its_server() {
         .collect();
     assert_eq!(tools, [("echo", "a"), ("fail", "a")]);
     assert_eq!(doc["tools"][0]["inputSchema"], json!({"type": "object"}));
+    let (t0, t1) = (doc["tools"][0]["tokens"].as_u64().unwrap(), doc["tools"][1]["tokens"].as_u64().unwrap());
+    assert_eq!(doc["tool_tokens"].as_u64(), Some(t0 + t1));
 
     // A dead server: exit 3 with --no-fail-fast, the others' tools still listed.
     let down = TestServer::builder().fault(mcp_orchestrator::testing::Fault::RefuseConnections).start().unwrap();

@@ -13,6 +13,16 @@ use crate::protocol::{CallToolResult, GetPromptResult, ReadResourceResult, Resou
 use crate::session::RequestOptions;
 use crate::session::detect::Wire;
 
+/// What a tool call carries besides its arguments: `serve` passes its downstream client's
+/// progress and cancellation through.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct CallControl {
+    /// Sent as `_meta.progressToken`: the server's `notifications/progress` carry it.
+    pub progress_token: Option<serde_json::Value>,
+    /// Cancels the call when it disconnects (see `RequestOptions::cancel`).
+    pub cancel: Option<crossbeam_channel::Receiver<()>>,
+}
+
 impl Client {
     /// A prompt, filled in with string arguments (`prompts/get`).
     pub fn get_prompt(
@@ -62,7 +72,7 @@ impl Client {
     /// tool never listed, nor one whose schema this crate cannot read (a warning says so when the
     /// tool is listed).
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
-        self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline())
+        self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline(), &CallControl::default())
     }
 
     /// The `Mcp-Param-*` headers of a call (the modern wire over HTTP); lists the tools first
@@ -91,12 +101,23 @@ impl Client {
         name: &str,
         arguments: serde_json::Value,
         deadline: Instant,
+        control: &CallControl,
     ) -> Result<CallToolResult> {
-        let params = json!({ "name": name, "arguments": arguments });
+        let mut params = json!({ "name": name, "arguments": arguments });
+        let mut meta = serde_json::Map::new();
+        if let Some(token) = &control.progress_token {
+            if self.is_modern() {
+                meta.insert("progressToken".into(), token.clone());
+            } else {
+                params["_meta"] = json!({ "progressToken": token });
+            }
+        }
         // (On the modern wire over HTTP this lists the tools when they never were.)
         let headers = self.param_headers(op, name, &arguments, deadline);
         let idempotent = self.idempotent(name);
-        let options = RequestOptions { headers, idempotent, ..Default::default() };
+        let cancel = control.cancel.clone();
+        let options =
+            RequestOptions { headers, idempotent, meta: meta.clone(), cancel: cancel.clone(), ..Default::default() };
         let called = self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options);
         let result = match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
             // The tool's schema (its headers) may have changed: list the tools again, retry once.
@@ -106,6 +127,8 @@ impl Client {
                 let options = RequestOptions {
                     headers: self.param_headers(op, name, &arguments, deadline),
                     idempotent: self.idempotent(name),
+                    meta,
+                    cancel,
                     ..Default::default()
                 };
                 let raw = self.session.request_with_input(op, "tools/call", params, deadline, &options)?;

@@ -9,6 +9,8 @@ mod batch;
 mod calls;
 mod listing;
 
+pub(crate) use calls::CallControl;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -82,6 +82,8 @@ pub struct Orchestrator {
     cache: Arc<ResourceCache<Arc<ServerResources>>>,
     hooks: Hooks,
     progress: Progress,
+    /// Where `serve` installs the relay that passes server requests downstream.
+    relay: Arc<crate::handlers::RelaySlot>,
 }
 
 impl Orchestrator {
@@ -89,7 +91,7 @@ impl Orchestrator {
     /// with `handlers` (each call names the server in its [`RequestContext`](crate::RequestContext)).
     /// Takes effect for the sessions `initialize` opens afterwards.
     pub fn with_handlers(mut self, handlers: crate::handlers::Handlers) -> Orchestrator {
-        self.hooks.handlers = handlers;
+        self.hooks.handlers = handlers.with_relay_slot(Arc::clone(&self.relay));
         self
     }
 
@@ -126,6 +128,7 @@ impl Orchestrator {
         let authorizers = Arc::new(
             config.servers.iter().filter_map(|s| Some((s.name.clone(), crate::auth::for_server(s, None)?))).collect(),
         );
+        let relay = Arc::new(crate::handlers::RelaySlot::default());
         Orchestrator {
             config,
             state: Mutex::new(State {
@@ -144,11 +147,12 @@ impl Orchestrator {
                 cache: Arc::downgrade(&cache),
                 subscribers: Arc::new(Mutex::new(Vec::new())),
                 listen,
-                handlers: crate::handlers::Handlers::default(),
+                handlers: crate::handlers::Handlers::default().with_relay_slot(Arc::clone(&relay)),
                 authorizers,
             },
             cache,
             progress: Progress::default(),
+            relay,
         }
     }
 
@@ -178,6 +182,13 @@ impl Orchestrator {
     /// ```
     pub fn on_progress(&self, f: impl Fn(&ProgressEvent) + Send + Sync + 'static) {
         self.progress.add(Arc::new(f));
+    }
+
+    /// Passes every server request (elicitation, sampling, roots) to `relay` instead of the
+    /// handlers (replacing the relay installed before, if any); the sessions opened afterwards
+    /// declare every kind in their `initialize`.
+    pub(crate) fn install_relay(&self, relay: Arc<dyn crate::handlers::Relay>) {
+        self.relay.install(relay);
     }
 
     /// Calls `f(server, op, notification)` for every notification any server sends (on the

@@ -96,13 +96,24 @@ impl Orchestrator {
         tool: &str,
         arguments: serde_json::Value,
     ) -> Result<CallToolResult> {
+        self.call_tool_controlled(server, tool, arguments, &crate::client::CallControl::default())
+    }
+
+    /// [`call_tool_on`](Self::call_tool_on) with a progress token and a cancel channel.
+    pub(crate) fn call_tool_controlled(
+        &self,
+        server: Option<&str>,
+        tool: &str,
+        arguments: serde_json::Value,
+        control: &crate::client::CallControl,
+    ) -> Result<CallToolResult> {
         let op = OpId::new();
         let client = match server {
             Some(name) => self.client_in(name, &op)?,
             None => self.executor()?,
         };
         log::info!("op={op} server={}: calling tool `{tool}`", client.name());
-        client.call_tool_in(&op, tool, arguments, deadline_in(client.timeout()))
+        client.call_tool_in(&op, tool, arguments, deadline_in(client.timeout()), control)
     }
 
     /// Gets a prompt by its name in the catalogue, from the server that owns it.

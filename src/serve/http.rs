@@ -331,7 +331,6 @@ pub(crate) fn typed_response(
 
 /// The head of the event-stream response. With `chunked`, the body is chunk-encoded (HTTP/1.1);
 /// without, it is delimited by closing the connection (HTTP/1.0).
-#[cfg_attr(not(feature = "testing"), allow(dead_code))] // reason: only the test server streams events or reads queries
 pub(crate) fn sse_head(chunked: bool) -> Vec<u8> {
     let mut out = String::from(
         "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nx-accel-buffering: no\r\n",

@@ -11,13 +11,21 @@
 //! statelessly on the 2026-07-28 wire, with `resultType: "complete"`.
 //!
 //! Two transports: [`serve_stdio`] (newline-delimited JSON-RPC) and [`serve_http`]
-//! (Streamable HTTP on `POST /mcp`, JSON responses).
+//! (Streamable HTTP on `/mcp`: JSON responses, or an event stream when a routed call passes
+//! requests or progress through; `GET` for the pushed `list_changed` notifications).
+//!
+//! The four lists are paged: at most [`DEFAULT_PAGE_SIZE`] entries per answer (see
+//! [`Server::set_page_size`]), with an opaque `nextCursor` for the rest. (A cursor is a
+//! position in the merged list: when the catalogue changes between pages, a client that
+//! follows a `list_changed` lists again from the start.)
 
 pub(crate) mod http;
+mod relay;
 mod stdio;
 mod streamable;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::{Map, Value, json};
@@ -26,7 +34,9 @@ use crate::catalog::Gathered;
 use crate::error::Error;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, RpcError};
 use crate::orchestrator::Orchestrator;
-use crate::protocol::modern::{META_SERVER_INFO, META_VERSION, MODERN_PROTOCOL_VERSIONS, UNSUPPORTED_VERSION};
+use crate::protocol::modern::{
+    META_CAPABILITIES, META_SERVER_INFO, META_VERSION, MODERN_PROTOCOL_VERSIONS, UNSUPPORTED_VERSION,
+};
 use crate::protocol::{CallToolResult, SUPPORTED_PROTOCOL_VERSIONS};
 
 pub use stdio::serve_stdio;
@@ -34,6 +44,9 @@ pub use streamable::{DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_HTTP_CONNECTIONS, HttpOpt
 
 /// JSON-RPC "internal error": an upstream server failed.
 const INTERNAL_ERROR: i64 = -32603;
+/// The code of the answer to a request the client cancelled (never sent: a cancelled request
+/// gets no answer).
+const CANCELLED: i64 = -32800;
 
 /// The notifications forwarded downstream when an upstream server sends them (after the
 /// orchestrator has dropped that server's cache entry, so a new list is fresh).
@@ -53,6 +66,47 @@ pub struct Server {
     sinks: Mutex<Vec<Weak<Sink>>>,
     /// Deferred mode: above this many tools, `tools/list` offers `search_tools` and `call_tool`.
     defer_tools: Option<usize>,
+    /// The routed calls in flight, and our requests to downstream clients (`relay.rs`).
+    relays: relay::Relays,
+    /// The most entries of one list answer.
+    page_size: AtomicUsize,
+}
+
+/// The most entries one `tools/list` (or other list) answer holds by default.
+pub const DEFAULT_PAGE_SIZE: usize = 500;
+
+/// One page of `items` from `cursor` (an offset we gave out), and the next cursor if more.
+fn page(items: Vec<Value>, params: &Value, size: usize) -> Result<(Vec<Value>, Option<String>), RpcError> {
+    let start = match params.get("cursor") {
+        None | Some(Value::Null) => 0,
+        Some(c) => c
+            .as_str()
+            .and_then(|c| c.strip_prefix("mcpo:"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| rpc_error(INVALID_PARAMS, format!("invalid cursor {c}"), None))?,
+    };
+    let size = size.max(1);
+    let end = start.saturating_add(size).min(items.len());
+    let next = (end < items.len()).then(|| format!("mcpo:{end}"));
+    Ok((items.into_iter().skip(start).take(size).collect(), next))
+}
+
+/// `{key: page, nextCursor?}`.
+fn paged(key: &str, items: Vec<Value>, params: &Value, size: usize) -> Result<Value, RpcError> {
+    let (items, next) = page(items, params, size)?;
+    let mut out = Map::new();
+    out.insert(key.into(), Value::Array(items));
+    if let Some(next) = next {
+        out.insert("nextCursor".into(), json!(next));
+    }
+    Ok(Value::Object(out))
+}
+
+/// The downstream request being answered: the connection it came on, and its id.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Exchange<'a> {
+    pub link: Option<&'a Arc<relay::Link>>,
+    pub id: Option<&'a Value>,
 }
 
 /// The deferred mode's tools (see [`Server::with_deferred_tools`]).
@@ -108,6 +162,16 @@ impl Server {
     /// A server in front of `orchestrator`, which need not be initialized yet (the first
     /// request that needs the catalogue initializes it). Forwards upstream `list_changed`
     /// notifications to every connection that can receive them.
+    ///
+    /// During a routed `tools/call`, what the upstream server sends about it passes through:
+    /// its elicitation, sampling and roots requests are asked of the client that made the call
+    /// (over stdio on the same pipe, over Streamable HTTP in the POST's event-stream reply;
+    /// a kind the client did not declare is answered "method not found"), its
+    /// `notifications/progress` go to that client with the client's own `progressToken`, and
+    /// the client's `notifications/cancelled` cancels the upstream call (which is told). The
+    /// orchestrator's sessions declare every kind of request when they connect after this
+    /// (create the server before [`Orchestrator::initialize`]); the last `Server` created on
+    /// an orchestrator is the one its upstream requests go to.
     pub fn new(orchestrator: Arc<Orchestrator>) -> Arc<Server> {
         Server::build(orchestrator, None)
     }
@@ -129,13 +193,22 @@ impl Server {
             version: env!("CARGO_PKG_VERSION").into(),
             sinks: Mutex::new(Vec::new()),
             defer_tools,
+            relays: relay::Relays::default(),
+            page_size: AtomicUsize::new(DEFAULT_PAGE_SIZE),
         });
         let weak = Arc::downgrade(&server);
+        server.orchestrator.install_relay(Arc::new(relay::Forward(weak.clone())));
         server.orchestrator.subscribe(move |upstream, op, n| {
+            let Some(server) = weak.upgrade() else { return };
+            if n.method == "notifications/progress" {
+                if server.relays.progress(upstream, n.params.as_ref()) {
+                    log::debug!("op={op} server={upstream}: progress forwarded downstream");
+                }
+                return;
+            }
             if !FORWARDED.contains(&n.method.as_str()) {
                 return;
             }
-            let Some(server) = weak.upgrade() else { return };
             log::info!("op={op} server={upstream}: forwarding {} downstream", n.method);
             let bytes = crate::jsonrpc::encode_notification::<Value>(&n.method, None);
             let sinks: Vec<Arc<Sink>> = {
@@ -148,6 +221,12 @@ impl Server {
             }
         });
         server
+    }
+
+    /// The most entries of one `tools/list`, `prompts/list`, `resources/list` or
+    /// `resources/templates/list` answer (at least 1; [`DEFAULT_PAGE_SIZE`] unless set).
+    pub fn set_page_size(&self, n: usize) {
+        self.page_size.store(n.max(1), Ordering::Relaxed);
     }
 
     /// The orchestrator it serves.
@@ -172,8 +251,9 @@ impl Server {
         json!({"name": self.name, "version": self.version})
     }
 
-    /// Answers one request. `params` is the request's params (or `Null`).
-    pub(crate) fn answer(&self, method: &str, params: &Value) -> Answer {
+    /// Answers one request. `params` is the request's params (or `Null`); `ex` where it came
+    /// from (a routed `tools/call` passes requests, progress and cancellation through it).
+    pub(crate) fn answer(&self, method: &str, params: &Value, ex: Exchange<'_>) -> Answer {
         let meta_version = params.get("_meta").and_then(|m| m.get(META_VERSION)).and_then(Value::as_str);
         let modern = meta_version.is_some() || method == "server/discover";
         if !modern {
@@ -195,7 +275,7 @@ impl Server {
                     }))
                 }
                 "ping" => Ok(json!({})),
-                _ => self.common(method, params),
+                _ => self.common(method, params, ex, true),
             };
             return Answer { era: Era::Handshake, result, negotiated };
         }
@@ -203,6 +283,12 @@ impl Server {
         if !MODERN_PROTOCOL_VERSIONS.contains(&version) {
             let data = json!({"supported": MODERN_PROTOCOL_VERSIONS, "requested": version});
             let e = rpc_error(UNSUPPORTED_VERSION, "Unsupported protocol version", Some(data));
+            return Answer { era: Era::Modern, result: Err(e), negotiated: None };
+        }
+        let declared = params.get("_meta").and_then(|m| m.get(META_CAPABILITIES)).is_some_and(Value::is_object);
+        // (A bare `server/discover`, without `_meta`, is a probe: answered.)
+        if meta_version.is_some() && !declared {
+            let e = rpc_error(INVALID_PARAMS, format!("_meta lacks {META_CAPABILITIES}"), None);
             return Answer { era: Era::Modern, result: Err(e), negotiated: None };
         }
         let result = match method {
@@ -213,11 +299,16 @@ impl Server {
             })),
             // The handshake does not exist on this wire.
             "initialize" | "ping" => Err(method_not_found(method)),
-            _ => self.common(method, params),
+            _ => self.common(method, params, ex, false),
         };
         let cacheable = matches!(
             method,
-            "server/discover" | "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list"
+            "server/discover"
+                | "tools/list"
+                | "prompts/list"
+                | "resources/list"
+                | "resources/templates/list"
+                | "resources/read"
         );
         let result = result.map(|v| match v {
             Value::Object(mut m) => {
@@ -235,8 +326,8 @@ impl Server {
         Answer { era: Era::Modern, result, negotiated: None }
     }
 
-    /// The methods both eras share.
-    fn common(&self, method: &str, params: &Value) -> Result<Value, RpcError> {
+    /// The methods both eras share; `handshake`: whether the client may be sent requests.
+    fn common(&self, method: &str, params: &Value, ex: Exchange<'_>, handshake: bool) -> Result<Value, RpcError> {
         let o = &self.orchestrator;
         let catalogue = || -> Result<_, RpcError> {
             o.initialize().map_err(|e| upstream_error(&e))?;
@@ -257,7 +348,7 @@ impl Server {
                         Ok(v)
                     })
                     .collect::<Result<_, RpcError>>()?;
-                Ok(json!({"tools": tools}))
+                paged("tools", tools, params, self.page_size.load(Ordering::Relaxed))
             }
             "prompts/list" => {
                 let g = catalogue()?;
@@ -270,17 +361,19 @@ impl Server {
                         Ok(v)
                     })
                     .collect::<Result<_, RpcError>>()?;
-                Ok(json!({"prompts": prompts}))
+                paged("prompts", prompts, params, self.page_size.load(Ordering::Relaxed))
             }
             "resources/list" => {
                 let g = catalogue()?;
-                let resources: Vec<&crate::protocol::Resource> = g.resources.iter().map(|r| &r.resource).collect();
-                Ok(json!({"resources": to_value(&resources)?}))
+                let resources =
+                    g.resources.iter().map(|r| to_value(&r.resource)).collect::<Result<Vec<Value>, RpcError>>()?;
+                paged("resources", resources, params, self.page_size.load(Ordering::Relaxed))
             }
             "resources/templates/list" => {
                 let g = catalogue()?;
-                let templates: Vec<&crate::protocol::ResourceTemplate> = g.templates.iter().map(|t| &t.item).collect();
-                Ok(json!({"resourceTemplates": to_value(&templates)?}))
+                let templates =
+                    g.templates.iter().map(|t| to_value(&t.item)).collect::<Result<Vec<Value>, RpcError>>()?;
+                paged("resourceTemplates", templates, params, self.page_size.load(Ordering::Relaxed))
             }
             "tools/call" => {
                 let name = str_param(params, "name")?;
@@ -294,7 +387,28 @@ impl Server {
                     }
                     _ => (name.to_string(), arguments),
                 };
-                match o.call_tool(&name, arguments) {
+                let Some(tool) = g.tool(&name) else {
+                    let e = Error::NoServer {
+                        detail: format!("no server offers a tool named `{name}`"),
+                        op: crate::op::OpId::new(),
+                    };
+                    return Err(upstream_error(&e));
+                };
+                let (server, original) = (tool.server.clone(), tool.original.clone());
+                drop(g);
+                let begun = ex.link.map(|link| {
+                    let progress = params.pointer("/_meta/progressToken").cloned();
+                    let id = ex.id.cloned().unwrap_or(Value::Null);
+                    self.relays.begin(&server, link, id, progress, handshake)
+                });
+                let control = begun.as_ref().map(|b| b.control.clone()).unwrap_or_default();
+                let called = o.call_tool_controlled(Some(&server), &original, arguments, &control);
+                if let Some(begun) = begun
+                    && self.relays.finish(begun)
+                {
+                    return Err(rpc_error(CANCELLED, "the request was cancelled", None));
+                }
+                match called {
                     Ok(result) => to_value(&result),
                     // An unknown tool is a protocol error.
                     Err(e @ Error::NoServer { .. }) => Err(upstream_error(&e)),
@@ -316,7 +430,16 @@ impl Server {
             "resources/read" => {
                 let uri = str_param(params, "uri")?;
                 catalogue()?;
-                let contents = o.read_resource(uri).map_err(|e| upstream_error(&e))?;
+                let contents = o.read_resource(uri).map_err(|e| {
+                    // A resource not found names its URI (`data.uri`, as the spec's example).
+                    let mut r = upstream_error(&e);
+                    if matches!(e, Error::ResourceNotFound { .. } | Error::NoServer { .. }) {
+                        let mut data = r.data.take().unwrap_or_else(|| json!({}));
+                        data["uri"] = json!(uri);
+                        r.data = Some(data);
+                    }
+                    r
+                })?;
                 Ok(json!({"contents": to_value(&contents)?}))
             }
             _ => Err(method_not_found(method)),
@@ -393,8 +516,9 @@ pub(crate) struct Handled {
 }
 
 impl Server {
-    /// Decodes and answers one JSON-RPC text (a single message; a batch is refused).
-    pub(crate) fn handle_text(&self, text: &str) -> Handled {
+    /// Decodes and answers one JSON-RPC text (a single message; a batch is refused), which
+    /// came on `link` (where routed calls send their relayed requests and progress).
+    pub(crate) fn handle_text(&self, text: &str, link: Option<&Arc<relay::Link>>) -> Handled {
         use crate::jsonrpc::{Message, decode, encode_response};
         let none = Handled { reply: None, era: None, negotiated: None, code: None };
         let parse_error = |why: String| Handled {
@@ -415,14 +539,37 @@ impl Server {
                     Some(Ok(v)) => v,
                     Some(Err(e)) => return parse_error(format!("bad params: {e}")),
                 };
-                let answer = self.answer(&method, &params);
+                let id_value = serde_json::to_value(&id).unwrap_or(Value::Null);
+                let answer = self.answer(&method, &params, Exchange { link, id: Some(&id_value) });
+                if answer.result.as_ref().is_err_and(|e| e.code == CANCELLED) {
+                    return none;
+                }
                 let reply = encode_response(&id, answer.result.as_ref());
                 let code = answer.result.as_ref().err().map(|e| e.code);
                 Handled { reply: Some(reply), era: Some(answer.era), negotiated: answer.negotiated, code }
             }
-            Some(Ok(Message::Notification { .. })) => none,
-            // We send no requests, so a response is unexpected: ignored.
-            Some(Ok(Message::Response { .. })) | None => none,
+            Some(Ok(Message::Notification { method, params })) => {
+                if method == "notifications/cancelled"
+                    && let Some(link) = link
+                {
+                    let params: Value = params.and_then(|p| serde_json::from_str(p.get()).ok()).unwrap_or_default();
+                    self.relays.cancel(link.key(), &params);
+                }
+                none
+            }
+            // The answer to a request we relayed downstream.
+            Some(Ok(Message::Response { id: Some(id), result })) => {
+                let result = match result {
+                    Ok(raw) => serde_json::from_str(raw.get())
+                        .map_err(|e| rpc_error(INTERNAL_ERROR, format!("the client's answer: {e}"), None)),
+                    Err(e) => Err(e),
+                };
+                if !self.relays.deliver(&id, result) {
+                    log::debug!("serve: a response to no request of ours ({id})");
+                }
+                none
+            }
+            Some(Ok(Message::Response { id: None, .. })) | None => none,
             Some(Err(e)) => parse_error(e.0),
         }
     }

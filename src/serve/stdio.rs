@@ -3,9 +3,30 @@
 
 use std::io::{self, BufRead, Write};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::relay::Link;
 use super::{Server, Sink};
+
+/// Numbers the stdio connections (a process usually has one).
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(0);
+
+/// What the read loop needs to know of a message before it is answered.
+#[derive(Default, Deserialize)]
+struct Peek {
+    method: Option<String>,
+    id: Option<serde::de::IgnoredAny>,
+    params: Option<PeekParams>,
+}
+
+#[derive(Deserialize)]
+struct PeekParams {
+    capabilities: Option<Value>,
+}
 
 /// The most requests answered at once.
 const MAX_IN_FLIGHT: usize = 16;
@@ -39,6 +60,10 @@ pub fn serve_stdio(
         let _ = notify_tx.send(bytes.to_vec());
     });
     server.add_sink(&sink);
+    // Relayed requests and progress go out on the same pipe.
+    let link_tx = tx.clone();
+    let key = format!("stdio-{}", NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed));
+    let link = Arc::new(Link::new(key, Value::Null, move |bytes| link_tx.send(bytes).is_ok()));
     // A permit per request in flight: sending blocks while MAX_IN_FLIGHT are.
     let (permits, permits_back) = crossbeam_channel::bounded::<()>(MAX_IN_FLIGHT);
     let mut line = Vec::new();
@@ -56,11 +81,17 @@ pub fn serve_stdio(
                     continue;
                 }
                 // Each request on a thread of its own (a slow tool does not hold up a ping), at
-                // most MAX_IN_FLIGHT at once; replies go out as they are ready. `initialize`
-                // is answered before the next line is read, so the handshake stays in order.
+                // most MAX_IN_FLIGHT at once; replies go out as they are ready.
                 let text = text.into_owned();
-                if text.contains("\"initialize\"") {
-                    if let Some(reply) = server.handle_text(&text).reply
+                let peek = serde_json::from_str::<Peek>(&text).unwrap_or_default();
+                if peek.method.as_deref() == Some("initialize") {
+                    link.set_capabilities(peek.params.and_then(|p| p.capabilities).unwrap_or_default());
+                }
+                // `initialize` is answered before the next line is read, so the handshake stays
+                // in order; responses (to requests we relayed) and notifications at once, as
+                // they may be what the requests in flight wait for.
+                if peek.method.as_deref() == Some("initialize") || peek.method.is_none() || peek.id.is_none() {
+                    if let Some(reply) = server.handle_text(&text, Some(&link)).reply
                         && tx.send(reply).is_err()
                     {
                         break;
@@ -71,8 +102,9 @@ pub fn serve_stdio(
                     break;
                 }
                 let (server, tx, permits) = (Arc::clone(&server), tx.clone(), permits_back.clone());
+                let link = Arc::clone(&link);
                 let spawned = thread::Builder::new().name("serve-stdio-request".into()).spawn(move || {
-                    if let Some(reply) = server.handle_text(&text).reply {
+                    if let Some(reply) = server.handle_text(&text, Some(&link)).reply {
                         let _ = tx.send(reply);
                     }
                     let _ = permits.recv();
@@ -90,6 +122,7 @@ pub fn serve_stdio(
         }
     }
     drop(sink);
+    drop(link);
     drop(tx);
     match writer.join() {
         Ok(r) => r,

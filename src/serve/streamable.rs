@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::http::{self, ReadOutcome, Request, RequestReader};
+use super::relay::Link;
 use super::{Era, Server};
 use crate::config::Secret;
 use crate::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
@@ -112,12 +113,18 @@ impl Drop for HttpServer {
     }
 }
 
+/// A handshake-era session.
+struct SessionInfo {
+    /// The client's `initialize` capabilities (what it may be asked).
+    capabilities: Value,
+}
+
 struct Shared {
     server: Arc<Server>,
     options: HttpOptions,
     stop: Arc<AtomicBool>,
-    /// Handshake-era sessions: id → negotiated version.
-    sessions: Mutex<HashMap<String, &'static str>>,
+    /// Handshake-era sessions: id → what the client declared.
+    sessions: Mutex<HashMap<String, SessionInfo>>,
     loopback: bool,
 }
 
@@ -210,7 +217,17 @@ fn connection(shared: &Shared, mut stream: TcpStream) {
             }
         };
         let keep_alive = request.keep_alive() && !shared.stop.load(Ordering::SeqCst);
-        let reply = respond(shared, &request);
+        if request.method == "GET" && request.path() == "/mcp" && authorized(shared, &request).is_none() {
+            return listen(shared, &mut stream, &request);
+        }
+        let mut reply = respond(shared, &request);
+        if let Some(call) = reply.call.take() {
+            // Its reply may be an event stream, which ends with the connection.
+            if !stream_call(shared, &mut stream, call, keep_alive) {
+                return;
+            }
+            continue;
+        }
         let bytes = match &reply.json {
             Some(body) => {
                 let headers: Vec<(&str, &str)> = reply.headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -233,10 +250,96 @@ struct Reply {
     /// A JSON body, or else `text` as plain text.
     json: Option<String>,
     text: String,
+    /// A `tools/call` to answer on the connection's thread, streaming ([`stream_call`]).
+    call: Option<Call>,
+}
+
+/// A `tools/call`, to be answered in an event stream if anything passes through.
+struct Call {
+    text: String,
+    /// The connection key: the session id (handshake era), else one of its own.
+    key: String,
+    /// The client's capabilities, when not its session's.
+    capabilities: Option<Value>,
+    /// On the 2026-07-28 wire (an error's HTTP status follows its code).
+    modern: bool,
 }
 
 fn plain(status: u16, text: impl Into<String>) -> Reply {
-    Reply { status, headers: Vec::new(), json: None, text: text.into() }
+    Reply { status, headers: Vec::new(), json: None, text: text.into(), call: None }
+}
+
+fn json_reply(status: u16, body: String) -> Reply {
+    Reply { status, headers: Vec::new(), json: Some(body), text: String::new(), call: None }
+}
+
+/// Answers a routed `tools/call` on a thread of its own (`serve-http-call`) while this one
+/// writes what passes through (relayed requests, progress) as events; the first makes the
+/// reply an event stream (its end delimited by closing the connection), whose last event is
+/// the response. With nothing passing through, the reply is plain JSON. Whether the
+/// connection may serve another request.
+fn stream_call(shared: &Shared, stream: &mut TcpStream, call: Call, keep_alive: bool) -> bool {
+    let capabilities = call.capabilities.unwrap_or_else(|| {
+        let sessions = shared.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.get(&call.key).map(|s| s.capabilities.clone()).unwrap_or_default()
+    });
+    let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let link = Arc::new(Link::new(call.key, capabilities, move |bytes| tx.send(bytes).is_ok()));
+    let server = Arc::clone(&shared.server);
+    let (text, modern) = (call.text, call.modern);
+    let worker = match thread::Builder::new()
+        .name("serve-http-call".into())
+        .spawn(move || server.handle_text(&text, Some(&link)).reply)
+    {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("serve: could not start a call thread: {e}");
+            let _ = stream.write_all(&http::response(503, &[("retry-after", "1")], "Service Unavailable", false));
+            return false;
+        }
+    };
+    let mut started = false;
+    let write_event = |started: &mut bool, stream: &mut TcpStream, bytes: &[u8]| {
+        if !*started {
+            *started = true;
+            let _ = stream.write_all(&http::sse_head(false));
+        }
+        let mut event = b"event: message\ndata: ".to_vec();
+        event.extend_from_slice(bytes);
+        event.extend_from_slice(b"\n\n");
+        // A client that went away: the call still ends (its deadline), its events are dropped.
+        let _ = stream.write_all(&event);
+    };
+    loop {
+        match rx.recv_timeout(POLL) {
+            Ok(bytes) => write_event(&mut started, stream, &bytes),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) if !worker.is_finished() => {}
+            Err(_) => break,
+        }
+    }
+    for bytes in rx.try_iter() {
+        write_event(&mut started, stream, &bytes);
+    }
+    let reply = worker.join().unwrap_or_else(|_| {
+        log::error!("serve: a call thread panicked");
+        None
+    });
+    let written = match reply {
+        Some(bytes) if started => {
+            write_event(&mut started, stream, &bytes);
+            return false;
+        }
+        Some(bytes) => {
+            let code = serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| v.pointer("/error/code")?.as_i64());
+            let status = if modern { modern_status(code) } else { 200 };
+            let body = String::from_utf8_lossy(&bytes);
+            stream.write_all(&http::typed_response(status, "application/json", &[], &body, keep_alive))
+        }
+        // Cancelled: no answer.
+        None if started => return false,
+        None => stream.write_all(&http::response(202, &[], "Accepted", keep_alive)),
+    };
+    written.is_ok() && keep_alive
 }
 
 /// Compares in time that depends only on the lengths.
@@ -268,19 +371,74 @@ fn new_session_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn respond(shared: &Shared, request: &Request) -> Reply {
+/// The refusal of a request that is not authorized (token, origin), if it is not.
+fn authorized(shared: &Shared, request: &Request) -> Option<Reply> {
     if let Some(token) = &shared.options.token {
         let given = request.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
         if !constant_time_eq(given.trim().as_bytes(), token.expose().as_bytes()) {
             let mut r = plain(401, "Unauthorized");
             r.headers.push(("www-authenticate", "Bearer".into()));
-            return r;
+            return Some(r);
         }
     }
     if let Some(origin) = request.header("origin")
         && !origin_allowed(shared.options.token.is_some(), shared.loopback, origin)
     {
-        return plain(403, "Forbidden: origin not allowed");
+        return Some(plain(403, "Forbidden: origin not allowed"));
+    }
+    None
+}
+
+/// `GET /mcp`: a handshake-era session's stream of server messages (the upstreams'
+/// `list_changed` notifications), until the client closes it, the session is deleted, or the
+/// server shuts down. The connection serves nothing else.
+fn listen(shared: &Shared, stream: &mut TcpStream, request: &Request) {
+    let refuse = |stream: &mut TcpStream, status: u16, text: &str| {
+        let _ = stream.write_all(&http::response(status, &[], text, false));
+    };
+    if !request.header("accept").is_some_and(|a| a.contains("text/event-stream")) {
+        return refuse(stream, 406, "Not Acceptable: GET /mcp is an event stream (accept text/event-stream)");
+    }
+    let Some(session) = request.header("mcp-session-id").map(str::to_string) else {
+        return refuse(stream, 400, "Bad Request: no Mcp-Session-Id (send initialize first)");
+    };
+    let live = || shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).contains_key(&session);
+    if !live() {
+        return refuse(stream, 404, "Not Found: no such session");
+    }
+    let (tx, rx) = crossbeam_channel::unbounded::<Vec<u8>>();
+    let sink: Arc<super::Sink> = Arc::new(move |bytes: &[u8]| {
+        let _ = tx.send(bytes.to_vec());
+    });
+    shared.server.add_sink(&sink);
+    if stream.write_all(&http::sse_head(false)).is_err() {
+        return;
+    }
+    log::debug!("serve: session {}…: GET stream open", session.get(..8).unwrap_or(""));
+    while !shared.stop.load(Ordering::SeqCst) && live() {
+        match rx.recv_timeout(POLL) {
+            Ok(bytes) => {
+                let mut event = b"event: message\ndata: ".to_vec();
+                event.extend_from_slice(&bytes);
+                event.extend_from_slice(b"\n\n");
+                if stream.write_all(&event).is_err() {
+                    break;
+                }
+            }
+            Err(_) => {
+                // A comment now and then: a client that went away is noticed.
+                if stream.write_all(b": keep-alive\n\n").is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    drop(sink);
+}
+
+fn respond(shared: &Shared, request: &Request) -> Reply {
+    if let Some(refused) = authorized(shared, request) {
+        return refused;
     }
     if request.path() != "/mcp" {
         return plain(404, "Not Found: the endpoint is /mcp");
@@ -297,9 +455,18 @@ fn respond(shared: &Shared, request: &Request) -> Reply {
         },
         _ => {
             let mut r = plain(405, "Method Not Allowed");
-            r.headers.push(("allow", "POST, DELETE".into()));
+            r.headers.push(("allow", "GET, POST, DELETE".into()));
             r
         }
+    }
+}
+
+/// The HTTP status of a 2026-07-28 answer with this error code (200 for a result).
+fn modern_status(code: Option<i64>) -> u16 {
+    match code {
+        Some(METHOD_NOT_FOUND) => 404,
+        Some(INVALID_PARAMS | UNSUPPORTED_VERSION) => 400,
+        _ => 200,
     }
 }
 
@@ -312,10 +479,38 @@ fn header_mismatch(request: &Request, message: &Value, method: &str) -> Option<&
     {
         return Some("MCP-Protocol-Version");
     }
-    if request.header("mcp-method").is_some_and(|m| m != method) {
-        return Some("Mcp-Method");
+    // Required once the request says its version in a header; else only checked when sent.
+    let required = request.header("mcp-protocol-version").is_some();
+    match request.header("mcp-method") {
+        Some(m) if m != method => return Some("Mcp-Method"),
+        None if required => return Some("Mcp-Method"),
+        _ => {}
+    }
+    let key = match method {
+        "tools/call" | "prompts/get" => "/params/name",
+        "resources/read" => "/params/uri",
+        _ => return None,
+    };
+    if let Some(target) = message.pointer(key).and_then(Value::as_str) {
+        match request.header("mcp-name").map(decode_header_value) {
+            Some(name) if name != target => return Some("Mcp-Name"),
+            None if required => return Some("Mcp-Name"),
+            _ => {}
+        }
     }
     None
+}
+
+/// A header value in the spec's `=?base64?…?=` form decoded (anything else is plain; a value
+/// that does not decode stays as sent, and so does not match).
+fn decode_header_value(v: &str) -> String {
+    use base64::Engine as _;
+    let Some(b64) = v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) else { return v.to_string() };
+    base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .unwrap_or_else(|| v.to_string())
 }
 
 fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
@@ -327,6 +522,15 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
     let method = peek.get("method").and_then(Value::as_str).unwrap_or("");
     let modern =
         method == "server/discover" || peek.pointer("/params/_meta").and_then(|m| m.get(META_VERSION)).is_some();
+    // A request that says it is on the 2026-07-28 wire (its header) must carry the envelope.
+    let says_modern = request.header("mcp-protocol-version").is_some_and(crate::protocol::modern::is_modern);
+    let has_version = peek.pointer("/params/_meta").and_then(|m| m.get(META_VERSION)).is_some();
+    if says_modern && !has_version && peek.get("id").is_some() {
+        let id = peek.get("id").cloned().unwrap_or(Value::Null);
+        let why = format!("a 2026-07-28 request needs _meta[\"{META_VERSION}\"]");
+        let body = json!({"jsonrpc": "2.0", "id": id, "error": {"code": INVALID_PARAMS, "message": why}});
+        return json_reply(400, body.to_string());
+    }
     if !modern && method != "initialize" && peek.is_object() {
         match &session {
             Some(id) if shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).contains_key(id) => {}
@@ -338,25 +542,34 @@ fn post(shared: &Shared, request: &Request, session: Option<String>) -> Reply {
         let id = peek.get("id").cloned().unwrap_or(Value::Null);
         let error = json!({"code": HEADER_MISMATCH, "message": format!("Header mismatch: {mismatch}")});
         let body = json!({"jsonrpc": "2.0", "id": id, "error": error}).to_string();
-        return Reply { status: 400, headers: Vec::new(), json: Some(body), text: String::new() };
+        return json_reply(400, body);
     }
-    let handled = shared.server.handle_text(text);
+    if method == "tools/call" {
+        // A handshake-era call under its session (a cancellation names it); a stateless one
+        // under a key of its own (it can only be cancelled by closing the connection).
+        let (key, capabilities) = match &session {
+            Some(id) if !modern => (id.clone(), None),
+            _ => (format!("stateless-{}", new_session_id()), Some(Value::Null)),
+        };
+        return Reply { call: Some(Call { text: text.to_string(), key, capabilities, modern }), ..plain(200, "") };
+    }
+    // A handshake-era session's messages (a cancellation, an answer to a relayed request)
+    // name their session.
+    let link = session.filter(|_| !modern).map(|id| Arc::new(Link::new(id, Value::Null, |_| false)));
+    let handled = shared.server.handle_text(text, link.as_ref());
     let Some(body) = handled.reply else {
         return plain(202, "Accepted");
     };
     let body = String::from_utf8_lossy(&body).into_owned();
-    let mut reply = Reply { status: 200, headers: Vec::new(), json: Some(body), text: String::new() };
-    if let Some(version) = handled.negotiated {
+    let mut reply = json_reply(200, body);
+    if handled.negotiated.is_some() {
         let id = new_session_id();
-        shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), version);
+        let capabilities = peek.pointer("/params/capabilities").cloned().unwrap_or_default();
+        shared.sessions.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), SessionInfo { capabilities });
         reply.headers.push(("mcp-session-id", id));
     }
     if handled.era == Some(Era::Modern) {
-        reply.status = match handled.code {
-            Some(METHOD_NOT_FOUND) => 404,
-            Some(INVALID_PARAMS | UNSUPPORTED_VERSION) => 400,
-            _ => 200,
-        };
+        reply.status = modern_status(handled.code);
     }
     reply
 }

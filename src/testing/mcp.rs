@@ -81,6 +81,19 @@ const UNSUPPORTED_VERSION: i64 = -32022;
 const HEADER_MISMATCH: i64 = -32020;
 
 /// Whether a request's params carry the 2026-07-28 envelope.
+/// The `notifications/progress` a request asking for progress (`_meta.progressToken`) gets
+/// before its answer: three, `{progressToken, progress: 1..=3, total: 3, message: "working"}`.
+pub(crate) fn progress_for(params: Option<&RawValue>) -> Vec<Vec<u8>> {
+    let Some(params) = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()) else { return Vec::new() };
+    let Some(token) = params.get("_meta").and_then(|m| m.get("progressToken")) else { return Vec::new() };
+    (1..=3)
+        .map(|i| {
+            let progress = json!({"progressToken": token, "progress": i, "total": 3, "message": "working"});
+            crate::jsonrpc::encode_notification("notifications/progress", Some(&progress))
+        })
+        .collect()
+}
+
 pub(crate) fn is_enveloped(params: Option<&RawValue>) -> bool {
     params
         .and_then(|p| serde_json::from_str::<Value>(p.get()).ok())

@@ -61,7 +61,9 @@
 //! `resources/read` (an unknown URI → error `-32002` "Resource not found"), `tools/list`,
 //! `tools/call` (an unknown tool → `-32602`; a handler's `Err(message)` → a result with
 //! `isError: true` and the message as text), `notifications/cancelled` (recorded in
-//! [`Stats::cancelled`]). Any other request → `-32601`. The three lists are paged when a
+//! [`Stats::cancelled`]). Any other request → `-32601`. Over the legacy event stream and stdio,
+//! a request whose params carry `_meta.progressToken` gets three `notifications/progress` with
+//! that token (`progress` 1, 2, 3 of `total: 3`, `message: "working"`) before its answer. The three lists are paged when a
 //! [page size](TestServerBuilder::page_size) is set, with an opaque `nextCursor`.
 //!
 //! # Threads and shutdown

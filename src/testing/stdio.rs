@@ -199,6 +199,9 @@ fn dispatch(spec: &Spec, events: &Events, state: &mut State, message: Message) -
                 state.asking.push(asking);
                 return false;
             }
+            for progress in mcp::progress_for(params.as_deref()) {
+                state.send(progress, None);
+            }
             let enveloped = mcp::is_enveloped(params.as_deref());
             let modern = match spec.mode {
                 ProtocolMode::ModernOnly => true,

@@ -15,11 +15,13 @@ use super::{initialize, load, login};
 pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     let config = load(cli, &args.config.config)?;
     let o = Arc::new(login::orchestrator(config, cli.no_browser));
-    initialize(&o)?;
+    // The server first: it relays the upstream servers' requests to its client, which their
+    // sessions declare when they connect.
     let server = match args.defer_tools {
         Some(n) => Server::with_deferred_tools(Arc::clone(&o), n),
         None => Server::new(Arc::clone(&o)),
     };
+    initialize(&o)?;
     let result = match args.transport {
         ServeTransport::Stdio => {
             let stdin = std::io::stdin().lock();
@@ -37,10 +39,15 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
             let http = serve_http(server, listener, options)
                 .map_err(|e| Failure::Other(format!("serve: {e} (the token is read from ${})", args.token_env)))?;
             eprintln!("serving on {}", http.url());
-            // Until the process is stopped (Ctrl-C, or the host ends it).
-            loop {
-                std::thread::park();
-            }
+            // Until the process is stopped (Ctrl-C, or the host ends it): then stop serving and
+            // close the orchestrator (below) before exiting.
+            let mut signals =
+                signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
+                    .map_err(|e| Failure::Other(format!("serve: cannot watch for signals: {e}")))?;
+            let signal = signals.forever().next();
+            log::info!("serve: signal {signal:?}: shutting down");
+            http.shutdown();
+            Ok(())
         }
     };
     o.close();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use mcp_orchestrator::{
     CacheStats, Config, Error, Gathered, Resource, ResourceContents, ResourceTemplate, ServerOutcome, Status, Tool,
-    Transport,
+    ToolMatch, Transport,
 };
 use serde::Serialize;
 
@@ -67,12 +67,41 @@ pub fn tools_json(g: &Gathered) -> serde_json::Value {
     struct ToolJson<'a> {
         server: &'a str,
         priority: u32,
+        /// The estimated tokens of its definition (`null` for a shadowed tool).
+        tokens: Option<usize>,
         #[serde(flatten)]
         tool: &'a Tool,
     }
-    let tools: Vec<ToolJson<'_>> =
-        all_tools(g).into_iter().map(|(s, tool)| ToolJson { server: &s.name, priority: s.priority, tool }).collect();
-    serde_json::json!({ "tools": tools, "servers": server_errors(g) })
+    let tokens: std::collections::HashMap<(&str, &str), usize> = g
+        .tools
+        .iter()
+        .filter_map(|m| Some(((m.server.as_str(), m.original.as_str()), g.tool_token_estimate(&m.name)?)))
+        .collect();
+    let tools: Vec<ToolJson<'_>> = all_tools(g)
+        .into_iter()
+        .map(|(s, tool)| ToolJson {
+            server: &s.name,
+            priority: s.priority,
+            tokens: tokens.get(&(s.name.as_str(), tool.name.as_str())).copied(),
+            tool,
+        })
+        .collect();
+    serde_json::json!({ "tools": tools, "tool_tokens": g.tool_tokens(), "servers": server_errors(g) })
+}
+
+/// `tools --search Q --format json`: `{"query", "matches": [{"name" (merged), "server",
+/// "original", "score", "tokens", "tool"}], "servers": [{"name", "status", "error"}]}`.
+pub fn search_json(g: &Gathered, query: &str, found: &[ToolMatch]) -> serde_json::Value {
+    let matches: Vec<serde_json::Value> = found
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "name": m.name, "server": m.server, "original": m.original,
+                "score": m.score, "tokens": m.tokens, "tool": m.tool,
+            })
+        })
+        .collect();
+    serde_json::json!({ "query": query, "matches": matches, "servers": server_errors(g) })
 }
 
 /// Each server's status and error, for the JSON of a listing.

@@ -15,13 +15,13 @@ use mcp_orchestrator::{Gathered, ServerOutcome, Tool};
 use serde::Serialize;
 
 pub use json::{
-    config_json, gather_failure_json, gather_json, listing_failure_json, prompts_json, resources_json, tools_json,
-    write_json,
+    config_json, gather_failure_json, gather_json, listing_failure_json, prompts_json, resources_json, search_json,
+    tools_json, write_json,
 };
 pub use progress::watch_progress;
 pub use tables::{
     Table, cache_line, config_notes, config_table, gather_table, prompts_table, resources_and_templates_table,
-    resources_table, servers_table, status_table, tools_table,
+    resources_table, search_table, servers_table, status_table, tools_table,
 };
 pub use text::{call_text, contents_text, prompt_text};
 

@@ -1,10 +1,11 @@
 //! The human tables: a minimal aligned [`Table`], and the tables (with their trailing error
 //! lines) of `check`, `status`, `gather`, `tools`, `prompts`, `resources` and the demo.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use mcp_orchestrator::{CacheStats, Config, Gathered, Prompt, ResourceTemplate, ServerOutcome, Status};
+use mcp_orchestrator::{CacheStats, Config, Gathered, Prompt, ResourceTemplate, ServerOutcome, Status, ToolMatch};
 
 use super::{ServerState, all_tools, endpoint, human};
 
@@ -253,12 +254,47 @@ fn first_line(text: &str, max: usize) -> String {
 /// `tools`: one line per tool and server, then each failed server's error.
 pub fn tools_table(g: &Gathered) -> String {
     let tools = all_tools(g);
-    let mut t = Table::new(&["TOOL", "SERVER", ">PRIORITY", "DESCRIPTION"]);
+    let tokens = tool_tokens(g);
+    let mut t = Table::new(&["TOOL", "SERVER", ">PRIORITY", ">TOKENS", "DESCRIPTION"]);
     for (s, tool) in &tools {
         let description = tool.description.as_deref().or(tool.title.as_deref()).unwrap_or("-");
-        t.row(vec![tool.name.clone(), s.name.clone(), s.priority.to_string(), first_line(description, 80)]);
+        let size = tokens.get(&(s.name.as_str(), tool.name.as_str())).map_or("-".to_string(), ToString::to_string);
+        t.row(vec![tool.name.clone(), s.name.clone(), s.priority.to_string(), size, first_line(description, 80)]);
     }
     let mut out = if tools.is_empty() { "(no tools)\n".to_string() } else { t.render("") };
+    if !tools.is_empty() {
+        let _ = writeln!(out, "{} tools in the merged catalogue, ~{} tokens in all", g.tools.len(), g.tool_tokens());
+    }
+    for s in &g.servers {
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "{}: {e}", s.name);
+        }
+    }
+    out
+}
+
+/// The estimated tokens of each tool of the merged catalogue, by (server, its own name).
+fn tool_tokens(g: &Gathered) -> HashMap<(&str, &str), usize> {
+    g.tools
+        .iter()
+        .filter_map(|m| Some(((m.server.as_str(), m.original.as_str()), g.tool_token_estimate(&m.name)?)))
+        .collect()
+}
+
+/// `tools --search`: the matches, best first, then each failed server's error.
+pub fn search_table(g: &Gathered, found: &[ToolMatch]) -> String {
+    let mut t = Table::new(&["TOOL", "SERVER", ">SCORE", ">TOKENS", "DESCRIPTION"]);
+    for m in found {
+        let description = m.tool.description.as_deref().or(m.tool.title.as_deref()).unwrap_or("-");
+        t.row(vec![
+            m.name.clone(),
+            m.server.clone(),
+            format!("{:.2}", m.score),
+            m.tokens.to_string(),
+            first_line(description, 80),
+        ]);
+    }
+    let mut out = if found.is_empty() { "(no matching tools)\n".to_string() } else { t.render("") };
     for s in &g.servers {
         if let Some(e) = &s.error {
             let _ = writeln!(out, "{}: {e}", s.name);

@@ -153,6 +153,9 @@ fn dispatch(shared: &Arc<Shared>, session: &Arc<Session>, message: Message, guar
                 }
                 return;
             }
+            for progress in mcp::progress_for(params.as_deref()) {
+                session.message(progress);
+            }
             let result = mcp::answer(spec, &method, params.as_deref());
             let data = jsonrpc::encode_response(&id, result.as_ref());
             log::trace!("test server `{}` -> {}", spec.name, String::from_utf8_lossy(&data));
