@@ -207,7 +207,7 @@ pub use protocol::{
     Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, GetPromptResult, Implementation,
     InitializeResult, ListChangedCapability, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Prompt, PromptArgument,
     PromptMessage, Resource, ResourceContents, ResourceTemplate, ResourcesCapability, SUPPORTED_PROTOCOL_VERSIONS,
-    ServerCapabilities, Tool,
+    ServerCapabilities, Tool, UI_EXTENSION, UI_MIME_TYPE, Visibility,
 };
 pub use schema::{Schema, SchemaError, Violation};
 /// JSON values, for tool arguments and results (`serde_json`'s, re-exported so that a program

@@ -40,6 +40,17 @@ pub struct ServerCapabilities {
     /// Non-standard capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experimental: Option<Value>,
+    /// The official extensions the server supports, by identifier (`io.modelcontextprotocol/ui`
+    /// for MCP Apps), each with its settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Value>,
+}
+
+impl ServerCapabilities {
+    /// The settings of an extension the server declares (`extensions[id]`), if it declares it.
+    pub fn extension(&self, id: &str) -> Option<&Value> {
+        self.extensions.as_ref()?.get(id)
+    }
 }
 
 /// The `resources` capability.

@@ -27,7 +27,7 @@ pub(crate) use pages::{
 pub use prompts::{GetPromptResult, Prompt, PromptArgument, PromptMessage};
 pub use resources::{Annotations, ContentsBody, Resource, ResourceContents, ResourceTemplate};
 pub(crate) use size::json_bytes;
-pub use tools::{CallToolResult, Content, Tool};
+pub use tools::{CallToolResult, Content, Tool, UI_EXTENSION, UI_MIME_TYPE, Visibility};
 
 /// The handshake-era (`initialize`) protocol versions this crate speaks, newest first. We
 /// offer the first. [`PROTOCOL_VERSIONS`] adds the 2026-07-28 wire.
