@@ -16,6 +16,9 @@ pub struct Implementation {
     /// A human-readable name (2025-06-18+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Its icons (2025-11-25); those whose `src` a host may not safely load are dropped.
+    #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<super::Icon>>,
 }
 
 /// What a server said it can do, in its `initialize` result.

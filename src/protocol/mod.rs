@@ -10,6 +10,7 @@
 use serde_json::Value;
 
 mod capabilities;
+mod icons;
 pub(crate) mod modern;
 mod pages;
 mod prompts;
@@ -20,6 +21,7 @@ mod tools;
 pub use capabilities::{
     Implementation, InitializeResult, ListChangedCapability, ResourcesCapability, ServerCapabilities,
 };
+pub use icons::{Icon, is_safe_icon_src};
 pub use modern::{DiscoverResult, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS};
 pub(crate) use pages::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, ReadResourceResult,

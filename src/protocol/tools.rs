@@ -27,9 +27,9 @@ pub struct Tool {
     /// Behaviour hints (`readOnlyHint`, `destructiveHint`, …), as the server sent them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Value>,
-    /// Icons (2025-11-25), as the server sent them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icons: Option<Value>,
+    /// Icons (2025-11-25); those whose `src` a host may not safely load are dropped.
+    #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<super::Icon>>,
     /// Protocol-reserved metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,

@@ -75,6 +75,13 @@ impl TestServerBuilder {
         self
     }
 
+    /// The `serverInfo.icons` of `initialize` (and of `server/discover`'s `_meta`), sent as
+    /// given: unsafe ones too, for a client to drop.
+    pub fn icons(mut self, icons: Vec<crate::Icon>) -> Self {
+        self.spec.icons = Some(icons);
+        self
+    }
+
     /// A resource with text contents.
     pub fn text_resource(self, uri: &str, name: &str, mime_type: &str, text: &str) -> Self {
         let contents = ResourceContents {

@@ -170,7 +170,7 @@ pub(crate) fn answer_modern(
             "instructions": spec.instructions,
             "ttlMs": 0,
             "cacheScope": "private",
-            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": spec.name, "version": spec.version}},
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": spec.name, "version": spec.version, "icons": spec.icons}},
         })),
         // The subscription itself is the transport's (an event stream, or stdout); this is
         // its graceful end.
@@ -265,7 +265,12 @@ fn initialize(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     to_value(&InitializeResult {
         protocol_version: version.to_string(),
         capabilities: capabilities(),
-        server_info: Implementation { name: spec.name.clone(), version: spec.version.clone(), title: None },
+        server_info: Implementation {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            title: None,
+            icons: spec.icons.clone(),
+        },
         instructions: spec.instructions.clone(),
     })
 }

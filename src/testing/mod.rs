@@ -126,6 +126,8 @@ struct Spec {
     bind: Option<SocketAddr>,
     /// The modern wire's cache hints (`ttlMs`, `cacheScope`) on cacheable results.
     cache_hints: Option<(u64, String)>,
+    /// `serverInfo.icons`, sent as given (unchecked: a test may send unsafe ones).
+    icons: Option<Vec<crate::Icon>>,
 }
 
 impl fmt::Debug for Spec {
@@ -171,6 +173,7 @@ impl TestServer {
                 mode: ProtocolMode::HandshakeOnly,
                 bind: None,
                 cache_hints: None,
+                icons: None,
             },
             gauges: Vec::new(),
             events: Vec::new(),
