@@ -11,6 +11,7 @@ use serde_json::Value;
 
 mod capabilities;
 mod icons;
+mod logging;
 pub(crate) mod modern;
 mod pages;
 mod prompts;
@@ -22,6 +23,8 @@ pub use capabilities::{
     Implementation, InitializeResult, ListChangedCapability, ResourcesCapability, ServerCapabilities,
 };
 pub use icons::{Icon, is_safe_icon_src};
+pub use logging::LoggingLevel;
+pub(crate) use logging::META_LOG_LEVEL;
 pub use modern::{DiscoverResult, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS};
 pub(crate) use pages::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, ReadResourceResult,

@@ -128,6 +128,8 @@ struct Spec {
     cache_hints: Option<(u64, String)>,
     /// `serverInfo.icons`, sent as given (unchecked: a test may send unsafe ones).
     icons: Option<Vec<crate::Icon>>,
+    /// Advertise the `logging` capability and answer `logging/setLevel`.
+    logging: bool,
 }
 
 impl fmt::Debug for Spec {
@@ -174,6 +176,7 @@ impl TestServer {
                 bind: None,
                 cache_hints: None,
                 icons: None,
+                logging: false,
             },
             gauges: Vec::new(),
             events: Vec::new(),
