@@ -194,6 +194,20 @@ pub struct Merged<T> {
 
 /// A tool of the merged view.
 pub type MergedTool = Merged<Tool>;
+
+impl Merged<Tool> {
+    /// The `ui://` resource an MCP App host renders for this tool (`_meta.ui.resourceUri`),
+    /// read from its owner like any resource ([`Orchestrator::read_resource`](crate::Orchestrator::read_resource)).
+    pub fn ui_resource_uri(&self) -> Option<&str> {
+        self.item.ui_resource_uri()
+    }
+
+    /// Who may call it (`_meta.ui.visibility`). Always includes the model: app-only tools are
+    /// not in the merged view.
+    pub fn visibility(&self) -> crate::protocol::Visibility {
+        self.item.visibility()
+    }
+}
 /// A prompt of the merged view.
 pub type MergedPrompt = Merged<Prompt>;
 /// A resource template of the merged view.
@@ -229,6 +243,8 @@ pub struct Gathered {
     pub prompts: Vec<MergedPrompt>,
     /// The tool search index (`catalog/search.rs`), built on the first search of this catalogue.
     pub(crate) tool_index: crate::catalog::search::LazyToolIndex,
+    /// Each server's `tools` filter (those that have one), which also bounds its app's calls.
+    pub(crate) app_filters: BTreeMap<String, NameFilter>,
 }
 
 fn find<'a, T>(items: &'a [T], key: &str, name: impl Fn(&T) -> &str) -> Option<&'a T> {
@@ -266,6 +282,26 @@ impl Gathered {
     /// One server's outcome.
     pub fn server(&self, name: &str) -> Option<&ServerOutcome> {
         self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// A tool an app (MCP Apps: the UI of `server`'s tools) may call: one of `server`'s own
+    /// tools, by the server's name for it, whose visibility includes `"app"` and that the
+    /// server's `tools` filter allows. App-only tools are found here, never in
+    /// [`Gathered::tools`].
+    pub fn app_tool(&self, server: &str, name: &str) -> Option<&Tool> {
+        let data = self.server(server)?.data.as_ref()?;
+        let tool = data.tools.iter().find(|t| t.name == name && t.visibility().app)?;
+        self.app_filters.get(server).is_none_or(|f| f.allows(name)).then_some(tool)
+    }
+
+    /// The servers whose app-only tool (visibility without `"model"`) is named `name` on the
+    /// server, in priority order: what a call by a name missing from [`Gathered::tools`] may
+    /// have meant.
+    pub fn app_only_owners(&self, name: &str) -> Vec<&str> {
+        let app_only = |s: &&ServerOutcome| {
+            s.data.as_ref().is_some_and(|d| d.tools.iter().any(|t| t.name == name && t.visibility().is_app_only()))
+        };
+        self.servers.iter().filter(app_only).map(|s| s.name.as_str()).collect()
     }
 
     /// The server to read `uri` from: the winner for a listed URI, else the first server (in
@@ -315,20 +351,46 @@ impl Gathered {
             (!f.is_empty()).then_some(f)
         };
         let templates = merge_kind(&servers, Naming::Priority, "", |d| &d.templates, |t| &t.uri_template, |_| None);
-        let tools = merge_kind(&servers, o.naming, &o.separator, |d| &d.tools, |t| &t.name, |s| filter(s, false));
+        // MCP Apps: a tool whose visibility excludes "model" never enters the merged catalogue
+        // (the extension's MUST); its app calls it on its own server (`Gathered::app_tool`).
+        let model_tools = |s: &str| ModelTools(filter(s, false));
+        let tools = merge_kind(&servers, o.naming, &o.separator, |d| &d.tools, |t| &t.name, model_tools);
         let prompts = merge_kind(&servers, o.naming, &o.separator, |d| &d.prompts, |p| &p.name, |s| filter(s, true));
-        Gathered { op, servers, resources, templates, tools, prompts, tool_index: Default::default() }
+        let app_filters =
+            config.servers.iter().filter(|s| !s.tools.is_empty()).map(|s| (s.name.clone(), s.tools.clone())).collect();
+        Gathered { op, servers, resources, templates, tools, prompts, tool_index: Default::default(), app_filters }
+    }
+}
+
+/// Which of a server's items enter a merged view.
+trait Keep<T> {
+    fn keeps(&self, item: &T, name: &str) -> bool;
+}
+
+/// A server's name filter (`tools`, `prompts`), if it has one.
+impl<T> Keep<T> for Option<&NameFilter> {
+    fn keeps(&self, _: &T, name: &str) -> bool {
+        self.is_none_or(|f| f.allows(name))
+    }
+}
+
+/// The tools a model may see: the name filter's, without the app-only ones (MCP Apps).
+struct ModelTools<'f>(Option<&'f NameFilter>);
+
+impl Keep<Tool> for ModelTools<'_> {
+    fn keeps(&self, tool: &Tool, name: &str) -> bool {
+        !tool.visibility().is_app_only() && self.0.keeps(tool, name)
     }
 }
 
 /// One kind's merged view, sorted by merged name.
-fn merge_kind<'f, T: Clone>(
+fn merge_kind<T: Clone, K: Keep<T>>(
     servers: &[ServerOutcome],
     naming: Naming,
     separator: &str,
     items: impl Fn(&ServerResources) -> &Vec<T>,
     name: impl Fn(&T) -> &String,
-    filter: impl Fn(&str) -> Option<&'f NameFilter>,
+    filter: impl Fn(&str) -> K,
 ) -> Vec<Merged<T>> {
     // Who offers each original name (after the filters), for `prefix_on_collision`.
     let offered: Vec<(&ServerOutcome, Vec<&T>)> = servers
@@ -336,7 +398,7 @@ fn merge_kind<'f, T: Clone>(
         .filter_map(|s| {
             let data = s.data.as_ref()?;
             let f = filter(&s.name);
-            let kept = items(data).iter().filter(|t| f.is_none_or(|f| f.allows(name(t)))).collect();
+            let kept = items(data).iter().filter(|t| f.keeps(t, name(t))).collect();
             Some((s, kept))
         })
         .collect();
@@ -474,6 +536,67 @@ mod tests {
         let servers = vec![outcome("a", 1, &["q"]), outcome("b", 2, &["q_secret", "q2", "other"])];
         let g = Gathered::merge(OpId::new(), servers, &c);
         assert_eq!(names(&g), [row("q", "a", "q", &[]), row("q2", "b", "q2", &[])]);
+    }
+
+    #[test]
+    fn app_only_tools_stay_out_of_the_merged_view_but_their_server_keeps_them() {
+        let mut a = outcome("a", 1, &["q"]);
+        let mut app_only = tool("refresh");
+        app_only.meta = Some(serde_json::json!({"ui": {"resourceUri": "ui://a/view.html", "visibility": ["app"]}}));
+        let mut both = tool("show");
+        both.meta = Some(serde_json::json!({"ui/resourceUri": "ui://a/old.html"}));
+        let mut data = ServerResources::default();
+        data.tools = vec![tool("q"), app_only, both];
+        a.data = Some(Arc::new(data));
+        let b = outcome("b", 2, &["refresh"]);
+        let g = Gathered::merge(OpId::new(), vec![a, b], &config(Naming::PrefixOnCollision, &["a", "b"]));
+        // `refresh` is offered to the model by `b` alone: no collision, no prefix.
+        assert_eq!(
+            names(&g),
+            [row("q", "a", "q", &[]), row("refresh", "b", "refresh", &[]), row("show", "a", "show", &[])]
+        );
+        assert_eq!(g.tool("show").unwrap().ui_resource_uri(), Some("ui://a/old.html"), "the older flat key");
+        assert_eq!(g.app_tool("a", "refresh").unwrap().ui_resource_uri(), Some("ui://a/view.html"));
+        assert!(g.app_tool("a", "nope").is_none());
+        assert_eq!(g.app_only_owners("refresh"), ["a"]);
+        assert!(g.app_only_owners("q").is_empty());
+    }
+
+    #[test]
+    fn visibility_defaults_to_both() {
+        let with = |v: serde_json::Value| {
+            let mut t = tool("t");
+            t.meta = Some(serde_json::json!({"ui": {"visibility": v}}));
+            t.visibility()
+        };
+        assert_eq!(tool("t").visibility(), crate::protocol::Visibility::BOTH);
+        assert_eq!(with(serde_json::json!([])), crate::protocol::Visibility::BOTH);
+        assert_eq!(with(serde_json::json!("app")), crate::protocol::Visibility::BOTH, "not a list");
+        assert!(with(serde_json::json!(["app"])).is_app_only());
+        assert!(!with(serde_json::json!(["model"])).app);
+        assert!(!with(serde_json::json!(["model", "app"])).is_app_only());
+    }
+
+    #[test]
+    fn ui_uris_route_like_any_other() {
+        let mut a = outcome("a", 1, &[]);
+        let t = ResourceTemplate {
+            uri_template: "ui://a/{view}.html".into(),
+            name: "views".into(),
+            title: None,
+            description: None,
+            mime_type: Some(crate::protocol::UI_MIME_TYPE.into()),
+            annotations: None,
+            icons: None,
+            meta: None,
+        };
+        let mut data = ServerResources::default();
+        data.templates = vec![t];
+        a.data = Some(Arc::new(data));
+        let g = Gathered::merge(OpId::new(), vec![a, outcome("b", 2, &[])], &config(Naming::Priority, &["a", "b"]));
+        let route = g.route_uri("ui://a/chart.html").unwrap();
+        assert_eq!((route.server, route.template), ("a", Some("ui://a/{view}.html")));
+        assert!(g.route_uri("ui://b/chart.html").is_none());
     }
 
     #[test]

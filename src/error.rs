@@ -224,6 +224,20 @@ pub enum Error {
         /// The operation.
         op: OpId,
     },
+
+    /// The call is refused before anything is sent: e.g. an MCP Apps tool whose visibility
+    /// excludes the model, called by its catalogue name, or by the app of another server.
+    #[error("not allowed: {detail} (server `{server}`, method `{method}`, op {op})")]
+    NotAllowed {
+        /// The server that owns what was asked for.
+        server: String,
+        /// The MCP method that was not sent.
+        method: String,
+        /// Why it is refused.
+        detail: String,
+        /// The operation.
+        op: OpId,
+    },
 }
 
 /// What kind of failure an [`Error`] is, for a program deciding what to do about it
@@ -256,6 +270,9 @@ pub enum ErrorKind {
     NotInitialized,
     /// No connected server can do what was asked ([`Error::NoServer`]).
     NoServer,
+    /// The call is refused by a rule of the client, before anything is sent
+    /// ([`Error::NotAllowed`]).
+    NotAllowed,
     /// A tool's result does not match the output schema it declared ([`Error::InvalidOutput`]):
     /// the server's fault; the same call is likely to fail the same way.
     Schema,
@@ -322,7 +339,8 @@ impl Error {
             | Error::Rpc { server, .. }
             | Error::Limit { server, .. }
             | Error::ResourceNotFound { server, .. }
-            | Error::InvalidOutput { server, .. } => Some(server),
+            | Error::InvalidOutput { server, .. }
+            | Error::NotAllowed { server, .. } => Some(server),
             Error::Config { .. } | Error::Closed { .. } | Error::NotInitialized { .. } | Error::NoServer { .. } => None,
         }
     }
@@ -339,7 +357,8 @@ impl Error {
             | Error::ConnectionClosed { method, .. }
             | Error::Protocol { method, .. }
             | Error::Rpc { method, .. }
-            | Error::Limit { method, .. } => Some(method),
+            | Error::Limit { method, .. }
+            | Error::NotAllowed { method, .. } => Some(method),
             Error::Config { .. } | Error::Closed { .. } | Error::NotInitialized { .. } | Error::NoServer { .. } => None,
         }
     }
@@ -359,7 +378,8 @@ impl Error {
             | Error::NotInitialized { op, .. }
             | Error::ResourceNotFound { op, .. }
             | Error::InvalidOutput { op, .. }
-            | Error::NoServer { op, .. } => Some(op),
+            | Error::NoServer { op, .. }
+            | Error::NotAllowed { op, .. } => Some(op),
             Error::Config { .. } => None,
         }
     }
@@ -390,6 +410,7 @@ impl Error {
             Error::NotInitialized { .. } => ErrorKind::NotInitialized,
             Error::NoServer { .. } => ErrorKind::NoServer,
             Error::InvalidOutput { .. } => ErrorKind::Schema,
+            Error::NotAllowed { .. } => ErrorKind::NotAllowed,
         }
     }
 

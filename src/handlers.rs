@@ -320,6 +320,9 @@ pub struct Handlers {
     roots: Option<Arc<dyn RootsHandler>>,
     /// When a relay is installed here, it answers every kind (the closures above are unused).
     relay: Option<Arc<RelaySlot>>,
+    /// MCP Apps: the MIME types of the UI resources this host renders (`None`: it renders none
+    /// and declares no `io.modelcontextprotocol/ui` extension).
+    ui_mime_types: Option<Arc<[String]>>,
 }
 
 impl std::fmt::Debug for Handlers {
@@ -328,6 +331,7 @@ impl std::fmt::Debug for Handlers {
             .field("elicitation", &self.has_elicitation())
             .field("sampling", &self.has_sampling())
             .field("roots", &self.has_roots())
+            .field("ui_mime_types", &self.ui_mime_types)
             .finish()
     }
 }
@@ -366,6 +370,22 @@ impl Handlers {
         self.relay.as_deref().and_then(RelaySlot::get)
     }
 
+    /// Declares that this host renders MCP Apps (the `io.modelcontextprotocol/ui` extension)
+    /// whose UI resources have one of these MIME types (usually just
+    /// [`UI_MIME_TYPE`](crate::UI_MIME_TYPE), `text/html;profile=mcp-app`): the client
+    /// capabilities get `extensions: {"io.modelcontextprotocol/ui": {"mimeTypes": [...]}}`.
+    /// An empty list declares nothing.
+    pub fn ui_mime_types(mut self, mime_types: impl IntoIterator<Item = impl Into<String>>) -> Handlers {
+        let types: Vec<String> = mime_types.into_iter().map(Into::into).collect();
+        self.ui_mime_types = (!types.is_empty()).then(|| types.into());
+        self
+    }
+
+    /// The MCP Apps MIME types declared with [`Handlers::ui_mime_types`] (empty: none).
+    pub fn ui_mime_types_declared(&self) -> &[String] {
+        self.ui_mime_types.as_deref().unwrap_or(&[])
+    }
+
     /// Whether an elicitation handler is registered.
     pub fn has_elicitation(&self) -> bool {
         self.elicitation.is_some() || self.relay().is_some()
@@ -381,7 +401,8 @@ impl Handlers {
         self.roots.is_some() || self.relay().is_some()
     }
 
-    /// The `capabilities` a client with these handlers declares (`{}` with none).
+    /// The `capabilities` a client with these handlers declares (`{}` with none), with the
+    /// extensions declared (MCP Apps: [`Handlers::ui_mime_types`]).
     pub fn capabilities(&self) -> Value {
         let mut caps = Map::new();
         if self.has_elicitation() {
@@ -392,6 +413,11 @@ impl Handlers {
         }
         if self.has_roots() {
             caps.insert("roots".into(), json!({}));
+        }
+        if let Some(types) = &self.ui_mime_types {
+            let mut extensions = Map::new();
+            extensions.insert(crate::protocol::UI_EXTENSION.into(), json!({ "mimeTypes": &types[..] }));
+            caps.insert("extensions".into(), Value::Object(extensions));
         }
         Value::Object(caps)
     }
@@ -519,6 +545,16 @@ mod tests {
             input_key: None,
             deadline: Instant::now() + Duration::from_secs(5),
         }
+    }
+
+    #[test]
+    fn ui_mime_types_declare_the_apps_extension() {
+        let h = Handlers::new().ui_mime_types(["text/html;profile=mcp-app"]);
+        assert_eq!(
+            h.capabilities(),
+            json!({ "extensions": { "io.modelcontextprotocol/ui": { "mimeTypes": ["text/html;profile=mcp-app"] } } })
+        );
+        assert_eq!(Handlers::new().ui_mime_types(Vec::<String>::new()).capabilities(), json!({}));
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub(crate) struct Session {
     hints: hints::Collected,
     /// The `subscriptions/listen` thread, if one runs (the modern wire).
     listener: Mutex<Option<listen::Listener>>,
+    /// The config's `log_level`: on the modern wire every request's `_meta` carries it.
+    log_level: Option<protocol::LoggingLevel>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -169,7 +171,15 @@ impl Session {
             capabilities,
             hints: hints::Collected::default(),
             listener: Mutex::new(None),
+            log_level: None,
         }
+    }
+
+    /// The same session asking for log messages from `level` up in every modern request's
+    /// `_meta` (`io.modelcontextprotocol/logLevel`).
+    pub(crate) fn with_log_level(mut self, level: Option<protocol::LoggingLevel>) -> Self {
+        self.log_level = level;
+        self
     }
 
     /// Speaks the 2026-07-28 wire at `version` from now on (`None`: the handshake era).
@@ -327,7 +337,10 @@ impl Session {
             }
             Some(version) => {
                 let capabilities = options.capabilities.clone().unwrap_or_else(|| lock(&self.capabilities).clone());
-                let envelope = modern::envelope(version, &capabilities);
+                let mut envelope = modern::envelope(version, &capabilities);
+                if let Some(level) = self.log_level {
+                    envelope.insert(protocol::META_LOG_LEVEL.into(), Value::String(level.as_str().into()));
+                }
                 let wire = modern::with_envelope(params.clone(), envelope, &options.meta);
                 let mut headers = vec![
                     ("MCP-Protocol-Version".to_string(), version.clone()),

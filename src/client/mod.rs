@@ -209,6 +209,11 @@ impl<'a> ClientBuilder<'a> {
             handlers: self.handlers,
         };
         let Connected { session, init, wire } = detect::connect(config, &parts)?;
+        if let Some(level) = config.log_level
+            && session.modern_version().is_none()
+        {
+            set_log_level(&session, &init, level, &op, deadline);
+        }
         if listens {
             session.listen(&init.capabilities, &op);
         }
@@ -230,6 +235,31 @@ impl<'a> ClientBuilder<'a> {
             known_tools,
             listens,
         })
+    }
+}
+
+/// On the handshake era, after `initialize`: `logging/setLevel`, when the server has the
+/// `logging` capability (the 2026-07-28 wire puts the level in each request's `_meta`
+/// instead). A server that refuses it is logged, not an error of the connect.
+fn set_log_level(
+    session: &Session,
+    init: &InitializeResult,
+    level: crate::protocol::LoggingLevel,
+    op: &OpId,
+    deadline: std::time::Instant,
+) {
+    let name = &session.name;
+    if init.capabilities.logging.is_none() {
+        log::debug!("op={op} server={name}: `log_level` {level} not sent: the server has no logging capability");
+        return;
+    }
+    let params = serde_json::json!({ "level": level.as_str() });
+    let sent = session
+        .start(op, "logging/setLevel", Some(&params), deadline)
+        .and_then(|call| session.finish::<serde_json::Value>(call, deadline));
+    match sent {
+        Ok(_) => log::debug!("op={op} server={name}: log level set to {level}"),
+        Err(e) => log::warn!("op={op} server={name}: logging/setLevel {level} failed: {e}"),
     }
 }
 

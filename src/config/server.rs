@@ -10,6 +10,7 @@ use super::auth_settings::AuthConfig;
 use super::naming::NameFilter;
 use super::redact;
 use super::schema::{DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS, DEFAULT_TIMEOUT};
+use crate::protocol::LoggingLevel;
 use crate::url::redacted;
 
 /// One server of the `mcp_servers` map.
@@ -57,6 +58,12 @@ pub struct ServerConfig {
     pub(super) notes: Vec<String>,
     /// Which MCP protocol to speak (`protocol`; default [`ProtocolChoice::Auto`]: detect).
     pub protocol: ProtocolChoice,
+    /// The least severe log messages the server is asked to send (`log_level`: `debug` …
+    /// `emergency`; default none asked). On the 2026-07-28 wire each request's `_meta` carries
+    /// it (`io.modelcontextprotocol/logLevel`); on the handshake era it is sent once with
+    /// `logging/setLevel` after `initialize`, when the server has the `logging` capability.
+    /// The messages reach the `log` facade (see [`LoggingLevel::log_level`]).
+    pub log_level: Option<LoggingLevel>,
 }
 
 /// The `protocol` key: detect the server's protocol, or speak one version only.
@@ -194,6 +201,7 @@ impl ServerConfig {
             auth: None,
             notes: Vec::new(),
             protocol: ProtocolChoice::Auto,
+            log_level: None,
         }
     }
 
@@ -253,6 +261,12 @@ impl ServerConfig {
     ) -> ServerConfig {
         let args = args.into_iter().map(Into::into).collect();
         ServerConfig::new(name, Transport::Stdio { command: command.into(), args, env: BTreeMap::new(), cwd: None })
+    }
+
+    /// Asks the server for its log messages from `level` up (see [`ServerConfig::log_level`]).
+    pub fn log_level(mut self, level: LoggingLevel) -> ServerConfig {
+        self.log_level = Some(level);
+        self
     }
 
     /// Sets the priority (lower number = higher priority).

@@ -49,7 +49,7 @@ fn assert_fail(lines: &[&str], message: &str, line: usize, column: usize) {
 
 const SERVER_KEYS: &str = "name, url, priority, domains, capabilities, transport, timeout, headers, enabled, \
                            read_contents, max_listing_bytes, max_listing_items, protocol, tools, prompts, command, args, \
-                           env, cwd, auth";
+                           env, cwd, auth, log_level";
 
 #[test]
 fn the_shipped_config_parses() {
@@ -176,6 +176,23 @@ fn log_levels_are_case_insensitive() {
                 .unwrap();
         assert_eq!(config.orchestration.log_level, Some(level), "{text}");
     }
+}
+
+#[test]
+fn a_servers_log_level_is_an_mcp_level() {
+    use crate::protocol::LoggingLevel;
+    let config = parse(&["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse, log_level: WARNING}"]);
+    assert_eq!(config.unwrap().servers[0].log_level, Some(LoggingLevel::Warning));
+    let config = parse(&["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse}"]).unwrap();
+    assert_eq!(config.servers[0].log_level, None);
+    let e =
+        parse(&["mcp_servers:", "  a: {url: 'http://h', priority: 1, transport: sse, log_level: warn}"]).unwrap_err();
+    assert!(e.to_string().contains("server `a`: unknown `log_level` `warn` (valid, in any case: debug, info"), "{e}");
+    let json = r#"{"mcpServers": {"a": {"url": "http://h", "logLevel": "critical"}}}"#;
+    assert_eq!(Config::from_str_with_env(json, |_| None).unwrap().servers[0].log_level, Some(LoggingLevel::Critical));
+    let json = r#"{"mcpServers": {"a": {"url": "http://h", "logLevel": "loud"}}}"#;
+    let e = Config::from_str_with_env(json, |_| None).unwrap_err();
+    assert!(e.to_string().contains("unknown `logLevel` `loud`"), "{e}");
 }
 
 #[test]

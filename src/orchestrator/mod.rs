@@ -95,6 +95,15 @@ impl Orchestrator {
         self
     }
 
+    /// The same orchestrator declaring, to every server, that it renders MCP Apps whose UI
+    /// resources have one of these MIME types (see [`Handlers::ui_mime_types`](crate::Handlers::ui_mime_types)).
+    /// Call it after [`with_handlers`](Self::with_handlers), which replaces the declaration.
+    /// Takes effect for the sessions `initialize` opens afterwards.
+    pub fn with_ui_mime_types(mut self, mime_types: impl IntoIterator<Item = impl Into<String>>) -> Orchestrator {
+        self.hooks.handlers = self.hooks.handlers.clone().ui_mime_types(mime_types);
+        self
+    }
+
     /// The same orchestrator with the person's step of the OAuth authorization code flow, for
     /// every server whose config has an `auth` block of `type: oauth`: it gets the authorization
     /// URL (and the server's name) when a server needs a person and no token is held, and

@@ -65,12 +65,52 @@ impl Orchestrator {
     /// Calls a tool by its name in the catalogue (see [`Gathered::tools`] and
     /// [`Naming`](crate::Naming)) on the server that owns it, under its original name. The
     /// result is never cached.
+    ///
+    /// An MCP Apps tool whose visibility excludes `"model"` is not in the catalogue: calling it
+    /// by name fails with [`Error::NotAllowed`] naming its server; its app calls it with
+    /// [`call_app_tool`](Self::call_app_tool).
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
         let g = self.catalogue()?;
         let Some(tool) = g.tool(name) else {
-            return Err(Error::NoServer { detail: format!("no server offers a tool named `{name}`"), op: OpId::new() });
+            let op = OpId::new();
+            if let Some(owner) = g.app_only_owners(name).first() {
+                return Err(Error::NotAllowed {
+                    server: owner.to_string(),
+                    method: "tools/call".into(),
+                    detail: format!(
+                        "tool `{name}` is app-only (its _meta.ui.visibility excludes \"model\"): only an app of \
+                         server `{owner}` may call it (call_app_tool)"
+                    ),
+                    op,
+                });
+            }
+            return Err(Error::NoServer { detail: format!("no server offers a tool named `{name}`"), op });
         };
         self.call_tool_on(Some(&tool.server), &tool.original, arguments)
+    }
+
+    /// Calls a tool for an MCP App: the UI that `app_server`'s tool opened calls `tool`, by that
+    /// server's own name for it. Allowed only for one of `app_server`'s own tools whose
+    /// visibility includes `"app"` (app-only ones included) and that its `tools` filter
+    /// allows ([`Gathered::app_tool`]); a tool of another server — an app-only tool above all
+    /// — is refused with [`Error::NotAllowed`] before anything is sent. The result is never
+    /// cached.
+    pub fn call_app_tool(&self, app_server: &str, tool: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+        let g = self.catalogue()?;
+        if g.app_tool(app_server, tool).is_none() {
+            let op = OpId::new();
+            let owners = g.app_only_owners(tool);
+            let detail = match owners.iter().find(|o| **o != app_server) {
+                Some(owner) if !owners.contains(&app_server) => format!(
+                    "tool `{tool}` is an app-only tool of server `{owner}`: an app of server `{app_server}` may not \
+                     call it"
+                ),
+                _ => format!("server `{app_server}` offers its apps no tool named `{tool}`"),
+            };
+            log::warn!("op={op} server={app_server}: refused an app's call of tool `{tool}`: {detail}");
+            return Err(Error::NotAllowed { server: app_server.to_string(), method: "tools/call".into(), detail, op });
+        }
+        self.call_tool_on(Some(app_server), tool, arguments)
     }
 
     /// Searches the catalogue's tools ([`Gathered::search_tools_matching`]): ranked words for a

@@ -16,6 +16,9 @@ pub struct Implementation {
     /// A human-readable name (2025-06-18+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
+    /// Its icons (2025-11-25); those whose `src` a host may not safely load are dropped.
+    #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<super::Icon>>,
 }
 
 /// What a server said it can do, in its `initialize` result.
@@ -40,6 +43,17 @@ pub struct ServerCapabilities {
     /// Non-standard capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experimental: Option<Value>,
+    /// The official extensions the server supports, by identifier (`io.modelcontextprotocol/ui`
+    /// for MCP Apps), each with its settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Value>,
+}
+
+impl ServerCapabilities {
+    /// The settings of an extension the server declares (`extensions[id]`), if it declares it.
+    pub fn extension(&self, id: &str) -> Option<&Value> {
+        self.extensions.as_ref()?.get(id)
+    }
 }
 
 /// The `resources` capability.

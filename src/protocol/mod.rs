@@ -10,6 +10,8 @@
 use serde_json::Value;
 
 mod capabilities;
+mod icons;
+mod logging;
 pub(crate) mod modern;
 mod pages;
 mod prompts;
@@ -20,6 +22,9 @@ mod tools;
 pub use capabilities::{
     Implementation, InitializeResult, ListChangedCapability, ResourcesCapability, ServerCapabilities,
 };
+pub use icons::{Icon, is_safe_icon_src};
+pub use logging::LoggingLevel;
+pub(crate) use logging::META_LOG_LEVEL;
 pub use modern::{DiscoverResult, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS};
 pub(crate) use pages::{
     ListPromptsResult, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, ReadResourceResult,
@@ -27,7 +32,7 @@ pub(crate) use pages::{
 pub use prompts::{GetPromptResult, Prompt, PromptArgument, PromptMessage};
 pub use resources::{Annotations, ContentsBody, Resource, ResourceContents, ResourceTemplate};
 pub(crate) use size::json_bytes;
-pub use tools::{CallToolResult, Content, Tool};
+pub use tools::{CallToolResult, Content, Tool, UI_EXTENSION, UI_MIME_TYPE, Visibility};
 
 /// The handshake-era (`initialize`) protocol versions this crate speaks, newest first. We
 /// offer the first. [`PROTOCOL_VERSIONS`] adds the 2026-07-28 wire.

@@ -83,6 +83,7 @@ impl DiscoverResult {
             name: String::new(),
             version: String::new(),
             title: None,
+            icons: None,
         })
     }
 

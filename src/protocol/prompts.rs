@@ -20,9 +20,9 @@ pub struct Prompt {
     /// The arguments it accepts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub arguments: Vec<PromptArgument>,
-    /// Icons (2025-11-25), as the server sent them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icons: Option<Value>,
+    /// Icons (2025-11-25); those whose `src` a host may not safely load are dropped.
+    #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<super::Icon>>,
     /// Protocol-reserved metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,

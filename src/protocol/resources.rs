@@ -45,9 +45,9 @@ pub struct Resource {
     /// Usage hints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Annotations>,
-    /// Icons (2025-11-25), as the server sent them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icons: Option<Value>,
+    /// Icons (2025-11-25); those whose `src` a host may not safely load are dropped.
+    #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<super::Icon>>,
     /// Protocol-reserved metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,
@@ -74,9 +74,9 @@ pub struct ResourceTemplate {
     /// Usage hints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Annotations>,
-    /// Icons (2025-11-25), as the server sent them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icons: Option<Value>,
+    /// Icons (2025-11-25); those whose `src` a host may not safely load are dropped.
+    #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<super::Icon>>,
     /// Protocol-reserved metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,

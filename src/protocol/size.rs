@@ -27,7 +27,7 @@ impl Resource {
             + opt_len(&self.description)
             + opt_len(&self.mime_type)
             + self.annotations.as_ref().map_or(0, |a| 24 + opt_len(&a.last_modified))
-            + self.icons.as_ref().map_or(0, json_bytes)
+            + super::icons::icons_bytes(&self.icons)
             + self.meta.as_ref().map_or(0, json_bytes)
     }
 }
@@ -40,6 +40,7 @@ impl ResourceTemplate {
             + opt_len(&self.title)
             + opt_len(&self.description)
             + opt_len(&self.mime_type)
+            + super::icons::icons_bytes(&self.icons)
             + self.meta.as_ref().map_or(0, json_bytes)
     }
 }
@@ -53,6 +54,7 @@ impl Tool {
             + json_bytes(&self.input_schema)
             + self.output_schema.as_ref().map_or(0, json_bytes)
             + self.annotations.as_ref().map_or(0, json_bytes)
+            + super::icons::icons_bytes(&self.icons)
             + self.meta.as_ref().map_or(0, json_bytes)
     }
 }
@@ -68,7 +70,7 @@ impl Prompt {
                 .iter()
                 .map(|a| a.name.len() + opt_len(&a.title) + opt_len(&a.description) + 8)
                 .sum::<usize>()
-            + self.icons.as_ref().map_or(0, json_bytes)
+            + super::icons::icons_bytes(&self.icons)
             + self.meta.as_ref().map_or(0, json_bytes)
     }
 }

@@ -27,9 +27,9 @@ pub struct Tool {
     /// Behaviour hints (`readOnlyHint`, `destructiveHint`, …), as the server sent them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Value>,
-    /// Icons (2025-11-25), as the server sent them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub icons: Option<Value>,
+    /// Icons (2025-11-25); those whose `src` a host may not safely load are dropped.
+    #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Vec<super::Icon>>,
     /// Protocol-reserved metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,
@@ -141,5 +141,67 @@ impl CallToolResult {
             }
         }
         out
+    }
+}
+
+/// The MCP Apps extension's identifier (`io.modelcontextprotocol/ui`): the key of a host's
+/// client capability and of a server's `extensions` entry.
+pub const UI_EXTENSION: &str = "io.modelcontextprotocol/ui";
+
+/// The MIME type of an MCP App's HTML resource (`ui://…`).
+pub const UI_MIME_TYPE: &str = "text/html;profile=mcp-app";
+
+/// Who may call a tool (MCP Apps: `_meta.ui.visibility`): the model, the app (the UI of the
+/// tool's own server), or both. Absent, empty or unreadable: both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct Visibility {
+    /// `"model"`: the tool is in the catalogue a model sees and callable by name.
+    pub model: bool,
+    /// `"app"`: the tool is callable by an app (UI) of the server that owns it.
+    pub app: bool,
+}
+
+impl Visibility {
+    /// Visible to both the model and the app (the default).
+    pub const BOTH: Visibility = Visibility { model: true, app: true };
+
+    /// Whether only apps may call the tool (its visibility excludes `"model"`).
+    pub fn is_app_only(&self) -> bool {
+        !self.model
+    }
+}
+
+impl Default for Visibility {
+    fn default() -> Visibility {
+        Visibility::BOTH
+    }
+}
+
+impl Tool {
+    /// The tool's `_meta.ui` object (MCP Apps), if it has one.
+    fn ui_meta(&self) -> Option<&serde_json::Map<String, Value>> {
+        self.meta.as_ref()?.get("ui")?.as_object()
+    }
+
+    /// The `ui://` resource an MCP App host renders for this tool: `_meta.ui.resourceUri`, or
+    /// the older flat `_meta["ui/resourceUri"]`.
+    pub fn ui_resource_uri(&self) -> Option<&str> {
+        let nested = self.ui_meta().and_then(|ui| ui.get("resourceUri")).and_then(Value::as_str);
+        nested.or_else(|| self.meta.as_ref()?.get("ui/resourceUri")?.as_str())
+    }
+
+    /// Who may call the tool (`_meta.ui.visibility`; absent or empty: both). A list is read
+    /// for the two values the extension defines; one that names neither (only unknown values,
+    /// or not a list of strings) counts as absent.
+    pub fn visibility(&self) -> Visibility {
+        let Some(list) = self.ui_meta().and_then(|ui| ui.get("visibility")).and_then(Value::as_array) else {
+            return Visibility::BOTH;
+        };
+        let has = |v: &str| list.iter().any(|x| x.as_str() == Some(v));
+        match (has("model"), has("app")) {
+            (false, false) => Visibility::BOTH,
+            (model, app) => Visibility { model, app },
+        }
     }
 }

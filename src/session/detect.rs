@@ -272,7 +272,8 @@ fn streamable(config: &ServerConfig, parts: &Parts<'_>, url: &str, ask: Ask) -> 
     let options = HttpOptions { request_timeout: config.timeout, max_event_bytes: parts.max_event_bytes, auth };
     let transport: Arc<dyn Transport> =
         Arc::new(StreamableHttpTransport::connect(url, &config.headers, router.clone(), &options, parts.op)?);
-    let session = Session::new(config.name.as_str().into(), router, transport, config.timeout);
+    let session =
+        Session::new(config.name.as_str().into(), router, transport, config.timeout).with_log_level(config.log_level);
     probe_then_handshake(session, parts, ask, Wire::StreamableHttp, parts.deadline)
 }
 
@@ -285,7 +286,8 @@ fn sse(config: &ServerConfig, parts: &Parts<'_>, url: &str, offer: &'static str)
     };
     let transport: Arc<dyn Transport> =
         Arc::new(SseTransport::connect(url, &config.headers, router.clone(), &options, parts.op, parts.deadline)?);
-    let session = Session::new(config.name.as_str().into(), router, transport, config.timeout);
+    let session =
+        Session::new(config.name.as_str().into(), router, transport, config.timeout).with_log_level(config.log_level);
     handshake(session, parts, offer, Wire::Sse)
 }
 
@@ -327,7 +329,7 @@ fn spawn_stdio(config: &ServerConfig, parts: &Parts<'_>) -> Result<Session> {
     };
     let router = parts.router(config);
     let transport: Arc<dyn Transport> = Arc::new(StdioTransport::spawn(&spec, router.clone(), parts.op)?);
-    Ok(Session::new(config.name.as_str().into(), router, transport, config.timeout))
+    Ok(Session::new(config.name.as_str().into(), router, transport, config.timeout).with_log_level(config.log_level))
 }
 
 /// `server/discover` (when asked, until `probe_deadline`), else the handshake on the same

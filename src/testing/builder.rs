@@ -75,6 +75,21 @@ impl TestServerBuilder {
         self
     }
 
+    /// The `serverInfo.icons` of `initialize` (and of `server/discover`'s `_meta`), sent as
+    /// given: unsafe ones too, for a client to drop.
+    pub fn icons(mut self, icons: Vec<crate::Icon>) -> Self {
+        self.spec.icons = Some(icons);
+        self
+    }
+
+    /// Advertises the `logging` capability and answers `logging/setLevel` with `{}` (its
+    /// params are in [`Stats::last_params`](super::Stats::last_params)); send log messages
+    /// with [`TestServer::notify`] (`notifications/message`).
+    pub fn logging(mut self) -> Self {
+        self.spec.logging = true;
+        self
+    }
+
     /// A resource with text contents.
     pub fn text_resource(self, uri: &str, name: &str, mime_type: &str, text: &str) -> Self {
         let contents = ResourceContents {

@@ -71,6 +71,7 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
         "prompts/get" => get_prompt(spec, &params),
         "resources/read" => read(spec, &params),
         "tools/call" => call(spec, &params),
+        "logging/setLevel" if spec.logging => Ok(json!({})),
         _ => Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method})))),
     }
 }
@@ -179,11 +180,11 @@ pub(crate) fn answer_modern(
     let result = match method {
         "server/discover" => to_value(&json!({
             "supportedVersions": [MODERN],
-            "capabilities": modern_capabilities(),
+            "capabilities": modern_capabilities(spec),
             "instructions": spec.instructions,
             "ttlMs": 0,
             "cacheScope": "private",
-            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": spec.name, "version": spec.version}},
+            "_meta": {"io.modelcontextprotocol/serverInfo": {"name": spec.name, "version": spec.version, "icons": spec.icons}},
         })),
         // The subscription itself is the transport's (an event stream, or stdout); this is
         // its graceful end.
@@ -236,8 +237,9 @@ fn is_cacheable(method: &str) -> bool {
 
 /// What the modern wire advertises: every list may change (`subscriptions/listen` is served,
 /// [`crate::testing::TestServer::notify`] sends the changes) and resources may be subscribed.
-fn modern_capabilities() -> ServerCapabilities {
+fn modern_capabilities(spec: &Spec) -> ServerCapabilities {
     ServerCapabilities {
+        logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
         tools: Some(ListChangedCapability { list_changed: Some(true) }),
         prompts: Some(ListChangedCapability { list_changed: Some(true) }),
@@ -260,8 +262,9 @@ pub(crate) fn honoured(asked: &Value) -> Value {
     Value::Object(out)
 }
 
-fn capabilities() -> ServerCapabilities {
+fn capabilities(spec: &Spec) -> ServerCapabilities {
     ServerCapabilities {
+        logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
         tools: Some(ListChangedCapability { list_changed: Some(false) }),
         prompts: Some(ListChangedCapability { list_changed: Some(false) }),
@@ -277,8 +280,13 @@ fn initialize(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     };
     to_value(&InitializeResult {
         protocol_version: version.to_string(),
-        capabilities: capabilities(),
-        server_info: Implementation { name: spec.name.clone(), version: spec.version.clone(), title: None },
+        capabilities: capabilities(spec),
+        server_info: Implementation {
+            name: spec.name.clone(),
+            version: spec.version.clone(),
+            title: None,
+            icons: spec.icons.clone(),
+        },
         instructions: spec.instructions.clone(),
     })
 }

@@ -128,6 +128,10 @@ struct Spec {
     bind: Option<SocketAddr>,
     /// The modern wire's cache hints (`ttlMs`, `cacheScope`) on cacheable results.
     cache_hints: Option<(u64, String)>,
+    /// `serverInfo.icons`, sent as given (unchecked: a test may send unsafe ones).
+    icons: Option<Vec<crate::Icon>>,
+    /// Advertise the `logging` capability and answer `logging/setLevel`.
+    logging: bool,
 }
 
 impl fmt::Debug for Spec {
@@ -173,6 +177,8 @@ impl TestServer {
                 mode: ProtocolMode::HandshakeOnly,
                 bind: None,
                 cache_hints: None,
+                icons: None,
+                logging: false,
             },
             gauges: Vec::new(),
             events: Vec::new(),

@@ -65,6 +65,8 @@ pub struct Stats {
     pub client_answers: Vec<ClientAnswer>,
     /// The headers (lowercase names) of the last `POST /mcp` carrying each method.
     pub last_headers: BTreeMap<String, BTreeMap<String, String>>,
+    /// The params (with their `_meta`) of the last request of each method (HTTP transports).
+    pub last_params: BTreeMap<String, Value>,
     /// The `capabilities` of the client's last `initialize` (HTTP transports).
     pub client_capabilities: Option<Value>,
     /// `subscriptions/listen` streams open now (the modern wire over HTTP).

@@ -490,12 +490,13 @@ impl Router {
 
     fn log_server_message(&self, params: Option<&serde_json::Value>) {
         let Some(p) = params else { return };
-        let level = match p.get("level").and_then(|l| l.as_str()).unwrap_or("info") {
-            "debug" => log::Level::Debug,
-            "info" | "notice" => log::Level::Info,
-            "warning" => log::Level::Warn,
-            _ => log::Level::Error,
-        };
+        // debug, info, notice at info; warning at warn; error and above at error (an unknown
+        // level at info): the levels a program's logger shows by default.
+        let level = p
+            .get("level")
+            .and_then(|l| l.as_str())
+            .and_then(crate::protocol::LoggingLevel::parse)
+            .map_or(log::Level::Info, crate::protocol::LoggingLevel::log_level);
         let logger = p.get("logger").and_then(|l| l.as_str()).unwrap_or("-");
         let data = match p.get("data") {
             Some(serde_json::Value::String(s)) => s.clone(),

@@ -42,8 +42,20 @@ impl Doc<'_> {
                 problems.0.push(self.at_key(value, format!("server `{name}`: duplicate key `{key}`")));
             }
         }
-        let known =
-            ["type", "command", "args", "env", "envFile", "cwd", "url", "serverUrl", "headers", "disabled", "timeout"];
+        let known = [
+            "type",
+            "command",
+            "args",
+            "env",
+            "envFile",
+            "cwd",
+            "url",
+            "serverUrl",
+            "headers",
+            "disabled",
+            "timeout",
+            "logLevel",
+        ];
         for (key, _) in &fields.0 {
             if !known.contains(&key.as_str()) {
                 notes.push(format!("ignored key `{key}` (not used by mcp-orchestrator)"));
@@ -287,6 +299,21 @@ impl Doc<'_> {
             }
         }
 
+        // Ours (no other client has it): the MCP level asked of the server.
+        let mut log_level = None;
+        if let Some((value, text)) = string("logLevel", problems) {
+            match crate::protocol::LoggingLevel::parse(&text) {
+                Some(level) => log_level = Some(level),
+                None => problems.0.push(self.at_value(
+                    value,
+                    format!(
+                        "server `{name}`: unknown `logLevel` `{text}` (valid: debug, info, notice, warning, error, \
+                         critical, alert, emergency)"
+                    ),
+                )),
+            }
+        }
+
         let transport = transport?;
         if problems.0.len() > before {
             return None;
@@ -298,6 +325,7 @@ impl Doc<'_> {
         server.headers = headers;
         server.enabled = enabled;
         server.timeout = timeout;
+        server.log_level = log_level;
         server.notes = notes;
         if let Err(why) = validate_server(&server) {
             problems.0.push(self.at_key(raw, why));

@@ -18,6 +18,7 @@ use crate::config::schema::{Config, Orchestration};
 use crate::config::server::{Headers, PROTOCOLS, ProtocolChoice, ServerConfig, Transport};
 use crate::config::validate::{check_env_name, check_header, check_url};
 use crate::error::{Error, Result};
+use crate::protocol::LoggingLevel;
 use crate::url::redacted;
 
 /// The transports the config accepts, as spelled in `transport:`.
@@ -377,6 +378,21 @@ fn build_server(
         }
     };
 
+    let log_level = match &raw.log_level {
+        None => None,
+        Some(l) => Some(LoggingLevel::parse(&l.value).ok_or_else(|| {
+            let valid: Vec<&str> = LoggingLevel::ALL.iter().map(|l| l.as_str()).collect();
+            at_loc(
+                &l.referenced,
+                format!(
+                    "server `{server}`: unknown `log_level` `{}` (valid, in any case: {})",
+                    l.value,
+                    valid.join(", ")
+                ),
+            )
+        })?),
+    };
+
     Ok(ServerConfig {
         name: server.to_owned(),
         display_name: raw.name,
@@ -395,5 +411,6 @@ fn build_server(
         auth: raw.auth.as_ref().map(|a| auth::build_auth(a, server, lookup)).transpose()?,
         notes: Vec::new(),
         protocol,
+        log_level,
     })
 }

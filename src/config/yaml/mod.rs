@@ -152,6 +152,7 @@ struct RawServer {
     env: Option<Spanned<Entries<Spanned<String>>>>,
     cwd: Option<Spanned<String>>,
     auth: Option<Spanned<RawAuth>>,
+    log_level: Option<Spanned<String>>,
 }
 
 /// The `orchestration` section as written.

@@ -342,6 +342,14 @@ fn linger(stream: &TcpStream) {
     }
 }
 
+/// Records a request's params in [`Stats::last_params`] (HTTP transports).
+fn record_params(shared: &Shared, method: &str, params: Option<&serde_json::value::RawValue>) {
+    let value = params.and_then(|p| serde_json::from_str::<Value>(p.get()).ok()).unwrap_or(Value::Null);
+    shared.count(|s| {
+        s.last_params.insert(method.to_string(), value);
+    });
+}
+
 /// Records the `capabilities` of an `initialize` in [`Stats::client_capabilities`].
 fn record_capabilities(shared: &Shared, params: Option<&serde_json::value::RawValue>) {
     let caps =

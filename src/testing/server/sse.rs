@@ -98,8 +98,9 @@ pub(super) fn handle_post(shared: &Arc<Shared>, stream: &TcpStream, req: &Reques
         .into_iter()
         .map(|m| {
             let guard = match &m {
-                Message::Request { method, .. } => {
+                Message::Request { method, params, .. } => {
                     shared.count(|s| *s.requests.entry(method.clone()).or_default() += 1);
+                    super::record_params(shared, method, params.as_deref());
                     Some(InFlight::enter(shared.gauges.clone()))
                 }
                 Message::Notification { method, .. } => {

@@ -113,6 +113,7 @@ fn post(shared: &Arc<Shared>, stream: &TcpStream, req: &Request, keep_alive: boo
         match message {
             Message::Request { id, method, params } => {
                 shared.count(|s| *s.requests.entry(method.clone()).or_default() += 1);
+                super::record_params(shared, &method, params.as_deref());
                 let guard = InFlight::enter(shared.gauges.clone());
                 if spec.closes_on(&method) {
                     drop(guard);
@@ -207,6 +208,7 @@ fn modern_post(
         return write_response(stream, 202, &[], "", keep_alive);
     };
     shared.count(|s| *s.requests.entry(method.clone()).or_default() += 1);
+    super::record_params(shared, method, params.as_deref());
     if method == "subscriptions/listen" && !spec.never_answers(method) {
         return listen(shared, stream, req, id, params.as_deref(), keep_alive);
     }
