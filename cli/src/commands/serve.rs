@@ -14,7 +14,8 @@ use super::{initialize, load, login};
 /// `serve`: connect, then serve until stdin ends (stdio) or the process is stopped (http).
 pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     let config = load(cli, &args.config.config)?;
-    let o = Arc::new(login::orchestrator(config, cli.no_browser));
+    // No URL elicitation prompt: over stdio, stdin is the MCP stream, not a person.
+    let o = Arc::new(login::orchestrator(config, cli.no_browser).with_handlers(mcp_orchestrator::Handlers::new()));
     initialize(&o)?;
     let server = match args.defer_tools {
         Some(n) => Server::with_deferred_tools(Arc::clone(&o), n),
