@@ -545,8 +545,7 @@ mod tests {
         app_only.meta = Some(serde_json::json!({"ui": {"resourceUri": "ui://a/view.html", "visibility": ["app"]}}));
         let mut both = tool("show");
         both.meta = Some(serde_json::json!({"ui/resourceUri": "ui://a/old.html"}));
-        let mut data = ServerResources::default();
-        data.tools = vec![tool("q"), app_only, both];
+        let data = ServerResources { tools: vec![tool("q"), app_only, both], ..Default::default() };
         a.data = Some(Arc::new(data));
         let b = outcome("b", 2, &["refresh"]);
         let g = Gathered::merge(OpId::new(), vec![a, b], &config(Naming::PrefixOnCollision, &["a", "b"]));
@@ -590,8 +589,7 @@ mod tests {
             icons: None,
             meta: None,
         };
-        let mut data = ServerResources::default();
-        data.templates = vec![t];
+        let data = ServerResources { templates: vec![t], ..Default::default() };
         a.data = Some(Arc::new(data));
         let g = Gathered::merge(OpId::new(), vec![a, outcome("b", 2, &[])], &config(Naming::Priority, &["a", "b"]));
         let route = g.route_uri("ui://a/chart.html").unwrap();

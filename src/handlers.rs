@@ -127,6 +127,42 @@ impl ElicitRequest {
     }
 }
 
+/// An `elicitation/create` request in URL mode (2025-11-25): the server asks the user to visit
+/// `url` (to sign in elsewhere, pay, enter a secret the client must not see). The handler gets
+/// the full URL and — in its [`RequestContext::server`] — the asking server's name: show both
+/// and ask the user before opening it; never fetch it yourself. Only `https:` and `http:`
+/// URLs reach a handler (any other scheme is refused as invalid params).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct UrlElicitRequest {
+    /// Why the user should visit the URL.
+    #[serde(default)]
+    pub message: String,
+    /// The URL, in full, as the server sent it.
+    pub url: String,
+    /// The server's id of this elicitation (its `notifications/elicitation/complete` names it).
+    #[serde(default)]
+    pub elicitation_id: Option<String>,
+    /// The request's `_meta`, if any.
+    #[serde(default, rename = "_meta")]
+    pub meta: Option<Value>,
+}
+
+/// Whether a URL elicitation's `url` may be shown to the user as a link to open: `https:` or
+/// `http:` with a host (never `javascript:`, `file:`, `data:`, …).
+fn is_openable(url: &str) -> bool {
+    let lower = url.get(..8).map(str::to_ascii_lowercase).unwrap_or_default();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return false;
+    };
+    !rest.is_empty() && !rest.starts_with('/') && !url.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 /// The user's answer to an elicitation.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -142,6 +178,12 @@ impl ElicitResult {
     /// The user submitted `content`.
     pub fn accept(content: Map<String, Value>) -> ElicitResult {
         ElicitResult { action: ElicitAction::Accept, content: Some(content) }
+    }
+
+    /// The user agreed to open a URL elicitation's URL (no content: what they do there is
+    /// between them and the server).
+    pub fn accept_url() -> ElicitResult {
+        ElicitResult { action: ElicitAction::Accept, content: None }
     }
 
     /// The user explicitly declined.
@@ -250,6 +292,22 @@ where
     }
 }
 
+/// Answers URL-mode elicitation requests ([`UrlElicitRequest`]).
+pub trait UrlElicitationHandler: Send + Sync {
+    /// The user's answer to `request` (asked of `cx.server`), by `cx.deadline`:
+    /// [`ElicitResult::accept_url`] once they consented to open it, else decline or cancel.
+    fn elicit_url(&self, cx: &RequestContext, request: UrlElicitRequest) -> Result<ElicitResult, HandlerError>;
+}
+
+impl<F> UrlElicitationHandler for F
+where
+    F: Fn(&RequestContext, UrlElicitRequest) -> Result<ElicitResult, HandlerError> + Send + Sync,
+{
+    fn elicit_url(&self, cx: &RequestContext, request: UrlElicitRequest) -> Result<ElicitResult, HandlerError> {
+        self(cx, request)
+    }
+}
+
 /// Answers sampling requests.
 pub trait SamplingHandler: Send + Sync {
     /// A message sampled for `request`, by `cx.deadline`.
@@ -316,6 +374,7 @@ impl RelaySlot {
 #[derive(Clone, Default)]
 pub struct Handlers {
     elicitation: Option<Arc<dyn ElicitationHandler>>,
+    url_elicitation: Option<Arc<dyn UrlElicitationHandler>>,
     sampling: Option<Arc<dyn SamplingHandler>>,
     roots: Option<Arc<dyn RootsHandler>>,
     /// When a relay is installed here, it answers every kind (the closures above are unused).
@@ -329,6 +388,7 @@ impl std::fmt::Debug for Handlers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Handlers")
             .field("elicitation", &self.has_elicitation())
+            .field("url_elicitation", &self.has_url_elicitation())
             .field("sampling", &self.has_sampling())
             .field("roots", &self.has_roots())
             .field("ui_mime_types", &self.ui_mime_types)
@@ -346,6 +406,18 @@ impl Handlers {
     pub fn elicitation(mut self, handler: impl ElicitationHandler + 'static) -> Handlers {
         self.elicitation = Some(Arc::new(handler));
         self
+    }
+
+    /// Answers `elicitation/create` in URL mode; declares `elicitation: {url: {}}` (with `form`
+    /// too when [`Handlers::elicitation`] is registered). See [`UrlElicitRequest`].
+    pub fn url_elicitation(mut self, handler: impl UrlElicitationHandler + 'static) -> Handlers {
+        self.url_elicitation = Some(Arc::new(handler));
+        self
+    }
+
+    /// Whether a URL-mode elicitation handler is registered.
+    pub fn has_url_elicitation(&self) -> bool {
+        self.url_elicitation.is_some()
     }
 
     /// Answers `sampling/createMessage`; declares `sampling: {}`.
@@ -405,8 +477,15 @@ impl Handlers {
     /// extensions declared (MCP Apps: [`Handlers::ui_mime_types`]).
     pub fn capabilities(&self) -> Value {
         let mut caps = Map::new();
-        if self.has_elicitation() {
-            caps.insert("elicitation".into(), json!({ "form": {} }));
+        if self.has_elicitation() || self.has_url_elicitation() {
+            let mut modes = Map::new();
+            if self.has_elicitation() {
+                modes.insert("form".into(), json!({}));
+            }
+            if self.has_url_elicitation() {
+                modes.insert("url".into(), json!({}));
+            }
+            caps.insert("elicitation".into(), Value::Object(modes));
         }
         if self.has_sampling() {
             caps.insert("sampling".into(), json!({}));
@@ -446,12 +525,32 @@ impl Handlers {
             });
         }
         let outcome = match method {
+            ELICITATION if params.get("mode").and_then(Value::as_str) == Some("url") => {
+                let Some(handler) = &self.url_elicitation else {
+                    if self.elicitation.is_none() {
+                        return Err(not_found());
+                    }
+                    return Err(rpc_error(
+                        jsonrpc::INVALID_PARAMS,
+                        "elicitation mode \"url\" is not supported (declared: form)".into(),
+                    ));
+                };
+                let request: UrlElicitRequest = serde_json::from_value(params)
+                    .map_err(|e| rpc_error(jsonrpc::INVALID_PARAMS, format!("invalid elicitation params: {e}")))?;
+                if !is_openable(&request.url) {
+                    // Not a link a person may be offered: never shown, never opened.
+                    log::warn!("server={}: refused a URL elicitation whose url is not http(s)", cx.server);
+                    return Err(rpc_error(jsonrpc::INVALID_PARAMS, "elicitation url must be an http(s) URL".into()));
+                }
+                guarded(cx, method, || handler.elicit_url(cx, request).map(|r| to_value(&r)))
+            }
             ELICITATION => {
                 let Some(handler) = &self.elicitation else { return Err(not_found()) };
                 if let Some(mode) = params.get("mode").and_then(Value::as_str).filter(|m| *m != "form") {
+                    let declared = if self.has_url_elicitation() { "form, url" } else { "form" };
                     return Err(rpc_error(
                         jsonrpc::INVALID_PARAMS,
-                        format!("elicitation mode {mode:?} is not supported (declared: form)"),
+                        format!("elicitation mode {mode:?} is not supported (declared: {declared})"),
                     ));
                 }
                 let request: ElicitRequest = serde_json::from_value(params)
@@ -588,6 +687,37 @@ mod tests {
         assert_eq!(v, json!({"action":"accept","content":{"name":"John Doe","age":30,"score":95.5,"verified":true}}));
         let e = h.dispatch(&cx(), ELICITATION, Some(r#"{"mode":"url","message":"m","url":"https://x"}"#)).unwrap_err();
         assert_eq!(e.code, jsonrpc::INVALID_PARAMS);
+    }
+
+    #[test]
+    fn url_elicitation_gets_the_full_url_and_the_asking_server() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let h = Handlers::new().url_elicitation(move |cx: &RequestContext, r: UrlElicitRequest| {
+            log.lock().unwrap().push((cx.server.clone(), r.url, r.elicitation_id, r.message));
+            Ok(ElicitResult::accept_url())
+        });
+        assert_eq!(h.capabilities(), json!({ "elicitation": { "url": {} } }));
+        let url = "https://auth.example.com/connect?elicitation=abc&state=x#frag";
+        let params = json!({"mode": "url", "message": "Sign in", "url": url, "elicitationId": "abc"}).to_string();
+        assert_eq!(h.dispatch(&cx(), ELICITATION, Some(&params)).unwrap(), json!({"action": "accept"}));
+        assert_eq!(
+            seen.lock().unwrap()[0],
+            ("s".to_string(), url.to_string(), Some("abc".to_string()), "Sign in".to_string())
+        );
+        for bad in
+            ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,x", "https://", "https:///x", "ftp://x"]
+        {
+            let params = json!({"mode": "url", "message": "m", "url": bad}).to_string();
+            let e = h.dispatch(&cx(), ELICITATION, Some(&params)).unwrap_err();
+            assert_eq!(e.code, jsonrpc::INVALID_PARAMS, "{bad}");
+        }
+        assert_eq!(seen.lock().unwrap().len(), 1, "an unsafe URL never reaches the handler");
+        // Form requests still need a form handler; both modes declared together.
+        let form = r#"{"message":"m","requestedSchema":{"type":"object"}}"#;
+        assert_eq!(h.dispatch(&cx(), ELICITATION, Some(form)).unwrap_err().code, jsonrpc::METHOD_NOT_FOUND);
+        let both = h.elicitation(|_: &RequestContext, _| Ok(ElicitResult::cancel()));
+        assert_eq!(both.capabilities(), json!({ "elicitation": { "form": {}, "url": {} } }));
     }
 
     #[test]

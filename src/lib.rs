@@ -198,7 +198,8 @@ pub use deadline::Phase;
 pub use error::{Error, ErrorKind, Result};
 pub use handlers::{
     CreateMessageRequest, CreateMessageResult, ElicitAction, ElicitRequest, ElicitResult, ElicitationHandler,
-    HandlerError, Handlers, RequestContext, Root, RootsHandler, SamplingHandler,
+    HandlerError, Handlers, RequestContext, Root, RootsHandler, SamplingHandler, UrlElicitRequest,
+    UrlElicitationHandler,
 };
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};

@@ -57,6 +57,10 @@ pub enum Fault {
     /// After `notifications/initialized`, send a request with this method (e.g. `roots/list`)
     /// to the client; its answer is recorded in [`Stats::client_answers`].
     RequestClient(String),
+    /// [`Fault::RequestClient`] with params: the method, and the params as JSON text (sent
+    /// as they are when they parse, else none), e.g. a URL-mode `elicitation/create`. HTTP+SSE
+    /// and stdio.
+    RequestClientWith(String, String),
     /// After `notifications/initialized`, send a `notifications/message`
     /// `{level: "info", logger: "test", data: "hello"}` and a `notifications/progress`. Over
     /// stdio on the 2026-07-28 wire: after acknowledging a `subscriptions/listen` that asked for

@@ -128,10 +128,14 @@ impl State {
     }
 
     fn request_client(&mut self, method: &str) {
+        self.request_client_with(method, None);
+    }
+
+    fn request_client_with(&mut self, method: &str, params: Option<&Value>) {
         self.next_request += 1;
         let id = RequestId::String(format!("server-{}", self.next_request));
         self.asked.insert(id.clone(), method.to_string());
-        self.send(jsonrpc::encode_request::<Value>(&id, method, None), None);
+        self.send(jsonrpc::encode_request::<Value>(&id, method, params), None);
     }
 }
 
@@ -298,6 +302,9 @@ fn after_initialized(spec: &Spec, state: &mut State) {
         match fault {
             Fault::PingClient => state.request_client("ping"),
             Fault::RequestClient(method) => state.request_client(method),
+            Fault::RequestClientWith(method, params) => {
+                state.request_client_with(method, serde_json::from_str::<Value>(params).ok().as_ref());
+            }
             Fault::NotifyAfterInitialized => {
                 let log = json!({"level": "info", "logger": "test", "data": "hello"});
                 state.send(jsonrpc::encode_notification("notifications/message", Some(&log)), None);

@@ -140,7 +140,7 @@ fn loopback(redirect_uri: &str) -> Result<(u16, String), String> {
 /// shell). `Err` when it cannot be started or fails at once (no display, say); else the child
 /// when it still runs after a second (reaped later if it can be), `None` when it has been
 /// reaped.
-fn open_browser(url: &str, deadline: Instant) -> Result<Option<std::process::Child>, ()> {
+pub(super) fn open_browser(url: &str, deadline: Instant) -> Result<Option<std::process::Child>, ()> {
     let mut command = if cfg!(target_os = "macos") {
         Command::new("open")
     } else if cfg!(windows) {
@@ -262,13 +262,16 @@ fn respond(stream: &mut TcpStream, status: u16, title: &str, text: &str) {
     let _ = stream.write_all(reply.as_bytes());
 }
 
-/// The orchestrator the commands use: the person's step is [`Browser`].
+/// The orchestrator the commands use: the person's step is [`Browser`]; a URL elicitation is
+/// asked with [`UrlPrompt`](super::elicit::UrlPrompt).
 ///
 /// A command runs once and exits: it opens no change-notification stream
 /// (`listen_for_changes: false`), whatever the config says; nothing would be there to hear it.
 pub fn orchestrator(mut config: Config, no_browser: bool) -> Orchestrator {
     config.orchestration.listen_for_changes = false;
-    Orchestrator::new(config).with_authorization_handler(Arc::new(Browser { no_browser }))
+    // A server's URL elicitation: shown with the server's name, opened only if the person says so.
+    let handlers = mcp_orchestrator::Handlers::new().url_elicitation(super::elicit::UrlPrompt { no_browser });
+    Orchestrator::new(config).with_handlers(handlers).with_authorization_handler(Arc::new(Browser { no_browser }))
 }
 
 /// `login`: loads the config, then [`log_in`] with `--timeout` (default

@@ -6,6 +6,7 @@ pub mod call;
 pub mod check;
 pub mod demo;
 pub mod docs;
+pub mod elicit;
 pub mod gather;
 pub mod list;
 pub mod login;

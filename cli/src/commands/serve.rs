@@ -14,7 +14,9 @@ use super::{initialize, load, login};
 /// `serve`: connect, then serve until stdin ends (stdio) or the process is stopped (http).
 pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
     let config = load(cli, &args.config.config)?;
-    let o = Arc::new(login::orchestrator(config, cli.no_browser));
+    // No URL elicitation prompt: over stdio, stdin is the MCP stream, not a person; the relay
+    // (installed by the server below) passes every upstream request to serve's own client.
+    let o = Arc::new(login::orchestrator(config, cli.no_browser).with_handlers(mcp_orchestrator::Handlers::new()));
     // The server first: it relays the upstream servers' requests to its client, which their
     // sessions declare when they connect.
     let server = match args.defer_tools {

@@ -55,10 +55,14 @@ impl Session {
     }
 
     fn request_client(&self, method: &str) {
+        self.request_client_with(method, None);
+    }
+
+    fn request_client_with(&self, method: &str, params: Option<&Value>) {
         let n = self.next_request.fetch_add(1, Ordering::SeqCst) + 1;
         let id = RequestId::String(format!("server-{n}"));
         lock(&self.asked).insert(id.clone(), method.to_string());
-        self.message(jsonrpc::encode_request::<Value>(&id, method, None));
+        self.message(jsonrpc::encode_request::<Value>(&id, method, params));
     }
 }
 
@@ -224,6 +228,9 @@ fn after_initialized(spec: &Spec, session: &Session) {
         match fault {
             Fault::PingClient => session.request_client("ping"),
             Fault::RequestClient(method) => session.request_client(method),
+            Fault::RequestClientWith(method, params) => {
+                session.request_client_with(method, serde_json::from_str::<Value>(params).ok().as_ref());
+            }
             Fault::NotifyAfterInitialized => {
                 let log = json!({"level": "info", "logger": "test", "data": "hello"});
                 session.message(jsonrpc::encode_notification("notifications/message", Some(&log)));
