@@ -465,3 +465,49 @@ fn http_stateless_requests_need_their_envelope_and_routing_headers() {
     served.shutdown();
     o.close();
 }
+
+#[test]
+fn stateless_clients_are_asked_with_input_required_rounds() {
+    let (alpha, beta, slow) = upstreams();
+    let o = orchestrator(&alpha, &beta, &slow);
+    let mut c = StdioClient::start(Server::new(Arc::clone(&o)));
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "sampling": {}, "roots": {}},
+    });
+    for tool in ["ask_alpha", "ask_beta"] {
+        let mut params = json!({"name": tool, "arguments": {}, "_meta": meta});
+        let mut asked = Vec::new();
+        let result = loop {
+            c.send(&json!({"jsonrpc": "2.0", "id": 20 + asked.len(), "method": "tools/call", "params": params}));
+            let r = c.next();
+            let result = r["result"].clone();
+            if result["resultType"] != "input_required" {
+                break r;
+            }
+            let requests = result["inputRequests"].as_object().unwrap_or_else(|| panic!("{r}"));
+            let mut responses = serde_json::Map::new();
+            for (key, request) in requests {
+                let mark = json!(format!("{tool}-{}", asked.len()));
+                let answer = answer_for(&json!({"id": mark, "method": request["method"]}))["result"].clone();
+                asked.push(request["method"].as_str().unwrap().to_string());
+                responses.insert(key.clone(), answer);
+            }
+            params["inputResponses"] = Value::Object(responses);
+            params["requestState"] = result["requestState"].clone();
+        };
+        asked.sort();
+        assert_eq!(asked, ["elicitation/create", "roots/list", "sampling/createMessage"], "{tool}");
+        assert_eq!(result["result"]["resultType"], "complete", "{result}");
+        let answers = answers_in(&result);
+        for method in ["elicitation/create", "sampling/createMessage", "roots/list"] {
+            assert!(answers[method].get("result").is_some(), "{tool} {method}: {answers}");
+        }
+    }
+    // A state that names no call is refused.
+    let params = json!({"name": "ask_alpha", "requestState": "forged", "inputResponses": {}, "_meta": meta});
+    c.send(&json!({"jsonrpc": "2.0", "id": 90, "method": "tools/call", "params": params}));
+    assert_eq!(c.next()["error"]["code"], -32602);
+    c.close();
+    o.close();
+}

@@ -27,6 +27,8 @@ mod streamable;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::thread;
+use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
@@ -67,7 +69,7 @@ pub struct Server {
     /// Deferred mode: above this many tools, `tools/list` offers `search_tools` and `call_tool`.
     defer_tools: Option<usize>,
     /// The routed calls in flight, and our requests to downstream clients (`relay.rs`).
-    relays: relay::Relays,
+    relays: Arc<relay::Relays>,
     /// The most entries of one list answer.
     page_size: AtomicUsize,
 }
@@ -193,7 +195,7 @@ impl Server {
             version: env!("CARGO_PKG_VERSION").into(),
             sinks: Mutex::new(Vec::new()),
             defer_tools,
-            relays: relay::Relays::default(),
+            relays: Arc::default(),
             page_size: AtomicUsize::new(DEFAULT_PAGE_SIZE),
         });
         let weak = Arc::downgrade(&server);
@@ -312,7 +314,7 @@ impl Server {
         );
         let result = result.map(|v| match v {
             Value::Object(mut m) => {
-                m.insert("resultType".into(), json!("complete"));
+                m.entry("resultType").or_insert_with(|| json!("complete"));
                 if cacheable {
                     // The merged lists change whenever an upstream's do: no freshness promised,
                     // and never shared across authorization contexts.
@@ -376,6 +378,11 @@ impl Server {
                 paged("resourceTemplates", templates, params, self.page_size.load(Ordering::Relaxed))
             }
             "tools/call" => {
+                // A stateless client's answer to what the upstream asked (an input_required
+                // round): the call it resumes is named by its requestState.
+                if !handshake && let Some(state) = params.get("requestState").and_then(Value::as_str) {
+                    return self.relays.resume(state, params.get("inputResponses"));
+                }
                 let name = str_param(params, "name")?;
                 let arguments = params.get("arguments").cloned().unwrap_or_else(|| json!({}));
                 let g = catalogue()?;
@@ -396,6 +403,9 @@ impl Server {
                 };
                 let (server, original) = (tool.server.clone(), tool.original.clone());
                 drop(g);
+                if !handshake {
+                    return self.call_stateless(server, original, arguments, params, ex);
+                }
                 let begun = ex.link.map(|link| {
                     let progress = params.pointer("/_meta/progressToken").cloned();
                     let id = ex.id.cloned().unwrap_or(Value::Null);
@@ -408,13 +418,7 @@ impl Server {
                 {
                     return Err(rpc_error(CANCELLED, "the request was cancelled", None));
                 }
-                match called {
-                    Ok(result) => to_value(&result),
-                    // An unknown tool is a protocol error.
-                    Err(e @ Error::NoServer { .. }) => Err(upstream_error(&e)),
-                    // The owner failed: a tool execution error the model can see.
-                    Err(e) => to_value(&CallToolResult::from_text(e.to_string()).with_error(true)),
-                }
+                call_outcome(called)
             }
             "prompts/get" => {
                 let name = str_param(params, "name")?;
@@ -447,7 +451,54 @@ impl Server {
     }
 }
 
+/// A routed call's answer: its result; an unknown tool is a protocol error; the owner's
+/// failure a tool execution error the model can see.
+fn call_outcome(called: crate::error::Result<CallToolResult>) -> Result<Value, RpcError> {
+    match called {
+        Ok(result) => to_value(&result),
+        Err(e @ Error::NoServer { .. }) => Err(upstream_error(&e)),
+        Err(e) => to_value(&CallToolResult::from_text(e.to_string()).with_error(true)),
+    }
+}
+
 impl Server {
+    /// A stateless (2026-07-28) client's `tools/call`: it cannot be sent requests, so the
+    /// upstream call runs on a thread of its own (`serve-stateless-call`, which ends with the
+    /// call, bounded by the upstream's timeout) and what the upstream asks meanwhile is
+    /// returned as an `input_required` result; the client's retry resumes it
+    /// ([`relay::Relays::resume`]). Progress goes out on the client's connection.
+    fn call_stateless(
+        &self,
+        server: String,
+        original: String,
+        arguments: Value,
+        params: &Value,
+        ex: Exchange<'_>,
+    ) -> Result<Value, RpcError> {
+        let o = Arc::clone(&self.orchestrator);
+        let timeout =
+            o.config().servers.iter().find(|s| s.name == server).map_or(Duration::from_secs(60), |s| s.timeout);
+        let capabilities = params.get("_meta").and_then(|m| m.get(META_CAPABILITIES)).cloned().unwrap_or_default();
+        let (asks_tx, asks) = crossbeam_channel::unbounded();
+        let link = Arc::new(relay::Link::asking(ex.link, capabilities, asks_tx));
+        let progress = params.pointer("/_meta/progressToken").cloned();
+        let (done_tx, done) = crossbeam_channel::bounded(1);
+        let relays = Arc::clone(&self.relays);
+        thread::Builder::new()
+            .name("serve-stateless-call".into())
+            .spawn(move || {
+                let begun = relays.begin(&server, &link, Value::Null, progress, true);
+                let called = o.call_tool_controlled(Some(&server), &original, arguments, &begun.control);
+                relays.finish(begun);
+                drop(link);
+                let _ = done_tx.send(call_outcome(called));
+            })
+            .map_err(|e| rpc_error(INTERNAL_ERROR, format!("cannot start the call: {e}"), None))?;
+        // Its deadline and a margin: the call ends (or asks) by then.
+        let deadline = Instant::now() + timeout + Duration::from_secs(5);
+        self.relays.round(relay::Running { done, asks, deadline })
+    }
+
     fn deferred(&self, g: &Gathered) -> bool {
         self.defer_tools.is_some_and(|n| g.tools.len() > n)
     }

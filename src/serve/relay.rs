@@ -36,6 +36,9 @@ const ID_PREFIX: &str = "mcp-orchestrator-";
 /// block: a channel send), and what the client declared.
 pub(crate) struct Link {
     send: Box<dyn Fn(Vec<u8>) -> bool + Send + Sync>,
+    /// A stateless (2026-07-28) client cannot be sent requests: what the upstream asks goes
+    /// here instead, to be returned as an `input_required` result ([`Relays::round`]).
+    asks: Option<Sender<Ask>>,
     /// The connection (cancellations name request ids of one connection): `stdio-<n>`, or the
     /// HTTP session id.
     key: String,
@@ -49,7 +52,15 @@ impl Link {
         capabilities: Value,
         send: impl Fn(Vec<u8>) -> bool + Send + Sync + 'static,
     ) -> Link {
-        Link { send: Box::new(send), key, capabilities: Mutex::new(capabilities) }
+        Link { send: Box::new(send), asks: None, key, capabilities: Mutex::new(capabilities) }
+    }
+
+    /// A link for one stateless call: messages go out on `base` (if any), requests to `asks`.
+    pub(crate) fn asking(base: Option<&Arc<Link>>, capabilities: Value, asks: Sender<Ask>) -> Link {
+        let base = base.cloned();
+        let key = format!("{ID_PREFIX}stateless-{}", token());
+        let send = move |bytes: Vec<u8>| base.as_ref().is_some_and(|b| b.send(bytes));
+        Link { send: Box::new(send), asks: Some(asks), key, capabilities: Mutex::new(capabilities) }
     }
 
     pub(crate) fn key(&self) -> &str {
@@ -108,6 +119,45 @@ pub(crate) struct Relays {
     next: AtomicU64,
     calls: Mutex<HashMap<u64, Routed>>,
     asked: Mutex<HashMap<String, Sender<Result<Value, RpcError>>>>,
+    /// Stateless calls waiting for their client's input, by `requestState`.
+    parked: Mutex<HashMap<String, Parked>>,
+}
+
+/// What an upstream asks during a stateless call: the request, and where its answer goes.
+pub(crate) struct Ask {
+    method: String,
+    params: Value,
+    answer: Sender<Result<Value, RpcError>>,
+    /// When the upstream stops waiting for it.
+    deadline: Instant,
+}
+
+/// A stateless call running upstream (its thread's result comes on `done`), and what it asks.
+pub(crate) struct Running {
+    pub(crate) done: Receiver<Result<Value, RpcError>>,
+    pub(crate) asks: Receiver<Ask>,
+    /// How long a round waits for the result or the next request.
+    pub(crate) deadline: Instant,
+}
+
+/// A stateless call whose client was asked for input: resumed by the request that carries its
+/// `requestState`.
+struct Parked {
+    running: Running,
+    ask: Ask,
+    key: String,
+}
+
+/// The key of the one input request of a round.
+const INPUT_KEY: &str = "upstream";
+
+/// An unguessable token (a requestState).
+fn token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        return crate::op::OpId::new().to_string();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A registered call: [`Relays::finish`] it.
@@ -231,6 +281,20 @@ impl Relays {
                 data: None,
             });
         }
+        if let Some(asks) = &link.asks {
+            // A stateless client: the call's round returns it as an input request.
+            let (tx, rx) = bounded(1);
+            let ask = Ask { method: method.to_string(), params, answer: tx, deadline: cx.deadline };
+            if asks.send(ask).is_err() {
+                return Err(error("the client of serve is gone".into()));
+            }
+            let left = cx.deadline.saturating_duration_since(Instant::now());
+            return crossbeam_channel::select! {
+                recv(rx) -> r => r.unwrap_or_else(|_| Err(error("the client of serve did not answer".into()))),
+                recv(cancelled) -> _ => Err(error("the call was cancelled".into())),
+                default(left) => Err(error(format!("the client of serve did not answer {method} in time"))),
+            };
+        }
         let id = format!("{ID_PREFIX}{}", self.next.fetch_add(1, Ordering::Relaxed));
         let (tx, rx) = bounded(1);
         lock(&self.asked).insert(id.clone(), tx);
@@ -257,6 +321,57 @@ impl Relays {
                 Err(error(format!("the client of serve did not answer {method}: {reason}")))
             }
         }
+    }
+}
+
+impl Relays {
+    /// Waits for a stateless call's next event: its result (complete), or a request of its
+    /// upstream, returned as an `input_required` result whose `requestState` resumes it.
+    pub(crate) fn round(&self, running: Running) -> Result<Value, RpcError> {
+        let left = running.deadline.saturating_duration_since(Instant::now());
+        crossbeam_channel::select! {
+            recv(running.done) -> r => r.unwrap_or_else(|_| Err(error("the call ended without a result".into()))),
+            recv(running.asks) -> ask => match ask {
+                Ok(ask) => Ok(self.park(Parked { running, ask, key: INPUT_KEY.to_string() })),
+                Err(_) => running.done.recv_deadline(running.deadline)
+                    .unwrap_or_else(|_| Err(error("the call ended without a result".into()))),
+            },
+            default(left) => Err(error("the upstream call did not end in time".into())),
+        }
+    }
+
+    /// Parks a call on its input request: the `input_required` result.
+    fn park(&self, parked: Parked) -> Value {
+        let state = token();
+        let result = json!({
+            "resultType": "input_required",
+            "inputRequests": {parked.key.clone(): {"method": parked.ask.method, "params": parked.ask.params}},
+            "requestState": state,
+        });
+        let now = Instant::now();
+        let mut all = lock(&self.parked);
+        // Calls nobody came back for: their upstream gave up waiting (dropping the answer's
+        // sender ends its wait at once).
+        all.retain(|_, p| p.ask.deadline > now);
+        all.insert(state, parked);
+        result
+    }
+
+    /// Resumes the stateless call `state` names with `responses` (the client's
+    /// `inputResponses`): the next round. Its answer missing, the same request again.
+    pub(crate) fn resume(&self, state: &str, responses: Option<&Value>) -> Result<Value, RpcError> {
+        let Some(parked) = lock(&self.parked).remove(state) else {
+            return Err(RpcError {
+                code: jsonrpc::INVALID_PARAMS,
+                message: "unknown or expired requestState".into(),
+                data: None,
+            });
+        };
+        let Some(answer) = responses.and_then(|r| r.get(&parked.key)).cloned() else {
+            return Ok(self.park(parked));
+        };
+        let _ = parked.ask.answer.try_send(Ok(answer));
+        self.round(parked.running)
     }
 }
 
