@@ -1,16 +1,15 @@
 //! Randomness, PKCE (RFC 7636, `S256`) and the `private_key_jwt` client assertion (RFC 7523,
-//! `ES256` or `RS256`). The primitives come from crates: `getrandom` (the system's generator),
-//! `sha2`, `base64`, `p256` (ECDSA P-256), `ring` (RSA PKCS#1 v1.5 signatures; already in the
-//! build as rustls's provider).
+//! `ES256` or `RS256`). The primitives come from `ring` (the system's generator, SHA-256, ECDSA
+//! P-256 and RSA PKCS#1 v1.5 signatures; already in the build as rustls's provider) and `base64`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use sha2::{Digest, Sha256};
+use ring::rand::SecureRandom as _;
 
 /// `n` random bytes from the system, base64url without padding.
 pub(crate) fn random_string(n: usize) -> Result<String, String> {
     let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| format!("no system randomness: {e}"))?;
+    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| "no system randomness".to_string())?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -32,7 +31,7 @@ impl Pkce {
 
 /// `BASE64URL(SHA256(text))`.
 pub(crate) fn s256(text: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(text.as_bytes()))
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()))
 }
 
 /// The signing algorithms of `private_key_jwt`.
@@ -47,13 +46,16 @@ pub(crate) fn default_algorithm(private_key_pem: &str) -> &'static str {
     }
 }
 
+/// The DER inside a PEM (its base64 lines between the `-----` markers).
+fn pem_der(pem: &str) -> Result<Vec<u8>, String> {
+    let body: String = pem.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD.decode(body).map_err(|_| "the private key is not a PEM".to_string())
+}
+
 /// An RSA private key from a PEM: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE
 /// KEY`).
 fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, String> {
-    let body: String = pem.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("-----")).collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .map_err(|_| "the private key is not a PEM".to_string())?;
+    let der = pem_der(pem)?;
     let key = if pem.contains("BEGIN RSA PRIVATE KEY") {
         ring::rsa::KeyPair::from_der(&der)
     } else {
@@ -64,7 +66,7 @@ fn rsa_key(pem: &str) -> Result<ring::rsa::KeyPair, String> {
 
 /// A signed `client_assertion` (RFC 7523 §2.2): `iss` = `sub` = the client id, `aud` = the
 /// authorization server's issuer, a fresh `jti`, five minutes of validity. `ES256` with a
-/// PKCS#8 PEM P-256 key, or `RS256` with a PKCS#8 or PKCS#1 PEM RSA key (2048 bits or more).
+/// PKCS#8 PEM P-256 key (holding its public key), or `RS256` with a PKCS#8 or PKCS#1 PEM RSA key (2048 bits or more).
 pub(crate) fn client_assertion(
     private_key_pem: &str,
     algorithm: &str,
@@ -94,12 +96,17 @@ pub(crate) fn client_assertion(
         .map_err(|_| "RSA signing failed".to_string())?;
         signature
     } else {
-        use p256::ecdsa::signature::Signer as _;
-        use p256::pkcs8::DecodePrivateKey as _;
-        let key = p256::ecdsa::SigningKey::from_pkcs8_pem(private_key_pem)
-            .map_err(|_| "the private key is not a PKCS#8 PEM P-256 key".to_string())?;
-        let signature: p256::ecdsa::Signature = key.sign(signing_input.as_bytes());
-        signature.to_bytes().to_vec()
+        // ring takes PKCS#8 with the public key inside (what OpenSSL and most tools write).
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &pem_der(private_key_pem)?,
+            &rng,
+        )
+        .map_err(|e| format!("the private key is not a PKCS#8 PEM P-256 key ({e})"))?;
+        // FIXED: the JWS form, r || s, 64 bytes (RFC 7518 §3.4).
+        let signature = key.sign(&rng, signing_input.as_bytes()).map_err(|_| "ECDSA signing failed".to_string())?;
+        signature.as_ref().to_vec()
     };
     Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
 }
@@ -115,5 +122,35 @@ mod tests {
         assert_eq!(p.verifier.len(), 43);
         assert_eq!(p.challenge, s256(&p.verifier));
         assert_ne!(Pkce::new().unwrap().verifier, p.verifier);
+    }
+
+    const P256_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgc/uOwHTRAxA4zXQ+
+C+/KNeJisAcC0bvFZe+FJpmeJv6hRANCAAT1aoYSxga3tJmEiJWeXaA0vgWDQU1q
+w20qOMFd1tiN8tCDkQIK0kG5e4d+xSmZAEijGxALkWQwZmGrskCBC+Ev
+-----END PRIVATE KEY-----
+";
+
+    #[test]
+    fn es256_assertion_verifies_with_the_keys_public_half() {
+        assert_eq!(default_algorithm(P256_PKCS8), "ES256");
+        let jwt = client_assertion(P256_PKCS8, "ES256", "client", "https://as.example").unwrap();
+        let (signed, signature) = jwt.rsplit_once('.').unwrap();
+        let signature = URL_SAFE_NO_PAD.decode(signature).unwrap();
+        assert_eq!(signature.len(), 64, "JWS ES256 is r || s");
+        let rng = ring::rand::SystemRandom::new();
+        let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+            &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            &pem_der(P256_PKCS8).unwrap(),
+            &rng,
+        )
+        .unwrap();
+        let public = ring::signature::UnparsedPublicKey::new(
+            &ring::signature::ECDSA_P256_SHA256_FIXED,
+            ring::signature::KeyPair::public_key(&key).as_ref(),
+        );
+        assert!(public.verify(signed.as_bytes(), &signature).is_ok());
+        let err = client_assertion("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "ES256", "c", "a");
+        assert!(err.unwrap_err().starts_with("the private key is not a PKCS#8 PEM P-256 key"));
     }
 }

@@ -50,7 +50,7 @@ pub(super) fn token(shared: &Shared, state: &mut State, r: &Recorded, issuer: &s
                 return refused("invalid_grant");
             };
             let verifier = param("code_verifier").unwrap_or_default();
-            let challenge = URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(verifier.as_bytes()));
+            let challenge = URL_SAFE_NO_PAD.encode(ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes()));
             if code.client_id != client_id
                 || challenge != code.challenge
                 || param("redirect_uri").as_deref() != Some(&code.redirect_uri)
@@ -89,8 +89,6 @@ fn secret_ok(o: &AuthServerBuilder, state: &State, id: &str, secret: &str) -> bo
 /// Checks an ES256 or RS256 client assertion (the algorithm its header names, with the
 /// client's key): signature, `iss` = `sub` = the client, `aud` = the issuer.
 fn verify_assertion(o: &AuthServerBuilder, assertion: &str, issuer: &str) -> Option<String> {
-    use p256::ecdsa::signature::Verifier as _;
-    use p256::pkcs8::DecodePrivateKey as _;
     let (id, pem) = o.jwt_client.as_ref()?;
     let (signed, signature) = assertion.rsplit_once('.')?;
     let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
@@ -98,9 +96,18 @@ fn verify_assertion(o: &AuthServerBuilder, assertion: &str, issuer: &str) -> Opt
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(signed.split('.').next()?).ok()?).ok()?;
     match header["alg"].as_str()? {
         "ES256" => {
-            let key = p256::ecdsa::SigningKey::from_pkcs8_pem(pem).ok()?;
-            let signature = p256::ecdsa::Signature::from_slice(&signature).ok()?;
-            key.verifying_key().verify(signed.as_bytes(), &signature).ok()?;
+            let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+            let key = ring::signature::EcdsaKeyPair::from_pkcs8(
+                &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &STANDARD.decode(body).ok()?,
+                &ring::rand::SystemRandom::new(),
+            )
+            .ok()?;
+            let public = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::ECDSA_P256_SHA256_FIXED,
+                ring::signature::KeyPair::public_key(&key).as_ref(),
+            );
+            public.verify(signed.as_bytes(), &signature).ok()?;
         }
         "RS256" => {
             let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
