@@ -18,6 +18,8 @@ mod prompts;
 mod resources;
 mod size;
 mod tools;
+// Tasks of both eras: the created-task shapes, a task's state, the poll delay (pure).
+pub(crate) mod tasks;
 
 pub use capabilities::{
     Implementation, InitializeResult, ListChangedCapability, ResourcesCapability, ServerCapabilities,

@@ -1,0 +1,223 @@
+//! Tasks, as both protocol eras put them on the wire (pure; the session and client layers
+//! are to drive them):
+//!
+//! - 2026-07-28, the `io.modelcontextprotocol/tasks` extension (SEP-2663): a task-capable
+//!   request (`tools/call`) may answer `resultType: "task"` with the task's fields inline
+//!   (`taskId`, `status`, `ttlMs`, `pollIntervalMs`, …); `tasks/get` answers a detailed task
+//!   (`result` when completed, `error` when failed, `inputRequests` when input is required).
+//! - 2025-11-25, the experimental `task` parameter: a `tools/call` with `params.task = {ttl}`
+//!   answers `{"task": {…, "ttl", "pollInterval"}}`; `tasks/get` answers the task's fields
+//!   inline; the result comes from `tasks/result`.
+//!
+//! [`TaskState::parse`] reads either spelling; [`created`] tells a created task from a plain
+//! result; [`poll_delay`] is the wait before the next `tasks/get`: never shorter than the
+//! server's `pollIntervalMs`, jittered upwards.
+
+// Not yet called: the session and client halves of tasks are still to be written (issue 20).
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+/// The extension's identifier (2026-07-28), declared under the client capabilities' `extensions`.
+pub(crate) const EXTENSION: &str = "io.modelcontextprotocol/tasks";
+
+/// The poll interval used when the server suggests none.
+pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The shortest poll interval honoured (a server's `0` would otherwise spin).
+pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Where a task is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum TaskStatus {
+    /// In progress.
+    Working,
+    /// The server waits for input (2026-07-28: `inputRequests`; 2025-11-25: over `tasks/result`).
+    InputRequired,
+    /// Done; the result is available.
+    Completed,
+    /// Ended with a JSON-RPC error.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl TaskStatus {
+    fn parse(s: &str) -> Option<TaskStatus> {
+        Some(match s {
+            "working" => TaskStatus::Working,
+            "input_required" => TaskStatus::InputRequired,
+            "completed" => TaskStatus::Completed,
+            "failed" => TaskStatus::Failed,
+            "cancelled" => TaskStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// `completed`, `failed` and `cancelled` never change again.
+    pub(crate) fn is_terminal(&self) -> bool {
+        matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+}
+
+/// A task as one answer described it.
+#[derive(Debug)]
+pub(crate) struct TaskState {
+    pub(crate) task_id: String,
+    pub(crate) status: TaskStatus,
+    pub(crate) status_message: Option<String>,
+    /// Milliseconds the server keeps the task from its creation (`None`: unlimited or unsaid).
+    pub(crate) ttl_ms: Option<u64>,
+    /// The server's suggested poll interval.
+    pub(crate) poll_interval_ms: Option<u64>,
+    /// 2026-07-28, `completed`: the original request's result, raw.
+    pub(crate) result: Option<Box<RawValue>>,
+    /// 2026-07-28, `failed`: the JSON-RPC error.
+    pub(crate) error: Option<Value>,
+    /// 2026-07-28, `input_required`: the outstanding requests by key.
+    pub(crate) input_requests: Option<serde_json::Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(rename = "taskId")]
+    task_id: String,
+    status: String,
+    #[serde(rename = "statusMessage", default)]
+    status_message: Option<String>,
+    #[serde(rename = "ttlMs", alias = "ttl", default)]
+    ttl: Option<u64>,
+    #[serde(rename = "pollIntervalMs", alias = "pollInterval", default)]
+    poll_interval: Option<u64>,
+    #[serde(default)]
+    result: Option<Box<RawValue>>,
+    #[serde(default)]
+    error: Option<Value>,
+    #[serde(rename = "inputRequests", default)]
+    input_requests: Option<serde_json::Map<String, Value>>,
+}
+
+impl TaskState {
+    /// A task's fields (either era's spelling), or why they are not a task.
+    pub(crate) fn parse(raw: &str) -> Result<TaskState, String> {
+        let w: Wire = serde_json::from_str(raw).map_err(|e| format!("not a task: {e}"))?;
+        let status = TaskStatus::parse(&w.status).ok_or_else(|| format!("unknown task status {:?}", w.status))?;
+        if w.task_id.is_empty() {
+            return Err("the task has an empty taskId".into());
+        }
+        Ok(TaskState {
+            task_id: w.task_id,
+            status,
+            status_message: w.status_message,
+            ttl_ms: w.ttl,
+            poll_interval_ms: w.poll_interval,
+            result: w.result,
+            error: w.error,
+            input_requests: w.input_requests,
+        })
+    }
+}
+
+/// What a task-capable request answered.
+#[derive(Debug)]
+pub(crate) enum Created {
+    /// The plain result: the server chose not to make a task.
+    Plain,
+    /// A task was created.
+    Task(TaskState),
+}
+
+/// Tells a created task from a plain result: on the modern wire `resultType: "task"` with the
+/// task inline; on 2025-11-25 a `task` object. A malformed task is an error (the spec: an
+/// invalid response).
+pub(crate) fn created(raw: &str, modern: bool) -> Result<Created, String> {
+    let v: Value = serde_json::from_str(raw).map_err(|e| format!("the result is not JSON: {e}"))?;
+    if modern {
+        if v.get("resultType").and_then(Value::as_str) != Some("task") {
+            return Ok(Created::Plain);
+        }
+        return TaskState::parse(raw).map(Created::Task);
+    }
+    match v.get("task") {
+        Some(task @ Value::Object(_)) if v.get("content").is_none() => {
+            TaskState::parse(&task.to_string()).map(Created::Task)
+        }
+        _ => Ok(Created::Plain),
+    }
+}
+
+/// The wait before the next `tasks/get`: the server's interval (or the default), never less,
+/// plus up to a quarter more of jitter (so that many waiters do not poll in step), and no
+/// longer than `remaining` (the caller's deadline).
+pub(crate) fn poll_delay(poll_interval_ms: Option<u64>, remaining: Duration) -> Duration {
+    let base = poll_interval_ms.map(Duration::from_millis).unwrap_or(DEFAULT_POLL_INTERVAL).max(MIN_POLL_INTERVAL);
+    let quarter = (base / 4).as_nanos().min(u64::MAX as u128) as u64;
+    let extra = if quarter == 0 { 0 } else { crate::backoff::random() % quarter.saturating_add(1) };
+    base.saturating_add(Duration::from_nanos(extra)).min(remaining)
+}
+
+/// The params of a `tasks/*` request.
+pub(crate) fn params(task_id: &str) -> Value {
+    serde_json::json!({ "taskId": task_id })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_eras_spellings_parse() {
+        let modern = r#"{"resultType":"task","taskId":"t1","status":"working","createdAt":"x","lastUpdatedAt":"x","ttlMs":60000,"pollIntervalMs":5000}"#;
+        let Created::Task(t) = created(modern, true).unwrap() else { panic!("not a task") };
+        assert_eq!((t.task_id.as_str(), &t.status), ("t1", &TaskStatus::Working));
+        assert_eq!((t.ttl_ms, t.poll_interval_ms), (Some(60000), Some(5000)));
+        let legacy = r#"{"task":{"taskId":"t2","status":"input_required","ttl":null,"pollInterval":250}}"#;
+        let Created::Task(t) = created(legacy, false).unwrap() else { panic!("not a task") };
+        assert_eq!(
+            (t.task_id.as_str(), &t.status, t.ttl_ms, t.poll_interval_ms),
+            ("t2", &TaskStatus::InputRequired, None, Some(250))
+        );
+    }
+
+    #[test]
+    fn plain_results_stay_plain_and_bad_tasks_are_errors() {
+        assert!(matches!(created(r#"{"content":[],"resultType":"complete"}"#, true), Ok(Created::Plain)));
+        assert!(matches!(created(r#"{"content":[]}"#, false), Ok(Created::Plain)));
+        // A 2025-11-25 result carrying a `task` *and* content is a plain tool result.
+        assert!(matches!(created(r#"{"content":[],"task":{}}"#, false), Ok(Created::Plain)));
+        let e = created(r#"{"resultType":"task","taskId":"t","status":"sleeping"}"#, true).unwrap_err();
+        assert!(e.contains("sleeping"), "{e}");
+        assert!(created(r#"{"resultType":"task","status":"working"}"#, true).unwrap_err().contains("taskId"));
+    }
+
+    #[test]
+    fn a_detailed_task_carries_its_result_error_or_requests() {
+        let t = TaskState::parse(r#"{"taskId":"t","status":"completed","result":{"content":[]}}"#).unwrap();
+        assert!(t.status.is_terminal());
+        assert_eq!(t.result.unwrap().get(), r#"{"content":[]}"#);
+        let t = TaskState::parse(r#"{"taskId":"t","status":"failed","error":{"code":-1,"message":"m"}}"#).unwrap();
+        assert_eq!(t.error.unwrap()["code"], -1);
+        let t = TaskState::parse(
+            r#"{"taskId":"t","status":"input_required","inputRequests":{"k":{"method":"elicitation/create"}}}"#,
+        )
+        .unwrap();
+        assert!(!t.status.is_terminal());
+        assert_eq!(t.input_requests.unwrap()["k"]["method"], "elicitation/create");
+    }
+
+    #[test]
+    fn the_poll_delay_is_never_shorter_than_the_interval_nor_past_the_deadline() {
+        let long = Duration::from_secs(3600);
+        for _ in 0..200 {
+            let d = poll_delay(Some(200), long);
+            assert!(d >= Duration::from_millis(200) && d <= Duration::from_millis(250), "{d:?}");
+        }
+        assert!(poll_delay(None, long) >= DEFAULT_POLL_INTERVAL);
+        assert!(poll_delay(Some(0), long) >= MIN_POLL_INTERVAL);
+        assert_eq!(poll_delay(Some(5000), Duration::from_millis(30)), Duration::from_millis(30));
+    }
+}
