@@ -141,6 +141,19 @@ pub(crate) struct Answer {
     pub negotiated: Option<&'static str>,
 }
 
+/// 128 bits from the system's generator, in hex: a session id or a requestState a client cannot
+/// guess. Without system randomness (never seen on a supported OS), an op id: still unique in
+/// the process, though guessable, and said so in the log.
+fn unguessable() -> String {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        log::warn!("serve: no system randomness; an op id stands in for an unguessable token");
+        return crate::op::OpId::new().to_string();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn rpc_error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
     RpcError { code, message: message.into(), data }
 }

@@ -153,11 +153,7 @@ const INPUT_KEY: &str = "upstream";
 
 /// An unguessable token (a requestState).
 fn token() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        return crate::op::OpId::new().to_string();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::unguessable()
 }
 
 /// A registered call: [`Relays::finish`] it.

@@ -363,12 +363,7 @@ fn origin_allowed(token: bool, loopback: bool, origin: &str) -> bool {
 }
 
 fn new_session_id() -> String {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No system randomness: fall back on an op id (unique within the process).
-        return crate::op::OpId::new().to_string();
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    super::unguessable()
 }
 
 /// The refusal of a request that is not authorized (token, origin), if it is not.
