@@ -1,8 +1,10 @@
 //! `serve` over Streamable HTTP: `POST /mcp` with one JSON-RPC message, answered with
 //! `application/json`. Handshake-era clients get an `Mcp-Session-Id` from `initialize` and must
 //! send it back; `DELETE /mcp` ends the session. Requests on the 2026-07-28 wire are stateless.
-//! `GET /mcp` (the server-to-client stream) is answered 405: list-changed notifications are not
-//! pushed over HTTP.
+//! A routed call that passes the upstream's requests or progress through is answered with an
+//! event stream instead. `GET /mcp` with a handshake-era session id opens that session's
+//! stream of pushed `list_changed` notifications; on the 2026-07-28 wire the request's
+//! `MCP-Protocol-Version` and routing headers are checked against its body.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
