@@ -13,6 +13,7 @@ pub mod login;
 pub mod prompt;
 pub mod read;
 pub mod serve;
+pub mod serve_reload;
 pub mod status;
 
 use std::path::Path;
