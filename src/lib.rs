@@ -203,7 +203,7 @@ pub use handlers::{
 };
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
-pub use orchestrator::{EXECUTE_QUERY, Orchestrator, ProgressEvent, ProgressStage, ServerStatus};
+pub use orchestrator::{ConfigChanges, EXECUTE_QUERY, Orchestrator, ProgressEvent, ProgressStage, ServerStatus};
 pub use protocol::{
     Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, GetPromptResult, Icon, Implementation,
     InitializeResult, ListChangedCapability, LoggingLevel, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Prompt,

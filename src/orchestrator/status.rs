@@ -51,8 +51,11 @@ impl Orchestrator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn status(&self) -> Vec<ServerStatus> {
-        let slots = self.lock().slots.clone();
-        self.config
+        let (slots, config) = {
+            let state = self.lock();
+            (state.slots.clone(), state.config.clone())
+        };
+        config
             .servers
             .iter()
             .map(|config| {

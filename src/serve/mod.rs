@@ -21,6 +21,7 @@
 
 pub(crate) mod http;
 mod relay;
+mod reload;
 mod stdio;
 mod streamable;
 
@@ -225,17 +226,22 @@ impl Server {
                 return;
             }
             log::info!("op={op} server={upstream}: forwarding {} downstream", n.method);
-            let bytes = crate::jsonrpc::encode_notification::<Value>(&n.method, None);
-            let sinks: Vec<Arc<Sink>> = {
-                let mut sinks = server.sinks.lock().unwrap_or_else(|e| e.into_inner());
-                sinks.retain(|s| s.strong_count() > 0);
-                sinks.iter().filter_map(Weak::upgrade).collect()
-            };
-            for sink in sinks {
-                sink(&bytes);
-            }
+            server.broadcast(&n.method);
         });
         server
+    }
+
+    /// Sends the notification `method` (no params) to every connection that can receive it.
+    fn broadcast(&self, method: &str) {
+        let bytes = crate::jsonrpc::encode_notification::<Value>(method, None);
+        let sinks: Vec<Arc<Sink>> = {
+            let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+            sinks.retain(|s| s.strong_count() > 0);
+            sinks.iter().filter_map(Weak::upgrade).collect()
+        };
+        for sink in sinks {
+            sink(&bytes);
+        }
     }
 
     /// The most entries of one `tools/list`, `prompts/list`, `resources/list` or
