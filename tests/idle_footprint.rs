@@ -80,5 +80,13 @@ fn at_rest_no_pool_thread_and_none_per_server_beyond_what_the_transport_needs() 
     for (orchestrator, _servers) in &all {
         orchestrator.close();
     }
-    assert_eq!(our_threads(), BTreeMap::new(), "nothing after close");
+    // A scoped closer has returned when `close` does; its thread may take a moment more to
+    // leave the task list (the scope waits for the closure, not for the thread's exit).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut threads = our_threads();
+    while !threads.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        threads = our_threads();
+    }
+    assert_eq!(threads, BTreeMap::new(), "nothing after close");
 }
