@@ -64,6 +64,8 @@ pub struct Client {
     known_tools: Arc<Mutex<HashMap<String, KnownTool>>>,
     /// Whether this client listens for changes (`subscriptions/listen`) at all.
     listens: bool,
+    /// The deadline of a `tools/call`: the config's `tool_timeout`, else its `timeout`.
+    tool_timeout: Duration,
 }
 
 /// What a client remembers of one tool of its last listing.
@@ -234,6 +236,7 @@ impl<'a> ClientBuilder<'a> {
             tool_headers: Mutex::new(None),
             known_tools,
             listens,
+            tool_timeout: config.call_timeout(),
         })
     }
 }
@@ -340,6 +343,11 @@ impl Client {
 
     pub(crate) fn timeout(&self) -> Duration {
         self.session.timeout
+    }
+
+    /// The deadline a `tools/call` gets (`tool_timeout`, else `timeout`).
+    pub(crate) fn tool_timeout(&self) -> Duration {
+        self.tool_timeout
     }
 
     /// Starts collecting the cache hints (`ttlMs`, `cacheScope`) of `op`'s list and read

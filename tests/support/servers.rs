@@ -212,6 +212,7 @@ impl Spec {
                 match f {
                     Fault::Delay(m, d) => flag("--delay", Some(format!("{m}={}", d.as_millis()))),
                     Fault::NeverAnswer(m) => flag("--never-answer", Some(m.clone())),
+                    Fault::EmptyToolLists(n) => flag("--empty-tool-lists", Some(n.to_string())),
                     Fault::CloseStreamOn(m) => flag("--exit-on", Some(m.clone())),
                     Fault::NotifyAfterInitialized => flag("--notify-after-initialized", None),
                     Fault::AskClient(tool) => flag("--ask-client", Some(tool.clone())),
