@@ -7,7 +7,10 @@
 
 mod batch;
 mod calls;
+mod health;
 mod listing;
+
+pub use health::HealthCheck;
 
 pub(crate) use calls::CallControl;
 
@@ -66,6 +69,8 @@ pub struct Client {
     listens: bool,
     /// The deadline of a `tools/call`: the config's `tool_timeout`, else its `timeout`.
     tool_timeout: Duration,
+    /// The last health check, and until when the last discover answer is fresh.
+    health: Mutex<health::Health>,
 }
 
 /// What a client remembers of one tool of its last listing.
@@ -210,7 +215,7 @@ impl<'a> ClientBuilder<'a> {
             authorizer: self.authorizer.or_else(|| crate::auth::for_server(config, self.authorization_handler)),
             handlers: self.handlers,
         };
-        let Connected { session, init, wire } = detect::connect(config, &parts)?;
+        let Connected { session, init, wire, discover_ttl } = detect::connect(config, &parts)?;
         if let Some(level) = config.log_level
             && session.modern_version().is_none()
         {
@@ -237,6 +242,7 @@ impl<'a> ClientBuilder<'a> {
             known_tools,
             listens,
             tool_timeout: config.call_timeout(),
+            health: health::Health::after_connect(discover_ttl),
         })
     }
 }
@@ -315,18 +321,6 @@ impl Client {
     /// Whether the session speaks the stateless 2026-07-28 wire.
     pub fn is_modern(&self) -> bool {
         self.session.modern_version().is_some()
-    }
-
-    /// Checks the server is alive (`ping`; on the 2026-07-28 wire, which has none,
-    /// `server/discover`).
-    pub fn ping(&self) -> Result<()> {
-        let op = OpId::new();
-        let deadline = self.session.deadline();
-        if self.is_modern() {
-            return self.session.discover(&op, deadline).map(drop);
-        }
-        let call = self.session.start::<()>(&op, "ping", None, deadline)?;
-        self.session.finish::<serde_json::Value>(call, deadline).map(drop)
     }
 
     /// Ends the session: pending requests fail at once with a "connection closed" error, the
