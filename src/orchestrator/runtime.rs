@@ -68,11 +68,8 @@ impl Orchestrator {
         let name = server.name.clone();
         let (slot, processes) = {
             let mut state = self.lock();
-            let config = state.config.with_server(server)?;
-            let Some(added) = config.server(&name).cloned() else {
-                unreachable!("with_server keeps the server it adds")
-            };
-            state.config = Arc::new(config);
+            let added = server.clone();
+            state.config = Arc::new(state.config.with_server(server)?);
             self.changed_servers(&mut state);
             // Before the slot is installed (a gather may connect it at once); after the
             // validation (a duplicate must not replace the configured server's authorizer).
