@@ -175,8 +175,15 @@ fn a_server_added_before_initialize_is_connected_by_it() {
     let b = sample(2).start(Kind::Stdio);
     let o = orchestrator(vec![a.config("a", 1)], true);
     o.add_server(b.config("b", 2)).unwrap();
+    let mut off = a.config("off", 3);
+    off.enabled = false;
+    o.add_server(off).unwrap();
+    o.add_server(a.config("gone", 4)).unwrap();
+    o.remove_server("gone").unwrap();
     assert_eq!(b.sessions(), 0, "nothing is connected before initialize");
     o.initialize().unwrap();
+    o.remove_server("off").unwrap();
+    assert_eq!(o.config().servers.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["a", "b"]);
     assert_eq!(o.gather_all_resources().unwrap().resources.len(), 2);
     assert_eq!((a.sessions(), b.sessions()), (1, 1));
     o.close();
@@ -204,4 +211,42 @@ fn a_server_that_cannot_connect_is_not_added_under_fail_fast_and_kept_without() 
         }
         o.close();
     }
+}
+
+#[test]
+fn gathers_and_calls_racing_adds_and_removes_stay_consistent() {
+    let a = sample(1).tool("a_tool", "a").start(Kind::StreamableHttp);
+    let b = sample(1).tool("b_tool", "b").start(Kind::StreamableHttp);
+    let o = Arc::new(orchestrator(vec![a.config("a", 1)], true));
+    o.initialize().unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (o, stop) = (o.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) || seen == 0 {
+                    let g = o.gather_all_resources().expect("a gather racing changes succeeds");
+                    let names: Vec<&str> = g.servers.iter().map(|s| s.name.as_str()).collect();
+                    assert!(names == ["a"] || names == ["a", "b"], "{names:?}");
+                    assert!(g.servers.iter().all(|s| s.status == Status::Ok), "{:?}", g.servers);
+                    assert_eq!(o.call_tool("a_tool", json!({})).unwrap().text(), "a");
+                    seen += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..10 {
+        o.add_server(b.config("b", 2)).unwrap();
+        o.remove_server("b").unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    for w in workers {
+        w.join().expect("no worker panicked");
+    }
+    assert_eq!(a.sessions(), 1, "a was never reconnected");
+    assert_eq!(b.sessions(), 10);
+    eventually("b's sessions are all closed", || b.open_sessions() == 0);
+    assert_eq!(o.gather_all_resources().unwrap().servers.len(), 1);
+    o.close();
 }

@@ -350,6 +350,12 @@ fn fetch(
             if hints.private { ", private" } else { "" }
         );
     }
+    // A server with tools that lists none is likely still warming up: its answer is served,
+    // not stored, so that the next gather asks again instead of serving it for the TTL.
+    if value.tools.is_empty() && client.server().capabilities.tools.is_some() {
+        log::info!("op={op} server={}: it listed no tools: not cached, asked again at the next gather", server.name);
+        return Ok(Fetched { value, bytes, ttl: Some(Duration::ZERO) });
+    }
     // `private` results stay in this orchestrator's cache, whose entry for a server is only
     // ever fetched and served with that server's one configured credential (README, "Cache").
     Ok(Fetched { value, bytes, ttl: hints.ttl })

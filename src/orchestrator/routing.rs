@@ -165,7 +165,7 @@ impl Orchestrator {
             None => (None, self.executor()?),
         };
         log::info!("op={op} server={}: calling tool `{tool}`", client.name());
-        let result = client.call_tool_in(&op, tool, arguments, deadline_in(client.timeout()), control);
+        let result = client.call_tool_in(&op, tool, arguments, deadline_in(client.tool_timeout()), control);
         match result {
             // The session was closed under the call because its server was removed: say so.
             Err(Error::ConnectionClosed { server, method, op, .. })

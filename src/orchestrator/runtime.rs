@@ -39,6 +39,17 @@ impl ConfigChanges {
     }
 }
 
+/// What [`Orchestrator::detach`] took out.
+enum Detached {
+    /// The server's slot (to be marked removed and its session closed) and the pool to close
+    /// it on.
+    Slot(Arc<Slot>, Option<Arc<Pool>>),
+    /// The server was configured but had no slot (disabled, or not initialized).
+    ConfigOnly,
+    /// No such server (or, with `only`, no longer that slot).
+    Unknown,
+}
+
 impl Orchestrator {
     /// Adds a server while the others stay connected. Its config is validated as a config
     /// file's is, against the servers configured now: a name already configured (enabled or
@@ -57,11 +68,8 @@ impl Orchestrator {
         let name = server.name.clone();
         let (slot, processes) = {
             let mut state = self.lock();
-            let config = state.config.with_server(server)?;
-            let Some(added) = config.server(&name).cloned() else {
-                unreachable!("with_server keeps the server it adds")
-            };
-            state.config = Arc::new(config);
+            let added = server.clone();
+            state.config = Arc::new(state.config.with_server(server)?);
             self.changed_servers(&mut state);
             // Before the slot is installed (a gather may connect it at once); after the
             // validation (a duplicate must not replace the configured server's authorizer).
@@ -100,7 +108,7 @@ impl Orchestrator {
             }
             Err(e) if self.orchestration.fail_fast => {
                 log::warn!("op={op} server={name}: not added: {e}");
-                if let Some((slot, pool)) = self.detach(&name, Some(&slot)) {
+                if let Detached::Slot(slot, pool) = self.detach(&name, Some(&slot)) {
                     self.close_removed(&slot, pool, &op);
                 }
                 Err(e)
@@ -121,11 +129,11 @@ impl Orchestrator {
     pub fn remove_server(&self, name: &str) -> Result<()> {
         let op = OpId::new();
         match self.detach(name, None) {
-            Some((slot, pool)) => self.close_removed(&slot, pool, &op),
-            None if self.config().server(name).is_none() => {
+            Detached::Slot(slot, pool) => self.close_removed(&slot, pool, &op),
+            Detached::ConfigOnly => {} // configured, but without a slot (disabled, or not initialized)
+            Detached::Unknown => {
                 return Err(Error::NoServer { detail: format!("no server named `{name}` in the config"), op });
             }
-            None => {} // configured, but without a session (disabled, or not initialized)
         }
         self.cache.invalidate(name);
         log::info!("op={op} server={name}: removed");
@@ -191,21 +199,24 @@ impl Orchestrator {
     }
 
     /// Takes a server out of the config and its slot out of the orchestrator (only that slot,
-    /// when `only` is given and the configured server is still that slot's). Returns the slot
-    /// (marked removed: it installs nothing more) and the pool to close its session on.
-    fn detach(&self, name: &str, only: Option<&Arc<Slot>>) -> Option<(Arc<Slot>, Option<Arc<Pool>>)> {
+    /// when `only` is given: nothing happens unless the server still has that slot).
+    fn detach(&self, name: &str, only: Option<&Arc<Slot>>) -> Detached {
         let mut state = self.lock();
         let at = state.slots.iter().position(|s| s.config.name == name);
         if let Some(only) = only
             && !at.is_some_and(|i| Arc::ptr_eq(&state.slots[i], only))
         {
-            return None;
+            return Detached::Unknown;
         }
-        state.config.server(name)?;
+        if state.config.server(name).is_none() {
+            return Detached::Unknown;
+        }
         state.config = Arc::new(state.config.without_server(name));
         self.changed_servers(&mut state);
-        let slot = state.slots.remove(at?);
-        Some((slot, state.pool.clone()))
+        match at {
+            Some(i) => Detached::Slot(state.slots.remove(i), state.pool.clone()),
+            None => Detached::ConfigOnly,
+        }
     }
 
     /// Marks a detached slot removed and closes its session on the pool (a thread of its own

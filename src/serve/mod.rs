@@ -496,7 +496,7 @@ impl Server {
     ) -> Result<Value, RpcError> {
         let o = Arc::clone(&self.orchestrator);
         let timeout =
-            o.config().servers.iter().find(|s| s.name == server).map_or(Duration::from_secs(60), |s| s.timeout);
+            o.config().servers.iter().find(|s| s.name == server).map_or(Duration::from_secs(60), |s| s.call_timeout());
         let capabilities = params.get("_meta").and_then(|m| m.get(META_CAPABILITIES)).cloned().unwrap_or_default();
         let (asks_tx, asks) = crossbeam_channel::unbounded();
         let link = Arc::new(relay::Link::asking(ex.link, capabilities, asks_tx));
