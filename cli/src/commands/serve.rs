@@ -46,12 +46,13 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
                 .map_err(|e| Failure::Other(format!("serve: cannot listen on {}: {e}", args.listen)))?;
             let http = serve_http(server, listener, options)
                 .map_err(|e| Failure::Other(format!("serve: {e} (the token is read from ${})", args.token_env)))?;
-            eprintln!("serving on {}", http.url());
             // Until the process is stopped (Ctrl-C, or the host ends it): then stop serving and
-            // close the orchestrator (below) before exiting.
+            // close the orchestrator (below) before exiting. Watched before "serving on" is
+            // printed, so that a host that stops us as soon as it reads the line is heard.
             let mut signals =
                 signal_hook::iterator::Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
                     .map_err(|e| Failure::Other(format!("serve: cannot watch for signals: {e}")))?;
+            eprintln!("serving on {}", http.url());
             let signal = signals.forever().next();
             log::info!("serve: signal {signal:?}: shutting down");
             http.shutdown();
