@@ -7,7 +7,8 @@
 // The served config (set up by cli/tests/interop_serve.rs) merges three test servers: the
 // tools alpha_only, beta_only, gamma_only and shared ("the shared tool" of alpha, beta's copy
 // shadowed by priority), the prompt greet ("Hello, {who}!") and the template notes://{id}
-// (text "gamma:notes://<id>"). After the calls it prints `ready-for-change` and waits for a
+// (text "gamma:notes://<id>"); gamma's app-only tool gamma_app_refresh is neither listed nor
+// callable. After the calls it prints `ready-for-change` and waits for a
 // notifications/tools/list_changed (the test makes an upstream send one, again until this
 // prints `saw list_changed`). Prints `ok <transport>` and exits 0, or `FAILED: …` and exits 1.
 
@@ -72,6 +73,14 @@ async function main() {
   check(read.contents[0].text === "gamma:notes://7", `resources/read: ${JSON.stringify(read)}`);
   const prompt = await client.getPrompt({ name: "greet", arguments: { who: "SDK" } });
   check(prompt.messages[0].content.text === "Hello, SDK!", `prompts/get: ${JSON.stringify(prompt)}`);
+  // gamma's app-only tool is neither listed (above) nor callable by a model.
+  let hidden;
+  try {
+    hidden = await client.callTool({ name: "gamma_app_refresh", arguments: {} });
+  } catch {
+    hidden = { isError: true }; // refused with a JSON-RPC error
+  }
+  check(hidden.isError === true, `tools/call of an app-only tool: ${JSON.stringify(hidden)}`);
 
   console.log("ready-for-change");
   let timer;

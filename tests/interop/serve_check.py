@@ -5,7 +5,10 @@
 
 The served config (set up by cli/tests/interop_serve.rs) merges test servers offering the
 tools `alpha_only` (text "alpha only") and `shared` (text "from alpha", beta's copy shadowed),
-the prompt `greet` ("Hello, {who}!") and the template `notes://{id}` (text "gamma:notes://<id>").
+the prompt `greet` ("Hello, {who}!") and the template `notes://{id}` (text "gamma:notes://<id>");
+gamma's app-only tool `gamma_app_refresh` must not be listed, nor callable by a model. After
+the calls it prints `ready-for-change` and waits for a notifications/tools/list_changed (the
+test makes an upstream send one, again until this prints `saw list_changed`).
 Prints `ok <transport>` and exits 0, or prints what failed and exits 1.
 """
 
@@ -18,6 +21,7 @@ import anyio
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
 
 def check(condition: bool, what: str) -> None:
@@ -29,7 +33,19 @@ def text_of(content: list) -> str:
     return "".join(getattr(c, "text", "") for c in content)
 
 
-async def exercise(session: ClientSession) -> None:
+class Changes:
+    """Sees the server's notifications/tools/list_changed."""
+
+    def __init__(self) -> None:
+        self.tools_changed = anyio.Event()
+
+    async def __call__(self, message: object) -> None:
+        notification = getattr(message, "root", message)
+        if getattr(notification, "method", None) == "notifications/tools/list_changed":
+            self.tools_changed.set()
+
+
+async def exercise(session: ClientSession, changes: Changes) -> None:
     await session.initialize()
     tools = await session.list_tools()
     names = sorted(t.name for t in tools.tools)
@@ -42,6 +58,16 @@ async def exercise(session: ClientSession) -> None:
     check(read.contents[0].text == "gamma:notes://7", f"resources/read: {read}")
     prompt = await session.get_prompt("greet", {"who": "SDK"})
     check(prompt.messages[0].content.text == "Hello, SDK!", f"prompts/get: {prompt}")
+    try:
+        hidden = await session.call_tool("gamma_app_refresh", {})
+    except MCPError:
+        pass  # refused with a JSON-RPC error
+    else:
+        check(bool(hidden.isError), f"tools/call of an app-only tool: {hidden}")
+    print("ready-for-change", flush=True)
+    with anyio.fail_after(30):
+        await changes.tools_changed.wait()
+    print("saw list_changed", flush=True)
 
 
 async def main_async(args: argparse.Namespace) -> str:
@@ -52,14 +78,16 @@ async def main_async(args: argparse.Namespace) -> str:
 async def connect_and_exercise(args: argparse.Namespace) -> str:
     if args.url:
         async with streamable_http_client(args.url) as (read, write):
-            async with ClientSession(read, write) as session:
-                await exercise(session)
+            changes = Changes()
+            async with ClientSession(read, write, message_handler=changes) as session:
+                await exercise(session, changes)
         return "streamable_http"
     program, *rest = args.stdio
     params = StdioServerParameters(command=program, args=rest)
     async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            await exercise(session)
+        changes = Changes()
+        async with ClientSession(read, write, message_handler=changes) as session:
+            await exercise(session, changes)
     return "stdio"
 
 
