@@ -157,8 +157,8 @@ impl Session {
     /// A session over a connected transport; nothing is sent yet.
     pub(crate) fn new(name: Arc<str>, router: Arc<Router>, transport: Arc<dyn Transport>, timeout: Duration) -> Self {
         let cleanup = Cleanup::new(name.clone(), transport.clone());
-        // One kind per registered handler (handlers.rs).
-        let capabilities = Mutex::new(router.capabilities());
+        // One kind per registered handler (handlers.rs), and the tasks extension.
+        let capabilities = Mutex::new(router.modern_capabilities());
         Session {
             name,
             router,

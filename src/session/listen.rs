@@ -302,7 +302,7 @@ fn subscribe(parts: &Parts, control: &Control, n: u64, woken: &Receiver<()>, res
         Err(_) if forked && control.restart.load(Ordering::SeqCst) => return (Ended::Restart, false),
         Err(_) => return (Ended::Stopped, false), // the session is gone (or stopped)
     };
-    let envelope = modern::envelope(&parts.version, &router.capabilities());
+    let envelope = modern::envelope(&parts.version, &router.modern_capabilities());
     let params = modern::with_envelope(Some(json!({ "notifications": filter })), envelope, &Map::new());
     let body = jsonrpc::encode_request(&id, METHOD, Some(&params));
     let headers =
