@@ -218,7 +218,7 @@ pub(crate) enum Created {
     /// The plain result: the server chose not to make a task.
     Plain,
     /// A task was created.
-    Task(TaskState),
+    Task(Box<TaskState>),
 }
 
 /// Tells a created task from a plain result: on the modern wire `resultType: "task"` with the
@@ -230,11 +230,11 @@ pub(crate) fn created(raw: &str, modern: bool) -> Result<Created, String> {
         if v.get("resultType").and_then(Value::as_str) != Some("task") {
             return Ok(Created::Plain);
         }
-        return TaskState::parse(raw).map(Created::Task);
+        return TaskState::parse(raw).map(|t| Created::Task(Box::new(t)));
     }
     match v.get("task") {
         Some(task @ Value::Object(_)) if v.get("content").is_none() => {
-            TaskState::parse(&task.to_string()).map(Created::Task)
+            TaskState::parse(&task.to_string()).map(|t| Created::Task(Box::new(t)))
         }
         _ => Ok(Created::Plain),
     }

@@ -70,7 +70,11 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
         }
         "prompts/get" => get_prompt(spec, &params),
         "resources/read" => read(spec, &params),
+        "tools/call" if super::tasks::makes_task(spec, &params, false) => super::tasks::create(spec, &params, false),
         "tools/call" => call(spec, &params),
+        "tasks/get" | "tasks/result" | "tasks/cancel" if !spec.task_tools.is_empty() => {
+            super::tasks::answer(spec, method, &params, false)
+        }
         "logging/setLevel" if spec.logging => Ok(json!({})),
         _ => Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method})))),
     }
@@ -145,6 +149,7 @@ pub(crate) fn answer_modern(
         let name = match method {
             "tools/call" | "prompts/get" => params.get("name").and_then(Value::as_str),
             "resources/read" => params.get("uri").and_then(Value::as_str),
+            "tasks/get" | "tasks/update" | "tasks/cancel" => params.get("taskId").and_then(Value::as_str),
             _ => None,
         };
         if let Some(name) = name
@@ -192,6 +197,10 @@ pub(crate) fn answer_modern(
         "initialize" | "ping" | "notifications/initialized" => {
             Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method}))))
         }
+        "tools/call" if super::tasks::makes_task(spec, &params, true) => super::tasks::create(spec, &params, true),
+        "tasks/get" | "tasks/update" | "tasks/cancel" if !spec.task_tools.is_empty() => {
+            super::tasks::answer(spec, method, &params, true)
+        }
         "resources/read" => match read(spec, &params) {
             Err(e) if e.code == RESOURCE_NOT_FOUND => {
                 Err(error(INVALID_PARAMS, "Resource not found", Some(json!({"uri": params.get("uri")}))))
@@ -202,7 +211,8 @@ pub(crate) fn answer_modern(
     };
     match result {
         Ok(Value::Object(mut m)) => {
-            m.insert("resultType".into(), json!("complete"));
+            // A created task keeps its `resultType: "task"`.
+            m.entry("resultType").or_insert_with(|| json!("complete"));
             if let Some((ttl_ms, scope)) = spec.cache_hints.as_ref().filter(|_| is_cacheable(method)) {
                 m.insert("ttlMs".into(), json!(ttl_ms));
                 m.insert("cacheScope".into(), json!(scope));
@@ -238,7 +248,9 @@ fn is_cacheable(method: &str) -> bool {
 /// What the modern wire advertises: every list may change (`subscriptions/listen` is served,
 /// [`crate::testing::TestServer::notify`] sends the changes) and resources may be subscribed.
 fn modern_capabilities(spec: &Spec) -> ServerCapabilities {
+    let tasks = !spec.task_tools.is_empty();
     ServerCapabilities {
+        extensions: tasks.then(|| json!({ crate::protocol::tasks::EXTENSION: {} })),
         logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
         tools: Some(ListChangedCapability { list_changed: Some(true) }),
@@ -263,7 +275,9 @@ pub(crate) fn honoured(asked: &Value) -> Value {
 }
 
 fn capabilities(spec: &Spec) -> ServerCapabilities {
+    let tasks = !spec.task_tools.is_empty();
     ServerCapabilities {
+        tasks: tasks.then(|| json!({"cancel": {}, "requests": {"tools": {"call": {}}}})),
         logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
         tools: Some(ListChangedCapability { list_changed: Some(false) }),
@@ -366,7 +380,7 @@ fn get_prompt(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     })
 }
 
-fn call(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
+pub(super) fn call(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     let Some(name) = params.get("name").and_then(Value::as_str) else {
         return Err(error(INVALID_PARAMS, "Invalid params: name is required", None));
     };

@@ -61,7 +61,8 @@
 //! `resources/read` (an unknown URI → error `-32002` "Resource not found"), `tools/list`,
 //! `tools/call` (an unknown tool → `-32602`; a handler's `Err(message)` → a result with
 //! `isError: true` and the message as text), `notifications/cancelled` (recorded in
-//! [`Stats::cancelled`]). Any other request → `-32601`. Over the legacy event stream and stdio,
+//! [`Stats::cancelled`]), and for [task tools](TestServerBuilder::task_tool) `tasks/get`,
+//! `tasks/cancel` and, by era, `tasks/update` or `tasks/result` (see [`TaskBehaviour`]). Any other request → `-32601`. Over the legacy event stream and stdio,
 //! a request whose params carry `_meta.progressToken` gets three `notifications/progress` with
 //! that token (`progress` 1, 2, 3 of `total: 3`, `message: "working"`) before its answer. The three lists are paged when a
 //! [page size](TestServerBuilder::page_size) is set, with an opaque `nextCursor`.
@@ -85,6 +86,7 @@ mod mcp;
 mod server;
 mod stats;
 mod stdio;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
@@ -101,6 +103,7 @@ pub use builder::{ProtocolMode, TestServerBuilder, text_result};
 pub use fault::Fault;
 pub use stats::{Cancellation, ClientAnswer, Gauge, Stats};
 pub use stdio::StdioEnd;
+pub use tasks::TaskBehaviour;
 
 use builder::plain_resource;
 use stats::InFlight;
@@ -132,6 +135,12 @@ struct Spec {
     icons: Option<Vec<crate::Icon>>,
     /// Advertise the `logging` capability and answer `logging/setLevel`.
     logging: bool,
+    /// The tools that run as tasks, and how.
+    task_tools: HashMap<String, TaskBehaviour>,
+    /// The `pollIntervalMs` the tasks suggest.
+    task_poll_interval: Duration,
+    /// The tasks made so far (shared by the server's threads).
+    tasks: Arc<tasks::Table>,
 }
 
 impl fmt::Debug for Spec {
@@ -179,6 +188,9 @@ impl TestServer {
                 cache_hints: None,
                 icons: None,
                 logging: false,
+                task_tools: HashMap::new(),
+                task_poll_interval: Duration::from_millis(20),
+                tasks: Arc::default(),
             },
             gauges: Vec::new(),
             events: Vec::new(),
