@@ -187,7 +187,7 @@ pub use catalog::{
     UriRoute, match_template,
 };
 pub use catalog::{ToolMatch, ToolQuery};
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES, TaskHandle};
 pub use config::{
     AuthConfig, ClientCredentialsConfig, Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES,
     DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS,

@@ -13,10 +13,11 @@
 //! 2026-07-28 wire ([`Session::set_modern`]). On the modern wire every request's params carry the
 //! `_meta` envelope (protocol version, the session's client capabilities, client info), and every
 //! request goes out with the routing headers `MCP-Protocol-Version`, `Mcp-Method` and, for
-//! `tools/call`, `prompts/get` and `resources/read`, `Mcp-Name` (transports without headers,
-//! stdio, ignore them). A result's `resultType` is checked: absent or `complete` is a result,
-//! `input_required` goes to [`Session::finish_outcome`]'s caller, anything else is a protocol
-//! error. A `-32022` (unsupported version) is answered by switching to a mutual version and
+//! `tools/call`, `prompts/get` and `resources/read` (its name or URI) and `tasks/*` (its
+//! `taskId`), `Mcp-Name` (transports without headers, stdio, ignore them). A result's `resultType` is checked: absent or `complete` is a result,
+//! `input_required` goes to [`Session::finish_outcome`]'s caller, `task` (a `tools/call` only)
+//! is returned as a result for the client layer to drive (`client/tasks.rs`), anything else is
+//! a protocol error. A `-32022` (unsupported version) is answered by switching to a mutual version and
 //! sending the request once more, with a new id.
 //!
 //! # Lost replies
@@ -323,6 +324,7 @@ impl Session {
             .and_then(|p| match method {
                 "tools/call" | "prompts/get" => p.get("name"),
                 "resources/read" => p.get("uri"),
+                "tasks/get" | "tasks/update" | "tasks/cancel" | "tasks/result" => p.get("taskId"),
                 _ => None,
             })
             .and_then(Value::as_str)
@@ -421,6 +423,13 @@ impl Session {
                             Ok(Outcome::Complete(raw))
                         }
                         Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
+                        // A created task (the tasks extension): the client layer drives it.
+                        Ok(ResultKind::Task) if method == "tools/call" => Ok(Outcome::Complete(raw)),
+                        Ok(ResultKind::Task) => Err(self.protocol(
+                            &op,
+                            method,
+                            "resultType \"task\" answers a request that cannot be a task: the result is invalid".into(),
+                        )),
                         Err(why) => Err(self.protocol(&op, method, why)),
                     };
                 }

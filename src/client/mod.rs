@@ -3,13 +3,20 @@
 //!
 //! This file: the client, its builder and connect, what it knows of the server, ping and
 //! close. `listing.rs` pages listings within their budget, `batch.rs` sends many requests at
-//! once (pipelined reads), `calls.rs` makes one request (a read, a prompt, a tool call).
+//! once (pipelined reads), `calls.rs` makes one request (a read, a prompt, a tool call),
+//! `tasks.rs` drives a tool call the server runs as a task, `task_handle.rs` is
+//! [`TaskHandle`], such a call as a program holds it.
 
 mod batch;
 mod calls;
 mod listing;
+// A tool call run as a task, as a program holds it.
+mod task_handle;
+// MCP Tasks on one connection: created tasks told from results, polling, input, cancel.
+mod tasks;
 
 pub(crate) use calls::CallControl;
+pub use task_handle::TaskHandle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

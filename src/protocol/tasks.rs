@@ -1,5 +1,4 @@
-//! Tasks, as both protocol eras put them on the wire (pure; the session and client layers
-//! are to drive them):
+//! Tasks, as both protocol eras put them on the wire (pure; `client/tasks.rs` drives them):
 //!
 //! - 2026-07-28, the `io.modelcontextprotocol/tasks` extension (SEP-2663): a task-capable
 //!   request (`tools/call`) may answer `resultType: "task"` with the task's fields inline
@@ -12,9 +11,6 @@
 //! [`TaskState::parse`] reads either spelling; [`created`] tells a created task from a plain
 //! result; [`poll_delay`] is the wait before the next `tasks/get`: never shorter than the
 //! server's `pollIntervalMs`, jittered upwards.
-
-// Some of it is not yet called: the client half of tasks is still being written (issue 20).
-#![allow(dead_code)]
 
 use std::time::Duration;
 
