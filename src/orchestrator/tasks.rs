@@ -40,11 +40,26 @@ impl Orchestrator {
     /// ```
     pub fn call_tool_task(&self, name: &str, arguments: serde_json::Value) -> Result<TaskHandle> {
         let (server, original) = self.route_tool(name)?;
+        self.call_tool_task_on(Some(&server), &original, arguments)
+    }
+
+    /// [`call_tool_task`](Self::call_tool_task) on a named server (or, with `None`, on the
+    /// [`executor`](Self::executor)), by the server's own name for the tool, as
+    /// [`call_tool_on`](Self::call_tool_on) calls it.
+    pub fn call_tool_task_on(
+        &self,
+        server: Option<&str>,
+        tool: &str,
+        arguments: serde_json::Value,
+    ) -> Result<TaskHandle> {
         let op = OpId::new();
-        let client = self.client_in(&server, &op)?;
-        log::info!("op={op} server={server}: calling tool `{original}` as a task");
-        let started = client.start_task_in(&op, &original, arguments, deadline_in(client.timeout()))?;
-        Ok(TaskHandle::started(client, &original, started))
+        let client = match server {
+            Some(name) => self.client_in(name, &op)?,
+            None => self.executor()?,
+        };
+        log::info!("op={op} server={}: calling tool `{tool}` as a task", client.name());
+        let started = client.start_task_in(&op, tool, arguments, deadline_in(client.timeout()))?;
+        Ok(TaskHandle::started(client, tool, started))
     }
 
     /// The task `task_id` on `server` (an id stored from [`TaskHandle::id`], by this process or

@@ -14,6 +14,7 @@ pub mod prompt;
 pub mod read;
 pub mod serve;
 pub mod status;
+pub mod tasks;
 
 use std::path::Path;
 use std::time::Instant;
