@@ -1,5 +1,6 @@
 //! MCP Tasks through the orchestrator, on both eras (the 2026-07-28 extension, the
-//! experimental tasks of 2025-11-25), over Streamable HTTP and stdio, against the TestServer's
+//! experimental tasks of 2025-11-25), over Streamable HTTP and stdio (2025-11-25 also over the
+//! legacy HTTP+SSE transport), against the TestServer's
 //! task tools: a task that completes, one that needs input (the handler's answer reaches the
 //! result), one cancelled, one that outlives the caller's deadline and is resumed by its id, one
 //! that fails, and a server that answers plainly. Polls are counted by the server: never more
@@ -41,7 +42,10 @@ enum Era {
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Wire {
+    /// Streamable HTTP.
     Http,
+    /// The legacy HTTP+SSE transport (the handshake era only).
+    Sse,
     Stdio,
 }
 
@@ -70,7 +74,7 @@ fn behaviour(how: &str) -> TaskBehaviour {
 fn start(era: Era, wire: Wire) -> Fixture {
     let log = stdio::Scratch::new("tasks");
     let (http, config) = match wire {
-        Wire::Http => {
+        Wire::Http | Wire::Sse => {
             let mode = if era == Era::Modern { ProtocolMode::ModernOnly } else { ProtocolMode::HandshakeOnly };
             let mut b = TestServer::builder().name("jobs").protocol_mode(mode).task_poll_interval(ms(POLL_MS));
             for (name, how) in TOOLS {
@@ -80,7 +84,10 @@ fn start(era: Era, wire: Wire) -> Fixture {
                     .task_tool(name, behaviour(how));
             }
             let server = b.start().unwrap();
-            let mut config = ServerConfig::streamable_http("jobs", server.mcp_url());
+            let mut config = match wire {
+                Wire::Sse => ServerConfig::sse("jobs", server.url()),
+                _ => ServerConfig::streamable_http("jobs", server.mcp_url()),
+            };
             config.timeout = Duration::from_secs(10);
             (Some(server), config)
         }
@@ -272,6 +279,7 @@ macro_rules! on_both_eras_and_wires {
         mod modern_stdio { $( #[test] fn $name() { super::$name(super::Era::Modern, super::Wire::Stdio) } )* }
         mod legacy_http { $( #[test] fn $name() { super::$name(super::Era::Legacy, super::Wire::Http) } )* }
         mod legacy_stdio { $( #[test] fn $name() { super::$name(super::Era::Legacy, super::Wire::Stdio) } )* }
+        mod legacy_sse { $( #[test] fn $name() { super::$name(super::Era::Legacy, super::Wire::Sse) } )* }
     };
 }
 
