@@ -105,7 +105,8 @@ pub(crate) struct Call {
 }
 
 /// Whether a request whose reply was lost may be sent again with a new id (`Ok`), or why not:
-/// listings, reads, `prompts/get`, `server/discover` and `ping` change nothing on the server;
+/// listings, reads, `prompts/get`, `server/discover`, `ping` and `tasks/get` change nothing on
+/// the server;
 /// a `tools/call` only when the tool is annotated read-only or idempotent.
 fn resend_policy(method: &str, options: &RequestOptions) -> std::result::Result<(), &'static str> {
     match method {
@@ -114,7 +115,7 @@ fn resend_policy(method: &str, options: &RequestOptions) -> std::result::Result<
             Some(false) => Err("the tool is not annotated readOnlyHint or idempotentHint"),
             None => Err("the tool's annotations are unknown (the tools were not listed on this session)"),
         },
-        "resources/read" | "prompts/get" | "server/discover" | "ping" => Ok(()),
+        "resources/read" | "prompts/get" | "server/discover" | "ping" | "tasks/get" => Ok(()),
         m if m.ends_with("/list") => Ok(()),
         _ => Err("only listings, reads and idempotent tool calls are sent again"),
     }

@@ -110,7 +110,8 @@ impl Client {
         let result = match self.started(op, &raw)? {
             Started::Plain(result) => result,
             Started::Task(mut state) => {
-                self.wait_task(op, &mut state, deadline, &mut Waiting::default(), &mut |_| {})?
+                let cancel = control.cancel.as_ref();
+                self.wait_task(op, &mut state, deadline, &mut Waiting::default(), &mut |_| {}, cancel)?
             }
         };
         self.check_output(op, name, &result)?;

@@ -138,7 +138,7 @@ impl TaskHandle {
             Some(state) => state,
             None => self.client.task_get(&op, id, deadline)?,
         };
-        let outcome = self.client.wait_task(&op, &mut state, deadline, &mut memory, &mut on_status);
+        let outcome = self.client.wait_task(&op, &mut state, deadline, &mut memory, &mut on_status, None);
         // Kept for the next wait: it polls no sooner than the interval after this one's last.
         *lock(last) = Some(state);
         *lock(waiting) = memory;

@@ -3,7 +3,8 @@
 //! (jittered upwards), within the caller's deadline; on 2026-07-28 input answered through the
 //! program's [`Handlers`](crate::Handlers) and sent with `tasks/update`; on 2025-11-25 the result
 //! fetched with `tasks/result` (the server's requests during it go to the same handlers, as any
-//! server request does); `tasks/cancel`.
+//! server request does); `tasks/cancel`, also sent when the caller cancels the call while its
+//! task runs (`CallControl::cancel`: `serve`'s downstream `notifications/cancelled`).
 //!
 //! Over Streamable HTTP on the 2026-07-28 wire every `tasks/*` request carries the task id as
 //! its `Mcp-Name` header (the session sets it from `params.taskId`).
@@ -14,6 +15,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
@@ -94,6 +96,7 @@ impl Client {
         deadline: Instant,
         waiting: &mut Waiting,
         on_status: &mut dyn FnMut(&TaskInfo),
+        cancel: Option<&Receiver<()>>,
     ) -> Result<CallToolResult> {
         let began = Instant::now();
         let pending = |state: &TaskState| Error::TaskPending {
@@ -116,7 +119,9 @@ impl Client {
             if remaining.is_zero() {
                 return Err(pending(state));
             }
-            std::thread::sleep(tasks::poll_delay(state.poll_interval_ms, remaining));
+            if pause(tasks::poll_delay(state.poll_interval_ms, remaining), cancel) {
+                return Err(self.cancelled_by_caller(op, state));
+            }
             if Instant::now() >= deadline {
                 return Err(pending(state));
             }
@@ -219,6 +224,36 @@ impl Client {
         self.task_request(op, "tasks/update", params, deadline)?;
         waiting.answered.extend(keys);
         Ok(())
+    }
+}
+
+impl Client {
+    /// The caller cancelled the call while its task ran (`serve`'s downstream client did):
+    /// the server is asked to cancel the task (best effort, briefly), and the call ends as a
+    /// cancelled request does.
+    fn cancelled_by_caller(&self, op: &OpId, state: &TaskState) -> Error {
+        let until = crate::transport::deadline_in(crate::session::CANCEL_DEADLINE.min(self.timeout()));
+        if let Err(e) = self.task_cancel(op, &state.task_id, until) {
+            log::debug!("op={op} server={}: cancelling task `{}` failed: {e}", self.name(), state.task_id);
+        }
+        Error::ConnectionClosed {
+            server: self.name().to_string(),
+            method: CALL.into(),
+            op: op.clone(),
+            detail: format!("the call was cancelled by the caller (task `{}` cancelled)", state.task_id),
+        }
+    }
+}
+
+/// Waits `delay` between two polls; `true` when the caller cancelled meanwhile (the cancel
+/// channel disconnected).
+fn pause(delay: std::time::Duration, cancel: Option<&Receiver<()>>) -> bool {
+    match cancel {
+        None => {
+            std::thread::sleep(delay);
+            false
+        }
+        Some(cancel) => matches!(cancel.recv_timeout(delay), Err(RecvTimeoutError::Disconnected) | Ok(())),
     }
 }
 
