@@ -25,8 +25,9 @@
 //! A transport that loses a reply after the request went out (a Streamable HTTP reply stream
 //! that broke and could not be resumed) fails the request with `Reply::Lost`. Listings, reads,
 //! `prompts/get`, `server/discover`, `ping` and `tasks/get` are then sent once more with a new
-//! id, within the caller's deadline; a `tools/call` only when [`RequestOptions::idempotent`] says the tool is
-//! annotated `readOnlyHint` or `idempotentHint` (the client knows from its last listing).
+//! id, within the caller's deadline; a `tools/call` only when [`RequestOptions::idempotent`]
+//! says the tool is annotated `readOnlyHint` or `idempotentHint` (the client knows from its last
+//! listing).
 //! Otherwise the caller gets `Error::ConnectionClosed` saying the call may have run.
 //!
 //! Extra `_meta` keys, extra headers and a request's own client capabilities go in
