@@ -124,9 +124,9 @@ impl TaskHandle {
     /// [`wait`](Self::wait), calling `on_status` with each status it sees change (the first
     /// one included), on this thread.
     pub fn wait_with(&self, timeout: Duration, mut on_status: impl FnMut(&TaskInfo)) -> Result<CallToolResult> {
-        let Kind::Task { id, last, waiting } = &self.kind else {
-            let Kind::Plain(result) = &self.kind else { unreachable!("not a task") };
-            return Ok(result.clone());
+        let (id, last, waiting) = match &self.kind {
+            Kind::Plain(result) => return Ok(result.clone()),
+            Kind::Task { id, last, waiting } => (id, last, waiting),
         };
         let op = OpId::new();
         let deadline = Deadline::after(timeout).instant();
