@@ -10,6 +10,9 @@ accepts connections. The task backend is in memory (`memory://`, one process). T
 - `crunch(n: int)`: a task tool (`task=True`, poll interval 100 ms) that sleeps 0.3 s and
   answers the text `crunched {n}`;
 - `stall()`: a task tool that sleeps 60 s (to be cancelled) and answers `stalled`;
+- `confirm()`: a task tool that needs input (FastMCP's guard pattern): its first leg asks an
+  `elicitation/create` (key `ok`, which FastMCP makes unique per task; a boolean `sure`), the task waits in `input_required` until
+  `tasks/update` answers it, then answers `confirmed {action} {sure}`;
 - `plain(text: str)`: no task (answers `plain {text}` at once).
 
 Requirements: `tests/interop/requirements-tasks.txt` (see tests/interop/README.md).
@@ -24,8 +27,9 @@ import sys
 import threading
 from datetime import timedelta
 
+import mcp_types
 import uvicorn
-from fastmcp import FastMCP
+from fastmcp import Context, FastMCP
 from fastmcp.utilities.tasks import TaskConfig
 from fastmcp_tasks import TasksExtension
 
@@ -46,6 +50,21 @@ def build() -> FastMCP:
         """Takes a minute."""
         await asyncio.sleep(60)
         return "stalled"
+
+    @mcp.tool(task=fast)
+    async def confirm(ctx: Context) -> str | mcp_types.InputRequiredResult:
+        """Asks the user to confirm, then answers what they said."""
+        answers = ctx.input_responses or {}
+        answer = answers.get("ok")
+        if answer is None:
+            schema = {"type": "object", "properties": {"sure": {"type": "boolean"}}, "required": ["sure"]}
+            ask = mcp_types.ElicitRequest(
+                params=mcp_types.ElicitRequestFormParams(message="Sure?", requested_schema=schema)
+            )
+            return mcp_types.InputRequiredResult(input_requests={"ok": ask})
+        sure = (answer.content or {}).get("sure") if isinstance(answer, mcp_types.ElicitResult) else None
+        action = answer.action if isinstance(answer, mcp_types.ElicitResult) else "?"
+        return f"confirmed {action} {sure}"
 
     @mcp.tool
     def plain(text: str) -> str:
