@@ -11,8 +11,9 @@ accepts connections. The task backend is in memory (`memory://`, one process). T
   answers the text `crunched {n}`;
 - `stall()`: a task tool that sleeps 60 s (to be cancelled) and answers `stalled`;
 - `confirm()`: a task tool that needs input (FastMCP's guard pattern): its first leg asks an
-  `elicitation/create` (key `ok`, which FastMCP makes unique per task; a boolean `sure`), the task waits in `input_required` until
-  `tasks/update` answers it, then answers `confirmed {action} {sure}`;
+  `elicitation/create` (key `ok`, which FastMCP makes unique per task; a boolean `sure`),
+  the task waits in `input_required` until `tasks/update` answers it, then answers
+  `confirmed {action} {sure}`;
 - `plain(text: str)`: no task (answers `plain {text}` at once).
 
 Requirements: `tests/interop/requirements-tasks.txt` (see tests/interop/README.md).
