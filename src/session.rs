@@ -226,13 +226,22 @@ impl Session {
         if self.router.notification_handler().is_none() {
             return;
         }
-        let resources = lock(&self.listener).as_ref().map(listen::Listener::resources);
-        match resources {
-            Some(r) => r.set(uris), // outside the lock: it may close a subscription's transport
+        let filter = lock(&self.listener).as_ref().map(listen::Listener::filter);
+        match filter {
+            Some(f) => f.set_resources(uris), // outside the lock: it may close a subscription's transport
             None if !uris.is_empty() => {
                 self.start_listener(serde_json::json!({ "resourceSubscriptions": uris }), op);
             }
             None => {}
+        }
+    }
+
+    /// On the modern wire, asks a running listen thread for `notifications/tasks` of the tasks
+    /// `ids` (none starts one: a task waiter polls anyway).
+    pub(crate) fn watch_tasks(&self, ids: Vec<String>) {
+        let filter = lock(&self.listener).as_ref().map(listen::Listener::filter);
+        if let Some(f) = filter {
+            f.set_tasks(ids); // outside the lock: it may close a subscription's transport
         }
     }
 

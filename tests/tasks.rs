@@ -273,6 +273,46 @@ fn an_unknown_task_id_is_the_servers_error() {
     f.orchestrator.close();
 }
 
+/// 2026-07-28: a pushed `notifications/tasks` (over `subscriptions/listen`) wakes a wait at
+/// once. The task suggests a one-minute poll interval and the wait is shorter: only the push can
+/// deliver its result, and no `tasks/get` is sent.
+#[test]
+fn a_pushed_status_wakes_the_wait_without_a_poll() {
+    let server = TestServer::builder()
+        .name("jobs")
+        .protocol_mode(ProtocolMode::ModernOnly)
+        .task_poll_interval(Duration::from_secs(60))
+        .simple_tool("forever", "runs until told", |_| Ok(text_result("never")))
+        .task_tool("forever", TaskBehaviour::Working)
+        .start()
+        .unwrap();
+    let mut config = ServerConfig::streamable_http("jobs", server.mcp_url());
+    config.timeout = Duration::from_secs(10);
+    let o = Orchestrator::new(Config::builder().server(config).build().unwrap());
+    o.initialize().unwrap();
+    let task = o.call_tool_task("forever", json!({})).unwrap();
+    let id = task.id().unwrap().to_string();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| task.wait(Duration::from_secs(30)));
+        // Once the listen stream asks for the task's statuses, push its completion.
+        let asked = server.wait_until(Duration::from_secs(10), |st| {
+            st.listen_filters.last().and_then(|f| f.get("taskIds")) == Some(&json!([id]))
+        });
+        assert!(asked, "the listen filter asks for the task: {:?}", server.stats().listen_filters);
+        let pushed = json!({"taskId": id, "status": "completed", "createdAt": "2026-01-01T00:00:00Z",
+            "lastUpdatedAt": "2026-01-01T00:00:01Z", "ttlMs": 60000,
+            "result": {"content": [{"type": "text", "text": "pushed"}], "isError": false}});
+        assert_eq!(server.notify("notifications/tasks", Some(pushed)), 1);
+        assert_eq!(waiter.join().unwrap().unwrap().text(), "pushed");
+    });
+    assert_eq!(server.stats().task_polls.get(&id), Some(&0), "no poll was needed");
+    // The wait is over: the next subscription no longer asks for the task.
+    assert!(server.wait_until(Duration::from_secs(10), |st| {
+        st.listen_filters.last().is_some_and(|f| f.get("taskIds").is_none())
+    }));
+    o.close();
+}
+
 macro_rules! on_both_eras_and_wires {
     ($($name:ident),* $(,)?) => {
         mod modern_http { $( #[test] fn $name() { super::$name(super::Era::Modern, super::Wire::Http) } )* }

@@ -12,6 +12,8 @@ mod calls;
 mod listing;
 // A tool call run as a task, as a program holds it.
 mod task_handle;
+// Pushed task statuses (`notifications/tasks`) for the waits of one client.
+mod task_watch;
 // MCP Tasks on one connection: created tasks told from results, polling, input, cancel.
 mod tasks;
 
@@ -71,6 +73,8 @@ pub struct Client {
     known_tools: Arc<Mutex<HashMap<String, KnownTool>>>,
     /// Whether this client listens for changes (`subscriptions/listen`) at all.
     listens: bool,
+    /// The task waits that want their task's pushed statuses (`notifications/tasks`).
+    task_watch: Arc<task_watch::TaskWatch>,
 }
 
 /// What a client remembers of one tool of its last listing.
@@ -196,11 +200,16 @@ impl<'a> ClientBuilder<'a> {
         let known_tools: Arc<Mutex<HashMap<String, KnownTool>>> = Arc::default();
         let forget = Arc::downgrade(&known_tools);
         let program = self.on_notification;
+        let task_watch: Arc<task_watch::TaskWatch> = Arc::default();
+        let pushes = Arc::clone(&task_watch);
         let on_notification: NotificationHandler = Arc::new(move |server: &str, n: &Notification| {
             if n.method == "notifications/tools/list_changed"
                 && let Some(map) = forget.upgrade()
             {
                 map.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            }
+            if n.method == task_watch::METHOD {
+                pushes.deliver(server, n);
             }
             if let Some(f) = &program {
                 f(server, n);
@@ -241,6 +250,7 @@ impl<'a> ClientBuilder<'a> {
             tool_headers: Mutex::new(None),
             known_tools,
             listens,
+            task_watch,
         })
     }
 }

@@ -9,13 +9,14 @@
 //! Over Streamable HTTP on the 2026-07-28 wire every `tasks/*` request carries the task id as
 //! its `Mcp-Name` header (the session sets it from `params.taskId`).
 //!
-//! Not done: `notifications/tasks` pushes over `subscriptions/listen` (2026-07-28) do not wake
-//! a waiting poll early; polling alone reaches every status.
+//! On 2026-07-28, a client that listens (`subscriptions/listen` runs for its session) asks for
+//! the `notifications/tasks` of the tasks it waits for (`taskIds`, `task_watch.rs`): a pushed
+//! status wakes the wait at once instead of at its next poll. Polling goes on all the same.
 
 use std::collections::HashSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::Receiver;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
@@ -99,6 +100,8 @@ impl Client {
         cancel: Option<&Receiver<()>>,
     ) -> Result<CallToolResult> {
         let began = Instant::now();
+        // On the modern wire, a listening client also wakes at a pushed status.
+        let pushed = (self.listens && self.is_modern()).then(|| Watching::new(self, &state.task_id));
         let pending = |state: &TaskState| Error::TaskPending {
             server: self.name().to_string(),
             op: op.clone(),
@@ -119,8 +122,15 @@ impl Client {
             if remaining.is_zero() {
                 return Err(pending(state));
             }
-            if pause(tasks::poll_delay(state.poll_interval_ms, remaining), cancel) {
-                return Err(self.cancelled_by_caller(op, state));
+            let delay = tasks::poll_delay(state.poll_interval_ms, remaining);
+            match pause(delay, cancel, pushed.as_ref().map(|w| &w.rx)) {
+                Pause::Cancelled => return Err(self.cancelled_by_caller(op, state)),
+                Pause::Pushed(mut next) => {
+                    next.poll_interval_ms = next.poll_interval_ms.or(state.poll_interval_ms);
+                    *state = *next;
+                    continue;
+                }
+                Pause::Elapsed => {}
             }
             if Instant::now() >= deadline {
                 return Err(pending(state));
@@ -245,15 +255,47 @@ impl Client {
     }
 }
 
-/// Waits `delay` between two polls; `true` when the caller cancelled meanwhile (the cancel
-/// channel disconnected).
-fn pause(delay: std::time::Duration, cancel: Option<&Receiver<()>>) -> bool {
-    match cancel {
-        None => {
-            std::thread::sleep(delay);
-            false
-        }
-        Some(cancel) => matches!(cancel.recv_timeout(delay), Err(RecvTimeoutError::Disconnected) | Ok(())),
+/// How the wait between two polls ended.
+enum Pause {
+    /// The delay passed: poll.
+    Elapsed,
+    /// The caller cancelled (its cancel channel disconnected).
+    Cancelled,
+    /// The server pushed the task's state (`notifications/tasks`).
+    Pushed(Box<TaskState>),
+}
+
+/// Waits `delay` between two polls, or less: until the caller cancels or a status is pushed.
+fn pause(delay: Duration, cancel: Option<&Receiver<()>>, pushed: Option<&Receiver<Box<TaskState>>>) -> Pause {
+    let never = crossbeam_channel::never();
+    let (cancel, pushed) = (cancel.unwrap_or(&never), pushed.map_or_else(crossbeam_channel::never, Receiver::clone));
+    crossbeam_channel::select! {
+        recv(cancel) -> _ => Pause::Cancelled,
+        recv(pushed) -> state => state.map_or(Pause::Elapsed, Pause::Pushed),
+        default(delay) => Pause::Elapsed,
+    }
+}
+
+/// A wait registered for its task's pushes, and the listen filter asking for them; both undone
+/// on drop.
+struct Watching<'a> {
+    client: &'a Client,
+    n: u64,
+    rx: Receiver<Box<TaskState>>,
+}
+
+impl<'a> Watching<'a> {
+    fn new(client: &'a Client, task_id: &str) -> Watching<'a> {
+        let (n, rx) = client.task_watch.watch(task_id);
+        client.session.watch_tasks(client.task_watch.ids());
+        Watching { client, n, rx }
+    }
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.client.task_watch.forget(self.n);
+        self.client.session.watch_tasks(self.client.task_watch.ids());
     }
 }
 

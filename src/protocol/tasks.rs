@@ -113,7 +113,7 @@ impl TaskInfo {
 }
 
 /// A task as one answer described it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct TaskState {
     pub(crate) task_id: String,
     pub(crate) status: TaskStatus,

@@ -259,8 +259,9 @@ fn modern_capabilities(spec: &Spec) -> ServerCapabilities {
     }
 }
 
-/// The part of a `subscriptions/listen` filter the test server honours: the three list kinds
-/// and `resourceSubscriptions`, as asked (everything it advertises on the modern wire).
+/// The part of a `subscriptions/listen` filter the test server honours: the three list kinds,
+/// `resourceSubscriptions` and (with task tools) `taskIds`, as asked (everything it advertises
+/// on the modern wire).
 pub(crate) fn honoured(asked: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for key in ["toolsListChanged", "promptsListChanged", "resourcesListChanged"] {
@@ -268,8 +269,10 @@ pub(crate) fn honoured(asked: &Value) -> Value {
             out.insert(key.into(), json!(true));
         }
     }
-    if let Some(uris) = asked.get("resourceSubscriptions").filter(|u| u.is_array()) {
-        out.insert("resourceSubscriptions".into(), uris.clone());
+    for key in ["resourceSubscriptions", "taskIds"] {
+        if let Some(values) = asked.get(key).filter(|u| u.is_array()) {
+            out.insert(key.into(), values.clone());
+        }
     }
     Value::Object(out)
 }

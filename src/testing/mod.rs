@@ -236,8 +236,8 @@ impl TestServer {
     /// Sends a notification (e.g. `notifications/resources/list_changed`) on every open session
     /// that has received its endpoint, and on every open `subscriptions/listen` stream whose
     /// filter asked for it (the modern wire: `toolsListChanged`, `promptsListChanged`,
-    /// `resourcesListChanged`, or the `uri` of a `notifications/resources/updated` among its
-    /// `resourceSubscriptions`; `_meta` gets the subscription id). Returns how many sessions
+    /// `resourcesListChanged`, the `uri` of a `notifications/resources/updated` among its
+    /// `resourceSubscriptions`, or the `taskId` of a `notifications/tasks` among its `taskIds`; `_meta` gets the subscription id). Returns how many sessions
     /// and streams it was sent to.
     pub fn notify(&self, method: &str, params: Option<Value>) -> usize {
         self.inner.notify(method, params)
