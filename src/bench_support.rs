@@ -37,3 +37,24 @@ pub fn decode_resources_list(text: &str) -> usize {
 pub fn build_tool_index(gathered: &crate::Gathered) -> usize {
     crate::catalog::search::ToolIndex::build(&gathered.tools).term_count()
 }
+
+/// The orchestrator's fan-out pool (`pool.rs`), for the side-by-side bench against rayon's
+/// `ThreadPool` (`benches/pool.rs`).
+pub struct FanOutPool(crate::pool::Pool);
+
+impl FanOutPool {
+    /// A pool of at most `size` threads named `<name>-<n>`, started on demand.
+    pub fn new(size: usize, name: &str) -> FanOutPool {
+        FanOutPool(crate::pool::Pool::new(size, name).expect("a pool"))
+    }
+
+    /// Runs `job(i)` for `i` in `0..n` on the pool, as a gather hands servers over, and
+    /// returns the receiver of `(i, result)` pairs in completion order.
+    pub fn fan_out<R, F>(&self, n: usize, job: F) -> crossbeam_channel::Receiver<(usize, R)>
+    where
+        R: Send + 'static,
+        F: Fn(usize) -> R + Send + Sync + 'static,
+    {
+        self.0.fan_out((0..n).collect(), move |i, _: usize| job(i))
+    }
+}

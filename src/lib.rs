@@ -187,7 +187,7 @@ pub use catalog::{
     UriRoute, match_template,
 };
 pub use catalog::{ToolMatch, ToolQuery};
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES, TaskHandle};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES, HealthCheck, TaskHandle};
 pub use config::{
     AuthConfig, ClientCredentialsConfig, Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES,
     DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS,
@@ -203,7 +203,7 @@ pub use handlers::{
 };
 pub use jsonrpc::RequestId;
 pub use op::{OP_ID_HEADER, OpId};
-pub use orchestrator::{EXECUTE_QUERY, Orchestrator, ProgressEvent, ProgressStage, ServerStatus};
+pub use orchestrator::{ConfigChanges, EXECUTE_QUERY, Orchestrator, ProgressEvent, ProgressStage, ServerStatus};
 pub use protocol::{
     Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, GetPromptResult, Icon, Implementation,
     InitializeResult, ListChangedCapability, LoggingLevel, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Prompt,

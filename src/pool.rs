@@ -8,13 +8,19 @@
 //! next job blocked on a channel, never spinning (rayon's workers spin and yield before they
 //! sleep, which cost CPU each time a fan-out woke them: see BENCHMARKS.md). Threads are started
 //! when there is work for them (the jobs handed over plus those still running), never more
-//! than `size`; they end when the pool is dropped and their job has returned.
+//! than `size`; a thread idle for [`IDLE_KEEP_ALIVE`] ends (so an orchestrator at rest holds
+//! none), and every thread ends when the pool is dropped and its job has returned.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, unbounded};
+
+/// How long a pool thread waits for its next job before it ends: long enough to serve the next
+/// gather of a program that gathers in a loop, short enough that one at rest holds no thread.
+pub(crate) const IDLE_KEEP_ALIVE: Duration = Duration::from_secs(5);
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
@@ -24,8 +30,12 @@ pub(crate) struct Pool {
     name: String,
     jobs: Sender<Job>,
     queue: Receiver<Job>,
-    /// How many threads were started.
-    started: Mutex<usize>,
+    /// How many threads are alive (started and not yet ended). A thread ends only while holding
+    /// this lock, after seeing the queue empty, so a job queued before [`Pool::grow`] takes the
+    /// lock is always taken by a thread that lives on or by one `grow` starts.
+    started: Arc<Mutex<usize>>,
+    /// How long an idle thread waits for a job before it ends.
+    keep_alive: Duration,
     /// How many jobs are running now (a job of an earlier fan-out may still be running when the
     /// next one comes: a fail-fast caller does not wait for the rest).
     busy: Arc<AtomicUsize>,
@@ -34,15 +44,27 @@ pub(crate) struct Pool {
 impl Pool {
     /// A pool of up to `size` threads (at least one) named `<name>-<n>`, started on demand.
     pub(crate) fn new(size: usize, name: &str) -> std::io::Result<Pool> {
+        Ok(Pool::with_keep_alive(size, name, IDLE_KEEP_ALIVE))
+    }
+
+    /// A pool whose idle threads end after `keep_alive`.
+    pub(crate) fn with_keep_alive(size: usize, name: &str, keep_alive: Duration) -> Pool {
         let (jobs, queue) = unbounded();
-        Ok(Pool {
+        Pool {
             size: size.max(1),
             name: name.to_string(),
             jobs,
             queue,
-            started: Mutex::new(0),
+            started: Arc::default(),
+            keep_alive,
             busy: Arc::default(),
-        })
+        }
+    }
+
+    /// How many threads are alive now.
+    #[cfg(test)]
+    pub(crate) fn threads(&self) -> usize {
+        *self.started.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The most threads it runs.
@@ -55,10 +77,14 @@ impl Pool {
         let wanted = wanted.min(self.size);
         let mut started = self.started.lock().unwrap_or_else(|e| e.into_inner());
         while *started < wanted {
-            let (queue, busy) = (self.queue.clone(), self.busy.clone());
-            let spawned = std::thread::Builder::new()
-                .name(format!("{}-{}", self.name, *started))
-                .spawn(move || work(&queue, &busy));
+            let worker = Worker {
+                queue: self.queue.clone(),
+                busy: self.busy.clone(),
+                alive: self.started.clone(),
+                keep_alive: self.keep_alive,
+            };
+            let spawned =
+                std::thread::Builder::new().name(format!("{}-{}", self.name, *started)).spawn(move || worker.run());
             match spawned {
                 Ok(_) => *started += 1, // detached: it ends when the pool is dropped (see `work`)
                 Err(e) => {
@@ -101,17 +127,46 @@ impl Pool {
     }
 }
 
-/// A worker: runs jobs until the pool is dropped (taking the only sender with it) and the
-/// queue is empty.
-fn work(queue: &Receiver<Job>, busy: &AtomicUsize) {
-    while let Ok(job) = queue.recv() {
-        busy.fetch_add(1, Ordering::SeqCst);
+/// A pool thread's share of the pool.
+struct Worker {
+    queue: Receiver<Job>,
+    busy: Arc<AtomicUsize>,
+    alive: Arc<Mutex<usize>>,
+    keep_alive: Duration,
+}
+
+impl Worker {
+    /// Runs jobs until the pool is dropped (taking the only sender with it) and the queue is
+    /// empty, or until no job came for `keep_alive`.
+    fn run(self) {
+        loop {
+            match self.queue.recv_timeout(self.keep_alive) {
+                Ok(job) => self.run_one(job),
+                Err(RecvTimeoutError::Timeout) => {
+                    let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+                    // A job queued while the wait timed out: `grow` counted this thread for it.
+                    if !self.queue.is_empty() {
+                        continue;
+                    }
+                    *alive -= 1;
+                    return;
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    *self.alive.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn run_one(&self, job: Job) {
+        self.busy.fetch_add(1, Ordering::SeqCst);
         // A job's panic must not take the process (or this worker) down; its result sender is
         // dropped, so the caller sees the job's result missing and reports it.
         if std::panic::catch_unwind(AssertUnwindSafe(job)).is_err() {
             log::error!("a pool job panicked");
         }
-        busy.fetch_sub(1, Ordering::SeqCst);
+        self.busy.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -155,20 +210,62 @@ mod tests {
     #[test]
     fn threads_start_only_for_work_and_end_with_the_pool() {
         let pool = Pool::new(8, "test-lazy").unwrap();
-        assert_eq!(*pool.started.lock().unwrap(), 0, "no thread before the first job");
+        assert_eq!(pool.threads(), 0, "no thread before the first job");
         let deadline = Instant::now() + Duration::from_secs(10);
         let rx = pool.fan_out(vec![1, 2], |_, x: i32| x);
         assert_eq!((0..2).map(|_| rx.recv_deadline(deadline).unwrap().1).sum::<i32>(), 3);
-        assert_eq!(*pool.started.lock().unwrap(), 2, "two jobs, two threads");
+        assert_eq!(pool.threads(), 2, "two jobs, two threads");
         let rx = pool.fan_out((0..20).collect(), |_, x: i32| x);
         assert_eq!((0..20).map(|_| rx.recv_deadline(deadline).unwrap().1).sum::<i32>(), 190);
-        assert_eq!(*pool.started.lock().unwrap(), 8, "never more than the size");
+        assert_eq!(pool.threads(), 8, "never more than the size");
         // Dropping the pool disconnects its queue: each worker's `recv` fails and it returns.
         let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
         let rx = pool.fan_out(vec![done_tx], |_, tx| drop(tx));
         drop(pool);
         assert!(rx.recv_deadline(deadline).is_ok());
         assert!(done_rx.recv_deadline(deadline).is_err(), "the last job ran and dropped its sender");
+    }
+
+    #[test]
+    fn idle_threads_end_after_the_keep_alive_and_come_back_for_work() {
+        let pool = Pool::with_keep_alive(4, "test-idle", Duration::from_millis(50));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let rx = pool.fan_out((0..4).collect(), |_, x: i32| {
+            std::thread::sleep(Duration::from_millis(5)); // hold the slot so four threads start
+            x
+        });
+        assert_eq!((0..4).map(|_| rx.recv_deadline(deadline).unwrap().1).sum::<i32>(), 6);
+        assert_eq!(pool.threads(), 4);
+        let live = |name: &str| {
+            std::fs::read_dir("/proc/self/task")
+                .map(|d| {
+                    d.filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                        .filter(|comm| comm.starts_with(name))
+                        .count()
+                })
+                .unwrap_or(0)
+        };
+        // Nothing to do: each thread ends after 50 ms (polled, bounded by the deadline).
+        while (pool.threads(), live("test-idle-")) != (0, 0) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!((pool.threads(), live("test-idle-")), (0, 0), "no thread at rest");
+        // Work again: threads are started for it.
+        let rx = pool.fan_out(vec![5, 6], |_, x: i32| x);
+        assert_eq!((0..2).map(|_| rx.recv_deadline(deadline).unwrap().1).sum::<i32>(), 11);
+        assert!((1..=2).contains(&pool.threads()), "{}", pool.threads());
+    }
+
+    #[test]
+    fn a_job_queued_as_the_last_idle_thread_ends_is_still_run() {
+        // A keep-alive of zero: every thread ends as soon as the queue is empty, so each fan-out
+        // races the exits of the threads of the one before.
+        let pool = Pool::with_keep_alive(2, "test-race", Duration::ZERO);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for round in 0..500 {
+            let rx = pool.fan_out(vec![round], |_, x: i32| x);
+            assert_eq!(rx.recv_deadline(deadline).unwrap().1, round, "round {round}");
+        }
     }
 
     #[test]
@@ -185,7 +282,7 @@ mod tests {
         // The first job is blocked (a fail-fast caller went on): the next fan-out gets a thread.
         let next = pool.fan_out(vec![7], |_, x: i32| x);
         assert_eq!(next.recv_deadline(deadline).unwrap().1, 7);
-        assert_eq!(*pool.started.lock().unwrap(), 2);
+        assert_eq!(pool.threads(), 2);
         drop(release);
         assert!(first.recv_deadline(deadline).is_ok());
     }

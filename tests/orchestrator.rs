@@ -451,6 +451,7 @@ fn the_first_pages_of_the_four_listings_are_in_flight_together(kind: Kind) {
     let in_flight = InFlight::new();
     let slow = |m: &str| Fault::Delay(m.into(), Duration::from_millis(100));
     let server = sample(3)
+        .tool("t", "a tool: the server has the tools capability")
         .fault(slow("resources/list"))
         .fault(slow("resources/templates/list"))
         .fault(slow("tools/list"))

@@ -20,7 +20,12 @@ use mcp_orchestrator::{Config, Notification, Orchestration, Orchestrator, Server
 use wait::eventually;
 
 fn modern(name: &str) -> TestServerBuilder {
-    TestServer::builder().name(name).protocol_mode(ProtocolMode::ModernOnly).with_sample_resources(2)
+    // A tool, so that it has the `tools` capability (and its list changes are listened for).
+    TestServer::builder().name(name).protocol_mode(ProtocolMode::ModernOnly).with_sample_resources(2).simple_tool(
+        "t",
+        "a tool",
+        |_| Ok(mcp_orchestrator::testing::text_result("t")),
+    )
 }
 
 fn http(name: &str, server: &TestServer) -> ServerConfig {
@@ -226,7 +231,7 @@ fn resources_read_by_a_gather_are_subscribed_to() {
 fn a_plain_client_without_a_notification_callback_does_not_listen() {
     let server = modern("quiet").start().unwrap();
     let client = mcp_orchestrator::Client::connect(&http("quiet", &server)).unwrap();
-    assert_eq!(client.list_tools().unwrap().len(), 0);
+    assert_eq!(client.list_tools().unwrap().len(), 1);
     assert_eq!(server.stats().count("subscriptions/listen"), 0);
     // With one, it does.
     let seen = Arc::new(Mutex::new(Vec::new()));

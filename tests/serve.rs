@@ -377,3 +377,50 @@ fn http_bearer_token() {
     served.shutdown();
     o.close();
 }
+
+#[test]
+fn stdio_apply_config_tells_the_client_that_the_lists_changed() {
+    let up = upstreams();
+    let o = orchestrator(&up);
+    let server = Server::new(Arc::clone(&o));
+    let mut c = StdioClient::start(Arc::clone(&server));
+    c.rpc(
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}),
+    );
+    c.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}));
+    let names = |c: &mut StdioClient| -> Vec<String> {
+        let r = c.rpc("tools/list", json!({}));
+        r["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    assert!(names(&mut c).contains(&"gamma_only".to_string()));
+
+    // The same config without gamma.
+    let current = o.config();
+    let without: Vec<ServerConfig> = current.servers.iter().filter(|s| s.name != "gamma").cloned().collect();
+    let changes = server.apply_config(&Config::new(without, Orchestration::default()).unwrap()).unwrap();
+    assert_eq!(changes.removed, ["gamma"]);
+    let mut told = Vec::new();
+    while told.len() < 3 {
+        let m = c.next();
+        told.push(m["method"].as_str().unwrap_or_else(|| panic!("a notification: {m}")).to_string());
+    }
+    told.sort();
+    assert_eq!(
+        told,
+        [
+            "notifications/prompts/list_changed",
+            "notifications/resources/list_changed",
+            "notifications/tools/list_changed"
+        ]
+    );
+    assert!(!names(&mut c).contains(&"gamma_only".to_string()));
+    // Applying the same config again changes nothing and tells nothing.
+    let again = server.apply_config(&o.config()).unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    let before = c.notifications.len();
+    assert_eq!(c.rpc("ping", json!({}))["result"], json!({}));
+    assert_eq!(c.notifications.len(), before, "no notification came before the ping's answer");
+    c.close();
+    o.close();
+}

@@ -463,6 +463,10 @@ pub struct ServeArgs {
     /// With more than N tools, list only `search_tools` and `call_tool` (deferred mode)
     #[arg(long, value_name = "N")]
     pub defer_tools: Option<usize>,
+    /// How often to look at the config file's modification time, to reload it when it changes
+    /// (0: never; SIGHUP always reloads)
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub reload_poll_ms: u64,
 }
 
 /// `status`'s options.

@@ -734,6 +734,7 @@ fn status_shows_each_server_reachable_or_not_with_protocol_and_latency() {
     assert_eq!(sa["transport"], "sse");
     assert_eq!(sa["server_info"]["name"], "server-a");
     assert!(sa["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0) && sa["error"].is_null(), "{doc}");
+    assert_eq!(sa["check"], "ping", "{doc}");
     let sd = &servers[1];
     assert_eq!((sd["name"].as_str(), sd["reachable"].as_bool()), (Some("down_mcp"), Some(false)), "{doc}");
     assert!(sd["error"].as_str().is_some_and(|e| e.contains("down_mcp")) && sd["latency_ms"].is_null(), "{doc}");

@@ -33,6 +33,7 @@ usage: mcp-test-server [FLAG]...
   --template URI_TEMPLATE    a resource template; reads of URIs it matches answer `<name>:<uri>`
   --delay METHOD=MS          answer METHOD after MS milliseconds
   --never-answer METHOD      never answer METHOD
+  --empty-tool-lists N       answer the first N tools/list with no tools
   --exit-on METHOD           exit (status 0) when METHOD arrives, without answering
   --exit-on-unknown          exit (status 0) when a request with a method it does not know
                              arrives (as `server/discover` is to a handshake-era server)
@@ -129,6 +130,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 builder.fault(Fault::Delay(method.into(), Duration::from_millis(number(ms)? as u64)))
             }
             "--never-answer" => builder.fault(Fault::NeverAnswer(value()?)),
+            "--empty-tool-lists" => builder.fault(Fault::EmptyToolLists(number(&value()?)? as u32)),
             "--exit-on" => builder.fault(Fault::CloseStreamOn(value()?)),
             "--exit-on-unknown" => builder.fault(Fault::ExitOnUnknownMethod),
             "--malformed-before" => builder.fault(Fault::MalformedEvent(value()?)),

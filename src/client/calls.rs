@@ -13,6 +13,7 @@ use crate::protocol::modern;
 use crate::protocol::{CallToolResult, GetPromptResult, ReadResourceResult, ResourceContents};
 use crate::session::RequestOptions;
 use crate::session::detect::Wire;
+use crate::transport::deadline_in;
 
 /// What a tool call carries besides its arguments: `serve` passes its downstream client's
 /// progress and cancellation through.
@@ -73,7 +74,7 @@ impl Client {
     /// tool never listed, nor one whose schema this crate cannot read (a warning says so when the
     /// tool is listed).
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
-        self.call_tool_in(&OpId::new(), name, arguments, self.session.deadline(), &CallControl::default())
+        self.call_tool_in(&OpId::new(), name, arguments, deadline_in(self.tool_timeout()), &CallControl::default())
     }
 
     /// The `Mcp-Param-*` headers of a call (the modern wire over HTTP); lists the tools first

@@ -9,6 +9,7 @@
 
 mod batch;
 mod calls;
+mod health;
 mod listing;
 // A tool call run as a task, as a program holds it.
 mod task_handle;
@@ -16,6 +17,8 @@ mod task_handle;
 mod task_watch;
 // MCP Tasks on one connection: created tasks told from results, polling, input, cancel.
 mod tasks;
+
+pub use health::HealthCheck;
 
 pub(crate) use calls::CallControl;
 pub use task_handle::TaskHandle;
@@ -73,6 +76,10 @@ pub struct Client {
     known_tools: Arc<Mutex<HashMap<String, KnownTool>>>,
     /// Whether this client listens for changes (`subscriptions/listen`) at all.
     listens: bool,
+    /// The deadline of a `tools/call`: the config's `tool_timeout`, else its `timeout`.
+    tool_timeout: Duration,
+    /// The last health check, and until when the last discover answer is fresh.
+    health: Mutex<health::Health>,
     /// The task waits that want their task's pushed statuses (`notifications/tasks`).
     task_watch: Arc<task_watch::TaskWatch>,
 }
@@ -224,7 +231,7 @@ impl<'a> ClientBuilder<'a> {
             authorizer: self.authorizer.or_else(|| crate::auth::for_server(config, self.authorization_handler)),
             handlers: self.handlers,
         };
-        let Connected { session, init, wire } = detect::connect(config, &parts)?;
+        let Connected { session, init, wire, discover_ttl } = detect::connect(config, &parts)?;
         if let Some(level) = config.log_level
             && session.modern_version().is_none()
         {
@@ -250,6 +257,8 @@ impl<'a> ClientBuilder<'a> {
             tool_headers: Mutex::new(None),
             known_tools,
             listens,
+            tool_timeout: config.call_timeout(),
+            health: health::Health::after_connect(discover_ttl),
             task_watch,
         })
     }
@@ -331,18 +340,6 @@ impl Client {
         self.session.modern_version().is_some()
     }
 
-    /// Checks the server is alive (`ping`; on the 2026-07-28 wire, which has none,
-    /// `server/discover`).
-    pub fn ping(&self) -> Result<()> {
-        let op = OpId::new();
-        let deadline = self.session.deadline();
-        if self.is_modern() {
-            return self.session.discover(&op, deadline).map(drop);
-        }
-        let call = self.session.start::<()>(&op, "ping", None, deadline)?;
-        self.session.finish::<serde_json::Value>(call, deadline).map(drop)
-    }
-
     /// Ends the session: pending requests fail at once with a "connection closed" error, the
     /// reader thread is stopped and joined. Idempotent; bounded in time even when the server
     /// hangs. Later calls fail with [`Error::Closed`].
@@ -357,6 +354,11 @@ impl Client {
 
     pub(crate) fn timeout(&self) -> Duration {
         self.session.timeout
+    }
+
+    /// The deadline a `tools/call` gets (`tool_timeout`, else `timeout`).
+    pub(crate) fn tool_timeout(&self) -> Duration {
+        self.tool_timeout
     }
 
     /// Starts collecting the cache hints (`ttlMs`, `cacheScope`) of `op`'s list and read

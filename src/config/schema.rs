@@ -233,6 +233,22 @@ impl Config {
         self.servers.iter().find(|s| s.name == name)
     }
 
+    /// This config with `server` added: validated as [`Config::new`] validates (a name already
+    /// in use is `duplicate server `…``), sorted, in the same format. For `add_server`.
+    pub(crate) fn with_server(&self, server: ServerConfig) -> Result<Config> {
+        let mut servers = self.servers.clone();
+        servers.push(server);
+        validate::validate_config(&servers, &self.orchestration)?;
+        Ok(Config { format: self.format, ..Config::sorted(servers, self.orchestration.clone()) })
+    }
+
+    /// This config without the server of that name (possibly with no server left). For
+    /// `remove_server`.
+    pub(crate) fn without_server(&self, name: &str) -> Config {
+        let servers = self.servers.iter().filter(|s| s.name != name).cloned().collect();
+        Config { servers, orchestration: self.orchestration.clone(), format: self.format }
+    }
+
     pub(super) fn sorted(mut servers: Vec<ServerConfig>, orchestration: Orchestration) -> Config {
         servers.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
         Config { servers, orchestration, format: ConfigFormat::Yaml }

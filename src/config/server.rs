@@ -33,6 +33,9 @@ pub struct ServerConfig {
     /// Deadline for connecting, for each request, for a whole paged listing, and for this
     /// server's part of a gather (`timeout`, default 30 s).
     pub timeout: Duration,
+    /// Deadline for a `tools/call` (`tool_timeout`; JSON `toolTimeout`), so that a long tool
+    /// call does not need a long connect and listing budget. `None` (the default): `timeout`.
+    pub tool_timeout: Option<Duration>,
     /// Extra HTTP headers (values may come from `${VAR}`); redacted in Debug output and logs.
     pub headers: Headers,
     /// `false` leaves the server out entirely.
@@ -191,6 +194,7 @@ impl ServerConfig {
             domains: Vec::new(),
             capabilities: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            tool_timeout: None,
             headers: Headers::new(),
             enabled: true,
             read_contents: true,
@@ -291,6 +295,17 @@ impl ServerConfig {
     pub fn timeout(mut self, timeout: Duration) -> ServerConfig {
         self.timeout = timeout;
         self
+    }
+
+    /// Sets the deadline for a `tools/call` (default: the [`timeout`](Self::timeout)).
+    pub fn tool_timeout(mut self, timeout: Duration) -> ServerConfig {
+        self.tool_timeout = Some(timeout);
+        self
+    }
+
+    /// The deadline a `tools/call` gets: `tool_timeout`, else `timeout`.
+    pub fn call_timeout(&self) -> Duration {
+        self.tool_timeout.unwrap_or(self.timeout)
     }
 
     /// Adds an HTTP header (replacing one of the same name); its value is a secret, never

@@ -47,7 +47,7 @@ fn assert_fail(lines: &[&str], message: &str, line: usize, column: usize) {
     assert_eq!((m.as_str(), l, c), (message, Some(line), Some(column)), "document:\n{}", doc(lines));
 }
 
-const SERVER_KEYS: &str = "name, url, priority, domains, capabilities, transport, timeout, headers, enabled, \
+const SERVER_KEYS: &str = "name, url, priority, domains, capabilities, transport, timeout, tool_timeout, headers, enabled, \
                            read_contents, max_listing_bytes, max_listing_items, protocol, tools, prompts, command, args, \
                            env, cwd, auth, log_level";
 

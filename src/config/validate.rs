@@ -53,6 +53,9 @@ pub(super) fn validate_server(s: &ServerConfig) -> std::result::Result<(), Strin
     if s.timeout.is_zero() {
         return Err(format!("server `{name}`: `timeout` must be greater than 0"));
     }
+    if s.tool_timeout.is_some_and(|t| t.is_zero()) {
+        return Err(format!("server `{name}`: `tool_timeout` must be greater than 0"));
+    }
     if s.max_listing_bytes == 0 || s.max_listing_items == 0 {
         return Err(format!("server `{name}`: `max_listing_bytes` and `max_listing_items` must be at least 1"));
     }

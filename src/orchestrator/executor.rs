@@ -28,8 +28,8 @@ impl Orchestrator {
                 Ok(c)
             }
             None => {
-                let configured: Vec<&str> = self
-                    .config
+                let config = self.config();
+                let configured: Vec<&str> = config
                     .servers
                     .iter()
                     .filter(|s| s.capabilities.iter().any(|c| c == EXECUTE_QUERY))

@@ -50,7 +50,7 @@ impl Orchestrator {
         if needs_initialize {
             self.initialize()?;
         }
-        let (pool, slots, last, generation, processes) = {
+        let (pool, slots, last, generation, processes, config, epoch) = {
             let mut state = self.lock();
             if !matches!(state.phase, Phase::Ready) {
                 return Err(self.not_ready(&state, op));
@@ -71,7 +71,15 @@ impl Orchestrator {
                     return Err(self.not_ready(&state, op));
                 }
             }
-            (state.pool.clone(), state.slots.clone(), state.last.clone(), state.generation, state.processes.clone())
+            (
+                state.pool.clone(),
+                state.slots.clone(),
+                state.last.clone(),
+                state.generation,
+                state.processes.clone(),
+                state.config.clone(),
+                state.epoch,
+            )
         };
         let Some(pool) = pool else { return Err(Error::Closed { what: "orchestrator".into(), op }) };
 
@@ -92,7 +100,10 @@ impl Orchestrator {
             if same {
                 log::debug!("op={op}: gather served from the cache (built by op {})", last.op);
                 let mut state = self.lock();
-                if state.generation == generation && state.last.as_ref().is_some_and(|l| Arc::ptr_eq(l, last)) {
+                if state.generation == generation
+                    && state.epoch == epoch
+                    && state.last.as_ref().is_some_and(|l| Arc::ptr_eq(l, last))
+                {
                     state.warm = Some((last.clone(), stamp, cached.len() as u64));
                 }
                 return Ok(last.clone());
@@ -100,7 +111,7 @@ impl Orchestrator {
         }
 
         let started = Instant::now();
-        let o = &self.config.orchestration;
+        let o = &self.orchestration;
         let fail_fast = o.fail_fast;
         let mut outcomes: BTreeMap<String, ServerOutcome> = BTreeMap::new();
         let mut misses = Vec::new();
@@ -125,7 +136,7 @@ impl Orchestrator {
         }
         let cache = self.cache.clone();
         let parent = op.clone();
-        let orchestration = self.config.orchestration.clone();
+        let orchestration = self.orchestration.clone();
         let hooks = self.hooks.clone();
         let progress = self.progress.clone();
         let rx = pool.fan_out(misses, move |_, (i, slot): (usize, Arc<Slot>)| {
@@ -150,8 +161,13 @@ impl Orchestrator {
             });
             (slot, out, elapsed)
         });
+        // Servers removed while we gathered: left out (this catalogue is not installed).
+        let mut removed = std::collections::BTreeSet::new();
         for _ in 0..total {
             match rx.recv_deadline(deadline) {
+                Ok((_, (slot, _, _))) if slot.is_removed() => {
+                    removed.insert(slot.config.name.clone());
+                }
                 Ok((_, (slot, result, elapsed))) => {
                     let server = &slot.config;
                     let out = match result {
@@ -202,8 +218,8 @@ impl Orchestrator {
         }
 
         // Every configured server appears, in priority order.
-        let mut servers = Vec::with_capacity(self.config.servers.len());
-        for s in &self.config.servers {
+        let mut servers = Vec::with_capacity(config.servers.len());
+        for s in config.servers.iter().filter(|s| !removed.contains(&s.name)) {
             let o = match outcomes.remove(&s.name) {
                 Some(o) => o,
                 None if !s.enabled => skipped(s),
@@ -223,7 +239,7 @@ impl Orchestrator {
             };
             servers.push(o);
         }
-        let gathered = Arc::new(Gathered::merge(op.clone(), servers, &self.config));
+        let gathered = Arc::new(Gathered::merge(op.clone(), servers, &config));
         log::info!(
             "op={op}: gathered {} resources, {} tools, {} prompts from {} server(s) in {:?}",
             gathered.resources.len(),
@@ -233,7 +249,7 @@ impl Orchestrator {
             started.elapsed()
         );
         let mut state = self.lock();
-        if matches!(state.phase, Phase::Ready) && state.generation == generation {
+        if matches!(state.phase, Phase::Ready) && state.generation == generation && state.epoch == epoch {
             state.last = Some(gathered.clone());
         }
         Ok(gathered)
@@ -333,6 +349,12 @@ fn fetch(
             server.name,
             if hints.private { ", private" } else { "" }
         );
+    }
+    // A server with tools that lists none is likely still warming up: its answer is served,
+    // not stored, so that the next gather asks again instead of serving it for the TTL.
+    if value.tools.is_empty() && client.server().capabilities.tools.is_some() {
+        log::info!("op={op} server={}: it listed no tools: not cached, asked again at the next gather", server.name);
+        return Ok(Fetched { value, bytes, ttl: Some(Duration::ZERO) });
     }
     // `private` results stay in this orchestrator's cache, whose entry for a server is only
     // ever fetched and served with that server's one configured credential (README, "Cache").

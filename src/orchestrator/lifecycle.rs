@@ -41,13 +41,13 @@ impl Orchestrator {
     /// nothing; concurrent calls connect once.
     pub fn initialize(&self) -> Result<()> {
         let op = OpId::new();
-        let servers: Vec<ServerConfig> = self.config.servers.iter().filter(|s| s.enabled).cloned().collect();
+        let servers: Vec<ServerConfig> = self.config().enabled_servers().cloned().collect();
         if servers.is_empty() {
             return Err(Error::NoServer { detail: "every server in the config is disabled".into(), op });
         }
         let max_timeout = servers.iter().map(|s| s.timeout).max().unwrap_or_default();
         // No more threads than servers: a pool of 1000 for 3 servers would be waste.
-        let size = self.config.orchestration.max_concurrent_connections.clamp(1, servers.len());
+        let size = self.orchestration.max_concurrent_connections.clamp(1, servers.len());
         let rounds = servers.len().div_ceil(size.max(1)) as u32;
         let deadline = deadline_in(max_timeout.saturating_mul(rounds).saturating_add(CLOSE_BOUND + COLLECT_SLACK));
 
@@ -112,19 +112,22 @@ impl Orchestrator {
             Ok((clients, mut failures)) => {
                 let mut clients: BTreeMap<String, Connected> =
                     clients.into_iter().map(|c| (c.config.name.clone(), c)).collect();
-                let o = &self.config.orchestration;
-                state.slots = self
-                    .config
-                    .servers
-                    .iter()
-                    .filter(|s| s.enabled)
-                    .filter_map(|s| {
-                        let result = match (clients.remove(&s.name), failures.remove(&s.name)) {
-                            (Some(c), _) => Ok(c.client),
-                            (None, Some(e)) => Err(e),
-                            (None, None) => return None,
+                let o = &self.orchestration;
+                // The servers configured now: `add_server` and `remove_server` may have changed
+                // them while we connected. A server added meanwhile connects at its first use;
+                // a session of a server removed (or replaced) meanwhile is closed.
+                let config = state.config.clone();
+                state.slots = config
+                    .enabled_servers()
+                    .map(|s| {
+                        let connected = clients.remove(&s.name).filter(|c| *c.config == *s);
+                        let failed = failures.remove(&s.name);
+                        let slot = match (connected, failed) {
+                            (Some(c), _) => Slot::new(c.config, Ok(c.client), o),
+                            (None, Some(e)) => Slot::new(Arc::new(s.clone()), Err(e), o),
+                            (None, None) => Slot::pending(Arc::new(s.clone())),
                         };
-                        Some(Arc::new(Slot::new(Arc::new(s.clone()), result, o)))
+                        Arc::new(slot)
                     })
                     .collect();
                 state.phase = Phase::Ready;
@@ -132,6 +135,7 @@ impl Orchestrator {
                 state.warm = None;
                 self.changed.notify_all();
                 drop(state);
+                close_in_background(clients.into_values().map(|c| c.client).collect());
                 log::info!("op={op}: initialized");
                 Ok(())
             }
@@ -153,7 +157,7 @@ impl Orchestrator {
         deadline: Instant,
         abort: Abort,
     ) -> Result<(Vec<Connected>, BTreeMap<String, Error>)> {
-        let fail_fast = self.config.orchestration.fail_fast;
+        let fail_fast = self.orchestration.fail_fast;
         let mut unreported: BTreeMap<String, u32> = servers.iter().map(|s| (s.name.clone(), s.priority)).collect();
         let hooks = self.hooks.clone();
         let parent = op.clone();
@@ -312,7 +316,7 @@ impl Drop for Orchestrator {
 
 /// [`close_all`] on a thread of its own (`mcp-close-all`), which ends when they are closed
 /// (each close is bounded). Without a thread, dropping them closes them here.
-fn close_in_background(clients: Vec<Arc<Client>>) {
+pub(super) fn close_in_background(clients: Vec<Arc<Client>>) {
     if clients.is_empty() {
         return;
     }
@@ -323,7 +327,7 @@ fn close_in_background(clients: Vec<Arc<Client>>) {
 }
 
 /// Closes sessions in parallel (each close is bounded, so all of them take about one bound).
-fn close_all(clients: Vec<Arc<Client>>) {
+pub(super) fn close_all(clients: Vec<Arc<Client>>) {
     if clients.len() <= 1 {
         clients.iter().for_each(|c| c.close());
         return;

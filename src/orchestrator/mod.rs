@@ -5,21 +5,23 @@
 //! progress, notifications), and the small helpers the other files share (the state's lock,
 //! the slots, healing one). `lifecycle.rs` connects and closes, `gather.rs` gathers,
 //! `routing.rs` routes calls by name or URI, `tasks.rs` starts and resumes tool calls run as
-//! tasks, `executor.rs` picks servers by capability or
-//! domain; `slot.rs` is one server's session and its healing, `progress.rs` and `status.rs`
-//! what a program observes.
+//! tasks, `executor.rs` picks servers by capability or domain, `runtime.rs` adds and removes
+//! servers while the others stay connected; `slot.rs` is one server's session and its healing,
+//! `progress.rs` and `status.rs` what a program observes.
 
 mod executor;
 mod gather;
 mod lifecycle;
 mod progress;
 mod routing;
+mod runtime;
 mod slot;
 mod status;
 mod tasks;
 
 pub use executor::EXECUTE_QUERY;
 pub use progress::{ProgressEvent, ProgressStage};
+pub use runtime::ConfigChanges;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -28,7 +30,7 @@ use std::time::Duration;
 use crate::cache::{CacheStats, ResourceCache, Stamp};
 use crate::catalog::{Gathered, ServerResources};
 use crate::client::Client;
-use crate::config::Config;
+use crate::config::{Config, Orchestration};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::pool::Pool;
@@ -51,6 +53,12 @@ enum Phase {
 
 struct State {
     phase: Phase,
+    /// The servers configured now: the config given to `new`, then changed by `add_server` and
+    /// `remove_server`. Read with `slots` under one lock, so that the two agree.
+    config: Arc<Config>,
+    /// Bumped by every `add_server` and `remove_server`: a gather that began before it does
+    /// not install its catalogue as the warm-path answer.
+    epoch: u64,
     pool: Option<Arc<Pool>>,
     /// Every enabled server, in priority order, with its session or why it has none.
     slots: Vec<Arc<Slot>>,
@@ -78,7 +86,8 @@ struct State {
 /// `Send + Sync`: share it with `Arc`. Every public call gets an operation id ([`OpId`]) that
 /// its log records, its errors and its HTTP requests carry.
 pub struct Orchestrator {
-    config: Config,
+    /// The orchestration settings of the config given to `new` (they never change).
+    orchestration: Orchestration,
     state: Mutex<State>,
     changed: Condvar,
     cache: Arc<ResourceCache<Arc<ServerResources>>>,
@@ -86,6 +95,8 @@ pub struct Orchestrator {
     progress: Progress,
     /// Where `serve` installs the relay that passes server requests downstream.
     relay: Arc<crate::handlers::RelaySlot>,
+    /// The person's step of OAuth, for the authorizers of servers added later.
+    auth_handler: Option<Arc<dyn crate::auth::AuthorizationHandler>>,
 }
 
 impl Orchestrator {
@@ -113,10 +124,11 @@ impl Orchestrator {
     /// the command line's opens a browser and listens on the loopback redirect port).
     /// Tokens are kept per server for the orchestrator's life (and in the `token_file`, when the
     /// config names one): reconnects and a new `initialize` reuse them.
-    pub fn with_authorization_handler(self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Orchestrator {
-        for authorizer in self.hooks.authorizers.values() {
+    pub fn with_authorization_handler(mut self, handler: Arc<dyn crate::auth::AuthorizationHandler>) -> Orchestrator {
+        for (_, authorizer) in self.hooks.authorizers.lock().unwrap_or_else(|e| e.into_inner()).values() {
             authorizer.set_handler(handler.clone());
         }
+        self.auth_handler = Some(handler);
         self
     }
 
@@ -136,14 +148,20 @@ impl Orchestrator {
         let o = &config.orchestration;
         let cache = Arc::new(ResourceCache::new(o.resource_cache_ttl, o.cache_max_bytes));
         let listen = o.listen_for_changes;
-        let authorizers = Arc::new(
-            config.servers.iter().filter_map(|s| Some((s.name.clone(), crate::auth::for_server(s, None)?))).collect(),
-        );
+        let authorizers = Arc::new(Mutex::new(
+            config
+                .servers
+                .iter()
+                .filter_map(|s| Some((s.name.clone(), (s.clone(), crate::auth::for_server(s, None)?))))
+                .collect(),
+        ));
         let relay = Arc::new(crate::handlers::RelaySlot::default());
         Orchestrator {
-            config,
+            orchestration: config.orchestration.clone(),
             state: Mutex::new(State {
                 phase: Phase::Idle,
+                config: Arc::new(config),
+                epoch: 0,
                 pool: None,
                 slots: Vec::new(),
                 last: None,
@@ -164,6 +182,7 @@ impl Orchestrator {
             cache,
             progress: Progress::default(),
             relay,
+            auth_handler: None,
         }
     }
 
@@ -212,9 +231,11 @@ impl Orchestrator {
         self.hooks.subscribers.lock().unwrap_or_else(|e| e.into_inner()).push(f);
     }
 
-    /// The config it was built with.
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The config as it is now: the one it was built with, changed by
+    /// [`add_server`](Self::add_server), [`remove_server`](Self::remove_server) and
+    /// [`apply_config`](Self::apply_config) since.
+    pub fn config(&self) -> Arc<Config> {
+        self.lock().config.clone()
     }
 
     /// The error of a call that needs a connected orchestrator: closed, or not initialized.
@@ -242,7 +263,7 @@ impl Orchestrator {
     fn heal(&self, slot: &Slot, op: &OpId) -> Result<Arc<Client>> {
         let processes = self.lock().processes.clone();
         let deadline = deadline_in(slot.config.timeout);
-        slot.session(op, deadline, Heal::Call, &self.config.orchestration, &processes, &self.hooks).map(|(c, _)| c)
+        slot.session(op, deadline, Heal::Call, &self.orchestration, &processes, &self.hooks).map(|(c, _)| c)
     }
 
     /// The cache's counters.
@@ -253,6 +274,6 @@ impl Orchestrator {
 
 impl std::fmt::Debug for Orchestrator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Orchestrator").field("servers", &self.config.servers.len()).finish_non_exhaustive()
+        f.debug_struct("Orchestrator").field("servers", &self.config().servers.len()).finish_non_exhaustive()
     }
 }

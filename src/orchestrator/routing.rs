@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::Orchestrator;
+use super::slot::Slot;
 use crate::catalog::Gathered;
 use crate::catalog::search::ToolMatch;
 use crate::client::Client;
@@ -34,11 +35,19 @@ impl Orchestrator {
     }
 
     pub(super) fn client_in(&self, server: &str, op: &OpId) -> Result<Arc<Client>> {
+        self.slot_client(server, op).map(|(_, c)| c)
+    }
+
+    /// A server's slot and its session (healed as [`client`](Self::client) says).
+    fn slot_client(&self, server: &str, op: &OpId) -> Result<(Arc<Slot>, Arc<Client>)> {
         let slots = self.slots(op)?;
-        match slots.iter().find(|s| s.config.name == server) {
-            Some(slot) => self.heal(slot, op),
+        match slots.into_iter().find(|s| s.config.name == server) {
+            Some(slot) => {
+                let client = self.heal(&slot, op)?;
+                Ok((slot, client))
+            }
             None => {
-                let detail = if self.config.servers.iter().any(|s| s.name == server) {
+                let detail = if self.config().servers.iter().any(|s| s.name == server) {
                     format!("server `{server}` is disabled")
                 } else {
                     format!("no server named `{server}` in the config")
@@ -71,7 +80,8 @@ impl Orchestrator {
     /// [`call_app_tool`](Self::call_app_tool).
     ///
     /// A server that runs the call as a task (MCP Tasks) is polled to the result within the
-    /// server's timeout; a task still running then fails with
+    /// call's deadline (the server's `tool_timeout`, else its `timeout`); a task still running
+    /// then fails with
     /// [`Error::TaskPending`] naming its id, to resume with [`task`](Self::task). To hold the
     /// task yourself, use [`call_tool_task`](Self::call_tool_task).
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
@@ -159,12 +169,29 @@ impl Orchestrator {
         control: &crate::client::CallControl,
     ) -> Result<CallToolResult> {
         let op = OpId::new();
-        let client = match server {
-            Some(name) => self.client_in(name, &op)?,
-            None => self.executor()?,
+        let (slot, client) = match server {
+            Some(name) => {
+                let (slot, client) = self.slot_client(name, &op)?;
+                (Some(slot), client)
+            }
+            None => (None, self.executor()?),
         };
         log::info!("op={op} server={}: calling tool `{tool}`", client.name());
-        client.call_tool_in(&op, tool, arguments, deadline_in(client.timeout()), control)
+        let result = client.call_tool_in(&op, tool, arguments, deadline_in(client.tool_timeout()), control);
+        match result {
+            // The session was closed under the call because its server was removed: say so.
+            Err(Error::ConnectionClosed { server, method, op, .. })
+                if slot.as_ref().is_some_and(|s| s.is_removed()) =>
+            {
+                Err(Error::ConnectionClosed {
+                    server,
+                    method,
+                    op,
+                    detail: "the server was removed (remove_server) while the call was in flight".into(),
+                })
+            }
+            other => other,
+        }
     }
 
     /// Gets a prompt by its name in the catalogue, from the server that owns it.

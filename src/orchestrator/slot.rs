@@ -33,20 +33,26 @@ pub(crate) struct Hooks {
     pub(crate) listen: bool,
     /// The program's answers to server requests, for every client it connects.
     pub(crate) handlers: crate::handlers::Handlers,
-    /// Each server's authorizer (servers with an `auth` block), kept across reconnects and
-    /// initializes: its tokens, its client registration, its flow in progress.
-    pub(crate) authorizers: Arc<std::collections::BTreeMap<String, crate::auth::Authorizer>>,
+    /// Each server's authorizer (servers with an `auth` block), with the config it was made
+    /// for, kept across reconnects, initializes and a removal followed by an add of the same
+    /// endpoint and `auth`: its tokens, its client registration, its flow in progress.
+    pub(crate) authorizers: Arc<Mutex<Authorizers>>,
 }
+
+/// Each server's authorizer, by name, with the server config it was made for.
+pub(crate) type Authorizers = std::collections::BTreeMap<String, (ServerConfig, crate::auth::Authorizer)>;
 
 /// Connects to one server, with the orchestrator's notification handling.
 pub(crate) fn connect(server: &ServerConfig, op: &OpId, processes: Arc<Processes>, hooks: &Hooks) -> Result<Client> {
     let hooks = hooks.clone();
     let session_op = op.clone();
+    let authorizer =
+        hooks.authorizers.lock().unwrap_or_else(|e| e.into_inner()).get(&server.name).map(|(_, a)| a.clone());
     Client::builder(server)
         .op(op.clone())
         .processes(processes)
         .handlers(hooks.handlers.clone())
-        .authorizer(hooks.authorizers.get(&server.name).cloned())
+        .authorizer(authorizer)
         .listen(hooks.listen)
         .on_notification(move |name, n| {
             let drops_entry = matches!(
@@ -96,8 +102,10 @@ pub(crate) struct SlotState {
     connecting: bool,
     /// Bumped by every finished attempt, so that waiters know theirs has landed.
     attempts: u64,
-    /// The orchestrator was closed: install nothing.
+    /// The orchestrator was closed, or the server removed: install nothing.
     pub(crate) closed: bool,
+    /// The server was removed (`remove_server`): calls fail saying so.
+    pub(crate) removed: bool,
     /// Whether the server ever had a session (a reconnect after a failure is a recovery).
     had_trouble: bool,
     /// The last data a gather got from it, for serving stale.
@@ -119,10 +127,26 @@ impl Slot {
             Err(e) => (None, Some(e), 1),
         };
         let next_try = if failures > 0 { deadline_in(backoff(o, 1)) } else { Instant::now() };
+        Slot::build(config, client, error, failures, next_try)
+    }
+
+    /// A slot whose server has not been connected yet (added while the orchestrator runs): its
+    /// first use connects it.
+    pub(crate) fn pending(config: Arc<ServerConfig>) -> Slot {
+        Slot::build(config, None, None, 0, Instant::now())
+    }
+
+    fn build(
+        config: Arc<ServerConfig>,
+        client: Option<Arc<Client>>,
+        error: Option<Error>,
+        failures: u32,
+        next_try: Instant,
+    ) -> Slot {
         Slot {
             config,
             state: Mutex::new(SlotState {
-                had_trouble: client.is_none(),
+                had_trouble: error.is_some(),
                 client,
                 error,
                 failures,
@@ -130,6 +154,7 @@ impl Slot {
                 connecting: false,
                 attempts: 0,
                 closed: false,
+                removed: false,
                 last_good: None,
             }),
             changed: Condvar::new(),
@@ -147,9 +172,24 @@ impl Slot {
 
     /// Marks the slot closed and takes its session (to be closed by the caller); wakes waiters.
     pub(crate) fn close(&self) -> Option<Arc<Client>> {
+        self.close_as(false)
+    }
+
+    /// [`close`](Self::close), for a server that was removed: later uses say so.
+    pub(crate) fn remove(&self) -> Option<Arc<Client>> {
+        self.close_as(true)
+    }
+
+    /// Whether the server was removed.
+    pub(crate) fn is_removed(&self) -> bool {
+        self.lock().removed
+    }
+
+    fn close_as(&self, removed: bool) -> Option<Arc<Client>> {
         let client = {
             let mut s = self.lock();
             s.closed = true;
+            s.removed |= removed;
             s.client.take()
         };
         self.changed.notify_all();
@@ -176,7 +216,7 @@ impl Slot {
         let mut s = self.lock();
         loop {
             if s.closed {
-                return Err(Error::Closed { what: "orchestrator".into(), op: op.clone() });
+                return Err(self.closed_error(&s, op));
             }
             if let Some(c) = s.client.as_ref().filter(|c| !c.is_closed()) {
                 return Ok((c.clone(), waited_for.is_some()));
@@ -232,10 +272,11 @@ impl Slot {
             s.attempts += 1;
             match result {
                 Ok(client) if s.closed => {
+                    let e = self.closed_error(&s, op);
                     drop(s);
                     self.changed.notify_all();
                     client.close();
-                    return Err(Error::Closed { what: "orchestrator".into(), op: op.clone() });
+                    return Err(e);
                 }
                 Ok(client) => {
                     let client = Arc::new(client);
@@ -265,6 +306,12 @@ impl Slot {
                 }
             }
         }
+    }
+
+    /// The error of a use after the orchestrator's `close()`, or after the server's removal.
+    fn closed_error(&self, s: &SlotState, op: &OpId) -> Error {
+        let what = if s.removed { format!("server `{}` (removed)", self.config.name) } else { "orchestrator".into() };
+        Error::Closed { what, op: op.clone() }
     }
 
     fn failure(&self, s: &SlotState, op: &OpId) -> Error {

@@ -1,8 +1,14 @@
 //! [`Orchestrator::status`]: what each configured server speaks and whether it is connected,
-//! from what the orchestrator already knows (no I/O, no reconnect).
+//! from what the orchestrator already knows (no I/O, no reconnect), with each session's last
+//! health check; [`Orchestrator::check_health`] checks every connected server first.
 
-use super::Orchestrator;
+use std::sync::Arc;
+
+use super::{COLLECT_SLACK, Orchestrator};
+use crate::client::{Client, HealthCheck};
 use crate::error::Error;
+use crate::op::OpId;
+use crate::transport::deadline_in;
 
 /// One configured server's connection, as [`Orchestrator::status`] reports it.
 #[derive(Clone, Debug)]
@@ -25,6 +31,10 @@ pub struct ServerStatus {
     /// Why it has no session: its last connect failure (or why its session died and could not
     /// be re-established). `None` while connected.
     pub error: Option<Error>,
+    /// The last health check of its session ([`Orchestrator::check_health`],
+    /// [`Client::ping`](crate::Client::ping)): when, how long ago, `ping` or `server/discover`
+    /// (from the cache or not), and its outcome. `None` before the first.
+    pub last_check: Option<HealthCheck>,
 }
 
 impl Orchestrator {
@@ -51,8 +61,11 @@ impl Orchestrator {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn status(&self) -> Vec<ServerStatus> {
-        let slots = self.lock().slots.clone();
-        self.config
+        let (slots, config) = {
+            let state = self.lock();
+            (state.slots.clone(), state.config.clone())
+        };
+        config
             .servers
             .iter()
             .map(|config| {
@@ -72,8 +85,45 @@ impl Orchestrator {
                     protocol_version: client.as_ref().map(|c| c.protocol_version().to_string()),
                     transport: client.as_ref().map(|c| c.transport()),
                     error: if connected { None } else { error },
+                    last_check: client.as_ref().and_then(|c| c.last_check()),
                 }
             })
             .collect()
+    }
+
+    /// Checks the health of every server with a live session, in parallel on the pool (each
+    /// within its `timeout`; see [`Client::ping`](crate::Client::ping): `ping` on the handshake
+    /// era, `server/discover` on the 2026-07-28 wire unless its last answer is still fresh by
+    /// its `ttlMs`), then returns [`status`](Self::status), each with that check in
+    /// [`ServerStatus::last_check`]. Never reconnects; a server without a session is not asked.
+    pub fn check_health(&self) -> Vec<ServerStatus> {
+        let op = OpId::new();
+        let (slots, pool) = {
+            let state = self.lock();
+            (state.slots.clone(), state.pool.clone())
+        };
+        let clients: Vec<Arc<Client>> = slots.iter().filter_map(|s| s.live()).collect();
+        log::debug!("op={op}: checking the health of {} server(s)", clients.len());
+        match pool {
+            Some(pool) if !clients.is_empty() => {
+                let total = clients.len();
+                let longest = clients.iter().map(|c| c.timeout()).max().unwrap_or_default();
+                let rounds = total.div_ceil(pool.size()) as u32;
+                let deadline = deadline_in(longest.saturating_mul(rounds).saturating_add(COLLECT_SLACK));
+                let rx = pool.fan_out(clients, |_, client: Arc<Client>| {
+                    let _ = client.ping(); // recorded in its last check
+                });
+                for _ in 0..total {
+                    if rx.recv_deadline(deadline).is_err() {
+                        log::warn!("op={op}: a health check did not end in time");
+                        break;
+                    }
+                }
+            }
+            _ => clients.iter().for_each(|c| {
+                let _ = c.ping();
+            }),
+        }
+        self.status()
     }
 }

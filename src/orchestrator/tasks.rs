@@ -58,7 +58,7 @@ impl Orchestrator {
             None => self.executor()?,
         };
         log::info!("op={op} server={}: calling tool `{tool}` as a task", client.name());
-        let started = client.start_task_in(&op, tool, arguments, deadline_in(client.timeout()))?;
+        let started = client.start_task_in(&op, tool, arguments, deadline_in(client.tool_timeout()))?;
         Ok(TaskHandle::started(client, tool, started))
     }
 

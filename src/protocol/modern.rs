@@ -61,6 +61,12 @@ pub struct DiscoverResult {
 }
 
 impl DiscoverResult {
+    /// How long the answer stays fresh: its `ttlMs` (a negative one counts as 0); `None`
+    /// without one.
+    pub(crate) fn ttl(&self) -> Option<std::time::Duration> {
+        self.ttl_ms.map(|ms| std::time::Duration::from_millis(ms.max(0).unsigned_abs()))
+    }
+
     /// Parses a `server/discover` result; `None` when it is not one (no `supportedVersions`
     /// array of strings: a handshake-era server answering `{}` to an unknown method).
     pub(crate) fn parse(raw: &str) -> Option<DiscoverResult> {

@@ -21,6 +21,7 @@
 
 pub(crate) mod http;
 mod relay;
+mod reload;
 mod stdio;
 mod streamable;
 
@@ -225,17 +226,22 @@ impl Server {
                 return;
             }
             log::info!("op={op} server={upstream}: forwarding {} downstream", n.method);
-            let bytes = crate::jsonrpc::encode_notification::<Value>(&n.method, None);
-            let sinks: Vec<Arc<Sink>> = {
-                let mut sinks = server.sinks.lock().unwrap_or_else(|e| e.into_inner());
-                sinks.retain(|s| s.strong_count() > 0);
-                sinks.iter().filter_map(Weak::upgrade).collect()
-            };
-            for sink in sinks {
-                sink(&bytes);
-            }
+            server.broadcast(&n.method);
         });
         server
+    }
+
+    /// Sends the notification `method` (no params) to every connection that can receive it.
+    fn broadcast(&self, method: &str) {
+        let bytes = crate::jsonrpc::encode_notification::<Value>(method, None);
+        let sinks: Vec<Arc<Sink>> = {
+            let mut sinks = self.sinks.lock().unwrap_or_else(|e| e.into_inner());
+            sinks.retain(|s| s.strong_count() > 0);
+            sinks.iter().filter_map(Weak::upgrade).collect()
+        };
+        for sink in sinks {
+            sink(&bytes);
+        }
     }
 
     /// The most entries of one `tools/list`, `prompts/list`, `resources/list` or
@@ -490,7 +496,7 @@ impl Server {
     ) -> Result<Value, RpcError> {
         let o = Arc::clone(&self.orchestrator);
         let timeout =
-            o.config().servers.iter().find(|s| s.name == server).map_or(Duration::from_secs(60), |s| s.timeout);
+            o.config().servers.iter().find(|s| s.name == server).map_or(Duration::from_secs(60), |s| s.call_timeout());
         let capabilities = params.get("_meta").and_then(|m| m.get(META_CAPABILITIES)).cloned().unwrap_or_default();
         let (asks_tx, asks) = crossbeam_channel::unbounded();
         let link = Arc::new(relay::Link::asking(ex.link, capabilities, asks_tx));

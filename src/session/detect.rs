@@ -99,6 +99,9 @@ pub(crate) struct Connected {
     pub session: Session,
     pub init: InitializeResult,
     pub wire: Wire,
+    /// On the 2026-07-28 wire: how long the connect's `server/discover` answer stays fresh
+    /// (its `ttlMs`; a health check within it is answered from it).
+    pub discover_ttl: Option<std::time::Duration>,
 }
 
 /// What connecting needs besides the config.
@@ -349,7 +352,7 @@ fn probe_then_handshake(
                 Some(version) => {
                     session.set_modern(Some(version));
                     let init = InitializeResult::from_discover(version, &found);
-                    return Ok(Connected { session, init, wire });
+                    return Ok(Connected { session, init, wire, discover_ttl: found.ttl() });
                 }
                 None => format!("it speaks {:?}", found.supported_versions),
             },
@@ -393,7 +396,7 @@ fn falls_back_stdio(e: &Error) -> bool {
 fn handshake(session: Session, parts: &Parts<'_>, offer: &'static str, wire: Wire) -> Result<Connected> {
     let op = parts.op;
     match session.handshake_offering(op, parts.deadline, offer) {
-        Ok(init) => Ok(Connected { session, init, wire }),
+        Ok(init) => Ok(Connected { session, init, wire, discover_ttl: None }),
         // A stdio server that our late probe locked into the modern era: probe once more.
         Err(Error::Rpc { code, data, .. }) if code == modern::UNSUPPORTED_VERSION && wire == Wire::Stdio => {
             let supported = modern::supported_versions(data.as_deref());
@@ -410,7 +413,7 @@ fn handshake(session: Session, parts: &Parts<'_>, offer: &'static str, wire: Wir
             match session.discover(op, parts.deadline) {
                 Ok(Some(found)) => {
                     let init = InitializeResult::from_discover(version, &found);
-                    Ok(Connected { session, init, wire })
+                    Ok(Connected { session, init, wire, discover_ttl: found.ttl() })
                 }
                 Ok(None) => {
                     let e = session.protocol(op, "server/discover", "the answer is not a discover result".into());

@@ -99,6 +99,9 @@ pub enum Fault {
     /// `-32601`, as `server/discover` is to a handshake-era server) ends serving, without an
     /// answer, as [`Fault::CloseStreamOn`] does (the `mcp-test-server` binary exits).
     ExitOnUnknownMethod,
+    /// The first this-many `tools/list` requests are answered with no tools (a server still
+    /// warming up); later ones list the tools. The count is the server's (every session's).
+    EmptyToolLists(u32),
 }
 
 impl Spec {
@@ -123,6 +126,20 @@ impl Spec {
             "tasks/result" => self.tasks.needs_input(params),
             _ => false,
         }
+    }
+
+    /// Whether it has the `tools` capability: it has tools, or lists none while warming up.
+    pub(super) fn offers_tools(&self) -> bool {
+        !self.tools.is_empty() || self.faults.iter().any(|f| matches!(f, Fault::EmptyToolLists(_)))
+    }
+
+    /// Whether this `tools/list` is answered empty ([`Fault::EmptyToolLists`]); counts it.
+    pub(super) fn lists_no_tools(&self) -> bool {
+        let Some(n) = self.faults.iter().find_map(|f| if let Fault::EmptyToolLists(n) = f { Some(*n) } else { None })
+        else {
+            return false;
+        };
+        self.tool_lists.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < u64::from(n)
     }
 
     pub(super) fn never_answers(&self, method: &str) -> bool {

@@ -59,6 +59,7 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
             let (resource_templates, next_cursor) = page(spec, "templates", &spec.templates, &params)?;
             to_value(&ListResourceTemplatesResult { resource_templates, next_cursor })
         }
+        "tools/list" if spec.lists_no_tools() => to_value(&ListToolsResult { tools: Vec::new(), next_cursor: None }),
         "tools/list" => {
             let (tools, next_cursor) = page(spec, "tools", &spec.tools, &params)?;
             to_value(&ListToolsResult { tools, next_cursor })
@@ -253,7 +254,7 @@ fn modern_capabilities(spec: &Spec) -> ServerCapabilities {
         extensions: tasks.then(|| json!({ crate::protocol::tasks::EXTENSION: {} })),
         logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
-        tools: Some(ListChangedCapability { list_changed: Some(true) }),
+        tools: spec.offers_tools().then_some(ListChangedCapability { list_changed: Some(true) }),
         prompts: Some(ListChangedCapability { list_changed: Some(true) }),
         ..ServerCapabilities::default()
     }
@@ -283,7 +284,7 @@ fn capabilities(spec: &Spec) -> ServerCapabilities {
         tasks: tasks.then(|| json!({"cancel": {}, "requests": {"tools": {"call": {}}}})),
         logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
-        tools: Some(ListChangedCapability { list_changed: Some(false) }),
+        tools: spec.offers_tools().then_some(ListChangedCapability { list_changed: Some(false) }),
         prompts: Some(ListChangedCapability { list_changed: Some(false) }),
         ..ServerCapabilities::default()
     }
@@ -435,6 +436,10 @@ mod tests {
         assert_eq!(r["protocolVersion"], "2024-11-05");
         assert_eq!(r["serverInfo"], json!({"name": "db", "version": "9"}));
         assert_eq!(r["capabilities"]["resources"], json!({"subscribe": false, "listChanged": true}));
+        // The `tools` capability only with tools (or while listing none, warming up).
+        assert_eq!(r["capabilities"].get("tools"), None);
+        let s = spec(TestServer::builder().simple_tool("t", "a tool", |_| Ok(crate::testing::text_result("t"))));
+        let r = answer(&s, "initialize", Some(&raw(json!({"protocolVersion": "2024-11-05"})))).unwrap();
         assert_eq!(r["capabilities"]["tools"], json!({"listChanged": false}));
         let r = answer(&s, "initialize", Some(&raw(json!({"protocolVersion": "1999-01-01"})))).unwrap();
         assert_eq!(r["protocolVersion"], SUPPORTED_PROTOCOL_VERSIONS[0]);

@@ -56,7 +56,7 @@
 //!
 //! `initialize` (echoes the client's `protocolVersion` when it is one of
 //! [`SUPPORTED_PROTOCOL_VERSIONS`](crate::SUPPORTED_PROTOCOL_VERSIONS), else offers the newest;
-//! capabilities `resources {subscribe: false, listChanged: true}`, `tools {listChanged: false}`),
+//! capabilities `resources {subscribe: false, listChanged: true}`, `tools {listChanged: false}` when it has tools or [`Fault::EmptyToolLists`]),
 //! `notifications/initialized`, `ping`, `resources/list`, `resources/templates/list`,
 //! `resources/read` (an unknown URI → error `-32002` "Resource not found"), `tools/list`,
 //! `tools/call` (an unknown tool → `-32602`; a handler's `Err(message)` → a result with
@@ -135,6 +135,9 @@ struct Spec {
     icons: Option<Vec<crate::Icon>>,
     /// Advertise the `logging` capability and answer `logging/setLevel`.
     logging: bool,
+    /// `tools/list` requests answered so far (shared by the clones), for
+    /// [`Fault::EmptyToolLists`].
+    tool_lists: Arc<std::sync::atomic::AtomicU64>,
     /// The tools that run as tasks, and how.
     task_tools: HashMap<String, TaskBehaviour>,
     /// The `pollIntervalMs` the tasks suggest.
@@ -188,6 +191,7 @@ impl TestServer {
                 cache_hints: None,
                 icons: None,
                 logging: false,
+                tool_lists: Arc::default(),
                 task_tools: HashMap::new(),
                 task_poll_interval: Duration::from_millis(20),
                 tasks: Arc::default(),

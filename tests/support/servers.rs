@@ -91,6 +91,8 @@ pub struct Spec {
     tools: Vec<(String, String)>,
     prompts: Vec<(String, String)>,
     templates: Vec<String>,
+    /// The 2026-07-28 wire only, with these cache hints' `ttlMs` (none: the server's 0).
+    modern: Option<Option<u64>>,
 }
 
 /// `n` sample resources (`test://resource/{i}`).
@@ -129,6 +131,13 @@ impl Spec {
     /// A resource template; reads of URIs it matches answer `<server name>:<uri>`.
     pub fn template(mut self, uri_template: &str) -> Spec {
         self.templates.push(uri_template.into());
+        self
+    }
+
+    /// Speaking the 2026-07-28 wire only (Streamable HTTP or stdio), its cacheable results
+    /// (`server/discover` included) fresh for `ttl_ms` when given (`cacheScope: public`).
+    pub fn modern(mut self, ttl_ms: Option<u64>) -> Spec {
+        self.modern = Some(ttl_ms);
         self
     }
 
@@ -177,6 +186,12 @@ impl Spec {
         if let Some(i) = in_flight {
             b = b.gauge(i.gauge.clone());
         }
+        if let Some(ttl) = self.modern {
+            b = b.protocol_mode(mcp_orchestrator::testing::ProtocolMode::ModernOnly);
+            if let Some(ms) = ttl {
+                b = b.cache_hints(ms, "public");
+            }
+        }
         b
     }
 
@@ -208,10 +223,17 @@ impl Spec {
             for t in &self.templates {
                 flag("--template", Some(t.clone()));
             }
+            if let Some(ttl) = self.modern {
+                flag("--protocol", Some("modern".into()));
+                if let Some(ms) = ttl {
+                    flag("--cache-hints", Some(format!("{ms}=public")));
+                }
+            }
             for f in &self.faults {
                 match f {
                     Fault::Delay(m, d) => flag("--delay", Some(format!("{m}={}", d.as_millis()))),
                     Fault::NeverAnswer(m) => flag("--never-answer", Some(m.clone())),
+                    Fault::EmptyToolLists(n) => flag("--empty-tool-lists", Some(n.to_string())),
                     Fault::CloseStreamOn(m) => flag("--exit-on", Some(m.clone())),
                     Fault::NotifyAfterInitialized => flag("--notify-after-initialized", None),
                     Fault::AskClient(tool) => flag("--ask-client", Some(tool.clone())),

@@ -18,7 +18,7 @@ pub fn run(cli: &Cli, args: &CallArgs) -> Result<(), Failure> {
     if let (Format::Json, Err(Failure::Op(e))) = (args.format, &result) {
         // A failure is a document too: the error, the tool, and what is known of each server.
         let mut doc =
-            output::listing_failure_json(orchestrator.config(), Some(e), "", &orchestrator.connect_failures());
+            output::listing_failure_json(&orchestrator.config(), Some(e), "", &orchestrator.connect_failures());
         doc["tool"] = args.tool.as_str().into();
         print_json(&doc)?;
     }

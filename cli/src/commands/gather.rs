@@ -29,7 +29,7 @@ fn gather(o: &Orchestrator, format: Format) -> Result<(), Failure> {
         (Format::Json, Ok(gathered)) => print_json(&output::gather_json(&gathered, &stats))?,
         (Format::Json, Err(Failure::Op(e))) => {
             // A failure is a document too: the error and what is known of each server.
-            print_json(&output::gather_failure_json(o.config(), &e, &o.connect_failures(), &stats))?;
+            print_json(&output::gather_failure_json(&o.config(), &e, &o.connect_failures(), &stats))?;
             return Err(Failure::Op(e));
         }
         (Format::Json, Err(e)) => return Err(e),

@@ -13,6 +13,7 @@ pub mod login;
 pub mod prompt;
 pub mod read;
 pub mod serve;
+pub mod serve_reload;
 pub mod status;
 pub mod tasks;
 
@@ -107,9 +108,9 @@ pub fn listing(
     if args.format == Format::Json {
         // A failure is a document too: the error and what is known of each server.
         let failure = match &result {
-            Err(Failure::Op(e)) => Some(output::listing_failure_json(o.config(), Some(e), "", &o.connect_failures())),
+            Err(Failure::Op(e)) => Some(output::listing_failure_json(&o.config(), Some(e), "", &o.connect_failures())),
             Err(Failure::Other(message)) => {
-                Some(output::listing_failure_json(o.config(), None, message, &o.connect_failures()))
+                Some(output::listing_failure_json(&o.config(), None, message, &o.connect_failures()))
             }
             _ => None,
         };

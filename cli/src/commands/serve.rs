@@ -1,7 +1,9 @@
-//! `serve`: the merged catalogue as one MCP server, on stdio or Streamable HTTP.
+//! `serve`: the merged catalogue as one MCP server, on stdio or Streamable HTTP; its config
+//! reloaded on change and on SIGHUP (`serve_reload.rs`).
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use mcp_orchestrator::Secret;
 use mcp_orchestrator::serve::{HttpOptions, Server, serve_http, serve_stdio};
@@ -9,6 +11,7 @@ use mcp_orchestrator::serve::{HttpOptions, Server, serve_http, serve_stdio};
 use crate::Failure;
 use crate::args::{Cli, ServeArgs, ServeTransport};
 
+use super::serve_reload::Reloader;
 use super::{initialize, load, login};
 
 /// `serve`: connect, then serve until stdin ends (stdio) or the process is stopped (http).
@@ -24,6 +27,9 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         None => Server::new(Arc::clone(&o)),
     };
     initialize(&o)?;
+    let poll = (args.reload_poll_ms > 0).then(|| Duration::from_millis(args.reload_poll_ms));
+    let reloader = Reloader::start(Arc::clone(&server), args.config.config.clone(), poll)
+        .map_err(|e| Failure::Other(format!("serve: cannot watch the config for changes: {e}")))?;
     let result = match args.transport {
         ServeTransport::Stdio => {
             let stdin = std::io::stdin().lock();
@@ -52,6 +58,7 @@ pub fn run(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
             Ok(())
         }
     };
+    reloader.stop();
     o.close();
     result
 }

@@ -1,8 +1,6 @@
 //! `status`: connects to every server (never fail-fast), pings each one connected, and prints
 //! each one's state: reachable, protocol, latency, transport, server info.
 
-use std::time::Instant;
-
 use mcp_orchestrator::Orchestrator;
 
 use crate::Failure;
@@ -36,13 +34,11 @@ fn status(o: &Orchestrator, args: &StatusArgs) -> Result<(), Failure> {
         .map(|s| {
             let client = o.client(&s.name).ok().filter(|_| s.enabled);
             let (ping, error) = match &client {
-                Some(c) => {
-                    let started = Instant::now();
-                    match c.ping() {
-                        Ok(()) => (Some(started.elapsed()), None),
-                        Err(e) => (None, Some(e.to_string())),
-                    }
-                }
+                Some(c) => match c.ping() {
+                    // The check's own round trip (zero when a fresh discover answer served).
+                    Ok(()) => (c.last_check().and_then(|check| check.outcome.ok()), None),
+                    Err(e) => (None, Some(e.to_string())),
+                },
                 None => (None, failures.get(&s.name).map(ToString::to_string)),
             };
             output::ServerState::new(s, client.as_deref(), ping, error)

@@ -97,6 +97,10 @@ pub struct ServerState {
     server_info: Option<serde_json::Value>,
     /// The ping's round trip.
     latency_ms: Option<f64>,
+    /// What the health check asked: `ping` (handshake era), `server/discover` (2026-07-28), or
+    /// `server/discover (cached)` when the connect's discover answer was still fresh by its
+    /// `ttlMs` (nothing was sent; the latency is then 0).
+    check: Option<String>,
     /// Why it is not reachable.
     error: Option<String>,
 }
@@ -122,6 +126,9 @@ impl ServerState {
             protocol: client.map(|c| c.protocol_version().to_string()),
             server_info: info.map(|i| serde_json::json!({"name": i.name, "version": i.version})),
             latency_ms: ping.map(millis),
+            check: client
+                .and_then(|c| c.last_check())
+                .map(|c| if c.from_cache { format!("{} (cached)", c.method) } else { c.method.to_string() }),
             error,
         }
     }

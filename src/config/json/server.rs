@@ -54,6 +54,7 @@ impl Doc<'_> {
             "headers",
             "disabled",
             "timeout",
+            "toolTimeout",
             "logLevel",
         ];
         for (key, _) in &fields.0 {
@@ -282,22 +283,25 @@ impl Doc<'_> {
             }
         }
         let defaults = Orchestration::default();
-        let mut timeout = defaults.request_timeout;
-        if let Some(value) = get.get("timeout") {
+        let seconds = |key: &str, problems: &mut Problems| -> Option<Duration> {
+            let value = get.get(key)?;
             match serde_json::from_str::<f64>(value.get()).ok().and_then(|t| (t > 0.0).then_some(t)) {
                 Some(t) => match Duration::try_from_secs_f64(t) {
-                    Ok(d) => timeout = d,
-                    Err(_) => problems.0.push(self.at_value(value, format!("server `{name}`: `timeout` is too large"))),
+                    Ok(d) => return Some(d),
+                    Err(_) => problems.0.push(self.at_value(value, format!("server `{name}`: `{key}` is too large"))),
                 },
                 None => problems.0.push(self.at_value(
                     value,
                     format!(
-                        "server `{name}`: `timeout` must be a number of seconds greater than 0, found {}",
+                        "server `{name}`: `{key}` must be a number of seconds greater than 0, found {}",
                         value.get()
                     ),
                 )),
             }
-        }
+            None
+        };
+        let timeout = seconds("timeout", problems).unwrap_or(defaults.request_timeout);
+        let tool_timeout = seconds("toolTimeout", problems);
 
         // Ours (no other client has it): the MCP level asked of the server.
         let mut log_level = None;
@@ -325,6 +329,7 @@ impl Doc<'_> {
         server.headers = headers;
         server.enabled = enabled;
         server.timeout = timeout;
+        server.tool_timeout = tool_timeout;
         server.log_level = log_level;
         server.notes = notes;
         if let Err(why) = validate_server(&server) {

@@ -357,6 +357,10 @@ fn build_server(
         Some(t) => seconds(t, &format!("server `{server}`: `timeout`"), false)?,
         None => orchestration.request_timeout,
     };
+    let tool_timeout = match &raw.tool_timeout {
+        Some(t) => Some(seconds(t, &format!("server `{server}`: `tool_timeout`"), false)?),
+        None => None,
+    };
     let max_listing_bytes = match &raw.max_listing_bytes {
         Some(n) => at_least_one(n, &format!("server `{server}`: `max_listing_bytes`"))?,
         None => orchestration.max_listing_bytes,
@@ -401,6 +405,7 @@ fn build_server(
         domains: raw.domains.unwrap_or_default(),
         capabilities: raw.capabilities.unwrap_or_default(),
         timeout,
+        tool_timeout,
         headers,
         enabled: raw.enabled.unwrap_or(true),
         read_contents: raw.read_contents.unwrap_or(true),

@@ -139,6 +139,7 @@ struct RawServer {
     capabilities: Option<Vec<String>>,
     transport: Option<Spanned<String>>,
     timeout: Option<Spanned<f64>>,
+    tool_timeout: Option<Spanned<f64>>,
     headers: Option<Spanned<Entries<Spanned<String>>>>,
     enabled: Option<bool>,
     read_contents: Option<bool>,
