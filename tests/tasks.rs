@@ -313,6 +313,40 @@ fn a_pushed_status_wakes_the_wait_without_a_poll() {
     o.close();
 }
 
+/// 2025-11-25: a call asks for a task only as the tool's `execution.taskSupport` allows: never
+/// for a tool without it (even through `call_tool_task`), always for one that requires it
+/// (plain `call_tool` then waits for the task).
+#[test]
+fn legacy_calls_ask_for_a_task_as_the_tool_allows() {
+    let required: mcp_orchestrator::Tool =
+        serde_json::from_value(json!({"name": "must", "inputSchema": {"type": "object"},
+        "execution": {"taskSupport": "required"}}))
+        .unwrap();
+    let server = TestServer::builder()
+        .name("jobs")
+        .task_poll_interval(ms(POLL_MS))
+        .tool(required, |_| Ok(text_result("must done")))
+        .task_tool("must", TaskBehaviour::CompletesAfter(1))
+        .simple_tool("job", "a task tool", |_| Ok(text_result("job done")))
+        .task_tool("job", TaskBehaviour::CompletesAfter(1))
+        .simple_tool("now", "no task support", |_| Ok(text_result("now done")))
+        .start()
+        .unwrap();
+    let mut config = ServerConfig::streamable_http("jobs", server.mcp_url());
+    config.timeout = Duration::from_secs(10);
+    let o = Orchestrator::new(Config::builder().server(config).build().unwrap());
+    o.initialize().unwrap();
+    let asked = || server.stats().last_params["tools/call"].get("task").is_some();
+    let task = o.call_tool_task("now", json!({})).unwrap();
+    assert!(!asked() && task.id().is_none(), "a tool without taskSupport is never called as a task");
+    assert_eq!(o.call_tool("job", json!({})).unwrap().text(), "job done");
+    assert!(!asked(), "an optional one only when the caller wants a task");
+    assert_eq!(o.call_tool("must", json!({})).unwrap().text(), "must done");
+    assert!(asked(), "a required one always");
+    assert_eq!(server.stats().task_polls.values().copied().collect::<Vec<_>>(), vec![2]);
+    o.close();
+}
+
 macro_rules! on_both_eras_and_wires {
     ($($name:ident),* $(,)?) => {
         mod modern_http { $( #[test] fn $name() { super::$name(super::Era::Modern, super::Wire::Http) } )* }

@@ -10,6 +10,7 @@ use super::tasks::{Started, Waiting};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::protocol::modern;
+use crate::protocol::tasks::TaskSupport;
 use crate::protocol::{CallToolResult, GetPromptResult, ReadResourceResult, ResourceContents};
 use crate::session::RequestOptions;
 use crate::session::detect::Wire;
@@ -107,7 +108,9 @@ impl Client {
         deadline: Instant,
         control: &CallControl,
     ) -> Result<CallToolResult> {
-        let raw = self.call_tool_raw(op, name, arguments, deadline, control, false)?;
+        // A 2025-11-25 tool that requires a task is called as one (and waited for).
+        let ask = self.asks_for_task(op, name, deadline, TaskSupport::Required);
+        let raw = self.call_tool_raw(op, name, arguments, deadline, control, ask)?;
         let result = match self.started(op, &raw)? {
             Started::Plain(result) => result,
             Started::Task(mut state) => {

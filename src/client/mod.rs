@@ -93,6 +93,8 @@ struct KnownTool {
     /// Its `outputSchema`, compiled; shared, and kept across listings while the tool declares
     /// the same schema.
     output: Option<Arc<OutputSchema>>,
+    /// Whether a call may or must ask to run as a task (2025-11-25, `execution.taskSupport`).
+    task_support: crate::protocol::tasks::TaskSupport,
 }
 
 /// A tool's `outputSchema` as declared, and compiled (`None`: the validator cannot read it, as

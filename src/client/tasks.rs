@@ -24,7 +24,7 @@ use super::{CallControl, Client};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::protocol::CallToolResult;
-use crate::protocol::tasks::{self, Created, TaskInfo, TaskState, TaskStatus};
+use crate::protocol::tasks::{self, Created, TaskInfo, TaskState, TaskStatus, TaskSupport};
 use crate::session::RequestOptions;
 use crate::session::input_required::{InputRequest, answer_one};
 
@@ -50,12 +50,34 @@ const CALL: &str = "tools/call";
 
 impl Client {
     /// Calls a tool asking for a task where the era needs asking: on 2025-11-25 the params
-    /// carry `task` when the server declares `tasks.requests.tools.call` (on 2026-07-28 every
-    /// call may answer with a task: the extension is declared on every request).
+    /// carry `task` when the server declares `tasks.requests.tools.call` and the tool's
+    /// `execution.taskSupport` is `optional` or `required` (listed first if it never was); on
+    /// 2026-07-28 every call may answer with a task (the extension is declared on every request).
     pub(crate) fn start_task_in(&self, op: &OpId, name: &str, arguments: Value, deadline: Instant) -> Result<Started> {
-        let ask = !self.is_modern() && self.init.capabilities.task_tool_calls();
+        let ask = self.asks_for_task(op, name, deadline, TaskSupport::Optional);
         let raw = self.call_tool_raw(op, name, arguments, deadline, &CallControl::default(), ask)?;
         self.started(op, &raw)
+    }
+
+    /// On 2025-11-25, whether a call of `tool` asks for a task: the server declares
+    /// `tasks.requests.tools.call` and the tool's `taskSupport` is at least `least` (`Optional`:
+    /// a call that wants a task; `Required`: any call, which then must).
+    pub(crate) fn asks_for_task(&self, op: &OpId, tool: &str, deadline: Instant, least: TaskSupport) -> bool {
+        if self.is_modern() || !self.init.capabilities.task_tool_calls() {
+            return false;
+        }
+        let known =
+            |c: &Client| c.known_tools.lock().unwrap_or_else(|e| e.into_inner()).get(tool).map(|t| t.task_support);
+        let support = match known(self) {
+            Some(s) => Some(s),
+            // Never listed: list, to learn what the tool allows.
+            None if least == TaskSupport::Optional => self.list_tools_in(op, deadline).ok().and_then(|_| known(self)),
+            None => None,
+        };
+        matches!(
+            (support, least),
+            (Some(TaskSupport::Required), _) | (Some(TaskSupport::Optional), TaskSupport::Optional)
+        )
     }
 
     /// Tells a created task from a plain result.

@@ -192,6 +192,28 @@ impl TaskState {
     }
 }
 
+/// Whether a tool's calls may ask to run as a task (2025-11-25, its `execution.taskSupport`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskSupport {
+    /// Absent, `forbidden`, or unknown: a call must not ask.
+    Forbidden,
+    /// `optional`: a call may ask.
+    Optional,
+    /// `required`: a call must ask.
+    Required,
+}
+
+impl TaskSupport {
+    /// What a listed tool declares.
+    pub(crate) fn of(tool: &crate::protocol::Tool) -> TaskSupport {
+        match tool.execution.as_ref().and_then(|e| e.get("taskSupport")).and_then(Value::as_str) {
+            Some("optional") => TaskSupport::Optional,
+            Some("required") => TaskSupport::Required,
+            _ => TaskSupport::Forbidden,
+        }
+    }
+}
+
 /// Adds the tasks declaration to a client's capabilities: on the 2026-07-28 wire
 /// `extensions["io.modelcontextprotocol/tasks"]: {}` (kept beside the other extensions); on the
 /// handshake era the experimental `tasks: {}` of 2025-11-25 (we run no tasks for the server:

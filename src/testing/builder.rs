@@ -191,6 +191,7 @@ impl TestServerBuilder {
             output_schema: None,
             annotations: None,
             icons: None,
+            execution: None,
             meta: None,
         };
         self.tool(tool, handler)

@@ -61,7 +61,11 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
         }
         "tools/list" if spec.lists_no_tools() => to_value(&ListToolsResult { tools: Vec::new(), next_cursor: None }),
         "tools/list" => {
-            let (tools, next_cursor) = page(spec, "tools", &spec.tools, &params)?;
+            let (mut tools, next_cursor) = page(spec, "tools", &spec.tools, &params)?;
+            // A task tool says so (2025-11-25), unless it declares its own `execution`.
+            for t in tools.iter_mut().filter(|t| t.execution.is_none() && spec.task_tools.contains_key(&t.name)) {
+                t.execution = Some(json!({"taskSupport": "optional"}));
+            }
             to_value(&ListToolsResult { tools, next_cursor })
         }
         "prompts/list" => {
