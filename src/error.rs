@@ -238,6 +238,46 @@ pub enum Error {
         /// The operation.
         op: OpId,
     },
+
+    /// A task (MCP Tasks) was still running when the caller's deadline passed: its result is
+    /// not lost. Resume waiting with [`Orchestrator::task`](crate::Orchestrator::task) and
+    /// this `task_id` (also later, from another process), while the server keeps the task (its
+    /// TTL). Kind [`ErrorKind::Timeout`].
+    #[error(
+        "timeout: task `{task_id}` still {status} after {after:?}; resume it by its id (server `{server}`, method \
+         `tools/call`, op {op})"
+    )]
+    TaskPending {
+        /// The server's name in the config.
+        server: String,
+        /// The operation.
+        op: OpId,
+        /// The task's id on the server.
+        task_id: String,
+        /// Its last known status (`working`, `input_required`).
+        status: &'static str,
+        /// How long the caller waited.
+        after: Duration,
+    },
+
+    /// A task (MCP Tasks) was cancelled before it delivered its result (by this program, or
+    /// by the server). Kind [`ErrorKind::Cancelled`].
+    #[error("cancelled: task `{task_id}` was cancelled{} (server `{server}`, method `tools/call`, op {op})", said(message.as_deref()))]
+    TaskCancelled {
+        /// The server's name in the config.
+        server: String,
+        /// The operation.
+        op: OpId,
+        /// The task's id on the server.
+        task_id: String,
+        /// The server's `statusMessage`, if any.
+        message: Option<String>,
+    },
+}
+
+/// `: <message>` for a message a server gave, else nothing.
+fn said(message: Option<&str>) -> String {
+    message.map(|m| format!(": {m}")).unwrap_or_default()
 }
 
 /// What kind of failure an [`Error`] is, for a program deciding what to do about it
@@ -250,7 +290,7 @@ pub enum ErrorKind {
     /// The server could not be reached or refused the session ([`Error::Connect`]); retrying
     /// later may help.
     Unreachable,
-    /// A deadline passed ([`Error::Timeout`]).
+    /// A deadline passed ([`Error::Timeout`]; a task still running: [`Error::TaskPending`]).
     Timeout,
     /// The server answered HTTP 401 or 403 ([`Error::Http`]), or the authorization flow failed
     /// ([`Error::Auth`]): credentials are missing, wrong, or could not be obtained.
@@ -276,6 +316,8 @@ pub enum ErrorKind {
     /// A tool's result does not match the output schema it declared ([`Error::InvalidOutput`]):
     /// the server's fault; the same call is likely to fail the same way.
     Schema,
+    /// A task was cancelled before it delivered its result ([`Error::TaskCancelled`]).
+    Cancelled,
 }
 
 fn location(line: Option<usize>, column: Option<usize>) -> String {
@@ -340,6 +382,8 @@ impl Error {
             | Error::Limit { server, .. }
             | Error::ResourceNotFound { server, .. }
             | Error::InvalidOutput { server, .. }
+            | Error::TaskPending { server, .. }
+            | Error::TaskCancelled { server, .. }
             | Error::NotAllowed { server, .. } => Some(server),
             Error::Config { .. } | Error::Closed { .. } | Error::NotInitialized { .. } | Error::NoServer { .. } => None,
         }
@@ -350,7 +394,7 @@ impl Error {
         match self {
             Error::Connect { .. } => Some("connect"),
             Error::ResourceNotFound { .. } => Some("resources/read"),
-            Error::InvalidOutput { .. } => Some("tools/call"),
+            Error::InvalidOutput { .. } | Error::TaskPending { .. } | Error::TaskCancelled { .. } => Some("tools/call"),
             Error::Timeout { method, .. }
             | Error::Auth { method, .. }
             | Error::Http { method, .. }
@@ -379,6 +423,8 @@ impl Error {
             | Error::ResourceNotFound { op, .. }
             | Error::InvalidOutput { op, .. }
             | Error::NoServer { op, .. }
+            | Error::TaskPending { op, .. }
+            | Error::TaskCancelled { op, .. }
             | Error::NotAllowed { op, .. } => Some(op),
             Error::Config { .. } => None,
         }
@@ -400,7 +446,8 @@ impl Error {
         match self {
             Error::Config { .. } => ErrorKind::Config,
             Error::Connect { .. } => ErrorKind::Unreachable,
-            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Timeout { .. } | Error::TaskPending { .. } => ErrorKind::Timeout,
+            Error::TaskCancelled { .. } => ErrorKind::Cancelled,
             Error::Http { status: 401 | 403, .. } | Error::Auth { .. } => ErrorKind::Unauthorized,
             Error::Http { .. } | Error::Rpc { .. } | Error::ResourceNotFound { .. } => ErrorKind::ServerError,
             Error::Protocol { .. } => ErrorKind::Protocol,
@@ -460,6 +507,33 @@ mod tests {
         assert_eq!(e.server(), Some("db"));
         assert_eq!(e.method(), Some("resources/list"));
         assert_eq!(e.op_id(), Some(&op));
+    }
+
+    #[test]
+    fn task_errors_name_the_task() {
+        let op = OpId::new();
+        let e = Error::TaskPending {
+            server: "jobs".into(),
+            op: op.clone(),
+            task_id: "t-1".into(),
+            status: "working",
+            after: Duration::from_secs(2),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "timeout: task `t-1` still working after 2s; resume it by its id (server `jobs`, method `tools/call`, op {op})"
+            )
+        );
+        assert_eq!((e.kind(), e.server(), e.method()), (ErrorKind::Timeout, Some("jobs"), Some("tools/call")));
+        let e = Error::TaskCancelled {
+            server: "jobs".into(),
+            op: op.clone(),
+            task_id: "t-1".into(),
+            message: Some("by request".into()),
+        };
+        assert_eq!(e.kind(), ErrorKind::Cancelled);
+        assert!(e.to_string().starts_with("cancelled: task `t-1` was cancelled: by request (server `jobs`"), "{e}");
     }
 
     #[test]

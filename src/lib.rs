@@ -187,7 +187,7 @@ pub use catalog::{
     UriRoute, match_template,
 };
 pub use catalog::{ToolMatch, ToolQuery};
-pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES, HealthCheck};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_PAGES, HealthCheck, TaskHandle};
 pub use config::{
     AuthConfig, ClientCredentialsConfig, Config, ConfigBuilder, ConfigFormat, DEFAULT_CACHE_MAX_BYTES,
     DEFAULT_CACHE_TTL, DEFAULT_MAX_CONCURRENT_CONNECTIONS, DEFAULT_MAX_LISTING_BYTES, DEFAULT_MAX_LISTING_ITEMS,
@@ -208,7 +208,8 @@ pub use protocol::{
     Annotations, CallToolResult, Content, ContentsBody, DiscoverResult, GetPromptResult, Icon, Implementation,
     InitializeResult, ListChangedCapability, LoggingLevel, MODERN_PROTOCOL_VERSIONS, PROTOCOL_VERSIONS, Prompt,
     PromptArgument, PromptMessage, Resource, ResourceContents, ResourceTemplate, ResourcesCapability,
-    SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities, Tool, UI_EXTENSION, UI_MIME_TYPE, Visibility, is_safe_icon_src,
+    SUPPORTED_PROTOCOL_VERSIONS, ServerCapabilities, TaskInfo, TaskStatus, Tool, UI_EXTENSION, UI_MIME_TYPE,
+    Visibility, is_safe_icon_src,
 };
 pub use schema::{Schema, SchemaError, Violation};
 /// JSON values, for tool arguments and results (`serde_json`'s, re-exported so that a program

@@ -13,19 +13,21 @@
 //! 2026-07-28 wire ([`Session::set_modern`]). On the modern wire every request's params carry the
 //! `_meta` envelope (protocol version, the session's client capabilities, client info), and every
 //! request goes out with the routing headers `MCP-Protocol-Version`, `Mcp-Method` and, for
-//! `tools/call`, `prompts/get` and `resources/read`, `Mcp-Name` (transports without headers,
-//! stdio, ignore them). A result's `resultType` is checked: absent or `complete` is a result,
-//! `input_required` goes to [`Session::finish_outcome`]'s caller, anything else is a protocol
-//! error. A `-32022` (unsupported version) is answered by switching to a mutual version and
+//! `tools/call`, `prompts/get` and `resources/read` (its name or URI) and `tasks/*` (its
+//! `taskId`), `Mcp-Name` (transports without headers, stdio, ignore them). A result's `resultType` is checked: absent or `complete` is a result,
+//! `input_required` goes to [`Session::finish_outcome`]'s caller, `task` (a `tools/call` only)
+//! is returned as a result for the client layer to drive (`client/tasks.rs`), anything else is
+//! a protocol error. A `-32022` (unsupported version) is answered by switching to a mutual version and
 //! sending the request once more, with a new id.
 //!
 //! # Lost replies
 //!
 //! A transport that loses a reply after the request went out (a Streamable HTTP reply stream
 //! that broke and could not be resumed) fails the request with `Reply::Lost`. Listings, reads,
-//! `prompts/get`, `server/discover` and `ping` are then sent once more with a new id, within the
-//! caller's deadline; a `tools/call` only when [`RequestOptions::idempotent`] says the tool is
-//! annotated `readOnlyHint` or `idempotentHint` (the client knows from its last listing).
+//! `prompts/get`, `server/discover`, `ping` and `tasks/get` are then sent once more with a new
+//! id, within the caller's deadline; a `tools/call` only when [`RequestOptions::idempotent`]
+//! says the tool is annotated `readOnlyHint` or `idempotentHint` (the client knows from its last
+//! listing).
 //! Otherwise the caller gets `Error::ConnectionClosed` saying the call may have run.
 //!
 //! Extra `_meta` keys, extra headers and a request's own client capabilities go in
@@ -104,7 +106,8 @@ pub(crate) struct Call {
 }
 
 /// Whether a request whose reply was lost may be sent again with a new id (`Ok`), or why not:
-/// listings, reads, `prompts/get`, `server/discover` and `ping` change nothing on the server;
+/// listings, reads, `prompts/get`, `server/discover`, `ping` and `tasks/get` change nothing on
+/// the server;
 /// a `tools/call` only when the tool is annotated read-only or idempotent.
 fn resend_policy(method: &str, options: &RequestOptions) -> std::result::Result<(), &'static str> {
     match method {
@@ -113,7 +116,7 @@ fn resend_policy(method: &str, options: &RequestOptions) -> std::result::Result<
             Some(false) => Err("the tool is not annotated readOnlyHint or idempotentHint"),
             None => Err("the tool's annotations are unknown (the tools were not listed on this session)"),
         },
-        "resources/read" | "prompts/get" | "server/discover" | "ping" => Ok(()),
+        "resources/read" | "prompts/get" | "server/discover" | "ping" | "tasks/get" => Ok(()),
         m if m.ends_with("/list") => Ok(()),
         _ => Err("only listings, reads and idempotent tool calls are sent again"),
     }
@@ -157,8 +160,8 @@ impl Session {
     /// A session over a connected transport; nothing is sent yet.
     pub(crate) fn new(name: Arc<str>, router: Arc<Router>, transport: Arc<dyn Transport>, timeout: Duration) -> Self {
         let cleanup = Cleanup::new(name.clone(), transport.clone());
-        // One kind per registered handler (handlers.rs).
-        let capabilities = Mutex::new(router.capabilities());
+        // One kind per registered handler (handlers.rs), and the tasks extension.
+        let capabilities = Mutex::new(router.modern_capabilities());
         Session {
             name,
             router,
@@ -223,13 +226,22 @@ impl Session {
         if self.router.notification_handler().is_none() {
             return;
         }
-        let resources = lock(&self.listener).as_ref().map(listen::Listener::resources);
-        match resources {
-            Some(r) => r.set(uris), // outside the lock: it may close a subscription's transport
+        let filter = lock(&self.listener).as_ref().map(listen::Listener::filter);
+        match filter {
+            Some(f) => f.set_resources(uris), // outside the lock: it may close a subscription's transport
             None if !uris.is_empty() => {
                 self.start_listener(serde_json::json!({ "resourceSubscriptions": uris }), op);
             }
             None => {}
+        }
+    }
+
+    /// On the modern wire, asks a running listen thread for `notifications/tasks` of the tasks
+    /// `ids` (none starts one: a task waiter polls anyway).
+    pub(crate) fn watch_tasks(&self, ids: Vec<String>) {
+        let filter = lock(&self.listener).as_ref().map(listen::Listener::filter);
+        if let Some(f) = filter {
+            f.set_tasks(ids); // outside the lock: it may close a subscription's transport
         }
     }
 
@@ -323,6 +335,7 @@ impl Session {
             .and_then(|p| match method {
                 "tools/call" | "prompts/get" => p.get("name"),
                 "resources/read" => p.get("uri"),
+                "tasks/get" | "tasks/update" | "tasks/cancel" | "tasks/result" => p.get("taskId"),
                 _ => None,
             })
             .and_then(Value::as_str)
@@ -421,6 +434,13 @@ impl Session {
                             Ok(Outcome::Complete(raw))
                         }
                         Ok(ResultKind::InputRequired) => Ok(Outcome::InputRequired(raw)),
+                        // A created task (the tasks extension): the client layer drives it.
+                        Ok(ResultKind::Task) if method == "tools/call" => Ok(Outcome::Complete(raw)),
+                        Ok(ResultKind::Task) => Err(self.protocol(
+                            &op,
+                            method,
+                            "resultType \"task\" answers a request that cannot be a task: the result is invalid".into(),
+                        )),
                         Err(why) => Err(self.protocol(&op, method, why)),
                     };
                 }

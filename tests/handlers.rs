@@ -85,7 +85,11 @@ fn registered_handlers_answer_elicitation_sampling_and_roots_over_every_transpor
             assert!(*left > Duration::from_secs(5) && *left <= Duration::from_secs(10), "{kind:?} {what}: {left:?}");
         }
         if let Some(caps) = capabilities(&srv) {
-            assert_eq!(caps, json!({"elicitation": {"form": {}}, "sampling": {}, "roots": {}}), "{kind:?}");
+            assert_eq!(
+                caps,
+                json!({"elicitation": {"form": {}}, "sampling": {}, "roots": {}, "tasks": {}}),
+                "{kind:?}"
+            );
         }
         // The session still works after the exchange.
         assert_eq!(client.list_resources().unwrap().len(), 1, "{kind:?}");
@@ -94,7 +98,7 @@ fn registered_handlers_answer_elicitation_sampling_and_roots_over_every_transpor
 }
 
 #[test]
-fn without_handlers_no_capability_is_declared_and_each_request_is_method_not_found() {
+fn without_handlers_no_handler_capability_is_declared_and_each_request_is_method_not_found() {
     for kind in ALL {
         let srv = sample(0).fault(Fault::AskClient("ask".into())).start(kind);
         let client = Client::connect(&srv.config("plain", 1)).unwrap();
@@ -105,7 +109,8 @@ fn without_handlers_no_capability_is_declared_and_each_request_is_method_not_fou
             assert!(message.contains(method), "{kind:?}: {message}");
         }
         if let Some(caps) = capabilities(&srv) {
-            assert_eq!(caps, json!({}), "{kind:?}");
+            // Only the experimental `tasks` (2025-11-25), which needs no handler.
+            assert_eq!(caps, json!({"tasks": {}}), "{kind:?}");
         }
         client.close();
     }
@@ -123,7 +128,7 @@ fn only_the_registered_kinds_are_declared_and_a_handler_error_reaches_the_server
     assert_eq!(got["roots/list"], json!({"error": {"code": -1, "message": "no roots today"}}));
     assert_eq!(got["elicitation/create"]["error"]["code"], -32601);
     assert_eq!(got["sampling/createMessage"]["error"]["code"], -32601);
-    assert_eq!(capabilities(&srv).unwrap(), json!({"roots": {}}));
+    assert_eq!(capabilities(&srv).unwrap(), json!({"roots": {}, "tasks": {}}));
     client.close();
 }
 

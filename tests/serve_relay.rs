@@ -3,7 +3,8 @@
 //! upstream), the upstream's progress sent downstream with the client's own token, and the
 //! client's `notifications/cancelled` cancelling the upstream call. Over real pipes (stdio) and
 //! a real socket (Streamable HTTP, the requests in the POST's event-stream reply). Also the
-//! Streamable HTTP GET stream (an upstream's `list_changed` pushed on it) and paged lists.
+//! Streamable HTTP GET stream (an upstream's `list_changed` pushed on it) and paged lists, and an
+//! upstream task (MCP Tasks) polled for the client and cancelled by its cancel.
 
 #![cfg(feature = "testing")]
 
@@ -508,6 +509,49 @@ fn stateless_clients_are_asked_with_input_required_rounds() {
     let params = json!({"name": "ask_alpha", "requestState": "forged", "inputResponses": {}, "_meta": meta});
     c.send(&json!({"jsonrpc": "2.0", "id": 90, "method": "tools/call", "params": params}));
     assert_eq!(c.next()["error"]["code"], -32602);
+    c.close();
+    o.close();
+}
+
+/// An upstream that runs the call as a task (2026-07-28): `serve` polls it for its downstream
+/// client, and the client's `notifications/cancelled` cancels the task upstream
+/// (`tasks/cancel`), answering nothing downstream.
+#[test]
+fn a_cancel_during_an_upstream_task_cancels_the_task() {
+    use mcp_orchestrator::testing::{ProtocolMode, TaskBehaviour};
+    let jobs = TestServer::builder()
+        .name("jobs")
+        .protocol_mode(ProtocolMode::ModernOnly)
+        .simple_tool("job", "completes after two polls", |_| Ok(text_result("job done")))
+        .task_tool("job", TaskBehaviour::CompletesAfter(2))
+        .simple_tool("forever", "runs until cancelled", |_| Ok(text_result("never")))
+        .task_tool("forever", TaskBehaviour::Working)
+        .start()
+        .expect("jobs");
+    let mut config = ServerConfig::new("jobs", Transport::StreamableHttp { url: jobs.mcp_url().to_string() });
+    config.timeout = Duration::from_secs(10);
+    let o = Arc::new(Orchestrator::new(Config::new(vec![config], Orchestration::default()).unwrap()));
+    let mut c = StdioClient::start(Server::new(Arc::clone(&o)));
+    c.initialize(json!({}));
+    // The downstream client sees the task's result as the call's.
+    c.send(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "job", "arguments": {}}}));
+    let result = c.next();
+    assert_eq!(result["result"]["content"][0]["text"], "job done", "{result}");
+
+    c.send(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "forever", "arguments": {}}}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    // Three polls were `job`'s; one more is `forever`'s.
+    while jobs.stats().count("tasks/get") < 4 {
+        assert!(Instant::now() < deadline, "serve polls the upstream task");
+        thread::sleep(Duration::from_millis(10));
+    }
+    c.send(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}}));
+    while jobs.stats().count("tasks/cancel") == 0 {
+        assert!(Instant::now() < deadline, "the upstream task is cancelled");
+        thread::sleep(Duration::from_millis(10));
+    }
+    c.send(&json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}));
+    assert_eq!(c.next()["id"], 3, "no answer to the cancelled call");
     c.close();
     o.close();
 }

@@ -116,10 +116,26 @@ Call a tool and print its result: its text content, then its structuredContent a
 pretty JSON when there is one. Without --server the tool runs on the executor: the
 connected server with the lowest priority number whose config lists `execute_query`.",
         after_help = "\
+With --task the server may run the call as a task (MCP Tasks): its id and each status
+change go to stderr, then the result is printed; a task still running after --wait
+seconds prints its id and exits 1 (resume it with `tasks wait SERVER ID`).
+
 Exit status: 0 ok; 1 the call failed or the tool reported an error (isError);
 2 bad usage, ARGS_JSON not a JSON object, or an invalid config."
     )]
     Call(CallArgs),
+    /// Get, wait for or cancel a task (MCP Tasks) by its id
+    #[command(
+        long_about = "\
+A tool call a server runs as a task has an id (`call --task` prints it). These commands
+find it again on its server, from this process or a later one, while the server keeps it
+(its TTL): `get` prints its status, `wait` waits for its result, `cancel` asks the server
+to cancel it (cooperative: the server may still finish it).",
+        after_help = "\
+Exit status: 0 ok; 1 the request failed (an unknown id, a failed or cancelled task, a task
+still running after --wait); 2 bad usage or an invalid config."
+    )]
+    Tasks(TasksArgs),
     /// List every server's tools
     #[command(
         long_about = "\
@@ -294,7 +310,7 @@ pub struct ToolsArgs {
 }
 
 /// What `gather` and `call` may change of the config for one run.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct RunArgs {
     /// Go on when a server fails (the config's `fail_fast: false`): a gather prints what the
     /// others gave, a call goes ahead when its server is up
@@ -338,6 +354,53 @@ owns it, and print its messages: the role, then the text (other content describe
 --format json: one document with the name, the server, the description and the messages
 as the server sent them.")]
     Get(PromptGetArgs),
+}
+
+/// `tasks`' subcommands.
+#[derive(Debug, Args)]
+pub struct TasksArgs {
+    /// get, wait or cancel.
+    #[command(subcommand)]
+    pub command: TasksCommand,
+}
+
+/// What `tasks` does with one task.
+#[derive(Debug, Subcommand)]
+pub enum TasksCommand {
+    /// Print a task's status (tasks/get)
+    Get(TaskRef),
+    /// Wait for a task's result and print it, with status changes on stderr
+    Wait(TaskWaitArgs),
+    /// Ask the server to cancel a task (tasks/cancel), then print its status
+    Cancel(TaskRef),
+}
+
+/// One task: its server and id.
+#[derive(Debug, Args)]
+pub struct TaskRef {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// table or json
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = Format::Table)]
+    pub format: Format,
+    /// The server that runs the task, by its name in the config
+    #[arg(value_name = "SERVER")]
+    pub server: String,
+    /// The task's id, as `call --task` printed it
+    #[arg(value_name = "ID")]
+    pub id: String,
+}
+
+/// `tasks wait`'s options and operands.
+#[derive(Debug, Args)]
+pub struct TaskWaitArgs {
+    /// The server and the id.
+    #[command(flatten)]
+    pub task: TaskRef,
+    /// How long to wait for the result, in seconds [default: 600]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub wait: Option<Duration>,
 }
 
 /// `prompts get`'s options and operand.
@@ -442,6 +505,13 @@ pub struct CallArgs {
     /// wins over the same key in ARGS_JSON
     #[arg(short = 'a', long = "arg", value_name = "KEY=VALUE", value_parser = parse_pair)]
     pub pairs: Vec<(String, serde_json::Value)>,
+    /// Let the server run the call as a task: print its id and status changes on stderr,
+    /// then its result
+    #[arg(long)]
+    pub task: bool,
+    /// With --task: how long to wait for the result, in seconds [default: 600]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, requires = "task")]
+    pub wait: Option<Duration>,
     /// The tool's name, e.g. execute_query
     #[arg(value_name = "TOOL")]
     pub tool: String,
@@ -563,6 +633,20 @@ mod tests {
         assert!(p(&["call", "t", "{bad"]).unwrap_err().to_string().contains("not valid JSON"));
         assert!(p(&["call", "t", "[1]"]).unwrap_err().to_string().contains("JSON object"));
         assert!(p(&["call"]).is_err());
+    }
+
+    #[test]
+    fn tasks_take_a_server_and_an_id() {
+        let Command::Tasks(t) = p(&["tasks", "get", "ci", "t-1"]).unwrap().command else { panic!() };
+        let TasksCommand::Get(r) = t.command else { panic!() };
+        assert_eq!((r.server.as_str(), r.id.as_str()), ("ci", "t-1"));
+        let Command::Tasks(t) = p(&["tasks", "wait", "--wait", "5", "ci", "t-1"]).unwrap().command else { panic!() };
+        let TasksCommand::Wait(w) = t.command else { panic!() };
+        assert_eq!(w.wait, Some(Duration::from_secs(5)));
+        assert!(p(&["tasks", "cancel", "ci"]).is_err());
+        let Command::Call(c) = p(&["call", "--task", "--wait", "2", "build"]).unwrap().command else { panic!() };
+        assert!(c.task && c.wait == Some(Duration::from_secs(2)));
+        assert!(p(&["call", "--wait", "2", "build"]).is_err(), "--wait needs --task");
     }
 
     #[test]

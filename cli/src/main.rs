@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use mcp_orchestrator::Error;
 
-use args::{Cli, Command, PromptsCommand};
+use args::{Cli, Command, PromptsCommand, TasksCommand};
 
 /// Why the command did not succeed, and so its exit status.
 #[derive(Debug)]
@@ -91,6 +91,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Command::Prompts(args) => match &args.get {
             None => commands::list::prompts(cli, &args.listing),
             Some(PromptsCommand::Get(get)) => commands::prompt::get(cli, get),
+        },
+        Command::Tasks(args) => match &args.command {
+            TasksCommand::Get(task) => commands::tasks::get(cli, task),
+            TasksCommand::Wait(wait) => commands::tasks::wait(cli, wait),
+            TasksCommand::Cancel(task) => commands::tasks::cancel(cli, task),
         },
         Command::Serve(args) => commands::serve::run(cli, args),
         Command::Status(args) => commands::status::run(cli, args),

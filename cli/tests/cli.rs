@@ -1117,3 +1117,51 @@ fn every_subcommand_that_reads_a_config_exits_2_on_an_invalid_one_and_3_when_par
     let status: Vec<&str> = doc["servers"].as_array().unwrap().iter().map(|s| s["status"].as_str().unwrap()).collect();
     assert_eq!(status, ["ok", "failed", "skipped"]);
 }
+
+#[test]
+fn call_task_prints_status_changes_and_the_result_and_tasks_get_wait_cancel_find_a_task_by_id() {
+    use mcp_orchestrator::testing::{ProtocolMode, TaskBehaviour};
+    let server = TestServer::builder()
+        .name("ci")
+        .protocol_mode(ProtocolMode::ModernOnly)
+        .simple_tool("build", "builds", |_| Ok(text_result("built")))
+        .task_tool("build", TaskBehaviour::CompletesAfter(1))
+        .simple_tool("deploy", "deploys", |_| Ok(text_result("deployed")))
+        .task_tool("deploy", TaskBehaviour::Working)
+        .start()
+        .expect("start the server");
+    let config = TempFile::new(
+        "tasks.yaml",
+        &format!(
+            "mcp_servers:\n  ci:\n    url: \"{}\"\n    transport: streamable_http\n    priority: 1\n    timeout: 10\n",
+            server.mcp_url()
+        ),
+    );
+    let r = run(&["call", "--config", config.path(), "--server", "ci", "--task", "build"]);
+    assert_exit(&r, 0);
+    assert_eq!(r.stdout.trim(), "built");
+    let id = r.stderr.lines().find_map(|l| l.strip_prefix("task ")?.strip_suffix(" on server `ci`")).expect(&r.stderr);
+    let statuses: Vec<&str> =
+        r.stderr.lines().filter_map(|l| l.strip_prefix("task ")).filter(|l| !l.contains(' ')).collect();
+    assert_eq!(statuses, ["working", "completed"], "{}", r.stderr);
+    assert_eq!(server.stats().task_polls[id], 2);
+
+    // A task that outlives --wait: its id, and how to resume it.
+    let r = run(&["call", "--config", config.path(), "-s", "ci", "--task", "--wait", "0.2", "deploy"]);
+    assert_exit(&r, 1);
+    let id = r.stderr.lines().find_map(|l| l.strip_prefix("task ")?.strip_suffix(" on server `ci`")).expect(&r.stderr);
+    assert!(r.stderr.contains(&format!("resume with: mcp-orchestrator tasks wait ci {id}")), "{}", r.stderr);
+    let r = run(&["tasks", "get", "--config", config.path(), "ci", id]);
+    assert_exit(&r, 0);
+    assert_eq!(r.stdout.trim(), format!("{id} working"));
+    let r = run(&["tasks", "cancel", "--config", config.path(), "--format", "json", "ci", id]);
+    assert_exit(&r, 0);
+    let doc: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((doc["taskId"].as_str(), doc["status"].as_str()), (Some(id), Some("cancelled")), "{doc}");
+    let r = run(&["tasks", "wait", "--config", config.path(), "ci", id]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains(&format!("cancelled: task `{id}` was cancelled")), "{}", r.stderr);
+    let r = run(&["tasks", "get", "--config", config.path(), "ci", "no-such-task"]);
+    assert_exit(&r, 1);
+    assert!(r.stderr.contains("-32602") && r.stderr.contains("tasks/get"), "{}", r.stderr);
+}

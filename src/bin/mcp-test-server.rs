@@ -11,7 +11,9 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use mcp_orchestrator::testing::{Fault, ProtocolMode, StdioEnd, TestServer, TestServerBuilder, text_result};
+use mcp_orchestrator::testing::{
+    Fault, ProtocolMode, StdioEnd, TaskBehaviour, TestServer, TestServerBuilder, text_result,
+};
 
 const USAGE: &str = "\
 usage: mcp-test-server [FLAG]...
@@ -23,6 +25,10 @@ usage: mcp-test-server [FLAG]...
   --page-size N              page the lists
   --query-tool               an `execute_query` tool that answers `1 row`
   --tool NAME=TEXT           a tool NAME that answers TEXT
+  --task-tool NAME=HOW       a tool NAME (answering `NAME done`) run as a task: HOW is after:K
+                             (completes after K polls), input (needs input once), working
+                             (until cancelled), fails, or plain (never a task)
+  --task-poll-ms MS          the pollIntervalMs the tasks suggest (default 20)
   --prompt NAME=TEXT         a prompt NAME whose message is TEXT ({arg} filled in)
   --template URI_TEMPLATE    a resource template; reads of URIs it matches answer `<name>:<uri>`
   --delay METHOD=MS          answer METHOD after MS milliseconds
@@ -101,6 +107,15 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
                 let text = text.to_string();
                 builder.simple_tool(name, "a test tool", move |_| Ok(text_result(text.clone())))
             }
+            "--task-tool" => {
+                let v = value()?;
+                let (name, how) = v.split_once('=').ok_or("--task-tool wants NAME=HOW")?;
+                let done = format!("{name} done");
+                builder
+                    .simple_tool(name, "a task tool", move |_| Ok(text_result(done.clone())))
+                    .task_tool(name, behaviour(how)?)
+            }
+            "--task-poll-ms" => builder.task_poll_interval(Duration::from_millis(number(&value()?)? as u64)),
             "--prompt" => {
                 let v = value()?;
                 let (name, text) = v.split_once('=').ok_or("--prompt wants NAME=TEXT")?;
@@ -232,4 +247,20 @@ fn ignore_sigterm(args: &[String]) -> Result<(), String> {
 #[cfg(not(unix))]
 fn ignore_sigterm(_args: &[String]) -> Result<(), String> {
     Err("--ignore-sigterm needs Unix".into())
+}
+
+/// A `--task-tool` behaviour: `after:K`, `input`, `working`, `fails` or `plain`.
+fn behaviour(how: &str) -> Result<TaskBehaviour, String> {
+    Ok(match how {
+        "input" => TaskBehaviour::NeedsInput,
+        "working" => TaskBehaviour::Working,
+        "fails" => TaskBehaviour::Fails,
+        "plain" => TaskBehaviour::Plain,
+        _ => match how.strip_prefix("after:") {
+            Some(k) => TaskBehaviour::CompletesAfter(k.parse().map_err(|e| format!("--task-tool after:{k}: {e}"))?),
+            None => {
+                return Err(format!("--task-tool: unknown behaviour `{how}` (after:K, input, working, fails, plain)"));
+            }
+        },
+    })
 }

@@ -6,9 +6,11 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::Client;
+use super::tasks::{Started, Waiting};
 use crate::error::{Error, Result};
 use crate::op::OpId;
 use crate::protocol::modern;
+use crate::protocol::tasks::TaskSupport;
 use crate::protocol::{CallToolResult, GetPromptResult, ReadResourceResult, ResourceContents};
 use crate::session::RequestOptions;
 use crate::session::detect::Wire;
@@ -96,6 +98,8 @@ impl Client {
         map.as_ref().and_then(|m| m.get(name)).map(|h| modern::param_header_values(h, arguments)).unwrap_or_default()
     }
 
+    /// A tool call within `deadline`. A server that answers with a task (MCP Tasks) is polled
+    /// to the result, within the same deadline (see `client/tasks.rs`).
     pub(crate) fn call_tool_in(
         &self,
         op: &OpId,
@@ -104,7 +108,36 @@ impl Client {
         deadline: Instant,
         control: &CallControl,
     ) -> Result<CallToolResult> {
+        // A 2025-11-25 tool that requires a task is called as one (and waited for).
+        let ask = self.asks_for_task(op, name, deadline, TaskSupport::Required);
+        let raw = self.call_tool_raw(op, name, arguments, deadline, control, ask)?;
+        let result = match self.started(op, &raw)? {
+            Started::Plain(result) => result,
+            Started::Task(mut state) => {
+                let cancel = control.cancel.as_ref();
+                self.wait_task(op, &mut state, deadline, &mut Waiting::default(), &mut |_| {}, cancel)?
+            }
+        };
+        self.check_output(op, name, &result)?;
+        Ok(result)
+    }
+
+    /// The raw answer of a `tools/call` (with `task: {}` in its params when `ask_task`, the
+    /// 2025-11-25 way of asking for a task), after its `input_required` rounds and one retry
+    /// after a header mismatch.
+    pub(crate) fn call_tool_raw(
+        &self,
+        op: &OpId,
+        name: &str,
+        arguments: serde_json::Value,
+        deadline: Instant,
+        control: &CallControl,
+        ask_task: bool,
+    ) -> Result<Box<serde_json::value::RawValue>> {
         let mut params = json!({ "name": name, "arguments": arguments });
+        if ask_task {
+            params["task"] = json!({});
+        }
         let mut meta = serde_json::Map::new();
         if let Some(token) = &control.progress_token {
             if self.is_modern() {
@@ -119,8 +152,7 @@ impl Client {
         let cancel = control.cancel.clone();
         let options =
             RequestOptions { headers, idempotent, meta: meta.clone(), cancel: cancel.clone(), ..Default::default() };
-        let called = self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options);
-        let result = match called.and_then(|raw| self.session.decode(op, "tools/call", &raw)) {
+        match self.session.request_with_input(op, "tools/call", params.clone(), deadline, &options) {
             // The tool's schema (its headers) may have changed: list the tools again, retry once.
             Err(Error::Rpc { code: modern::HEADER_MISMATCH, .. }) if self.is_modern() && self.wire != Wire::Stdio => {
                 log::debug!("op={op} server={}: `{name}`: header mismatch; listing tools again", self.session.name);
@@ -132,13 +164,10 @@ impl Client {
                     cancel,
                     ..Default::default()
                 };
-                let raw = self.session.request_with_input(op, "tools/call", params, deadline, &options)?;
-                self.session.decode(op, "tools/call", &raw)?
+                self.session.request_with_input(op, "tools/call", params, deadline, &options)
             }
-            other => other?,
-        };
-        self.check_output(op, name, &result)?;
-        Ok(result)
+            other => other,
+        }
     }
 
     /// Whether the last listing annotated the tool read-only or idempotent (`None`: unknown).
@@ -148,7 +177,7 @@ impl Client {
 
     /// Checks a result against the output schema its tool declared in the last listing (when the
     /// tool is known, declares one this crate can read, and the result is not `isError`).
-    fn check_output(&self, op: &OpId, tool: &str, result: &CallToolResult) -> Result<()> {
+    pub(crate) fn check_output(&self, op: &OpId, tool: &str, result: &CallToolResult) -> Result<()> {
         if result.is_error {
             return Ok(());
         }

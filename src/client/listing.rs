@@ -115,7 +115,8 @@ impl Client {
                     Some(same) if same.declared == *declared => same.clone(),
                     _ => Arc::new(self.compile_output_schema(op, &tool.name, declared)),
                 });
-                (tool.name.clone(), KnownTool { idempotent: is_idempotent(tool), output })
+                let task_support = crate::protocol::tasks::TaskSupport::of(tool);
+                (tool.name.clone(), KnownTool { idempotent: is_idempotent(tool), output, task_support })
             })
             .collect();
         *self.known_tools.lock().unwrap_or_else(|e| e.into_inner()) = known;

@@ -3,16 +3,25 @@
 //!
 //! This file: the client, its builder and connect, what it knows of the server, ping and
 //! close. `listing.rs` pages listings within their budget, `batch.rs` sends many requests at
-//! once (pipelined reads), `calls.rs` makes one request (a read, a prompt, a tool call).
+//! once (pipelined reads), `calls.rs` makes one request (a read, a prompt, a tool call),
+//! `tasks.rs` drives a tool call the server runs as a task, `task_handle.rs` is
+//! [`TaskHandle`], such a call as a program holds it.
 
 mod batch;
 mod calls;
 mod health;
 mod listing;
+// A tool call run as a task, as a program holds it.
+mod task_handle;
+// Pushed task statuses (`notifications/tasks`) for the waits of one client.
+mod task_watch;
+// MCP Tasks on one connection: created tasks told from results, polling, input, cancel.
+mod tasks;
 
 pub use health::HealthCheck;
 
 pub(crate) use calls::CallControl;
+pub use task_handle::TaskHandle;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,6 +80,8 @@ pub struct Client {
     tool_timeout: Duration,
     /// The last health check, and until when the last discover answer is fresh.
     health: Mutex<health::Health>,
+    /// The task waits that want their task's pushed statuses (`notifications/tasks`).
+    task_watch: Arc<task_watch::TaskWatch>,
 }
 
 /// What a client remembers of one tool of its last listing.
@@ -82,6 +93,8 @@ struct KnownTool {
     /// Its `outputSchema`, compiled; shared, and kept across listings while the tool declares
     /// the same schema.
     output: Option<Arc<OutputSchema>>,
+    /// Whether a call may or must ask to run as a task (2025-11-25, `execution.taskSupport`).
+    task_support: crate::protocol::tasks::TaskSupport,
 }
 
 /// A tool's `outputSchema` as declared, and compiled (`None`: the validator cannot read it, as
@@ -196,11 +209,16 @@ impl<'a> ClientBuilder<'a> {
         let known_tools: Arc<Mutex<HashMap<String, KnownTool>>> = Arc::default();
         let forget = Arc::downgrade(&known_tools);
         let program = self.on_notification;
+        let task_watch: Arc<task_watch::TaskWatch> = Arc::default();
+        let pushes = Arc::clone(&task_watch);
         let on_notification: NotificationHandler = Arc::new(move |server: &str, n: &Notification| {
             if n.method == "notifications/tools/list_changed"
                 && let Some(map) = forget.upgrade()
             {
                 map.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            }
+            if n.method == task_watch::METHOD {
+                pushes.deliver(server, n);
             }
             if let Some(f) = &program {
                 f(server, n);
@@ -243,6 +261,7 @@ impl<'a> ClientBuilder<'a> {
             listens,
             tool_timeout: config.call_timeout(),
             health: health::Health::after_connect(discover_ttl),
+            task_watch,
         })
     }
 }

@@ -4,9 +4,10 @@
 //! This file: the struct and its state, the constructor and its hooks (handlers, authorization,
 //! progress, notifications), and the small helpers the other files share (the state's lock,
 //! the slots, healing one). `lifecycle.rs` connects and closes, `gather.rs` gathers,
-//! `routing.rs` routes calls by name or URI, `executor.rs` picks servers by capability or
-//! domain, `runtime.rs` adds and removes servers while the others stay connected; `slot.rs` is
-//! one server's session and its healing, `progress.rs` and `status.rs` what a program observes.
+//! `routing.rs` routes calls by name or URI, `tasks.rs` starts and resumes tool calls run as
+//! tasks, `executor.rs` picks servers by capability or domain, `runtime.rs` adds and removes
+//! servers while the others stay connected; `slot.rs` is one server's session and its healing,
+//! `progress.rs` and `status.rs` what a program observes.
 
 mod executor;
 mod gather;
@@ -16,6 +17,7 @@ mod routing;
 mod runtime;
 mod slot;
 mod status;
+mod tasks;
 
 pub use executor::EXECUTE_QUERY;
 pub use progress::{ProgressEvent, ProgressStage};

@@ -34,7 +34,7 @@ impl Orchestrator {
         self.client_in(server, &op)
     }
 
-    fn client_in(&self, server: &str, op: &OpId) -> Result<Arc<Client>> {
+    pub(super) fn client_in(&self, server: &str, op: &OpId) -> Result<Arc<Client>> {
         self.slot_client(server, op).map(|(_, c)| c)
     }
 
@@ -78,7 +78,19 @@ impl Orchestrator {
     /// An MCP Apps tool whose visibility excludes `"model"` is not in the catalogue: calling it
     /// by name fails with [`Error::NotAllowed`] naming its server; its app calls it with
     /// [`call_app_tool`](Self::call_app_tool).
+    ///
+    /// A server that runs the call as a task (MCP Tasks) is polled to the result within the
+    /// call's deadline (the server's `tool_timeout`, else its `timeout`); a task still running
+    /// then fails with
+    /// [`Error::TaskPending`] naming its id, to resume with [`task`](Self::task). To hold the
+    /// task yourself, use [`call_tool_task`](Self::call_tool_task).
     pub fn call_tool(&self, name: &str, arguments: serde_json::Value) -> Result<CallToolResult> {
+        let (server, original) = self.route_tool(name)?;
+        self.call_tool_on(Some(&server), &original, arguments)
+    }
+
+    /// The server that owns a tool by its catalogue name, and the server's own name for it.
+    pub(super) fn route_tool(&self, name: &str) -> Result<(String, String)> {
         let g = self.catalogue()?;
         let Some(tool) = g.tool(name) else {
             let op = OpId::new();
@@ -95,7 +107,7 @@ impl Orchestrator {
             }
             return Err(Error::NoServer { detail: format!("no server offers a tool named `{name}`"), op });
         };
-        self.call_tool_on(Some(&tool.server), &tool.original, arguments)
+        Ok((tool.server.clone(), tool.original.clone()))
     }
 
     /// Calls a tool for an MCP App: the UI that `app_server`'s tool opened calls `tool`, by that

@@ -40,6 +40,11 @@ pub struct ServerCapabilities {
     /// Present when the server offers argument completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completions: Option<Value>,
+    /// Tasks (2025-11-25, experimental): `list`, `cancel`, and `requests.tools.call` when a
+    /// `tools/call` may carry a `task` (see [`ServerCapabilities::task_tool_calls`]). On the
+    /// 2026-07-28 wire tasks are the `io.modelcontextprotocol/tasks` extension instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Value>,
     /// Non-standard capabilities.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experimental: Option<Value>,
@@ -53,6 +58,14 @@ impl ServerCapabilities {
     /// The settings of an extension the server declares (`extensions[id]`), if it declares it.
     pub fn extension(&self, id: &str) -> Option<&Value> {
         self.extensions.as_ref()?.get(id)
+    }
+
+    /// Whether the server may run a `tools/call` as a task: it declares the tasks extension
+    /// (`io.modelcontextprotocol/tasks`, the 2026-07-28 wire) or, on 2025-11-25, the
+    /// `tasks.requests.tools.call` capability.
+    pub fn task_tool_calls(&self) -> bool {
+        let legacy = self.tasks.as_ref().and_then(|t| t.get("requests")?.get("tools")?.get("call")).is_some();
+        legacy || self.extension(super::tasks::EXTENSION).is_some()
     }
 }
 

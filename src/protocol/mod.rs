@@ -34,6 +34,7 @@ pub(crate) use pages::{
 pub use prompts::{GetPromptResult, Prompt, PromptArgument, PromptMessage};
 pub use resources::{Annotations, ContentsBody, Resource, ResourceContents, ResourceTemplate};
 pub(crate) use size::json_bytes;
+pub use tasks::{TaskInfo, TaskStatus};
 pub use tools::{CallToolResult, Content, Tool, UI_EXTENSION, UI_MIME_TYPE, Visibility};
 
 /// The handshake-era (`initialize`) protocol versions this crate speaks, newest first. We

@@ -199,6 +199,8 @@ pub(crate) enum ResultKind {
     Complete,
     /// `input_required`: the server asks for input (multi round-trip requests).
     InputRequired,
+    /// `task`: the server made a task of the request (the tasks extension; `tools/call` only).
+    Task,
 }
 
 /// Reads `resultType`: absent means complete; a value we do not know makes the result invalid.
@@ -216,6 +218,7 @@ pub(crate) fn result_kind(raw: &str) -> Result<ResultKind, String> {
         None => Ok(ResultKind::Complete),
         Some(Value::String(s)) if s == "complete" => Ok(ResultKind::Complete),
         Some(Value::String(s)) if s == "input_required" => Ok(ResultKind::InputRequired),
+        Some(Value::String(s)) if s == "task" => Ok(ResultKind::Task),
         Some(other) => Err(format!("unknown resultType {other}: the result is invalid")),
     }
 }
@@ -470,7 +473,8 @@ mod tests {
         assert_eq!(result_kind(r#"{"content":[]}"#), Ok(ResultKind::Complete));
         assert_eq!(result_kind(r#"{"resultType":"complete"}"#), Ok(ResultKind::Complete));
         assert_eq!(result_kind(r#"{"resultType":"input_required"}"#), Ok(ResultKind::InputRequired));
-        assert!(result_kind(r#"{"resultType":"task"}"#).is_err());
+        assert_eq!(result_kind(r#"{"resultType":"task"}"#), Ok(ResultKind::Task));
+        assert!(result_kind(r#"{"resultType":"later"}"#).is_err());
         assert!(DiscoverResult::parse("{}").is_none());
         assert!(DiscoverResult::parse(r#"{"supportedVersions":"2026-07-28"}"#).is_none());
         let d = DiscoverResult::parse(

@@ -55,6 +55,7 @@ impl Tool {
             + self.output_schema.as_ref().map_or(0, json_bytes)
             + self.annotations.as_ref().map_or(0, json_bytes)
             + super::icons::icons_bytes(&self.icons)
+            + self.execution.as_ref().map_or(0, json_bytes)
             + self.meta.as_ref().map_or(0, json_bytes)
     }
 }

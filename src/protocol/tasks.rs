@@ -1,5 +1,4 @@
-//! Tasks, as both protocol eras put them on the wire (pure; the session and client layers
-//! are to drive them):
+//! Tasks, as both protocol eras put them on the wire (pure; `client/tasks.rs` drives them):
 //!
 //! - 2026-07-28, the `io.modelcontextprotocol/tasks` extension (SEP-2663): a task-capable
 //!   request (`tools/call`) may answer `resultType: "task"` with the task's fields inline
@@ -12,9 +11,6 @@
 //! [`TaskState::parse`] reads either spelling; [`created`] tells a created task from a plain
 //! result; [`poll_delay`] is the wait before the next `tasks/get`: never shorter than the
 //! server's `pollIntervalMs`, jittered upwards.
-
-// Not yet called: the session and client halves of tasks are still to be written (issue 20).
-#![allow(dead_code)]
 
 use std::time::Duration;
 
@@ -31,9 +27,10 @@ pub(crate) const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// The shortest poll interval honoured (a server's `0` would otherwise spin).
 pub(crate) const MIN_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// Where a task is in its life.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum TaskStatus {
+/// Where a task is in its life (MCP Tasks).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TaskStatus {
     /// In progress.
     Working,
     /// The server waits for input (2026-07-28: `inputRequests`; 2025-11-25: over `tasks/result`).
@@ -59,13 +56,64 @@ impl TaskStatus {
     }
 
     /// `completed`, `failed` and `cancelled` never change again.
-    pub(crate) fn is_terminal(&self) -> bool {
+    pub fn is_terminal(&self) -> bool {
         matches!(self, TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled)
+    }
+
+    /// The status as the wire spells it: `working`, `input_required`, `completed`, `failed`,
+    /// `cancelled`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TaskStatus::Working => "working",
+            TaskStatus::InputRequired => "input_required",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task as the server last described it ([`TaskHandle::status`](crate::TaskHandle::status)).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TaskInfo {
+    /// Where it is.
+    pub status: TaskStatus,
+    /// The server's words about it (progress, why it is blocked, why it failed), if any.
+    pub status_message: Option<String>,
+    /// How long the server keeps the task from its creation, in milliseconds (`None`:
+    /// unlimited, or not said): a stored id can be resumed until then.
+    pub ttl_ms: Option<u64>,
+    /// The poll interval the server suggests, in milliseconds.
+    pub poll_interval_ms: Option<u64>,
+    /// When it was created (ISO 8601, as the server wrote it).
+    pub created_at: Option<String>,
+    /// When it last changed (ISO 8601, as the server wrote it).
+    pub last_updated_at: Option<String>,
+}
+
+impl TaskInfo {
+    /// What a plain result (no task) amounts to: completed, nothing else known.
+    pub(crate) fn completed() -> TaskInfo {
+        TaskInfo {
+            status: TaskStatus::Completed,
+            status_message: None,
+            ttl_ms: None,
+            poll_interval_ms: None,
+            created_at: None,
+            last_updated_at: None,
+        }
     }
 }
 
 /// A task as one answer described it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct TaskState {
     pub(crate) task_id: String,
     pub(crate) status: TaskStatus,
@@ -74,6 +122,8 @@ pub(crate) struct TaskState {
     pub(crate) ttl_ms: Option<u64>,
     /// The server's suggested poll interval.
     pub(crate) poll_interval_ms: Option<u64>,
+    pub(crate) created_at: Option<String>,
+    pub(crate) last_updated_at: Option<String>,
     /// 2026-07-28, `completed`: the original request's result, raw.
     pub(crate) result: Option<Box<RawValue>>,
     /// 2026-07-28, `failed`: the JSON-RPC error.
@@ -93,6 +143,10 @@ struct Wire {
     ttl: Option<u64>,
     #[serde(rename = "pollIntervalMs", alias = "pollInterval", default)]
     poll_interval: Option<u64>,
+    #[serde(rename = "createdAt", default)]
+    created_at: Option<String>,
+    #[serde(rename = "lastUpdatedAt", default)]
+    last_updated_at: Option<String>,
     #[serde(default)]
     result: Option<Box<RawValue>>,
     #[serde(default)]
@@ -115,10 +169,64 @@ impl TaskState {
             status_message: w.status_message,
             ttl_ms: w.ttl,
             poll_interval_ms: w.poll_interval,
+            created_at: w.created_at,
+            last_updated_at: w.last_updated_at,
             result: w.result,
             error: w.error,
             input_requests: w.input_requests,
         })
+    }
+}
+
+impl TaskState {
+    /// What a program sees of it.
+    pub(crate) fn info(&self) -> TaskInfo {
+        TaskInfo {
+            status: self.status,
+            status_message: self.status_message.clone(),
+            ttl_ms: self.ttl_ms,
+            poll_interval_ms: self.poll_interval_ms,
+            created_at: self.created_at.clone(),
+            last_updated_at: self.last_updated_at.clone(),
+        }
+    }
+}
+
+/// Whether a tool's calls may ask to run as a task (2025-11-25, its `execution.taskSupport`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TaskSupport {
+    /// Absent, `forbidden`, or unknown: a call must not ask.
+    Forbidden,
+    /// `optional`: a call may ask.
+    Optional,
+    /// `required`: a call must ask.
+    Required,
+}
+
+impl TaskSupport {
+    /// What a listed tool declares.
+    pub(crate) fn of(tool: &crate::protocol::Tool) -> TaskSupport {
+        match tool.execution.as_ref().and_then(|e| e.get("taskSupport")).and_then(Value::as_str) {
+            Some("optional") => TaskSupport::Optional,
+            Some("required") => TaskSupport::Required,
+            _ => TaskSupport::Forbidden,
+        }
+    }
+}
+
+/// Adds the tasks declaration to a client's capabilities: on the 2026-07-28 wire
+/// `extensions["io.modelcontextprotocol/tasks"]: {}` (kept beside the other extensions); on the
+/// handshake era the experimental `tasks: {}` of 2025-11-25 (we run no tasks for the server:
+/// no `list`, `cancel` or `requests` of our own).
+pub(crate) fn declare(capabilities: &mut Value, modern: bool) {
+    let Value::Object(caps) = capabilities else { return };
+    if !modern {
+        caps.entry("tasks").or_insert_with(|| serde_json::json!({}));
+        return;
+    }
+    let extensions = caps.entry("extensions").or_insert_with(|| serde_json::json!({}));
+    if let Value::Object(extensions) = extensions {
+        extensions.entry(EXTENSION).or_insert_with(|| serde_json::json!({}));
     }
 }
 
@@ -128,7 +236,7 @@ pub(crate) enum Created {
     /// The plain result: the server chose not to make a task.
     Plain,
     /// A task was created.
-    Task(TaskState),
+    Task(Box<TaskState>),
 }
 
 /// Tells a created task from a plain result: on the modern wire `resultType: "task"` with the
@@ -140,11 +248,11 @@ pub(crate) fn created(raw: &str, modern: bool) -> Result<Created, String> {
         if v.get("resultType").and_then(Value::as_str) != Some("task") {
             return Ok(Created::Plain);
         }
-        return TaskState::parse(raw).map(Created::Task);
+        return TaskState::parse(raw).map(|t| Created::Task(Box::new(t)));
     }
     match v.get("task") {
         Some(task @ Value::Object(_)) if v.get("content").is_none() => {
-            TaskState::parse(&task.to_string()).map(Created::Task)
+            TaskState::parse(&task.to_string()).map(|t| Created::Task(Box::new(t)))
         }
         _ => Ok(Created::Plain),
     }
@@ -168,6 +276,16 @@ pub(crate) fn params(task_id: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_era_declares_tasks_its_own_way() {
+        let mut caps = serde_json::json!({"extensions": {"io.modelcontextprotocol/ui": {}}});
+        declare(&mut caps, true);
+        assert_eq!(caps, serde_json::json!({"extensions": {"io.modelcontextprotocol/ui": {}, EXTENSION: {}}}));
+        let mut caps = serde_json::json!({"roots": {}});
+        declare(&mut caps, false);
+        assert_eq!(caps, serde_json::json!({"roots": {}, "tasks": {}}));
+    }
 
     #[test]
     fn both_eras_spellings_parse() {

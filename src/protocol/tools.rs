@@ -30,6 +30,10 @@ pub struct Tool {
     /// Icons (2025-11-25); those whose `src` a host may not safely load are dropped.
     #[serde(default, deserialize_with = "super::icons::safe_icons", skip_serializing_if = "Option::is_none")]
     pub icons: Option<Vec<super::Icon>>,
+    /// How it runs (2025-11-25): `{"taskSupport": "forbidden" | "optional" | "required"}`,
+    /// whether a call may (or must) ask to run as a task (absent: never).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<Value>,
     /// Protocol-reserved metadata.
     #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
     pub meta: Option<Value>,

@@ -366,6 +366,10 @@ impl Server {
                     .map(|t| {
                         let mut v = to_value(&t.item)?;
                         v["name"] = json!(t.name);
+                        // serve runs no tasks for its clients: it waits for an upstream's itself.
+                        if let Some(tool) = v.as_object_mut() {
+                            tool.remove("execution");
+                        }
                         Ok(v)
                     })
                     .collect::<Result<_, RpcError>>()?;

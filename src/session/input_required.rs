@@ -34,8 +34,9 @@ struct Head<'a> {
     request_state: Option<&'a RawValue>,
 }
 
+/// One input request: a server request's method and params, under a key.
 #[derive(Deserialize)]
-struct InputRequest {
+pub(crate) struct InputRequest {
     method: String,
     #[serde(default)]
     params: Option<Value>,
@@ -73,7 +74,8 @@ pub(crate) fn run<E>(
         let head: Head<'_> = serde_json::from_str(raw.get())
             .map_err(|e| protocol(format!("the result does not have the expected shape: {e}")))?;
         match head.result_type.as_deref() {
-            None | Some("complete") => return Ok(raw),
+            // A created task is the client layer's to drive (`client/tasks.rs`).
+            None | Some("complete") | Some("task") => return Ok(raw),
             Some("input_required") => {}
             Some(other) => return Err(protocol(format!("unknown resultType {other:?}"))),
         }
@@ -92,17 +94,8 @@ pub(crate) fn run<E>(
                 let mut responses = Map::new();
                 for (key, request) in requests {
                     log::debug!("server={server}: input request {key:?}: {} (round {round})", request.method);
-                    let cx = RequestContext { server: server.into(), id: None, input_key: Some(key.clone()), deadline };
-                    let params = request.params.as_ref().map(Value::to_string);
-                    match handlers.dispatch(&cx, &request.method, params.as_deref()) {
-                        Ok(answer) => responses.insert(key.clone(), answer),
-                        Err(e) => {
-                            return Err(protocol(format!(
-                                "cannot answer input request {key:?} ({}): {} ({})",
-                                request.method, e.message, e.code
-                            )));
-                        }
-                    };
+                    let answer = answer_one(handlers, server, key, request, deadline).map_err(&protocol)?;
+                    responses.insert(key.clone(), answer);
                 }
                 Some(responses)
             }
@@ -112,6 +105,23 @@ pub(crate) fn run<E>(
             serde_json::value::to_raw_value(&retry).map_err(|e| protocol(format!("cannot encode the retry: {e}")))?;
     }
     Err(protocol(format!("the server still asks for input after {max_rounds} rounds")))
+}
+
+/// Answers one input request (of a multi round-trip request, or of a task's `inputRequests`)
+/// through `handlers`, on this thread, with `deadline`: the response to send under its key,
+/// or why there is none (no handler for its kind, the handler's error, bad params).
+pub(crate) fn answer_one(
+    handlers: &Handlers,
+    server: &str,
+    key: &str,
+    request: &InputRequest,
+    deadline: Instant,
+) -> std::result::Result<Value, String> {
+    let cx = RequestContext { server: server.into(), id: None, input_key: Some(key.to_string()), deadline };
+    let params = request.params.as_ref().map(Value::to_string);
+    handlers
+        .dispatch(&cx, &request.method, params.as_deref())
+        .map_err(|e| format!("cannot answer input request {key:?} ({}): {} ({})", request.method, e.message, e.code))
 }
 
 impl Session {
@@ -232,8 +242,8 @@ mod tests {
         let (outcome, sent) = script(&confirm(), &[ASK]);
         assert!(outcome.unwrap_err().contains("after 4 rounds"));
         assert_eq!(sent.len(), 4);
-        let (outcome, _) = script(&confirm(), &[r#"{"resultType":"task"}"#]);
-        assert_eq!(outcome.unwrap_err(), r#"unknown resultType "task""#);
+        let (outcome, _) = script(&confirm(), &[r#"{"resultType":"later"}"#]);
+        assert_eq!(outcome.unwrap_err(), r#"unknown resultType "later""#);
         let (outcome, _) = script(&confirm(), &[r#"{"resultType":"input_required"}"#]);
         assert!(outcome.unwrap_err().contains("neither"));
         let (outcome, _) = script(&confirm(), &[r#"{"resultType":"input_required","requestState":{"a":1}}"#]);

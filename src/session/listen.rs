@@ -21,11 +21,12 @@
 //! and router, sharing the session's notification handler), so that ending one subscription
 //! (closing its stream, the spec's cancellation) ends nothing else.
 //!
-//! Resources: once a gather has read a server's resources, [`Listener::set_resources`] asks
+//! Resources: once a gather has read a server's resources, [`Filter::set_resources`] asks
 //! for `notifications/resources/updated` of those URIs (`resourceSubscriptions`, when the
 //! server advertises `resources.subscribe`): the current subscription is ended (HTTP: its
 //! stream closed; stdio: `notifications/cancelled`) and a new one with the new filter opened at
-//! once, without counting a failure.
+//! once, without counting a failure. Tasks: while a task of the server is waited for,
+//! [`Filter::set_tasks`] asks for its `notifications/tasks` (`taskIds`) the same way.
 //!
 //! Close: [`Listener::stop`] sets the stop flag, disconnects the wake channel (ending a
 //! back-off or a stdio wait at once) and closes the current subscription's own transport (HTTP:
@@ -167,9 +168,9 @@ impl Listener {
     }
 
     /// What changes the thread's filter, usable without holding the session's lock on the
-    /// listener ([`Resources::set`] may close a transport).
-    pub(crate) fn resources(&self) -> Resources {
-        Resources(self.control.clone())
+    /// listener ([`Filter::set_resources`] may close a transport).
+    pub(crate) fn filter(&self) -> Filter {
+        Filter(self.control.clone())
     }
 
     /// Joins the thread (after [`Listener::stop`] and the transport's close), bounded.
@@ -178,28 +179,41 @@ impl Listener {
     }
 }
 
-/// The resource URIs a running listener asks about ([`Listener::resources`]).
-pub(crate) struct Resources(Arc<Control>);
+/// The resource URIs and task ids a running listener asks about ([`Listener::filter`]).
+pub(crate) struct Filter(Arc<Control>);
 
-impl Resources {
+impl Filter {
     /// Asks for `notifications/resources/updated` of `uris` (at most
     /// [`MAX_RESOURCE_SUBSCRIPTIONS`]); when that changes the filter, the subscription is ended
     /// and opened again with it.
-    pub(crate) fn set(&self, mut uris: Vec<String>) {
-        let control = &self.0;
+    pub(crate) fn set_resources(&self, mut uris: Vec<String>) {
         uris.sort();
         uris.dedup();
         if uris.len() > MAX_RESOURCE_SUBSCRIPTIONS {
             uris.clear();
         }
+        self.set("resourceSubscriptions", uris);
+    }
+
+    /// Asks for `notifications/tasks` of the tasks `ids` (the tasks extension), as
+    /// [`Filter::set_resources`] asks for URIs.
+    pub(crate) fn set_tasks(&self, ids: Vec<String>) {
+        self.set("taskIds", ids);
+    }
+
+    /// Sets the filter's list `key` (removed when empty); a change restarts the subscription.
+    fn set(&self, key: &str, mut values: Vec<String>) {
+        let control = &self.0;
+        values.sort();
+        values.dedup();
         let changed = {
             let mut filter = lock(&control.filter);
-            let wanted = (!uris.is_empty()).then(|| Value::from(uris));
+            let wanted = (!values.is_empty()).then(|| Value::from(values));
             match filter.as_object_mut() {
-                Some(f) if f.get("resourceSubscriptions") != wanted.as_ref() => {
+                Some(f) if f.get(key) != wanted.as_ref() => {
                     match wanted {
-                        Some(w) => f.insert("resourceSubscriptions".into(), w),
-                        None => f.remove("resourceSubscriptions"),
+                        Some(w) => f.insert(key.into(), w),
+                        None => f.remove(key),
                     };
                     true
                 }
@@ -302,7 +316,7 @@ fn subscribe(parts: &Parts, control: &Control, n: u64, woken: &Receiver<()>, res
         Err(_) if forked && control.restart.load(Ordering::SeqCst) => return (Ended::Restart, false),
         Err(_) => return (Ended::Stopped, false), // the session is gone (or stopped)
     };
-    let envelope = modern::envelope(&parts.version, &router.capabilities());
+    let envelope = modern::envelope(&parts.version, &router.modern_capabilities());
     let params = modern::with_envelope(Some(json!({ "notifications": filter })), envelope, &Map::new());
     let body = jsonrpc::encode_request(&id, METHOD, Some(&params));
     let headers =

@@ -161,6 +161,23 @@ impl TestServerBuilder {
         self
     }
 
+    /// Runs the tool `name` (added with [`tool`](Self::tool) or [`simple_tool`](Self::simple_tool))
+    /// as a task, as `behaviour` says: the server then declares tasks (2026-07-28: the
+    /// `io.modelcontextprotocol/tasks` extension; 2025-11-25: `tasks.requests.tools.call`),
+    /// and a call of the tool answers with a task (2026-07-28: when the request declares the
+    /// extension; 2025-11-25: when its params carry `task`). Its `tasks/get` are counted in
+    /// [`Stats::task_polls`](super::Stats::task_polls).
+    pub fn task_tool(mut self, name: &str, behaviour: super::TaskBehaviour) -> Self {
+        self.spec.task_tools.insert(name.to_string(), behaviour);
+        self
+    }
+
+    /// The `pollIntervalMs` the tasks suggest (default 20 ms).
+    pub fn task_poll_interval(mut self, interval: std::time::Duration) -> Self {
+        self.spec.task_poll_interval = interval;
+        self
+    }
+
     /// A tool with only a name, a description and an input schema of `{"type": "object"}`.
     pub fn simple_tool<F>(self, name: &str, description: &str, handler: F) -> Self
     where
@@ -174,6 +191,7 @@ impl TestServerBuilder {
             output_schema: None,
             annotations: None,
             icons: None,
+            execution: None,
             meta: None,
         };
         self.tool(tool, handler)

@@ -118,9 +118,14 @@ impl Spec {
         self.faults.iter().find_map(|f| if let Fault::AskClient(t) = f { Some(t.as_str()) } else { None })
     }
 
-    /// Whether this request is a call of the asking tool.
+    /// Whether this request asks the client first: a call of the asking tool, or the
+    /// `tasks/result` of a task that needs input (2025-11-25, [`TaskBehaviour::NeedsInput`](super::TaskBehaviour::NeedsInput)).
     pub(super) fn asks(&self, method: &str, params: Option<&serde_json::value::RawValue>) -> bool {
-        method == "tools/call" && self.asking_tool().is_some_and(|t| ask::calls(t, params))
+        match method {
+            "tools/call" => self.asking_tool().is_some_and(|t| ask::calls(t, params)),
+            "tasks/result" => self.tasks.needs_input(params),
+            _ => false,
+        }
     }
 
     /// Whether it has the `tools` capability: it has tools, or lists none while warming up.

@@ -61,7 +61,11 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
         }
         "tools/list" if spec.lists_no_tools() => to_value(&ListToolsResult { tools: Vec::new(), next_cursor: None }),
         "tools/list" => {
-            let (tools, next_cursor) = page(spec, "tools", &spec.tools, &params)?;
+            let (mut tools, next_cursor) = page(spec, "tools", &spec.tools, &params)?;
+            // A task tool says so (2025-11-25), unless it declares its own `execution`.
+            for t in tools.iter_mut().filter(|t| t.execution.is_none() && spec.task_tools.contains_key(&t.name)) {
+                t.execution = Some(json!({"taskSupport": "optional"}));
+            }
             to_value(&ListToolsResult { tools, next_cursor })
         }
         "prompts/list" => {
@@ -71,7 +75,11 @@ pub(crate) fn answer(spec: &Spec, method: &str, params: Option<&RawValue>) -> Re
         }
         "prompts/get" => get_prompt(spec, &params),
         "resources/read" => read(spec, &params),
+        "tools/call" if super::tasks::makes_task(spec, &params, false) => super::tasks::create(spec, &params, false),
         "tools/call" => call(spec, &params),
+        "tasks/get" | "tasks/result" | "tasks/cancel" if !spec.task_tools.is_empty() => {
+            super::tasks::answer(spec, method, &params, false)
+        }
         "logging/setLevel" if spec.logging => Ok(json!({})),
         _ => Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method})))),
     }
@@ -146,6 +154,7 @@ pub(crate) fn answer_modern(
         let name = match method {
             "tools/call" | "prompts/get" => params.get("name").and_then(Value::as_str),
             "resources/read" => params.get("uri").and_then(Value::as_str),
+            "tasks/get" | "tasks/update" | "tasks/cancel" => params.get("taskId").and_then(Value::as_str),
             _ => None,
         };
         if let Some(name) = name
@@ -193,6 +202,10 @@ pub(crate) fn answer_modern(
         "initialize" | "ping" | "notifications/initialized" => {
             Err(error(METHOD_NOT_FOUND, "Method not found", Some(json!({"method": method}))))
         }
+        "tools/call" if super::tasks::makes_task(spec, &params, true) => super::tasks::create(spec, &params, true),
+        "tasks/get" | "tasks/update" | "tasks/cancel" if !spec.task_tools.is_empty() => {
+            super::tasks::answer(spec, method, &params, true)
+        }
         "resources/read" => match read(spec, &params) {
             Err(e) if e.code == RESOURCE_NOT_FOUND => {
                 Err(error(INVALID_PARAMS, "Resource not found", Some(json!({"uri": params.get("uri")}))))
@@ -203,7 +216,8 @@ pub(crate) fn answer_modern(
     };
     match result {
         Ok(Value::Object(mut m)) => {
-            m.insert("resultType".into(), json!("complete"));
+            // A created task keeps its `resultType: "task"`.
+            m.entry("resultType").or_insert_with(|| json!("complete"));
             if let Some((ttl_ms, scope)) = spec.cache_hints.as_ref().filter(|_| is_cacheable(method)) {
                 m.insert("ttlMs".into(), json!(ttl_ms));
                 m.insert("cacheScope".into(), json!(scope));
@@ -239,7 +253,9 @@ fn is_cacheable(method: &str) -> bool {
 /// What the modern wire advertises: every list may change (`subscriptions/listen` is served,
 /// [`crate::testing::TestServer::notify`] sends the changes) and resources may be subscribed.
 fn modern_capabilities(spec: &Spec) -> ServerCapabilities {
+    let tasks = !spec.task_tools.is_empty();
     ServerCapabilities {
+        extensions: tasks.then(|| json!({ crate::protocol::tasks::EXTENSION: {} })),
         logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(true), list_changed: Some(true) }),
         tools: spec.offers_tools().then_some(ListChangedCapability { list_changed: Some(true) }),
@@ -248,8 +264,9 @@ fn modern_capabilities(spec: &Spec) -> ServerCapabilities {
     }
 }
 
-/// The part of a `subscriptions/listen` filter the test server honours: the three list kinds
-/// and `resourceSubscriptions`, as asked (everything it advertises on the modern wire).
+/// The part of a `subscriptions/listen` filter the test server honours: the three list kinds,
+/// `resourceSubscriptions` and (with task tools) `taskIds`, as asked (everything it advertises
+/// on the modern wire).
 pub(crate) fn honoured(asked: &Value) -> Value {
     let mut out = serde_json::Map::new();
     for key in ["toolsListChanged", "promptsListChanged", "resourcesListChanged"] {
@@ -257,14 +274,18 @@ pub(crate) fn honoured(asked: &Value) -> Value {
             out.insert(key.into(), json!(true));
         }
     }
-    if let Some(uris) = asked.get("resourceSubscriptions").filter(|u| u.is_array()) {
-        out.insert("resourceSubscriptions".into(), uris.clone());
+    for key in ["resourceSubscriptions", "taskIds"] {
+        if let Some(values) = asked.get(key).filter(|u| u.is_array()) {
+            out.insert(key.into(), values.clone());
+        }
     }
     Value::Object(out)
 }
 
 fn capabilities(spec: &Spec) -> ServerCapabilities {
+    let tasks = !spec.task_tools.is_empty();
     ServerCapabilities {
+        tasks: tasks.then(|| json!({"cancel": {}, "requests": {"tools": {"call": {}}}})),
         logging: spec.logging.then(|| json!({})),
         resources: Some(ResourcesCapability { subscribe: Some(false), list_changed: Some(true) }),
         tools: spec.offers_tools().then_some(ListChangedCapability { list_changed: Some(false) }),
@@ -367,7 +388,7 @@ fn get_prompt(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     })
 }
 
-fn call(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
+pub(super) fn call(spec: &Spec, params: &Value) -> Result<Value, RpcError> {
     let Some(name) = params.get("name").and_then(Value::as_str) else {
         return Err(error(INVALID_PARAMS, "Invalid params: name is required", None));
     };

@@ -61,7 +61,8 @@
 //! `resources/read` (an unknown URI → error `-32002` "Resource not found"), `tools/list`,
 //! `tools/call` (an unknown tool → `-32602`; a handler's `Err(message)` → a result with
 //! `isError: true` and the message as text), `notifications/cancelled` (recorded in
-//! [`Stats::cancelled`]). Any other request → `-32601`. Over the legacy event stream and stdio,
+//! [`Stats::cancelled`]), and for [task tools](TestServerBuilder::task_tool) `tasks/get`,
+//! `tasks/cancel` and, by era, `tasks/update` or `tasks/result` (see [`TaskBehaviour`]). Any other request → `-32601`. Over the legacy event stream and stdio,
 //! a request whose params carry `_meta.progressToken` gets three `notifications/progress` with
 //! that token (`progress` 1, 2, 3 of `total: 3`, `message: "working"`) before its answer. The three lists are paged when a
 //! [page size](TestServerBuilder::page_size) is set, with an opaque `nextCursor`.
@@ -85,6 +86,7 @@ mod mcp;
 mod server;
 mod stats;
 mod stdio;
+mod tasks;
 #[cfg(test)]
 mod tests;
 
@@ -101,6 +103,7 @@ pub use builder::{ProtocolMode, TestServerBuilder, text_result};
 pub use fault::Fault;
 pub use stats::{Cancellation, ClientAnswer, Gauge, Stats};
 pub use stdio::StdioEnd;
+pub use tasks::TaskBehaviour;
 
 use builder::plain_resource;
 use stats::InFlight;
@@ -135,6 +138,12 @@ struct Spec {
     /// `tools/list` requests answered so far (shared by the clones), for
     /// [`Fault::EmptyToolLists`].
     tool_lists: Arc<std::sync::atomic::AtomicU64>,
+    /// The tools that run as tasks, and how.
+    task_tools: HashMap<String, TaskBehaviour>,
+    /// The `pollIntervalMs` the tasks suggest.
+    task_poll_interval: Duration,
+    /// The tasks made so far (shared by the server's threads).
+    tasks: Arc<tasks::Table>,
 }
 
 impl fmt::Debug for Spec {
@@ -183,6 +192,9 @@ impl TestServer {
                 icons: None,
                 logging: false,
                 tool_lists: Arc::default(),
+                task_tools: HashMap::new(),
+                task_poll_interval: Duration::from_millis(20),
+                tasks: Arc::default(),
             },
             gauges: Vec::new(),
             events: Vec::new(),
@@ -228,8 +240,8 @@ impl TestServer {
     /// Sends a notification (e.g. `notifications/resources/list_changed`) on every open session
     /// that has received its endpoint, and on every open `subscriptions/listen` stream whose
     /// filter asked for it (the modern wire: `toolsListChanged`, `promptsListChanged`,
-    /// `resourcesListChanged`, or the `uri` of a `notifications/resources/updated` among its
-    /// `resourceSubscriptions`; `_meta` gets the subscription id). Returns how many sessions
+    /// `resourcesListChanged`, the `uri` of a `notifications/resources/updated` among its
+    /// `resourceSubscriptions`, or the `taskId` of a `notifications/tasks` among its `taskIds`; `_meta` gets the subscription id). Returns how many sessions
     /// and streams it was sent to.
     pub fn notify(&self, method: &str, params: Option<Value>) -> usize {
         self.inner.notify(method, params)

@@ -74,6 +74,9 @@ pub struct Stats {
     /// The acknowledged `notifications` filter of every `subscriptions/listen` stream opened
     /// (the modern wire over HTTP), in order.
     pub listen_filters: Vec<Value>,
+    /// The `tasks/get` each task received, by task id (HTTP transports; over stdio the event
+    /// log has an `in tasks/get` line per poll).
+    pub task_polls: BTreeMap<String, u64>,
     /// `GET`s carrying `Last-Event-ID` (a client resuming an event stream), on any path.
     pub resumptions: u64,
 }

@@ -272,9 +272,20 @@ impl Router {
         &self.handlers
     }
 
-    /// The `capabilities` our requests declare: one per registered handler.
+    /// The `capabilities` our `initialize` declares (the handshake era): one per registered
+    /// handler, and the experimental `tasks` capability (2025-11-25).
     pub(crate) fn capabilities(&self) -> serde_json::Value {
-        self.handlers.capabilities()
+        let mut caps = self.handlers.capabilities();
+        crate::protocol::tasks::declare(&mut caps, false);
+        caps
+    }
+
+    /// The client capabilities every request of the 2026-07-28 wire declares: one per
+    /// registered handler, and the tasks extension (`io.modelcontextprotocol/tasks`).
+    pub(crate) fn modern_capabilities(&self) -> serde_json::Value {
+        let mut caps = self.handlers.capabilities();
+        crate::protocol::tasks::declare(&mut caps, true);
+        caps
     }
 
     pub(crate) fn server(&self) -> &str {

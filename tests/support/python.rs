@@ -56,6 +56,31 @@ pub fn require_python() -> PathBuf {
     find_python().unwrap_or_else(|why| panic!("this interop test was asked to run, but there is {why}"))
 }
 
+/// The environment variable naming the Python interpreter with `fastmcp-tasks` installed.
+pub const TASKS_PYTHON_ENV: &str = "MCP_TASKS_PYTHON";
+
+/// The interpreter for the FastMCP tasks interop test: `$MCP_TASKS_PYTHON`, else
+/// `.venv-tasks/bin/python` in the crate root (`pip install -r tests/interop/requirements-tasks.txt`).
+///
+/// # Panics
+/// When there is none (the test was asked to run), or the variable names a missing file.
+pub fn require_tasks_python() -> PathBuf {
+    let hint = "set it up with: python3 -m venv .venv-tasks && .venv-tasks/bin/pip install -r \
+                tests/interop/requirements-tasks.txt, or point MCP_TASKS_PYTHON at an interpreter that has it";
+    if let Some(configured) = std::env::var_os(TASKS_PYTHON_ENV).filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(configured);
+        assert!(path.is_file(), "{TASKS_PYTHON_ENV}={} does not exist; {hint}", path.display());
+        return path;
+    }
+    let default = manifest_dir().join(".venv-tasks").join("bin").join("python");
+    assert!(
+        default.is_file(),
+        "this interop test was asked to run, but {TASKS_PYTHON_ENV} is not set and {} does not exist; {hint}",
+        default.display()
+    );
+    default
+}
+
 /// The interpreter, or why there is none.
 ///
 /// # Panics
@@ -104,17 +129,24 @@ impl PythonServer {
     /// spawned, exits, prints something else, or does not print `LISTENING <port>` within
     /// [`STARTUP_TIMEOUT`].
     pub fn require(args: &[&str]) -> PythonServer {
-        PythonServer::spawn(&require_python(), args)
+        PythonServer::spawn(&require_python(), &server_script(), args)
     }
 
-    fn spawn(python: &Path, args: &[&str]) -> PythonServer {
+    /// `tests/interop/tasks_server.py` (FastMCP with the tasks extension) with `args`, on the
+    /// interpreter of [`require_tasks_python`]. Panics as [`PythonServer::require`] does.
+    pub fn require_tasks(args: &[&str]) -> PythonServer {
+        let script = manifest_dir().join("tests").join("interop").join("tasks_server.py");
+        PythonServer::spawn(&require_tasks_python(), &script, args)
+    }
+
+    fn spawn(python: &Path, script: &Path, args: &[&str]) -> PythonServer {
         assert!(
             !args.windows(2).any(|w| w == ["--transport", "stdio"]),
             "PythonServer runs HTTP transports; for stdio spawn `require_python()` with `server_script()`"
         );
         let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
         let mut child = Command::new(python)
-            .arg(server_script())
+            .arg(script)
             .args(&args)
             .arg("--exit-on-stdin-eof")
             .env("PYTHONUNBUFFERED", "1")
@@ -129,7 +161,8 @@ impl PythonServer {
         let stdin = child.stdin.take();
         // From here on, a panic drops `server`, which kills the child.
         let mut server = PythonServer { child, stdin, port: 0, args };
-        let label = format!("server.py {}", server.args.join(" "));
+        let name = script.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let label = format!("{name} {}", server.args.join(" "));
         forward_stderr(stderr, label.clone());
 
         let (tx, rx) = mpsc::channel();
@@ -194,7 +227,7 @@ impl PythonServer {
     }
 
     fn describe(&self) -> String {
-        format!("server.py {} (pid {})", self.args.join(" "), self.child.id())
+        format!("the Python server {} (pid {})", self.args.join(" "), self.child.id())
     }
 
     /// Waits up to `limit` for the child to exit, polling; `None` if it is still running.

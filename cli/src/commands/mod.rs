@@ -15,6 +15,7 @@ pub mod read;
 pub mod serve;
 pub mod serve_reload;
 pub mod status;
+pub mod tasks;
 
 use std::path::Path;
 use std::time::Instant;

@@ -40,6 +40,7 @@ fn tool(name: &str, title: Option<&str>, description: &str, params: serde_json::
         output_schema: None,
         annotations: None,
         icons: None,
+        execution: None,
         meta: None,
     }
 }

@@ -26,13 +26,17 @@ pub(crate) fn wants(filter: &Value, method: &str, params: Option<&Value>) -> boo
         "notifications/tools/list_changed" => flag("toolsListChanged"),
         "notifications/prompts/list_changed" => flag("promptsListChanged"),
         "notifications/resources/list_changed" => flag("resourcesListChanged"),
-        "notifications/resources/updated" => {
-            let uri = params.and_then(|p| p.get("uri")).and_then(Value::as_str);
-            let subscribed = filter.get("resourceSubscriptions").and_then(Value::as_array);
-            uri.is_some_and(|u| subscribed.is_some_and(|s| s.iter().any(|x| x.as_str() == Some(u))))
-        }
+        "notifications/resources/updated" => listed(filter, "resourceSubscriptions", params, "uri"),
+        "notifications/tasks" => listed(filter, "taskIds", params, "taskId"),
         _ => false,
     }
+}
+
+/// Whether `params[field]` is in the filter's list `key`.
+fn listed(filter: &Value, key: &str, params: Option<&Value>, field: &str) -> bool {
+    let value = params.and_then(|p| p.get(field)).and_then(Value::as_str);
+    let subscribed = filter.get(key).and_then(Value::as_array);
+    value.is_some_and(|v| subscribed.is_some_and(|s| s.iter().any(|x| x.as_str() == Some(v))))
 }
 
 /// A notification on subscription `id`: `params._meta` carries its `subscriptionId`.

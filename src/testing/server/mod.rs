@@ -164,6 +164,7 @@ impl Running {
         stats.open_connections = self.shared.connections.current();
         stats.max_concurrent_connections = self.shared.connections.max();
         stats.open_listens = lock(&self.shared.listens).len();
+        stats.task_polls = self.shared.spec.tasks.polls();
         stats
     }
 
