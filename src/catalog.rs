@@ -87,8 +87,9 @@ pub fn match_template(template: &str, uri: &str) -> Option<BTreeMap<String, Stri
 #[derive(Debug, Default, Serialize)]
 #[non_exhaustive]
 pub struct ServerResources {
-    /// Every resource (all pages).
-    pub resources: Vec<Resource>,
+    /// Every resource (all pages), each held once: the merged view's
+    /// [`MergedResource::resource`] shares it.
+    pub resources: Vec<Arc<Resource>>,
     /// Every resource template.
     pub templates: Vec<ResourceTemplate>,
     /// Every tool.
@@ -104,7 +105,7 @@ pub struct ServerResources {
 impl ServerResources {
     /// The heap bytes this entry owns (the cache's accounting unit).
     pub(crate) fn owned_bytes(&self) -> usize {
-        self.resources.iter().map(Resource::owned_bytes).sum::<usize>()
+        self.resources.iter().map(|r| r.owned_bytes()).sum::<usize>()
             + self.templates.iter().map(ResourceTemplate::owned_bytes).sum::<usize>()
             + self.tools.iter().map(Tool::owned_bytes).sum::<usize>()
             + self.prompts.iter().map(Prompt::owned_bytes).sum::<usize>()
@@ -167,8 +168,9 @@ pub struct MergedResource {
     pub server: String,
     /// The winner's priority.
     pub priority: u32,
-    /// The winner's description of the resource.
-    pub resource: Resource,
+    /// The winner's description of the resource (shared with its server's
+    /// [`ServerResources::resources`], not a copy).
+    pub resource: Arc<Resource>,
     /// The servers that also list this URI and lost, in priority order.
     pub shadowed: Vec<String>,
 }
@@ -319,31 +321,7 @@ impl Gathered {
     /// Merges the servers' parts. `servers` must be in priority order (then name), as the
     /// config keeps them; the first to claim a name wins.
     pub(crate) fn merge(op: OpId, servers: Vec<ServerOutcome>, config: &Config) -> Gathered {
-        let mut by_uri: BTreeMap<&str, MergedResource> = BTreeMap::new();
-        for outcome in &servers {
-            let Some(data) = &outcome.data else { continue };
-            for r in &data.resources {
-                match by_uri.get_mut(r.uri.as_str()) {
-                    Some(m) => {
-                        if m.server != outcome.name && !m.shadowed.contains(&outcome.name) {
-                            m.shadowed.push(outcome.name.clone());
-                        }
-                    }
-                    None => {
-                        by_uri.insert(
-                            &r.uri,
-                            MergedResource {
-                                server: outcome.name.clone(),
-                                priority: outcome.priority,
-                                resource: r.clone(),
-                                shadowed: Vec::new(),
-                            },
-                        );
-                    }
-                }
-            }
-        }
-        let resources = by_uri.into_values().collect();
+        let resources = merge_resources(&servers);
         let o = &config.orchestration;
         let filter = |server: &str, prompts: bool| -> Option<&NameFilter> {
             let s = config.servers.iter().find(|s| s.name == server)?;
@@ -360,6 +338,45 @@ impl Gathered {
             config.servers.iter().filter(|s| !s.tools.is_empty()).map(|s| (s.name.clone(), s.tools.clone())).collect();
         Gathered { op, servers, resources, templates, tools, prompts, tool_index: Default::default(), app_filters }
     }
+}
+
+/// The merged resources, sorted by URI: the first server in `servers`' order (priority, then
+/// name) to list a URI wins, and the later ones are its `shadowed`. What is sorted is one
+/// (server, shared resource) pair per listed resource, and each merged entry shares its
+/// resource with the server's part: a million listed resources are held once, not copied into a
+/// tree and again into the view.
+fn merge_resources(servers: &[ServerOutcome]) -> Vec<MergedResource> {
+    let total = servers.iter().filter_map(|s| s.data.as_ref()).map(|d| d.resources.len()).sum();
+    let mut listed: Vec<(usize, &Arc<Resource>)> = Vec::with_capacity(total);
+    for (i, outcome) in servers.iter().enumerate() {
+        if let Some(data) = &outcome.data {
+            listed.extend(data.resources.iter().map(|r| (i, r)));
+        }
+    }
+    // A stable sort: among equal URIs the servers' order, and each server's own, is kept.
+    listed.sort_by(|a, b| a.1.uri.cmp(&b.1.uri));
+    // Exact when no URI is listed twice (the common case).
+    let mut merged: Vec<MergedResource> = Vec::with_capacity(listed.len());
+    for (i, r) in listed {
+        let outcome = &servers[i];
+        match merged.last_mut() {
+            Some(m) if m.resource.uri == r.uri => {
+                if m.server != outcome.name && !m.shadowed.contains(&outcome.name) {
+                    m.shadowed.push(outcome.name.clone());
+                }
+            }
+            _ => merged.push(MergedResource {
+                server: outcome.name.clone(),
+                priority: outcome.priority,
+                resource: Arc::clone(r),
+                shadowed: Vec::new(),
+            }),
+        }
+    }
+    if merged.len() < merged.capacity() / 2 {
+        merged.shrink_to_fit();
+    }
+    merged
 }
 
 /// Which of a server's items enter a merged view.

@@ -459,12 +459,41 @@ fn the_first_pages_of_the_four_listings_are_in_flight_together(kind: Kind) {
         .start_counted(kind, Some(&in_flight));
     let mut c = server.config("s", 1);
     c.read_contents = false;
-    let o = orchestrator(vec![c], orchestration(true));
+    let mut settings = orchestration(true);
+    settings.resource_cache_ttl = Duration::ZERO; // every gather asks again
+    let o = orchestrator(vec![c], settings);
     o.initialize().unwrap();
     assert_eq!(o.gather_all_resources().unwrap().resources.len(), 3);
-    // Each listing is held 100 ms: all four were asked before the first was answered.
-    assert_eq!(in_flight.max(kind), 4);
+    // Each listing is held 100 ms. Over stdio and legacy SSE all four were asked before the
+    // first was answered. Over Streamable HTTP (a thread and a connection per request in
+    // flight) the first went alone; it was slow, so the other three went together...
+    let first = if kind == Kind::StreamableHttp { 3 } else { 4 };
+    assert_eq!(in_flight.max(kind), first);
     assert_eq!(server.count("resources/list"), 1);
+    // ...and the next gather, knowing the server is slow, sends all four at once.
+    assert_eq!(o.gather_all_resources().unwrap().resources.len(), 3);
+    assert_eq!(in_flight.max(kind), 4);
+    assert_eq!(server.count("resources/list"), 2);
+}
+
+/// Over Streamable HTTP a server that answers its listings fast gets them one by one, from the
+/// gathering thread over its kept-alive connection: never two in flight, nothing lost.
+#[test]
+fn streamable_http_first_pages_of_a_fast_server_go_one_by_one() {
+    let kind = Kind::StreamableHttp;
+    let in_flight = InFlight::new();
+    let server = sample(3).tool("t", "a tool").prompt("p", "a prompt").start_counted(kind, Some(&in_flight));
+    let mut c = server.config("s", 1);
+    c.read_contents = false;
+    let o = orchestrator(vec![c], orchestration(true));
+    o.initialize().unwrap();
+    let g = o.gather_all_resources().unwrap();
+    assert_eq!((g.resources.len(), g.tools.len(), g.prompts.len()), (3, 1, 1));
+    assert_eq!(in_flight.max(kind), 1);
+    for method in ["resources/list", "resources/templates/list", "tools/list", "prompts/list"] {
+        assert_eq!(server.count(method), 1, "{method}");
+    }
+    o.close();
 }
 
 fn many_reads_are_in_flight_together(kind: Kind) {

@@ -3,7 +3,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -27,6 +27,12 @@ const POST_CONNECTIONS: usize = 4;
 /// one after the other), and starting threads and connections for it cost more CPU than the
 /// few acknowledgements take (a quarter of a 50-server gather's CPU; see BENCHMARKS.md).
 const SMALL_BATCH: usize = 8;
+/// Over Streamable HTTP the first pages of a server's listings go one after the other over the
+/// connection the gathering thread holds while each comes back within this; after a slower
+/// round trip the rest are sent at once, each on its own connection and thread. On loopback a
+/// listing answers in well under a millisecond, and three threads and three TCP connections
+/// per server cost more than the round trips they would overlap (BENCHMARKS.md, "Issue 22").
+const FAST_LISTING: Duration = Duration::from_millis(2);
 
 impl Client {
     /// The contents of many resources, pipelined: every request is sent before the first answer
@@ -65,6 +71,51 @@ impl Client {
         } else {
             1
         }
+    }
+
+    /// Starts the first pages of the listings (`requests`), in their order. Over a transport
+    /// that pipelines (stdio, legacy SSE) they are all in flight at once
+    /// ([`start_many`](Self::start_many)). Over Streamable HTTP a request holds a connection and
+    /// a thread until its reply is read, so they go one by one from this thread, over its
+    /// kept-alive connection, while each answers within [`FAST_LISTING`]; after a slower one
+    /// (or when the last gather's first page was slow) the rest are started together.
+    pub(super) fn start_first_pages(
+        &self,
+        op: &OpId,
+        requests: &[(&'static str, Option<serde_json::Value>)],
+        deadline: Instant,
+    ) -> Vec<Result<Call>> {
+        let last = self.listing_round_trip.load(Ordering::Relaxed);
+        if self.session.transport.pipelines() || last >= FAST_LISTING.as_nanos() as u64 {
+            let started = Instant::now();
+            let calls = self.start_many(op, requests, deadline);
+            if !self.session.transport.pipelines() {
+                // The slowest of them: fast again, and the next gather goes one by one.
+                self.remember_round_trip(started.elapsed());
+            }
+            return calls;
+        }
+        let mut calls = Vec::with_capacity(requests.len());
+        for (i, (method, params)) in requests.iter().enumerate() {
+            let started = Instant::now();
+            calls.push(self.session.start_with(op, method, params.clone(), deadline, &RequestOptions::default()));
+            let took = started.elapsed();
+            self.remember_round_trip(took);
+            if took >= FAST_LISTING && i + 1 < requests.len() {
+                log::debug!(
+                    "op={op} server={}: {method} took {took:?}; the other first pages go at once",
+                    self.session.name
+                );
+                calls.extend(self.start_many(op, &requests[i + 1..], deadline));
+                break;
+            }
+        }
+        calls
+    }
+
+    fn remember_round_trip(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.listing_round_trip.store(nanos, Ordering::Relaxed);
     }
 
     /// Starts every request of a batch, all before the first answer is awaited; returns the

@@ -25,7 +25,8 @@ use crate::session::detect::Wire;
 /// Everything one server lists (what a gather needs besides the resources' contents).
 #[derive(Debug, Default)]
 pub(crate) struct Listings {
-    pub resources: Vec<Resource>,
+    /// Shared, each once, by the cache entry and the merged view.
+    pub resources: Vec<Arc<Resource>>,
     pub templates: Vec<ResourceTemplate>,
     pub tools: Vec<Tool>,
     pub prompts: Vec<Prompt>,
@@ -142,7 +143,9 @@ impl Client {
 
     /// Every listing the server has the capability for (resources and templates, tools,
     /// prompts), each to its last page. Their first pages are in flight together, in one round
-    /// trip ([`start_many`](Self::start_many)); later pages, rare, follow one listing at a time.
+    /// trip, or over Streamable HTTP one by one while the server answers fast
+    /// ([`start_first_pages`](Self::start_first_pages)); later pages, rare, follow one listing
+    /// at a time.
     pub(crate) fn list_catalogue_in(&self, op: &OpId, deadline: Instant) -> Result<Listings> {
         let caps = &self.init.capabilities;
         let (resources, tools, prompts) = (caps.resources.is_some(), caps.tools.is_some(), caps.prompts.is_some());
@@ -157,12 +160,12 @@ impl Client {
         if prompts {
             methods.push(("prompts/list", None));
         }
-        let mut firsts = self.start_many(op, &methods, deadline).into_iter();
+        let mut firsts = self.start_first_pages(op, &methods, deadline).into_iter();
         let mut out = Listings::default();
         if resources {
             out.resources =
                 self.list_from(op, "resources/list", deadline, firsts.next(), |p: ListResourcesResult| {
-                    (p.resources, p.next_cursor)
+                    (p.resources.into_iter().map(Arc::new).collect(), p.next_cursor)
                 })?;
             out.templates = self.list_from(
                 op,
