@@ -510,6 +510,35 @@ mod tests {
         (n.into(), s.into(), o.into(), sh.iter().map(|x| x.to_string()).collect())
     }
 
+    fn resource(uri: &str) -> Arc<Resource> {
+        Arc::new(serde_json::from_value(serde_json::json!({"uri": uri, "name": uri})).unwrap())
+    }
+
+    fn with_resources(name: &str, priority: u32, uris: &[&str]) -> ServerOutcome {
+        let data = ServerResources { resources: uris.iter().map(|u| resource(u)).collect(), ..Default::default() };
+        ServerOutcome { data: Some(Arc::new(data)), ..outcome(name, priority, &[]) }
+    }
+
+    #[test]
+    fn resources_merge_by_uri_in_priority_order_and_are_shared_not_copied() {
+        let servers = vec![
+            with_resources("a", 1, &["z://1", "m://2", "z://1"]), // listed twice by its own server
+            with_resources("b", 2, &["m://2", "a://3"]),
+            with_resources("c", 3, &["m://2"]),
+        ];
+        let g = Gathered::merge(OpId::new(), servers, &config(Naming::Priority, &["a", "b", "c"]));
+        let rows: Vec<(&str, &str, Vec<&str>)> = g
+            .resources
+            .iter()
+            .map(|m| (m.resource.uri.as_str(), m.server.as_str(), m.shadowed.iter().map(String::as_str).collect()))
+            .collect();
+        assert_eq!(rows, [("a://3", "b", vec![]), ("m://2", "a", vec!["b", "c"]), ("z://1", "a", vec![])]);
+        // The merged view holds the winner's own resource, not a copy of it.
+        let a = g.servers[0].data.as_ref().unwrap();
+        assert!(Arc::ptr_eq(&g.resource("m://2").unwrap().resource, &a.resources[1]));
+        assert!(Arc::ptr_eq(&g.resource("z://1").unwrap().resource, &a.resources[0]));
+    }
+
     #[test]
     fn each_naming_mode() {
         let servers = || vec![outcome("a", 1, &["q", "only_a"]), outcome("b", 1, &["q"]), outcome("c", 5, &["q"])];
