@@ -16,6 +16,11 @@ the listings of a server concurrently; none reads contents):
   legacy SSE
     ours            target/release/mcp-orchestrator gather --format json (transport: sse,
                     read_contents: false, max_concurrent_connections: N)
+    lib             target/release/examples/at_rest sse: the library in a program as small as
+                    the baselines (no YAML, no output of the listings: one summary line); the
+                    CLI's own fixed cost (a 14 MB binary, its config and output) is the
+                    difference between the two. lib-hs and lib-2026 likewise below (2026:
+                    listen_for_changes off, as the CLI)
     rmcp-0.10       bench/compare/rmcp_client (rmcp 0.10.0, the last rmcp with an SSE client)
     python          bench/compare/python_client.py sse (mcp 2.3.0 `Client`, mode legacy)
   Streamable HTTP
@@ -26,6 +31,8 @@ the listings of a server concurrently; none reads contents):
     python          bench/compare/python_client.py streamable_http (`Client(url)`, mode auto:
                     2026-07-28 when the server speaks it; against test servers mode legacy,
                     whose 2026-07-28 list results lack the ttlMs/cacheScope the SDK requires)
+  The Python client is not run beyond 50 servers: at 200 at once it misses its own connect
+  timeouts (httpx.ConnectTimeout), a wrong answer that would stop the run.
 
 Per scenario: one warm-up round, then --rounds measured rounds, the clients' order rotated every
 round. Per run: wall time (spawn to exit), CPU time (user + sys of the child, os.wait4) and
@@ -37,10 +44,18 @@ overwrites), prints medians and the ratios of each pair, the CPU cost per extra 
 (least-squares slope of median CPU against N, test servers), and draws wall_vs_n.svg and
 cpu_vs_n.svg (hand-written SVG; --quick writes them under results/ with a -quick suffix).
 
+At rest (--idle): --idle-n (50) test servers; each client gathers them, prints its answer and
+holds its sessions (ours: examples/at_rest.rs; the rmcp baselines with BENCH_HOLD=1); after
+--idle-s (10) seconds of rest the script reads the client's /proc/<pid>/status (Threads, VmRSS,
+VmHWM), then closes its input. Ours in four modes: legacy SSE; Streamable HTTP handshake;
+2026-07-28 listening for list changes (the library's default); 2026-07-28 not listening (the
+CLI's). Writes results/<UTC date>-idle[-k].json and prints medians and ratios.
+
 Run it with the interop venv's Python (mcp 2.3.0; the servers and the Python client use it):
 
   .venv-interop/bin/python bench/compare/run.py --build          # the full measurement
   .venv-interop/bin/python bench/compare/run.py --build --quick  # a small check of the harness
+  .venv-interop/bin/python bench/compare/run.py --build --idle   # at rest, 50 servers
 """
 
 from __future__ import annotations
@@ -65,13 +80,14 @@ RESOURCES_PER_SERVER = 100
 EXPECTED = {"python": RESOURCES_PER_SERVER + 1, "test": RESOURCES_PER_SERVER}  # python adds a blob
 TRANSPORTS = ("sse", "streamable_http")
 CLIENTS = {
-    "sse": ("ours", "rmcp-0.10", "python"),
-    "streamable_http": ("ours-hs", "ours-2026", "rmcp3-hs", "rmcp3-discover", "python"),
+    "sse": ("ours", "lib", "rmcp-0.10", "python"),
+    "streamable_http": ("ours-hs", "ours-2026", "lib-hs", "lib-2026", "rmcp3-hs", "rmcp3-discover", "python"),
 }
 # (ours, theirs): the ratios reported, per transport.
 PAIRS = {
-    "sse": (("ours", "rmcp-0.10"), ("ours", "python")),
-    "streamable_http": (("ours-hs", "rmcp3-hs"), ("ours-2026", "rmcp3-discover"), ("ours-2026", "python")),
+    "sse": (("ours", "rmcp-0.10"), ("lib", "rmcp-0.10"), ("ours", "python")),
+    "streamable_http": (("ours-hs", "rmcp3-hs"), ("lib-hs", "rmcp3-hs"), ("ours-2026", "rmcp3-discover"),
+                        ("lib-2026", "rmcp3-discover"), ("ours-2026", "python")),
 }
 
 
@@ -83,6 +99,7 @@ def pairs(kind: str, transport: str):
 
 
 RUN_TIMEOUT_S = 300
+PYTHON_CLIENT_MAX_N = 50
 START_TIMEOUT_S = 300
 TIME = os.environ.get("GNU_TIME", "/usr/bin/time")  # GNU time (Debian: apt-get install time)
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
@@ -118,13 +135,19 @@ def parse_args() -> argparse.Namespace:
                                                      str(BASELINE_TARGET / "release/rmcp3-baseline-client")))
     p.add_argument("--python-server", default=str(ROOT / "tests/interop/server.py"))
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--idle", action="store_true",
+                   help="the at-rest scenario instead: N test servers gathered, then --idle-s of rest; "
+                        "threads and resident memory of each client (3 rounds unless --rounds)")
+    p.add_argument("--idle-n", type=int, default=50, help="servers in the at-rest scenario (default 50)")
+    p.add_argument("--idle-s", type=float, default=10.0, help="seconds of rest before counting (default 10)")
+    p.add_argument("--at-rest", default=os.environ.get("MCP_AT_REST_BIN", str(TARGET / "release/examples/at_rest")))
     a = p.parse_args()
     quick = a.quick
     a.servers = a.servers or ["python", "test"]
     a.transports = a.transports or list(TRANSPORTS)
     a.python_ns = a.python_ns or ([2] if quick else [10, 50])
     a.test_ns = a.test_ns or ([1, 10] if quick else [1, 10, 50, 200])
-    a.rounds = a.rounds if a.rounds is not None else (1 if quick else 5)
+    a.rounds = a.rounds if a.rounds is not None else (1 if quick else 3 if a.idle else 5)
     a.warmup = a.warmup if a.warmup is not None else (0 if quick else 1)
     return a
 
@@ -136,6 +159,7 @@ def build(args) -> None:
         (["cargo", "build", "--release", "-p", "mcp-orchestrator-cli", "--bin", "mcp-orchestrator"], ROOT, {}),
         (["cargo", "build", "--release", "-p", "mcp-orchestrator", "--features", "testing",
           "--bin", "mcp-test-server"], ROOT, {}),
+        (["cargo", "build", "--release", "-p", "mcp-orchestrator", "--example", "at_rest"], ROOT, {}),
         (["cargo", "build", "--release", "--locked"], HERE / "rmcp_client", {"CARGO_TARGET_DIR": str(BASELINE_TARGET)}),
         (["cargo", "build", "--release", "--locked"], HERE / "rmcp3_client", {"CARGO_TARGET_DIR": str(BASELINE_TARGET)}),
     ]
@@ -245,6 +269,11 @@ def client_argv(name: str, transport: str, kind: str, args, urls: list[str], tmp
         if not cfg.exists():
             ours_config(urls, transport, protocol, cfg)
         return [args.ours, "gather", "--config", str(cfg), "--format", "json"], check_ours
+    if name.startswith("lib"):
+        # The library alone, like the baselines: examples/at_rest.rs, which ends once gathered
+        # when its input is empty (measure() gives it /dev/null); no listen stream.
+        mode = {"lib": "sse", "lib-hs": "hs", "lib-2026": "2026-quiet"}[name]
+        return [args.at_rest, mode, *urls], check_summary
     if name == "rmcp-0.10":
         return [args.rmcp, *urls], check_summary
     if name == "rmcp3-hs":
@@ -452,9 +481,10 @@ def report(runs: list[dict], args) -> tuple[str, dict]:
 
 # --- plots (hand-written SVG: no plotting library needed) ------------------------------------
 
-COLORS = {"ours": "#1f77b4", "ours-hs": "#1f77b4", "ours-2026": "#17becf", "rmcp-0.10": "#d62728",
+COLORS = {"ours": "#1f77b4", "ours-hs": "#1f77b4", "ours-2026": "#17becf", "lib": "#9467bd", "lib-hs": "#9467bd",
+          "lib-2026": "#e377c2", "rmcp-0.10": "#d62728",
           "rmcp3-hs": "#d62728", "rmcp3-discover": "#ff7f0e", "python": "#2ca02c"}
-DASHED = {"ours-2026", "rmcp3-discover"}
+DASHED = {"ours-2026", "lib-2026", "rmcp3-discover"}
 
 
 def svg_plot(runs: list[dict], args, field: str, label: str, path: Path) -> None:
@@ -524,6 +554,146 @@ def svg_plot(runs: list[dict], args, field: str, label: str, path: Path) -> None
     path.write_text("\n".join(out) + "\n")
 
 
+# --- at rest (--idle) --------------------------------------------------------------------------
+
+# The at-rest clients: (name, transport) -> argv prefix and environment; each prints its answer
+# line once gathered and then holds its sessions until its input ends.
+IDLE_CLIENTS = {
+    "sse": ("ours", "rmcp-0.10"),
+    "streamable_http": ("ours-hs", "ours-2026", "ours-2026-quiet", "rmcp3-hs", "rmcp3-discover"),
+}
+IDLE_PAIRS = {
+    "sse": (("ours", "rmcp-0.10"),),
+    "streamable_http": (("ours-hs", "rmcp3-hs"), ("ours-2026", "rmcp3-discover"), ("ours-2026-quiet", "rmcp3-discover")),
+}
+
+
+def idle_argv(name: str, args, urls: list[str]) -> tuple[list[str], dict]:
+    hold = {**os.environ, "BENCH_HOLD": "1"}
+    if name.startswith("ours"):
+        mode = {"ours": "sse", "ours-hs": "hs", "ours-2026": "2026", "ours-2026-quiet": "2026-quiet"}[name]
+        return [args.at_rest, mode, *urls], dict(os.environ)
+    if name == "rmcp-0.10":
+        return [args.rmcp, *urls], hold
+    return [args.rmcp3, "initialize" if name == "rmcp3-hs" else "discover", *urls], hold
+
+
+def proc_status(pid: int) -> dict:
+    """Threads and resident memory of a live process (/proc/<pid>/status)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("Threads", "VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return {"threads": out["Threads"], "rss_kib": out["VmRSS"], "peak_rss_kib": out["VmHWM"]}
+
+
+def idle_run(name: str, args, urls: list[str]) -> dict:
+    """Start a client, wait (bounded) for its answer, let it rest, count, then end it."""
+    argv, env = idle_argv(name, args, urls)
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        if not sel.select(RUN_TIMEOUT_S):
+            raise BenchError(f"{name}: no answer within {RUN_TIMEOUT_S} s")
+        sel.close()
+        line = proc.stdout.readline().decode()
+        try:
+            ok, resources = check_summary(line)
+        except (ValueError, KeyError, IndexError) as e:
+            raise BenchError(f"{name}: unreadable answer {line!r} ({e})")
+        want = len(urls) * EXPECTED["test"]
+        if ok != len(urls) or resources != want:
+            raise BenchError(f"{name}: WRONG ANSWER: {ok}/{len(urls)} servers ok, {resources} resources (want {want})")
+        gathered = proc_status(proc.pid)
+        time.sleep(args.idle_s)
+        if proc.poll() is not None:
+            raise BenchError(f"{name}: ended while at rest (exit {proc.returncode})")
+        rest = proc_status(proc.pid)
+        return {"threads_gathered": gathered["threads"], "rss_gathered_kib": gathered["rss_kib"],
+                "threads": rest["threads"], "rss_kib": rest["rss_kib"], "peak_rss_kib": rest["peak_rss_kib"],
+                "servers_ok": ok, "resources": resources}
+    finally:
+        try:
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+IDLE_FIELDS = ("threads_gathered", "threads", "rss_gathered_kib", "rss_kib", "peak_rss_kib")
+
+
+def idle_main(args) -> int:
+    for what, p in (("at_rest example (cargo build --release --example at_rest)", args.at_rest),
+                    ("mcp-test-server", args.test_server), ("rmcp 0.10 baseline", args.rmcp),
+                    ("rmcp 3 baseline", args.rmcp3)):
+        if not Path(p).exists():
+            print(f"error: {what} not found at {p}", file=sys.stderr)
+            return 2
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 16384), hard), hard))
+    env = environment(args)
+    env["at_rest_bin"] = args.at_rest
+    print(json.dumps(env, indent=2), flush=True)
+    started = time.monotonic()
+    runs: list[dict] = []
+    n = args.idle_n
+    servers = start_servers(server_argv(args, "test", "sse"), n)
+    try:
+        for transport in args.transports:
+            path = "/sse" if transport == "sse" else "/mcp"
+            urls = [f"http://127.0.0.1:{port}{path}" for _, port in servers]
+            clients = [c for c in IDLE_CLIENTS[transport] if not args.clients or c in args.clients]
+            for rnd in range(args.rounds):
+                k = rnd % len(clients)
+                for c in clients[k:] + clients[:k]:
+                    m = idle_run(c, args, urls)
+                    runs.append(dict(server="test", transport=transport, n=n, client=c, idle_s=args.idle_s,
+                                     round=rnd, **m))
+                    print(f"{transport} {c} round {rnd}: {m['threads']} threads, {m['rss_kib'] / 1024:.1f} MiB "
+                          f"at rest", flush=True)
+    finally:
+        stop_servers(servers)
+    lines = [f"\nat rest: {n} test servers gathered, then {args.idle_s:g} s idle; median of {args.rounds} runs"]
+    lines.append(f"{'transport':<16} {'client':<16} {'threads gathered':>16} {'threads at rest':>15} "
+                 f"{'RSS gathered MiB':>16} {'RSS at rest MiB':>15} {'peak RSS MiB':>12}")
+    med = {}
+    for transport in args.transports:
+        for c in IDLE_CLIENTS[transport]:
+            rs = [r for r in runs if r["transport"] == transport and r["client"] == c]
+            if not rs:
+                continue
+            m = med[(transport, c)] = {f: statistics.median(r[f] for r in rs) for f in IDLE_FIELDS}
+            lines.append(f"{transport:<16} {c:<16} {m['threads_gathered']:>16.0f} {m['threads']:>15.0f} "
+                         f"{m['rss_gathered_kib'] / 1024:>16.1f} {m['rss_kib'] / 1024:>15.1f} "
+                         f"{m['peak_rss_kib'] / 1024:>12.1f}")
+    lines.append("ratios ours/theirs at rest (threads, RSS)")
+    summary = {"medians": [dict(transport=t, client=c, **m) for (t, c), m in med.items()], "ratios": []}
+    for transport in args.transports:
+        for ours, theirs in IDLE_PAIRS[transport]:
+            o, t = med.get((transport, ours)), med.get((transport, theirs))
+            if o and t:
+                r = {"threads": o["threads"] / t["threads"], "rss": o["rss_kib"] / t["rss_kib"]}
+                summary["ratios"].append(dict(transport=transport, ours=ours, theirs=theirs, **r))
+                lines.append(f"{transport:<16} {ours:>16} / {theirs:<16} {r['threads']:5.2f} {r['rss']:5.2f}")
+    out_dir = HERE / "results"
+    out_dir.mkdir(exist_ok=True)
+    stem = env["date_utc"][:10] + "-idle"
+    out, k = out_dir / f"{stem}.json", 2
+    while out.exists():
+        out, k = out_dir / f"{stem}-{k}.json", k + 1
+    params = {"idle_n": n, "idle_s": args.idle_s, "rounds": args.rounds, "transports": args.transports,
+              "clients": args.clients, "duration_s": round(time.monotonic() - started)}
+    out.write_text(json.dumps({"environment": env, "parameters": params, "summary": summary, "runs": runs},
+                              indent=1) + "\n")
+    print("\n".join(lines))
+    print(f"\nraw results: {out.relative_to(ROOT)} ({params['duration_s']} s)")
+    return 0
+
+
 # --- main ------------------------------------------------------------------------------------
 
 
@@ -531,10 +701,14 @@ def main() -> int:
     args = parse_args()
     if args.build:
         build(args)
+    if args.idle:
+        return idle_main(args)
     wanted = {c for t in args.transports for c in CLIENTS[t] if not args.clients or c in args.clients}
     needs = [("GNU time", TIME)]
     if any(c.startswith("ours") for c in wanted):
         needs.append(("mcp-orchestrator (cargo build --release -p mcp-orchestrator-cli)", args.ours))
+    if any(c.startswith("lib") for c in wanted):
+        needs.append(("at_rest example (cargo build --release --example at_rest)", args.at_rest))
     if "test" in args.servers:
         needs.append(("mcp-test-server (cargo build --release --features testing --bin mcp-test-server)",
                       args.test_server))
@@ -570,7 +744,10 @@ def main() -> int:
                         for transport in group:
                             path = "/sse" if transport == "sse" else "/mcp"
                             urls = [f"http://127.0.0.1:{port}{path}" for _, port in servers]
-                            clients = [c for c in CLIENTS[transport] if c in wanted]
+                            # The Python client misses its own connect timeouts beyond 50
+                            # servers at once (httpx.ConnectTimeout at N = 200): not run there.
+                            clients = [c for c in CLIENTS[transport] if c in wanted
+                                       and not (c == "python" and n > PYTHON_CLIENT_MAX_N)]
                             for rnd in range(args.warmup + args.rounds):
                                 k = rnd % len(clients)
                                 for c in clients[k:] + clients[:k]:

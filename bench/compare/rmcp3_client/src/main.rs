@@ -8,6 +8,10 @@
 //! `discover` (`ClientLifecycleMode::Discover` preferring 2026-07-28: `server/discover`, then
 //! stateless requests). Only the resources are counted.
 //!
+//! With `BENCH_HOLD=1` it keeps every session after the listings, prints the line, and holds
+//! them until its standard input ends (read by the main thread: no thread of its own is added),
+//! so that bench/compare/run.py `--idle` can count its threads and resident memory at rest.
+//!
 //! Usage: rmcp3-baseline-client (initialize|discover) <mcp-url>...
 
 use rmcp::model::ProtocolVersion;
@@ -22,7 +26,7 @@ enum Lifecycle {
     Discover,
 }
 
-async fn one(url: String, lifecycle: Lifecycle) -> Result<usize, String> {
+async fn one(url: String, lifecycle: Lifecycle, hold: bool) -> Result<(usize, Option<RunningService<RoleClient, ()>>), String> {
     let transport = StreamableHttpClientTransport::from_uri(url.clone());
     let client = match lifecycle {
         Lifecycle::Initialize => ().serve(transport).await,
@@ -33,8 +37,11 @@ async fn one(url: String, lifecycle: Lifecycle) -> Result<usize, String> {
     }
     .map_err(|e| format!("{url}: start: {e}"))?;
     let listed = list(&client).await.map_err(|e| format!("{url}: {e}"));
+    if hold && listed.is_ok() {
+        return listed.map(|n| (n, Some(client)));
+    }
     let _ = client.cancel().await;
-    listed
+    listed.map(|n| (n, None))
 }
 
 async fn list(client: &RunningService<RoleClient, ()>) -> Result<usize, String> {
@@ -86,22 +93,33 @@ async fn main() {
         eprintln!("usage: rmcp3-baseline-client (initialize|discover) <mcp-url>...");
         std::process::exit(2);
     }
+    let hold = std::env::var_os("BENCH_HOLD").is_some_and(|v| v == "1");
+    let mut held = Vec::new();
     let mut set = JoinSet::new();
     for url in &urls {
-        set.spawn(one(url.clone(), lifecycle));
+        set.spawn(one(url.clone(), lifecycle, hold));
     }
     let (mut ok, mut resources) = (0usize, 0usize);
     while let Some(joined) = set.join_next().await {
         match joined {
-            Ok(Ok(n)) => {
+            Ok(Ok((n, client))) => {
                 ok += 1;
                 resources += n;
+                held.extend(client);
             }
             Ok(Err(e)) => eprintln!("error: {e}"),
             Err(e) => eprintln!("error: task: {e}"),
         }
     }
     println!("{{\"client\":\"rmcp3\",\"servers\":{},\"servers_ok\":{},\"resources\":{}}}", urls.len(), ok, resources);
+    if hold {
+        use std::io::{Read, Write};
+        let _ = std::io::stdout().flush();
+        let _ = std::io::stdin().read_to_end(&mut Vec::new());
+        for client in held {
+            let _ = client.cancel().await;
+        }
+    }
     if ok != urls.len() {
         std::process::exit(1);
     }
