@@ -449,7 +449,9 @@ fn one_config_mixing_the_three_transports_gathers_and_merges_in_one_call() {
 
 fn the_first_pages_of_the_four_listings_are_in_flight_together(kind: Kind) {
     let in_flight = InFlight::new();
-    let slow = |m: &str| Fault::Delay(m.into(), Duration::from_millis(100));
+    // Slower than `client::batch::CLEARLY_SLOW` (200 ms): over Streamable HTTP the rest go at
+    // once however busy the machine running the tests is.
+    let slow = |m: &str| Fault::Delay(m.into(), Duration::from_millis(250));
     let server = sample(3)
         .tool("t", "a tool: the server has the tools capability")
         .fault(slow("resources/list"))
@@ -464,7 +466,7 @@ fn the_first_pages_of_the_four_listings_are_in_flight_together(kind: Kind) {
     let o = orchestrator(vec![c], settings);
     o.initialize().unwrap();
     assert_eq!(o.gather_all_resources().unwrap().resources.len(), 3);
-    // Each listing is held 100 ms. Over stdio and legacy SSE all four were asked before the
+    // Each listing is held 250 ms. Over stdio and legacy SSE all four were asked before the
     // first was answered. Over Streamable HTTP (a thread and a connection per request in
     // flight) the first went alone; it was slow, so the other three went together...
     let first = if kind == Kind::StreamableHttp { 3 } else { 4 };
@@ -493,6 +495,50 @@ fn streamable_http_first_pages_of_a_fast_server_go_one_by_one() {
     for method in ["resources/list", "resources/templates/list", "tools/list", "prompts/list"] {
         assert_eq!(server.count(method), 1, "{method}");
     }
+    o.close();
+}
+
+/// Over Streamable HTTP a slow server's first pages still go one by one while this process
+/// keeps the cores busy: the wait is then its threads queueing for a core, which more threads
+/// and connections would only lengthen (a gather of many servers on a small machine).
+#[test]
+fn streamable_http_first_pages_stay_one_by_one_while_this_process_keeps_the_cores_busy() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let kind = Kind::StreamableHttp;
+    let in_flight = InFlight::new();
+    // Slow enough to count as slow (2 ms), not so slow that it would overlap anyway (200 ms).
+    let slow = |m: &str| Fault::Delay(m.into(), Duration::from_millis(20));
+    let server = sample(3)
+        .tool("t", "a tool")
+        .prompt("p", "a prompt")
+        .fault(slow("resources/list"))
+        .fault(slow("resources/templates/list"))
+        .fault(slow("tools/list"))
+        .fault(slow("prompts/list"))
+        .start_counted(kind, Some(&in_flight));
+    let mut c = server.config("s", 1);
+    c.read_contents = false;
+    let o = orchestrator(vec![c], orchestration(true));
+    o.initialize().unwrap();
+    let stop = AtomicBool::new(false);
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let g = std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                let until = Instant::now() + Duration::from_secs(30);
+                let mut x = 0u64;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+            });
+        }
+        let g = o.gather_all_resources();
+        stop.store(true, Ordering::Relaxed);
+        g
+    })
+    .unwrap();
+    assert_eq!((g.resources.len(), g.tools.len(), g.prompts.len()), (3, 1, 1));
+    assert_eq!(in_flight.max(kind), 1, "one first page at a time while the cores are busy");
     o.close();
 }
 

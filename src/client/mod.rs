@@ -82,10 +82,10 @@ pub struct Client {
     health: Mutex<health::Health>,
     /// The task waits that want their task's pushed statuses (`notifications/tasks`).
     task_watch: Arc<task_watch::TaskWatch>,
-    /// Over Streamable HTTP: the round trip of the last first page of a listing, in
-    /// nanoseconds (0: none yet); it decides whether the next gather's first pages go one by
-    /// one or at once ([`Client::start_first_pages`]).
-    listing_round_trip: std::sync::atomic::AtomicU64,
+    /// Over Streamable HTTP: whether the last gather found that overlapping the first pages of
+    /// the listings pays, so that the next one starts them all at once
+    /// ([`Client::start_first_pages`]).
+    overlap_first_pages: std::sync::atomic::AtomicBool,
 }
 
 /// What a client remembers of one tool of its last listing.
@@ -266,7 +266,7 @@ impl<'a> ClientBuilder<'a> {
             tool_timeout: config.call_timeout(),
             health: health::Health::after_connect(discover_ttl),
             task_watch,
-            listing_round_trip: std::sync::atomic::AtomicU64::new(0),
+            overlap_first_pages: std::sync::atomic::AtomicBool::new(false),
         })
     }
 }
