@@ -159,6 +159,38 @@ fn close_is_bounded_when_the_child_ignores_end_of_input_and_sigterm() {
     assert!(left.is_empty(), "threads left after close: {left:?}");
 }
 
+/// An orchestrator closes its sessions one after the other while each close is quick, and the
+/// rest in parallel once one is not: three children that each take their full exit grace
+/// (about 3 s) among quick ones still close in about one grace, not three.
+#[test]
+fn an_orchestrators_close_is_bounded_by_one_grace_when_several_children_are_stubborn() {
+    let dir = Scratch::new("stubborn-many");
+    let mut servers = vec![config("quick-a", &["--resources", "1"])];
+    let mut pid_files = Vec::new();
+    for name in ["R1", "R2", "R3"] {
+        let pid_file = dir.path(&format!("{name}.pid"));
+        servers.push(config(name, &["--resources", "1", "--ignore-eof", "--ignore-sigterm", "--pid-file", &pid_file]));
+        pid_files.push(pid_file);
+    }
+    servers.push(config("quick-b", &["--resources", "1"]));
+    for (i, s) in servers.iter_mut().enumerate() {
+        s.priority = i as u32;
+    }
+    let o = Orchestrator::new(Config::new(servers, Orchestration::default()).unwrap());
+    let gathered = o.gather_all_resources().unwrap();
+    assert!(gathered.servers.iter().all(|s| s.error.is_none()), "{:?}", gathered.servers);
+    let pids: Vec<u32> = pid_files.iter().map(|f| started(f).0).collect();
+    let t0 = Instant::now();
+    o.close();
+    let took = t0.elapsed();
+    // One stubborn child: 2 s of grace after end of input, 1 s after SIGTERM, then SIGKILL.
+    // Closed one after the other, three would take about 9 s.
+    assert!(took < Duration::from_secs(6), "close took {took:?}");
+    for pid in pids {
+        assert!(!exists(pid), "process {pid} remains after close()");
+    }
+}
+
 #[test]
 fn a_stdio_handshake_timeout_arrives_within_its_deadline() {
     let dir = Scratch::new("deadline");

@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use super::progress::{ProgressEvent, ProgressStage};
 use super::slot::{self, Slot};
@@ -326,20 +326,69 @@ pub(super) fn close_in_background(clients: Vec<Arc<Client>>) {
     }
 }
 
-/// Closes sessions in parallel (each close is bounded, so all of them take about one bound).
+/// A close that has not finished within this has company: the sessions not yet closed are
+/// closed in parallel. A close of a responsive server takes well under a millisecond (a flag,
+/// an agent shut down, a DELETE, a join).
+const QUICK_CLOSE: Duration = Duration::from_millis(5);
+/// However quick each close, after this long the sessions not yet closed are closed in
+/// parallel, so that many quick closes do not add up.
+const QUICK_CLOSES: Duration = Duration::from_millis(50);
+
+/// Closes sessions within about one close's bound (each is bounded) and [`QUICK_CLOSES`]. This
+/// thread closes them one after the other; a watcher (`mcp-close-watch`) sees its progress and,
+/// as soon as one close has taken [`QUICK_CLOSE`] or all of them [`QUICK_CLOSES`], closes every
+/// session not yet started on a thread of its own (`mcp-close:<server>`). On responsive servers
+/// that is one thread for all of them, where a thread per session cost 6-11 % of a 50-200
+/// server gather's CPU (BENCHMARKS.md, "Issue 22").
 pub(super) fn close_all(clients: Vec<Arc<Client>>) {
     if clients.len() <= 1 {
         clients.iter().for_each(|c| c.close());
         return;
     }
+    let next = AtomicUsize::new(0); // the next session to close, whoever closes it
+    let closed = AtomicUsize::new(0);
+    let take = || clients.get(next.fetch_add(1, Ordering::SeqCst));
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     std::thread::scope(|scope| {
-        for client in &clients {
-            let spawned = std::thread::Builder::new()
-                .name(format!("mcp-close:{}", client.name()))
-                .spawn_scoped(scope, move || client.close());
-            if spawned.is_err() {
-                client.close(); // no thread to be had: close it here
+        let watcher = std::thread::Builder::new().name("mcp-close-watch".into()).spawn_scoped(scope, || {
+            let started = Instant::now();
+            let mut seen = 0;
+            loop {
+                match done_rx.recv_timeout(QUICK_CLOSE) {
+                    Err(RecvTimeoutError::Timeout) => {}
+                    _ => return, // this thread has closed them all
+                }
+                let now = closed.load(Ordering::SeqCst);
+                if now == seen || started.elapsed() >= QUICK_CLOSES {
+                    break;
+                }
+                seen = now;
             }
+            while let Some(client) = take() {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("mcp-close:{}", client.name()))
+                    .spawn_scoped(scope, move || client.close());
+                if spawned.is_err() {
+                    client.close(); // no thread to be had: close it here
+                }
+            }
+        });
+        if watcher.is_err() {
+            // No watcher to be had: a thread per session, as far as threads can be had.
+            while let Some(client) = take() {
+                let spawned = std::thread::Builder::new()
+                    .name(format!("mcp-close:{}", client.name()))
+                    .spawn_scoped(scope, move || client.close());
+                if spawned.is_err() {
+                    client.close();
+                }
+            }
+            return;
         }
+        while let Some(client) = take() {
+            client.close();
+            closed.fetch_add(1, Ordering::SeqCst);
+        }
+        drop(done_tx);
     });
 }
