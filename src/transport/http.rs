@@ -246,11 +246,17 @@ pub(crate) enum PumpEnd {
     Read(std::io::Error),
 }
 
+/// How much of an event stream [`pump`] takes from ureq at a time. ureq's own input buffer
+/// ([`HTTP_INPUT_BUFFER`]) is what the socket is read into; this is only the hand-over to the
+/// parser, which assembles events itself, so a small chunk on the stack does (a 32 KiB heap
+/// buffer here was 1.6 MB of a 50-session gather's heap, though mostly untouched pages).
+const PUMP_CHUNK: usize = 4 * 1024;
+
 /// Reads an event stream into `parser`, handing each event to `on_event` until it returns false,
 /// the stream ends, or it breaks a limit. Used by both HTTP transports.
 pub(crate) fn pump(mut body: impl Read, parser: &mut EventParser, mut on_event: impl FnMut(Event) -> bool) -> PumpEnd {
     let mut events = Vec::new();
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = [0u8; PUMP_CHUNK];
     loop {
         match body.read(&mut buf) {
             Ok(0) => return PumpEnd::Eof,
