@@ -181,7 +181,7 @@ impl Client {
 /// pays when the wait was the network's or the server's. When this process was keeping the
 /// cores busy instead (a gather of many servers at once, each first page slow because every
 /// thread queued for a core), more threads and connections only add work to the bottleneck:
-/// at 200 test servers on 2 cores, first pages one by one took 22 % less CPU and wall time than
+/// at 200 test servers on 2 cores, first pages one by one took a fifth less CPU and wall time than
 /// overlapping them after 2 ms (BENCHMARKS.md, "Issue 22").
 struct RoundTrip {
     started: Instant,
