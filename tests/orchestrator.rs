@@ -153,15 +153,12 @@ fn no_server_connected_is_an_error_even_without_fail_fast(kind: Kind) {
 
 fn never_more_handshakes_or_fetches_in_flight_than_the_pool(kind: Kind) {
     let in_flight = InFlight::new();
-    let slow = |m: &str| Fault::Delay(m.into(), Duration::from_millis(80));
+    let slow = Duration::from_millis(80);
     let servers: Vec<Srv> = (0..6)
         .map(|_| {
             sample(3)
-                .fault(slow("initialize"))
-                .fault(slow("resources/list"))
-                .fault(slow("resources/templates/list"))
-                .fault(slow("tools/list"))
-                .fault(slow("prompts/list"))
+                .fault(Fault::Delay("initialize".into(), slow))
+                .slow_listings(slow)
                 .start_counted(kind, Some(&in_flight))
         })
         .collect();
@@ -451,13 +448,9 @@ fn the_first_pages_of_the_four_listings_are_in_flight_together(kind: Kind) {
     let in_flight = InFlight::new();
     // Slower than `client::batch::CLEARLY_SLOW` (200 ms): over Streamable HTTP the rest go at
     // once however busy the machine running the tests is.
-    let slow = |m: &str| Fault::Delay(m.into(), Duration::from_millis(250));
     let server = sample(3)
         .tool("t", "a tool: the server has the tools capability")
-        .fault(slow("resources/list"))
-        .fault(slow("resources/templates/list"))
-        .fault(slow("tools/list"))
-        .fault(slow("prompts/list"))
+        .slow_listings(Duration::from_millis(250))
         .start_counted(kind, Some(&in_flight));
     let mut c = server.config("s", 1);
     c.read_contents = false;
@@ -507,14 +500,10 @@ fn streamable_http_first_pages_stay_one_by_one_while_this_process_keeps_the_core
     let kind = Kind::StreamableHttp;
     let in_flight = InFlight::new();
     // Slow enough to count as slow (2 ms), not so slow that it would overlap anyway (200 ms).
-    let slow = |m: &str| Fault::Delay(m.into(), Duration::from_millis(20));
     let server = sample(3)
         .tool("t", "a tool")
         .prompt("p", "a prompt")
-        .fault(slow("resources/list"))
-        .fault(slow("resources/templates/list"))
-        .fault(slow("tools/list"))
-        .fault(slow("prompts/list"))
+        .slow_listings(Duration::from_millis(20))
         .start_counted(kind, Some(&in_flight));
     let mut c = server.config("s", 1);
     c.read_contents = false;

@@ -626,15 +626,23 @@ def idle_run(name: str, args, urls: list[str]) -> dict:
 IDLE_FIELDS = ("threads_gathered", "threads", "rss_gathered_kib", "rss_kib", "peak_rss_kib")
 
 
-def idle_main(args) -> int:
-    for what, p in (("at_rest example (cargo build --release --example at_rest)", args.at_rest),
-                    ("mcp-test-server", args.test_server), ("rmcp 0.10 baseline", args.rmcp),
-                    ("rmcp 3 baseline", args.rmcp3)):
+def ready(needs: list[tuple[str, str]]) -> bool:
+    """Every (what, path) in needs exists (else says which does not), and the open-file limit is
+    raised for 200 servers (a client holds a few sockets per server)."""
+    for what, p in needs:
         if not Path(p).exists():
             print(f"error: {what} not found at {p}", file=sys.stderr)
-            return 2
+            return False
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 16384), hard), hard))
+    return True
+
+
+def idle_main(args) -> int:
+    if not ready([("at_rest example (cargo build --release --example at_rest)", args.at_rest),
+                  ("mcp-test-server", args.test_server), ("rmcp 0.10 baseline", args.rmcp),
+                  ("rmcp 3 baseline", args.rmcp3)]):
+        return 2
     env = environment(args)
     env["at_rest_bin"] = args.at_rest
     print(json.dumps(env, indent=2), flush=True)
@@ -718,13 +726,8 @@ def main() -> int:
         needs.append(("rmcp 3 baseline (run.py --build)", args.rmcp3))
     if "python" in args.servers:
         needs.append(("Python SDK server", args.python_server))
-    for what, p in needs:
-        if not Path(p).exists():
-            print(f"error: {what} not found at {p}", file=sys.stderr)
-            return 2
-    # 200 servers: a client holds a few sockets per server.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 16384), hard), hard))
+    if not ready(needs):
+        return 2
     env = environment(args)
     print(json.dumps(env, indent=2), flush=True)
     runs: list[dict] = []

@@ -116,6 +116,14 @@ impl Spec {
         self
     }
 
+    /// Each of the four listings (resources, templates, tools, prompts) held `delay` before it
+    /// is answered.
+    pub fn slow_listings(self, delay: Duration) -> Spec {
+        ["resources/list", "resources/templates/list", "tools/list", "prompts/list"]
+            .into_iter()
+            .fold(self, |spec, method| spec.fault(Fault::Delay(method.into(), delay)))
+    }
+
     /// A tool answering `text`.
     pub fn tool(mut self, name: &str, text: &str) -> Spec {
         self.tools.push((name.into(), text.into()));
