@@ -14,11 +14,12 @@ Scenarios (server kind x transport x N):
 Clients (every one lists resources, templates, tools and prompts of every server, all pages,
 the listings of a server concurrently; none reads contents):
   legacy SSE
-    ours            target/release/mcp-orchestrator gather --format json (transport: sse,
+    ours            target/dist/mcp-orchestrator gather --format json (the CLI as installed,
+                    profile dist: fat LTO, one codegen unit; transport: sse,
                     read_contents: false, max_concurrent_connections: N)
     lib             target/release/examples/at_rest sse: the library in a program as small as
                     the baselines (no YAML, no output of the listings: one summary line); the
-                    CLI's own fixed cost (a 14 MB binary, its config and output) is the
+                    CLI's own fixed cost (an 11 MB binary, its config and output) is the
                     difference between the two. lib-hs and lib-2026 likewise below (2026:
                     listen_for_changes off, as the CLI)
     rmcp-0.10       bench/compare/rmcp_client (rmcp 0.10.0, the last rmcp with an SSE client)
@@ -126,7 +127,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--latency-ms", type=int, default=0, help="ms added to each resources/list (default 0)")
     p.add_argument("--build", action="store_true",
                    help="build the release binaries first (ours, mcp-test-server, the rmcp baselines)")
-    p.add_argument("--ours", default=os.environ.get("MCP_ORCHESTRATOR_BIN", str(TARGET / "release/mcp-orchestrator")))
+    p.add_argument("--ours", default=os.environ.get("MCP_ORCHESTRATOR_BIN", str(TARGET / "dist/mcp-orchestrator")))
     p.add_argument("--test-server",
                    default=os.environ.get("MCP_TEST_SERVER_BIN", str(TARGET / "release/mcp-test-server")))
     p.add_argument("--rmcp", default=os.environ.get("RMCP_CLIENT_BIN",
@@ -156,7 +157,7 @@ def build(args) -> None:
     """Release builds: ours and the test server (the workspace's target), the baselines (one
     target directory of their own, bench/compare/target)."""
     steps = [
-        (["cargo", "build", "--release", "-p", "mcp-orchestrator-cli", "--bin", "mcp-orchestrator"], ROOT, {}),
+        (["cargo", "build", "--profile", "dist", "-p", "mcp-orchestrator-cli", "--bin", "mcp-orchestrator"], ROOT, {}),
         (["cargo", "build", "--release", "-p", "mcp-orchestrator", "--features", "testing",
           "--bin", "mcp-test-server"], ROOT, {}),
         (["cargo", "build", "--release", "-p", "mcp-orchestrator", "--example", "at_rest"], ROOT, {}),
@@ -714,7 +715,7 @@ def main() -> int:
     wanted = {c for t in args.transports for c in CLIENTS[t] if not args.clients or c in args.clients}
     needs = [("GNU time", TIME)]
     if any(c.startswith("ours") for c in wanted):
-        needs.append(("mcp-orchestrator (cargo build --release -p mcp-orchestrator-cli)", args.ours))
+        needs.append(("mcp-orchestrator (cargo build --profile dist -p mcp-orchestrator-cli)", args.ours))
     if any(c.startswith("lib") for c in wanted):
         needs.append(("at_rest example (cargo build --release --example at_rest)", args.at_rest))
     if "test" in args.servers:
