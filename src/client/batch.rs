@@ -15,7 +15,8 @@ use crate::session::{Call, RequestOptions};
 
 /// How many requests are in flight at once over a transport that cannot pipeline (Streamable
 /// HTTP: one connection, and one thread, per request in flight). 100 reads of 5 ms each take
-/// 4 rounds, about 20 ms (`benches/reads.rs`); 8 took 13 rounds, about 65 ms.
+/// 4 rounds, about 20 ms (`benches/orchestrator.rs`, `read_100_at_5ms`); 8 took 13 rounds,
+/// about 65 ms.
 const OVERLAPPED_READS: usize = 32;
 /// How many POSTs are sent at once over a transport whose send waits for the server's
 /// acknowledgement (legacy SSE: a `202` per message), each over its own kept-alive connection.

@@ -338,7 +338,7 @@ const QUICK_CLOSES: Duration = Duration::from_millis(50);
 /// thread closes them one after the other; a watcher (`mcp-close-watch`) sees its progress and,
 /// as soon as one close has taken [`QUICK_CLOSE`] or all of them [`QUICK_CLOSES`], closes every
 /// session not yet started on a thread of its own (`mcp-close:<server>`). On responsive servers
-/// that is one thread for all of them, where a thread per session cost 6-11 % of a 50-200
+/// that is one thread for all of them, where a thread per session cost 7-9 % of a 50-200
 /// server gather's CPU (BENCHMARKS.md, "Issue 22").
 pub(super) fn close_all(clients: Vec<Arc<Client>>) {
     if clients.len() <= 1 {
