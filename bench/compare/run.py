@@ -592,21 +592,26 @@ def proc_status(pid: int) -> dict:
 def idle_run(name: str, args, urls: list[str]) -> dict:
     """Start a client, wait (bounded) for its answer, let it rest, count, then end it."""
     argv, env = idle_argv(name, args, urls)
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    # stderr to a file, not a pipe nobody reads (a chatty client would block on a full pipe).
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, env=env)
+
+    def stderr_tail() -> str:
+        err.seek(0)
+        return err.read().decode(errors="replace")[-2000:]
+
     try:
-        sel = selectors.DefaultSelector()
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if not sel.select(RUN_TIMEOUT_S):
-            raise BenchError(f"{name}: no answer within {RUN_TIMEOUT_S} s")
-        sel.close()
-        line = proc.stdout.readline().decode()
+        line = read_line(proc.stdout, time.monotonic() + RUN_TIMEOUT_S)
+        if line is None:
+            raise BenchError(f"{name}: no answer within {RUN_TIMEOUT_S} s; stderr: {stderr_tail()}")
         try:
             ok, resources = check_summary(line)
         except (ValueError, KeyError, IndexError) as e:
-            raise BenchError(f"{name}: unreadable answer {line!r} ({e})")
+            raise BenchError(f"{name}: unreadable answer {line!r} ({e}); stderr: {stderr_tail()}")
         want = len(urls) * EXPECTED["test"]
         if ok != len(urls) or resources != want:
-            raise BenchError(f"{name}: WRONG ANSWER: {ok}/{len(urls)} servers ok, {resources} resources (want {want})")
+            raise BenchError(f"{name}: WRONG ANSWER: {ok}/{len(urls)} servers ok, {resources} resources "
+                             f"(want {want}); stderr: {stderr_tail()}")
         gathered = proc_status(proc.pid)
         time.sleep(args.idle_s)
         if proc.poll() is not None:
@@ -622,6 +627,27 @@ def idle_run(name: str, args, urls: list[str]) -> dict:
         except (OSError, subprocess.TimeoutExpired):
             proc.kill()
             proc.wait(timeout=5)
+        err.close()
+
+
+def read_line(stream, deadline: float) -> str | None:
+    """The first line of stream (a pipe), or None if it has not ended by deadline (or the pipe
+    closed first)."""
+    fd = stream.fileno()
+    data = b""
+    while b"\n" not in data:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            if not sel.select(remaining):
+                return None
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return None
+        data += chunk
+    return data.split(b"\n", 1)[0].decode()
 
 
 IDLE_FIELDS = ("threads_gathered", "threads", "rss_gathered_kib", "rss_kib", "peak_rss_kib")

@@ -347,7 +347,6 @@ pub(super) fn close_all(clients: Vec<Arc<Client>>) {
     }
     let next = AtomicUsize::new(0); // the next session to close, whoever closes it
     let closed = AtomicUsize::new(0);
-    let take = || clients.get(next.fetch_add(1, Ordering::SeqCst));
     let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(0);
     std::thread::scope(|scope| {
         let watcher = std::thread::Builder::new().name("mcp-close-watch".into()).spawn_scoped(scope, || {
@@ -364,31 +363,34 @@ pub(super) fn close_all(clients: Vec<Arc<Client>>) {
                 }
                 seen = now;
             }
-            while let Some(client) = take() {
-                let spawned = std::thread::Builder::new()
-                    .name(format!("mcp-close:{}", client.name()))
-                    .spawn_scoped(scope, move || client.close());
-                if spawned.is_err() {
-                    client.close(); // no thread to be had: close it here
-                }
-            }
+            close_rest_in_parallel(scope, &clients, &next);
         });
         if watcher.is_err() {
             // No watcher to be had: a thread per session, as far as threads can be had.
-            while let Some(client) = take() {
-                let spawned = std::thread::Builder::new()
-                    .name(format!("mcp-close:{}", client.name()))
-                    .spawn_scoped(scope, move || client.close());
-                if spawned.is_err() {
-                    client.close();
-                }
-            }
+            close_rest_in_parallel(scope, &clients, &next);
             return;
         }
-        while let Some(client) = take() {
+        while let Some(client) = clients.get(next.fetch_add(1, Ordering::SeqCst)) {
             client.close();
             closed.fetch_add(1, Ordering::SeqCst);
         }
         drop(done_tx);
     });
+}
+
+/// Closes every session of `clients` from `next` on, each on a thread of its own (`mcp-close:
+/// <server>`) in `scope`, or here when no thread can be had.
+fn close_rest_in_parallel<'scope, 'env>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    clients: &'env [Arc<Client>],
+    next: &AtomicUsize,
+) {
+    while let Some(client) = clients.get(next.fetch_add(1, Ordering::SeqCst)) {
+        let spawned = std::thread::Builder::new()
+            .name(format!("mcp-close:{}", client.name()))
+            .spawn_scoped(scope, move || client.close());
+        if spawned.is_err() {
+            client.close();
+        }
+    }
 }
